@@ -1,0 +1,118 @@
+"""The `contactql` command: serve, keys, schema.
+
+Every command that takes `--database` creates or migrates the database first. Output meant
+for scripts is on stdout (a new key is alone on the last line); notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from contactql.config import ConfigError, Settings, load_settings
+from contactql.store.database import Database
+from contactql.store.errors import StoreError
+from contactql.store.keys import count_keys, create_key, ensure_workspace, has_any_key
+from contactql.store.model import Scope
+
+INITIAL_KEY_NAME = "initial-admin"
+
+
+async def _prepare(settings: Settings) -> Database:
+    db = Database(settings)
+    await db.create_schema()
+    return db
+
+
+async def _first_start_key(settings: Settings) -> str | None:
+    """On first start (no key at all): workspace `default` and one admin key, shown once."""
+    db = await _prepare(settings)
+    try:
+        async with db.write() as conn:
+            if await has_any_key(conn):
+                return None
+            workspace = await ensure_workspace(conn, name="default")
+            return await create_key(conn, workspace_id=workspace.id, name=INITIAL_KEY_NAME, scope=Scope.ADMIN)
+    finally:
+        await db.dispose()
+
+
+async def _create_key(settings: Settings, workspace: str, scope: Scope, name: str | None) -> str:
+    db = await _prepare(settings)
+    try:
+        async with db.write() as conn:
+            row = await ensure_workspace(conn, name=workspace)
+            key_name = name or f"{scope.value}-key-{await count_keys(conn, workspace_id=row.id) + 1}"
+            return await create_key(conn, workspace_id=row.id, name=key_name, scope=scope)
+    finally:
+        await db.dispose()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from contactql.app import create_app
+
+    key = asyncio.run(_first_start_key(settings))
+    if key is not None:
+        print("First start: created workspace 'default' and this admin API key (shown once):", file=sys.stderr)
+        print(key, flush=True)
+    print(f"ContactQL on http://{args.host}:{args.port}/graphql ({settings.database_url})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    key = asyncio.run(_create_key(settings, args.workspace, Scope(args.scope), args.name))
+    print(f"Created a {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from contactql.schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="contactql", description="A GraphQL API for contact upserts.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_database(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--database", help="database URL (default: $CONTACTQL_DATABASE_URL or ./contactql.db)")
+        return p
+
+    serve = with_database(commands.add_parser("serve", help="create or migrate the database and serve GraphQL"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(run=cmd_serve)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = with_database(keys.add_parser("create", help="create an API key (printed alone on the last line)"))
+    create.add_argument("--workspace", default="default", help="workspace name (created if needed)")
+    create.add_argument("--scope", default="write", choices=[s.value for s in Scope])
+    create.add_argument("--name", help="a name for the key, shown as Contact.createdBy")
+    create.set_defaults(run=cmd_keys_create)
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings().with_database(getattr(args, "database", None))
+        return int(args.run(args, settings))
+    except (ConfigError, StoreError) as error:
+        print(f"contactql: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""Contact queries and mutations: validate the input, call the store, map the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import strawberry
+
+from contactql.resolvers.context import Info
+from contactql.schema.contact import Contact, ContactConnection, ContactEdge
+from contactql.schema.errors import ApiError, user_errors
+from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
+from contactql.store import contacts as store
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.model import Source, UpsertOptions
+from contactql.store.upsert import Work, upsert_chunk
+from contactql.store.validate import parse_contact_id, validate_contact, validate_match
+
+
+async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:
+    contact_id = parse_contact_id(id)
+    if contact_id is None:
+        return None
+    async with info.context.db.read() as conn:
+        row = await store.get_contact(conn, workspace_id=info.context.workspace_id, contact_id=contact_id)
+    return None if row is None else Contact.from_row(row)
+
+
+async def page_contacts(info: Info, *, first: int, after: str | None, query: store.ContactQuery) -> ContactConnection:
+    limit = check_first(first)
+    key = decode_cursor(after, 1)
+    after_id = key[0] if key is not None and isinstance(key[0], int) else None
+    if key is not None and after_id is None:
+        raise ApiError("after is not a cursor of this connection")
+    workspace_id = info.context.workspace_id
+    try:
+        async with info.context.db.read() as conn:
+            rows = await store.page_contacts(conn, workspace_id=workspace_id, query=query, limit=limit + 1, after_id=after_id)
+    except Invalid as error:
+        raise ApiError(error.problems[0].message + f" (at {'.'.join(error.problems[0].path)})") from None
+
+    async def count() -> int:
+        async with info.context.db.read() as conn:
+            return await store.count_contacts(conn, workspace_id=workspace_id, query=query)
+
+    edges = [ContactEdge(cursor=encode_cursor(row["id"]), node=Contact.from_row(row)) for row in rows[:limit]]
+    return ContactConnection(
+        edges=edges,
+        page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after),
+        count=count,
+    )
+
+
+async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPayload:
+    item, problems = validate_contact(raw["contact"])
+    match, match_problems = validate_match(raw.get("match"))
+    problems = [p.under("contact") for p in problems] + match_problems
+    if problems:
+        return UpsertContactPayload.failed(problems)
+    options = UpsertOptions(
+        match=match,
+        list_id=raw.get("listId"),
+        restore_deleted=bool(raw.get("restoreDeleted")),
+        source=Source.API,
+        actor=info.context.principal.key_name,
+    )
+    work = [Work(item, options)]
+    workspace_id = info.context.workspace_id
+    if raw.get("dryRun"):
+        async with info.context.db.read() as conn:
+            results = await upsert_chunk(conn, workspace_id=workspace_id, work=work, write=False)
+    else:
+        results = await info.context.services.writer.submit(workspace_id=workspace_id, work=work)
+    return UpsertContactPayload.from_result(results[0])
+
+
+async def delete_contact(info: Info, id: strawberry.ID) -> DeleteContactPayload:
+    contact_id = parse_contact_id(id)
+    found = False
+    if contact_id is not None:
+        async with info.context.db.write() as conn:
+            found = await store.delete_contact(conn, workspace_id=info.context.workspace_id, contact_id=contact_id)
+    if not found:
+        problem = Problem(("id",), ErrorCode.NOT_FOUND, f"no contact with id {id}")
+        return DeleteContactPayload(deleted_id=None, user_errors=user_errors([problem]))
+    return DeleteContactPayload(deleted_id=strawberry.ID(str(contact_id)), user_errors=[])

@@ -1,0 +1,78 @@
+"""Lists, property fields, companies and the workspace: small reads and creates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from contactql.resolvers.context import Info
+from contactql.schema.contact import Company
+from contactql.schema.errors import ApiError, user_errors
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListEdge, ContactListPayload
+from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.payloads import CompanyPayload
+from contactql.schema.properties import PropertyField, PropertyFieldPayload
+from contactql.store import companies, lists, properties
+from contactql.store.errors import StoreError
+from contactql.store.model import PropertyType
+
+
+async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:
+    async with info.context.db.read() as conn:
+        row = await lists.get_list(conn, workspace_id=info.context.workspace_id, list_id=str(id))
+    return None if row is None else ContactList.from_row(row)
+
+
+async def page_lists(info: Info, first: int, after: str | None) -> ContactListConnection:
+    limit = check_first(first)
+    key = decode_cursor(after, 2)
+    try:
+        after_key = None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
+    except (TypeError, ValueError):
+        raise ApiError("after is not a cursor of this connection") from None
+    async with info.context.db.read() as conn:
+        rows = await lists.page_lists(conn, workspace_id=info.context.workspace_id, limit=limit + 1, after=after_key)
+        total = await lists.count_lists(conn, workspace_id=info.context.workspace_id)
+    edges = [
+        ContactListEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=ContactList.from_row(row))
+        for row in rows[:limit]
+    ]
+    return ContactListConnection(
+        edges=edges,
+        page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after),
+        total_count=total,
+    )
+
+
+async def create_list(info: Info, name: str) -> ContactListPayload:
+    try:
+        async with info.context.db.write() as conn:
+            row = await lists.create_list(conn, workspace_id=info.context.workspace_id, name=name)
+    except StoreError as error:
+        return ContactListPayload(list=None, user_errors=user_errors(error.problems))
+    return ContactListPayload(list=ContactList.from_row(row), user_errors=[])
+
+
+async def get_properties(info: Info) -> list[PropertyField]:
+    return [PropertyField.from_def(f) for f in (await info.context.loaders.fields()).by_id.values()]
+
+
+async def create_property_field(info: Info, name: str, type: str, options: list[str] | None) -> PropertyFieldPayload:
+    try:
+        async with info.context.db.write() as conn:
+            field = await properties.create_field(
+                conn, workspace_id=info.context.workspace_id, name=name, type=PropertyType(type), options=options
+            )
+    except StoreError as error:
+        return PropertyFieldPayload(field=None, user_errors=user_errors(error.problems, "input"))
+    return PropertyFieldPayload(field=PropertyField.from_def(field), user_errors=[])
+
+
+async def create_company(info: Info, name: str) -> CompanyPayload:
+    try:
+        async with info.context.db.write() as conn:
+            row = await companies.create_company(conn, workspace_id=info.context.workspace_id, name=name)
+    except StoreError as error:
+        return CompanyPayload(company=None, user_errors=user_errors(error.problems))
+    return CompanyPayload(company=Company(id=strawberry.ID(row.id), name=row.name), user_errors=[])

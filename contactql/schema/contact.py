@@ -1,0 +1,140 @@
+"""The Contact type and its connection. Rows map to types explicitly (`Contact.from_row`), so a
+column rename never changes the API; related rows come through the request's DataLoaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from contactql.resolvers.context import Info
+from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
+from contactql.schema.pagination import PageInfo
+from contactql.schema.properties import PropertyField, PropertyValue
+
+if TYPE_CHECKING:
+    from contactql.schema.lists import ContactList
+
+
+@strawberry.type(description="A postal address (seed 004).")
+class Address:
+    town: str | None = strawberry.field(description="Town or city.")
+    region: str | None = strawberry.field(description="Region, state or county.")
+    address: str | None = strawberry.field(description="Street address.")
+    postcode: str | None = strawberry.field(description="Postal code.")
+
+
+@strawberry.type(description="A link to the contact in another system (seed 002; at most 3).")
+class ExternalUrl:
+    ref: str = strawberry.field(description="The unique reference key of the URL.")
+    url: str = strawberry.field(description="The https URL.")
+    label: str | None = strawberry.field(description="The label to display.")
+
+
+@strawberry.type(description="A company contacts can be linked to (seed 002).")
+class Company:
+    id: strawberry.ID = strawberry.field(description="The company's id (a UUID).")
+    name: str = strawberry.field(description="The company's name.")
+
+
+@strawberry.type(description="A person in the workspace, with their identity, consent and properties.")
+class Contact:
+    key: strawberry.Private[int]
+    id: strawberry.ID = strawberry.field(description="The contact's id: a 64-bit integer as a decimal string.")
+    external_id: str | None = strawberry.field(description="The id in another system, unique in the workspace.")
+    email: str | None = strawberry.field(description="The email address, lower-case.")
+    mobile: str | None = strawberry.field(description="The mobile number in E.164 form, e.g. +4790812501.")
+    mobile_country_code: int | None = strawberry.field(description="The calling code of the mobile number, e.g. 47.")
+    first_name: str | None = strawberry.field(description="The first name.")
+    last_name: str | None = strawberry.field(description="The last name.")
+    email_status: EmailStatus = strawberry.field(description="Consent to marketing email.")
+    sms_status: SmsStatus = strawberry.field(description="Consent to marketing SMS.")
+    email_opt_in: bool = strawberry.field(description="True only when emailStatus is SUBSCRIBED (seed 000).")
+    mobile_opt_in: bool = strawberry.field(description="True only when smsStatus is SUBSCRIBED (seed 000).")
+    privacy_consent: bool | None = strawberry.field(description="Whether privacy consent was given (seed 002).")
+    confirmed: bool = strawberry.field(description="Whether the email is confirmed (double opt-in, seed 004).")
+    source: ContactSource = strawberry.field(description="How the contact was created.")
+    address: Address | None = strawberry.field(description="The postal address; null when none is known.")
+    created_by: str | None = strawberry.field(description="The name of the API key that created the contact.")
+    created_at: dt.datetime = strawberry.field(description="When the contact was created.")
+    updated_at: dt.datetime = strawberry.field(description="When the contact last changed.")
+    deleted_at: dt.datetime | None = strawberry.field(description="When the contact was deleted; null when it is not.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Contact:
+        parts = (row["address_town"], row["address_region"], row["address_address"], row["address_postcode"])
+        return cls(
+            key=row["id"],
+            id=strawberry.ID(str(row["id"])),
+            external_id=row["external_id"],
+            email=row["email"],
+            mobile=row["mobile"],
+            mobile_country_code=row["mobile_country_code"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            email_status=EmailStatus(row["email_status"]),
+            sms_status=SmsStatus(row["sms_status"]),
+            email_opt_in=row["email_status"] == "SUBSCRIBED",
+            mobile_opt_in=row["sms_status"] == "SUBSCRIBED",
+            privacy_consent=row["privacy_consent"],
+            confirmed=bool(row["confirmed"]),
+            source=ContactSource(row["source"]),
+            address=None if all(p is None for p in parts) else Address(*parts),
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            deleted_at=row["deleted_at"],
+        )
+
+    @strawberry.field(description="Every custom property value the contact has, by field creation order.")
+    async def properties(self, info: Info) -> list[PropertyValue]:
+        values = await info.context.loaders.properties.load(self.key)
+        fields = await info.context.loaders.fields()
+        return [
+            PropertyValue(field=PropertyField.from_def(field), value=values[field.id])
+            for field in fields.by_id.values()
+            if field.id in values
+        ]
+
+    @strawberry.field(description="The value of one custom property, by name (case-insensitive); null when unset.")
+    async def property(self, info: Info, name: str) -> str | None:
+        fields = await info.context.loaders.fields()
+        field = fields.by_name.get(name.strip().lower())
+        if field is None:
+            return None
+        return (await info.context.loaders.properties.load(self.key)).get(field.id)
+
+    @strawberry.field(description="The static lists the contact belongs to, by name.")
+    async def lists(self, info: Info) -> list[Annotated["ContactList", strawberry.lazy("contactql.schema.lists")]]:
+        from contactql.schema.lists import ContactList
+
+        return [ContactList.from_row(row) for row in await info.context.loaders.lists.load(self.key)]
+
+    @strawberry.field(description="The companies the contact is linked to, by name.")
+    async def companies(self, info: Info) -> list[Company]:
+        rows = await info.context.loaders.companies.load(self.key)
+        return [Company(id=strawberry.ID(r.id), name=r.name) for r in rows]
+
+    @strawberry.field(description="Links to the contact in other systems, by ref.")
+    async def external_urls(self, info: Info) -> list[ExternalUrl]:
+        rows = await info.context.loaders.urls.load(self.key)
+        return [ExternalUrl(ref=ref, url=url, label=label) for ref, url, label in rows]
+
+
+@strawberry.type(description="A contact and its cursor.")
+class ContactEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to get the contacts after this one.")
+    node: Contact = strawberry.field(description="The contact.")
+
+
+@strawberry.type(description="A page of contacts (Relay cursor connection).")
+class ContactConnection:
+    edges: list[ContactEdge] = strawberry.field(description="The contacts of this page, by id.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many contacts the whole result has (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count()

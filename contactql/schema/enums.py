@@ -1,0 +1,145 @@
+"""GraphQL enums: the store's enums, published with a description for every value."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import strawberry
+
+from contactql.store import model
+from contactql.store.errors import ErrorCode as StoreErrorCode
+
+
+def _publish(cls: type[enum.Enum], description: str, values: dict[str, str], name: str | None = None) -> Any:
+    missing = {m.name for m in cls} ^ values.keys()
+    assert not missing, f"describe every value of {cls.__name__}: {missing}"
+    members = {m.name: strawberry.enum_value(m.value, description=values[m.name]) for m in cls}
+    name = name or cls.__name__
+    published = enum.Enum(name, members)  # type: ignore[misc]
+    published.__doc__ = description
+    return strawberry.enum(published, name=name, description=description)
+
+
+EmailStatus = _publish(
+    model.EmailStatus,
+    "Consent to marketing email (seed 002's status codes, plus double opt-in).",
+    {
+        "SUBSCRIBED": "Opted in: emails may be sent (seed 002 code 1).",
+        "UNSUBSCRIBED": "Opted out (seed 002 code 2).",
+        "BOUNCED": "The address bounced (seed 002 code 3).",
+        "NO_MARKETING": "No consent given: nothing is sent (seed 002 code 5; the default).",
+        "PENDING_CONFIRMATION": "Subscribed through a form, waiting for double opt-in confirmation.",
+    },
+)
+SmsStatus = _publish(
+    model.SmsStatus,
+    "Consent to marketing SMS (seed 002's sms status codes).",
+    {
+        "SUBSCRIBED": "Opted in: SMS may be sent (code 1).",
+        "UNSUBSCRIBED": "Opted out (code 2).",
+        "FAILED": "Delivery to the number failed (code 3).",
+        "NO_MARKETING": "No consent given: nothing is sent (code 4; the default).",
+    },
+)
+UpsertOutcome = _publish(
+    model.Outcome,
+    "What an upsert did to its contact.",
+    {
+        "CREATED": "A new contact was created.",
+        "UPDATED": "An existing contact was changed.",
+        "UNCHANGED": "A contact matched and already had every value sent.",
+        "SKIPPED": "Nothing was written, on purpose (onMatch/onNoMatch SKIP, or a deleted contact).",
+    },
+    name="UpsertOutcome",
+)
+MatchRule = _publish(
+    model.MatchRule,
+    "A way to find the existing contact an input means (SPEC §4).",
+    {
+        "ID": "The contact with that id (seed 000's contactId).",
+        "EXTERNAL_ID": "The contact with that externalId (seed 004's externalCustomerId).",
+        "EMAIL_AND_MOBILE": "Seed 000: both given → that pair; only a mobile → that mobile with no email; only an email → that email with no mobile.",
+        "EMAIL": "Same email, any mobile (seed 004's dedupeOn email).",
+        "MOBILE": "Same mobile, any email (seed 004's dedupeOn phone).",
+        "EMAIL_OR_MOBILE": "Same email or same mobile (seed 004's subscribe); may find two contacts.",
+        "NAME_AND_EMAIL": "Same firstName, lastName (case-insensitive) and email (seed 002's updateIfExists).",
+        "PROPERTIES": "Every property or field named in `properties` is equal (seed 003's match).",
+    },
+)
+MatchAction = _publish(
+    model.MatchAction,
+    "What to do when a rule finds a contact.",
+    {"UPDATE": "Update the contact found.", "SKIP": "Write nothing (an insert-only call)."},
+)
+NoMatchAction = _publish(
+    model.NoMatchAction,
+    "What to do when no rule finds a contact.",
+    {
+        "CREATE": "Create a new contact.",
+        "SKIP": "Write nothing; the outcome is SKIPPED.",
+        "FAIL": "Fail with NOT_FOUND (seed 004's update-only PUT).",
+    },
+)
+MultipleMatchAction = _publish(
+    model.MultipleMatchAction,
+    "What to do when the deciding rule finds more than one contact.",
+    {
+        "FAIL": "Fail with AMBIGUOUS_MATCH naming the candidates.",
+        "UPDATE_ALL": "Update every contact found (seed 003).",
+        "UPDATE_OLDEST": "Update the earliest created contact found.",
+    },
+)
+ContactField = _publish(
+    model.ContactField,
+    "A built-in contact field, as named by `requireOnCreate`.",
+    {
+        "EXTERNAL_ID": "The externalId.",
+        "EMAIL": "The email address.",
+        "MOBILE": "The mobile number.",
+        "FIRST_NAME": "The first name.",
+        "LAST_NAME": "The last name.",
+    },
+)
+ContactSource = _publish(
+    model.Source,
+    "How a contact was created (seed 004's creation source).",
+    {
+        "API": "By upsertContact.",
+        "BATCH": "By upsertContacts.",
+        "SUBSCRIBE": "By subscribeContact (a subscription form).",
+        "CSV_IMPORT": "By a CSV import.",
+    },
+    name="ContactSource",
+)
+PropertyType = _publish(
+    model.PropertyType,
+    "The type of a custom property; values are checked against it.",
+    {
+        "TEXT": "Any text.",
+        "NUMBER": "A decimal number, stored in canonical form (1.50 → 1.5).",
+        "BOOLEAN": "true or false (also yes/no, 1/0).",
+        "DATE": "A calendar date, YYYY-MM-DD.",
+        "SELECT": "One of the field's options.",
+    },
+)
+ErrorCode = _publish(
+    StoreErrorCode,
+    "Why a userError happened.",
+    {
+        "INVALID_INPUT": "A value is malformed, out of range or contradicts another.",
+        "INVALID_EMAIL": "The email address is not valid.",
+        "INVALID_PHONE": "The phone number is not a possible number.",
+        "IDENTITY_REQUIRED": "A contact needs at least one of email, mobile or externalId.",
+        "NOT_FOUND": "No contact matches (onNoMatch FAIL), or the id names nothing.",
+        "LIST_NOT_FOUND": "A list given by id does not exist.",
+        "COMPANY_NOT_FOUND": "A company given by id does not exist.",
+        "AMBIGUOUS_MATCH": "Several contacts match and onMultipleMatches is FAIL.",
+        "DUPLICATE_IDENTITY": "The write would give a contact an identity another contact has.",
+        "CONTACT_DELETED": "The matching contact is deleted; send restoreDeleted: true to restore it.",
+        "BATCH_TOO_LARGE": "The batch has more contacts than CONTACTQL_MAX_BATCH_SIZE.",
+        "TOO_MANY_EXTERNAL_URLS": "A contact can have at most 3 external URLs.",
+        "IDEMPOTENCY_KEY_REUSED": "The idempotency key was used with a different input.",
+        "FORBIDDEN": "The API key's scope does not allow this.",
+    },
+)

@@ -1,0 +1,55 @@
+"""The one error shape of payloads (`UserError`) and the GraphQL error we raise on purpose.
+
+`userErrors` carry problems with the data (HTTP 200); `ApiError` is for what is not about the
+data — a read-only key calling a mutation, a page size out of range — and always has an
+`extensions.code`. Anything else raised in a resolver is a bug and is masked as INTERNAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import strawberry
+from graphql import GraphQLError
+
+from contactql.schema.enums import ErrorCode
+from contactql.store.errors import Problem
+from contactql.store.model import InvalidProperty as InvalidPropertyRow
+
+
+class ApiError(GraphQLError):
+    """A deliberate GraphQL error; `code` becomes `extensions.code`."""
+
+    def __init__(self, message: str, code: str = "INVALID_INPUT") -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+@strawberry.type(description="A problem with the data of a request: where it is, what kind, and a readable message.")
+class UserError:
+    field: list[str] = strawberry.field(
+        description='Path to the input field, e.g. ["contact", "email"] or ["contacts", "3", "mobile"].'
+    )
+    code: ErrorCode = strawberry.field(description="What kind of problem it is.")
+    message: str = strawberry.field(description="A readable explanation.")
+
+    @classmethod
+    def from_problem(cls, problem: Problem, *prefix: str) -> UserError:
+        return cls(field=[*prefix, *problem.path], code=ErrorCode(problem.code.value), message=problem.message)
+
+
+def user_errors(problems: Iterable[Problem], *prefix: str) -> list[UserError]:
+    return [UserError.from_problem(p, *prefix) for p in problems]
+
+
+@strawberry.type(description="A property value that was not written, and why (seed 000's InvalidProperties).")
+class InvalidProperty:
+    id: strawberry.ID | None = strawberry.field(description="The property field's id, when known.")
+    name: str | None = strawberry.field(description="The property name as sent, or the field's name.")
+    value: str | None = strawberry.field(description="The value that was refused.")
+    reason: str = strawberry.field(description="Why it was refused.")
+
+    @classmethod
+    def from_row(cls, row: InvalidPropertyRow) -> InvalidProperty:
+        return cls(
+            id=None if row.id is None else strawberry.ID(row.id), name=row.name, value=row.value, reason=row.reason
+        )

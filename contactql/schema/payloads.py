@@ -1,0 +1,72 @@
+"""Payloads of the contact mutations: nullable results plus `userErrors`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from contactql.schema.contact import Company, Contact
+from contactql.schema.enums import MatchRule, UpsertOutcome
+from contactql.schema.errors import InvalidProperty, UserError, user_errors
+from contactql.store.errors import Problem
+from contactql.store.model import ItemResult
+
+# Problems about the request rather than its contact keep their own path (["listId"], ["match", …]).
+REQUEST_ROOTS = frozenset({"listId", "match"})
+
+
+def item_user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[UserError]:
+    return [
+        UserError.from_problem(p) if p.path[:1] and p.path[0] in REQUEST_ROOTS else UserError.from_problem(p, *prefix)
+        for p in problems
+    ]
+
+
+@strawberry.type(description="What upsertContact, subscribeContact or confirmContact did.")
+class UpsertContactPayload:
+    outcome: UpsertOutcome | None = strawberry.field(description="What happened; null when a userError stopped the write.")
+    matched_by: MatchRule | None = strawberry.field(description="The rule that found the contact; null when created or not matched.")
+    changed_fields: list[str] = strawberry.field(
+        description='Fields written, e.g. ["firstName", "properties.city", "lists"]; empty when UNCHANGED.'
+    )
+    contact: Contact | None = strawberry.field(
+        description="The (first) contact written or matched; null when failed, skipped unmatched, or a dry-run CREATED."
+    )
+    contacts: list[Contact] = strawberry.field(description="Every contact written (several with UPDATE_ALL).")
+    invalid_properties: list[InvalidProperty] = strawberry.field(
+        description="Property values that were not written, and why; the rest of the contact was written."
+    )
+    invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace (seed 000).")
+    user_errors: list[UserError] = strawberry.field(description="Problems with the input.")
+
+    @classmethod
+    def failed(cls, problems: list[Problem]) -> UpsertContactPayload:
+        return cls(
+            outcome=None, matched_by=None, changed_fields=[], contact=None, contacts=[],
+            invalid_properties=[], invalid_contact_ids=[], user_errors=user_errors(problems),
+        )  # fmt: skip
+
+    @classmethod
+    def from_result(cls, result: ItemResult, *, prefix: tuple[str, ...] = ("contact",)) -> UpsertContactPayload:
+        contacts = [Contact.from_row(row) for row in result.contacts if row["id"] > 0]
+        return cls(
+            outcome=None if result.outcome is None else UpsertOutcome(result.outcome.value),
+            matched_by=None if result.matched_by is None else MatchRule(result.matched_by.value),
+            changed_fields=result.changed_fields,
+            contact=contacts[0] if contacts else None,
+            contacts=contacts,
+            invalid_properties=[InvalidProperty.from_row(p) for p in result.invalid_properties],
+            invalid_contact_ids=[strawberry.ID(i) for i in result.invalid_contact_ids],
+            user_errors=item_user_errors(result.errors, prefix),
+        )
+
+
+@strawberry.type(description="The result of deleteContact.")
+class DeleteContactPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="The id of the deleted contact; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.type(description="The result of createCompany.")
+class CompanyPayload:
+    company: Company | None = strawberry.field(description="The new company; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -1,0 +1,136 @@
+"""The root types. Every field is scoped to the calling key's workspace by its resolver;
+mutations need a write key, and the workspace's webhook secret an admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from contactql.resolvers import contacts, lists
+from contactql.resolvers.context import Info
+from contactql.schema.contact import Contact, ContactConnection
+from contactql.schema.errors import ApiError
+from contactql.schema.filters import ContactFilter
+from contactql.schema.inputs import UpsertContactInput
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload
+from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
+from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.store.contacts import ContactQuery
+
+
+class CanWrite(BasePermission):
+    message = "this API key has scope read: it cannot run mutations"
+    error_class = ApiError
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal.can_write
+
+
+class IsAdmin(BasePermission):
+    message = "only an API key with scope admin can read this"
+    error_class = ApiError
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal.is_admin
+
+
+@strawberry.type(description="The workspace of the calling API key: every contact it sees lives here.")
+class Workspace:
+    name: str = strawberry.field(description="The workspace's name.")
+    secret: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The secret (whsec_…) that signs this workspace's webhooks (Standard Webhooks); admin keys only.",
+        permission_classes=[IsAdmin],
+    )
+    def webhook_secret(self) -> str | None:
+        return self.secret
+
+
+First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
+After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]
+
+
+@strawberry.type(description="Reading contacts, lists and the workspace.")
+class Query:
+    @strawberry.field(description="One contact by id; deleted contacts are returned with their deletedAt.")
+    async def contact(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
+    ) -> Contact | None:
+        return await contacts.get_contact(info, id)
+
+    @strawberry.field(description="Contacts by id, filtered; deleted contacts only with includeDeleted.")
+    async def contacts(
+        self,
+        info: Info,
+        first: First = 50,
+        after: After = None,
+        filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
+    ) -> ContactConnection:
+        query = filter.to_query() if filter is not None else ContactQuery()
+        return await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
+
+    @strawberry.field(description="The workspace's static lists, in creation order.")
+    async def lists(self, info: Info, first: First = 50, after: After = None) -> ContactListConnection:
+        return await lists.page_lists(info, 50 if first is None else first, after)
+
+    @strawberry.field(description="One list by id.")
+    async def list(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")]
+    ) -> ContactList | None:
+        return await lists.get_list(info, id)
+
+    @strawberry.field(description="The workspace's custom property fields, in creation order.")
+    async def properties(self, info: Info) -> list[PropertyField]:
+        return await lists.get_properties(info)
+
+    @strawberry.field(description="The workspace of the calling API key.")
+    async def workspace(self, info: Info) -> Workspace:
+        from contactql.store.keys import get_workspace
+
+        async with info.context.db.read() as conn:
+            row = await get_workspace(conn, workspace_id=info.context.workspace_id)
+        return Workspace(name=row.name, secret=row.webhook_secret)
+
+
+@strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
+class Mutation:
+    @strawberry.mutation(
+        description="Create or update one contact, matched by the rules of `match` (SPEC §4).",
+        permission_classes=[CanWrite],
+    )
+    async def upsert_contact(
+        self, info: Info, input: Annotated[UpsertContactInput, strawberry.argument(description="The contact and how to match it.")]
+    ) -> UpsertContactPayload:
+        return await contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+
+    @strawberry.mutation(
+        description="Soft-delete a contact: it keeps its identity and can be restored with restoreDeleted.",
+        permission_classes=[CanWrite],
+    )
+    async def delete_contact(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
+    ) -> DeleteContactPayload:
+        return await contacts.delete_contact(info, id)
+
+    @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
+    async def create_list(
+        self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]
+    ) -> ContactListPayload:
+        return await lists.create_list(info, name)
+
+    @strawberry.mutation(description="Define a custom property field.", permission_classes=[CanWrite])
+    async def create_property_field(
+        self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]
+    ) -> PropertyFieldPayload:
+        return await lists.create_property_field(info, input.name, input.type.value, input.options)
+
+    @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
+    async def create_company(
+        self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]
+    ) -> CompanyPayload:
+        return await lists.create_company(info, name)

@@ -1,0 +1,155 @@
+"""Reading contacts (one, a filtered page, their related rows) and soft-deleting one.
+
+Rows are returned as plain dicts of contact columns; the schema maps them to GraphQL types.
+Pages are keyset-paginated on the contact id, so a page costs the same at any depth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contactql.store.chunk import CONTACT_COLUMNS
+from contactql.store.errors import Invalid
+from contactql.store.properties import load_fields
+from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t
+from contactql.store.validate import normalise_email, normalise_mobile
+
+c = contact_t.c
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContactQuery:
+    email: str | None = None
+    mobile: str | None = None
+    external_id: str | None = None
+    list_id: str | None = None
+    email_status: str | None = None
+    sms_status: str | None = None
+    updated_since: dt.datetime | None = None
+    include_deleted: bool = False
+    property_name: str | None = None
+    property_value: str | None = None
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return dict(zip(CONTACT_COLUMNS, row, strict=True))
+
+
+async def get_contact(conn: AsyncConnection, *, workspace_id: int, contact_id: int) -> dict[str, Any] | None:
+    """The contact, deleted or not (a deleted contact shows its `deletedAt`)."""
+    row = (await conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id))).first()
+    return None if row is None else _row(row)
+
+
+async def contacts_by_ids(conn: AsyncConnection, *, workspace_id: int, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    rows = await conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id.in_(ids)))
+    return {row.id: _row(row) for row in rows}
+
+
+async def _where(conn: AsyncConnection, workspace_id: int, query: ContactQuery) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
+    if not query.include_deleted:
+        where.append(c.deleted_at.is_(None))
+    if query.email is not None:
+        try:
+            where.append(c.email == normalise_email(query.email.strip()))
+        except ValueError:
+            where.append(c.email == query.email.strip().lower())  # cannot match: no stored email is invalid
+    if query.mobile is not None:
+        try:
+            where.append(c.mobile == normalise_mobile(query.mobile)[0])
+        except ValueError:
+            where.append(c.mobile == query.mobile.strip())
+    if query.external_id is not None:
+        where.append(c.external_id == query.external_id.strip())
+    if query.email_status is not None:
+        where.append(c.email_status == query.email_status)
+    if query.sms_status is not None:
+        where.append(c.sms_status == query.sms_status)
+    if query.updated_since is not None:
+        where.append(c.updated_at >= query.updated_since)
+    if query.list_id is not None:
+        m = membership_t.c
+        where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
+    if query.property_name is not None:
+        fields = await load_fields(conn, workspace_id=workspace_id)
+        field = fields.by_name.get(query.property_name.strip().lower())
+        if field is None:
+            raise Invalid.at(("filter", "property", "name"), f"no property named {query.property_name!r}")
+        pv = property_value_t.c
+        try:
+            value = None if query.property_value is None else field.canonical(query.property_value)
+        except ValueError as error:
+            raise Invalid.at(("filter", "property", "value"), str(error)) from None
+        has_value = sa.select(pv.contact_id).where(pv.workspace_id == workspace_id, pv.field_id == field.id)
+        if value is None:
+            where.append(c.id.not_in(has_value))
+        else:
+            where.append(c.id.in_(has_value.where(pv.value == value)))
+    return where
+
+
+async def page_contacts(
+    conn: AsyncConnection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
+) -> list[dict[str, Any]]:
+    where = await _where(conn, workspace_id, query)
+    if after_id is not None:
+        where.append(c.id > after_id)
+    rows = await conn.execute(sa.select(contact_t).where(*where).order_by(c.id).limit(limit))
+    return [_row(r) for r in rows]
+
+
+async def count_contacts(conn: AsyncConnection, *, workspace_id: int, query: ContactQuery) -> int:
+    where = await _where(conn, workspace_id, query)
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*where)) or 0)
+
+
+async def properties_of_contacts(
+    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+) -> dict[int, dict[str, str]]:
+    pv = property_value_t.c
+    rows = await conn.execute(
+        sa.select(pv.contact_id, pv.field_id, pv.value).where(pv.workspace_id == workspace_id, pv.contact_id.in_(contact_ids))
+    )
+    found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
+    for cid, field_id, value in rows:
+        found[cid][field_id] = value
+    return found
+
+
+async def urls_of_contacts(
+    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str, str | None]]]:
+    u = external_url_t.c
+    rows = await conn.execute(
+        sa.select(u.contact_id, u.ref, u.url, u.label)
+        .join(contact_t, c.id == u.contact_id)
+        .where(c.workspace_id == workspace_id, u.contact_id.in_(contact_ids))
+        .order_by(u.ref)
+    )
+    found: dict[int, list[tuple[str, str, str | None]]] = {cid: [] for cid in contact_ids}
+    for cid, ref, url, label in rows:
+        found[cid].append((ref, url, label))
+    return found
+
+
+async def delete_contact(conn: AsyncConnection, *, workspace_id: int, contact_id: int) -> bool:
+    """Soft delete: the contact keeps its identity and can be restored by an upsert with
+    `restoreDeleted: true` (seed 004). Deleting a deleted contact changes nothing."""
+    now = dt.datetime.now(dt.UTC)
+    found = await conn.scalar(
+        sa.select(c.deleted_at.is_(None)).where(c.workspace_id == workspace_id, c.id == contact_id)
+    )
+    if found is None:
+        return False
+    if found:
+        await conn.execute(
+            sa.update(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id).values(deleted_at=now, updated_at=now)
+        )
+    return True

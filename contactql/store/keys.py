@@ -1,0 +1,115 @@
+"""Workspaces and their API keys.
+
+A key is shown once, when it is created, and stored only as its SHA-256 digest: a copy of the
+database does not give anyone access. A key belongs to one workspace and has one scope
+(read < write < admin).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contactql.store.errors import Invalid
+from contactql.store.model import Scope
+from contactql.store.tables import api_key_t, workspace_t
+from contactql.store.validate import MAX_NAME
+
+KEY_PREFIX = "cql_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's workspace, name and scope."""
+
+    workspace_id: int
+    workspace_name: str
+    key_id: int
+    key_name: str
+    scope: Scope
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope in (Scope.WRITE, Scope.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope is Scope.ADMIN
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkspaceRow:
+    id: int
+    name: str
+    webhook_secret: str
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _webhook_secret() -> str:
+    # Standard Webhooks: "whsec_" + base64 of the HMAC key.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+async def ensure_workspace(conn: AsyncConnection, *, name: str) -> WorkspaceRow:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid.at(("workspace",), f"a workspace name is 1 to {MAX_NAME} characters")
+    row = (await conn.execute(sa.select(workspace_t).where(workspace_t.c.name == name))).first()
+    if row is None:
+        values = {"name": name, "webhook_secret": _webhook_secret(), "created_at": dt.datetime.now(dt.UTC)}
+        new_id = (await conn.execute(sa.insert(workspace_t).returning(workspace_t.c.id), values)).scalar_one()
+        return WorkspaceRow(new_id, name, values["webhook_secret"])
+    return WorkspaceRow(row.id, row.name, row.webhook_secret)
+
+
+async def get_workspace(conn: AsyncConnection, *, workspace_id: int) -> WorkspaceRow:
+    row = (await conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id))).one()
+    return WorkspaceRow(row.id, row.name, row.webhook_secret)
+
+
+async def create_key(conn: AsyncConnection, *, workspace_id: int, name: str, scope: Scope) -> str:
+    """Store a new key and return its secret — the only time it exists in clear."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        sa.insert(api_key_t),
+        {
+            "workspace_id": workspace_id,
+            "name": name,
+            "key_hash": hash_key(secret),
+            "scope": scope.value,
+            "created_at": dt.datetime.now(dt.UTC),
+        },
+    )
+    return secret
+
+
+async def has_any_key(conn: AsyncConnection) -> bool:
+    return (await conn.scalar(sa.select(api_key_t.c.id).limit(1))) is not None
+
+
+async def count_keys(conn: AsyncConnection, *, workspace_id: int) -> int:
+    query = sa.select(sa.func.count()).where(api_key_t.c.workspace_id == workspace_id)
+    return int(await conn.scalar(query) or 0)
+
+
+async def authenticate(conn: AsyncConnection, *, secret: str) -> Principal | None:
+    row: Any = (
+        await conn.execute(
+            sa.select(api_key_t.c.id, api_key_t.c.name, api_key_t.c.scope, workspace_t.c.id, workspace_t.c.name)
+            .join(workspace_t, workspace_t.c.id == api_key_t.c.workspace_id)
+            .where(api_key_t.c.key_hash == hash_key(secret), api_key_t.c.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(row[3], row[4], row[0], row[1], Scope(row[2]))

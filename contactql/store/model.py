@@ -1,0 +1,243 @@
+"""The store's vocabulary: enums and plain dataclasses shared by every write path.
+
+A `ContactItem` is one contact input after normalisation (see `validate.py`): only the fields the
+client sent are present, `None` meaning "clear". It is JSON-serialisable so a batch can be stored
+durably once validated and applied later without validating again. `UpsertOptions` is what a
+request says about all of its items (match strategy, list, source…). `ItemResult` is what one
+item came to, the same shape for `upsertContact` and for every item of a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from contactql.store.errors import Problem
+
+
+class EmailStatus(enum.StrEnum):
+    SUBSCRIBED = "SUBSCRIBED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    BOUNCED = "BOUNCED"
+    NO_MARKETING = "NO_MARKETING"
+    PENDING_CONFIRMATION = "PENDING_CONFIRMATION"
+
+
+class SmsStatus(enum.StrEnum):
+    SUBSCRIBED = "SUBSCRIBED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    FAILED = "FAILED"
+    NO_MARKETING = "NO_MARKETING"
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    SKIPPED = "SKIPPED"
+
+
+class MatchRule(enum.StrEnum):
+    ID = "ID"
+    EXTERNAL_ID = "EXTERNAL_ID"
+    EMAIL_AND_MOBILE = "EMAIL_AND_MOBILE"
+    EMAIL = "EMAIL"
+    MOBILE = "MOBILE"
+    EMAIL_OR_MOBILE = "EMAIL_OR_MOBILE"
+    NAME_AND_EMAIL = "NAME_AND_EMAIL"
+    PROPERTIES = "PROPERTIES"
+
+
+class MatchAction(enum.StrEnum):
+    UPDATE = "UPDATE"
+    SKIP = "SKIP"
+
+
+class NoMatchAction(enum.StrEnum):
+    CREATE = "CREATE"
+    SKIP = "SKIP"
+    FAIL = "FAIL"
+
+
+class MultipleMatchAction(enum.StrEnum):
+    FAIL = "FAIL"
+    UPDATE_ALL = "UPDATE_ALL"
+    UPDATE_OLDEST = "UPDATE_OLDEST"
+
+
+class ContactField(enum.StrEnum):
+    EXTERNAL_ID = "EXTERNAL_ID"
+    EMAIL = "EMAIL"
+    MOBILE = "MOBILE"
+    FIRST_NAME = "FIRST_NAME"
+    LAST_NAME = "LAST_NAME"
+
+
+class Source(enum.StrEnum):
+    API = "API"
+    BATCH = "BATCH"
+    SUBSCRIBE = "SUBSCRIBE"
+    CSV_IMPORT = "CSV_IMPORT"
+
+
+class PropertyType(enum.StrEnum):
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    BOOLEAN = "BOOLEAN"
+    DATE = "DATE"
+    SELECT = "SELECT"
+
+
+class Scope(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+DEFAULT_RULES = (MatchRule.ID, MatchRule.EXTERNAL_ID, MatchRule.EMAIL_AND_MOBILE)
+
+# ContactField -> contact column; also the columns that identify a contact.
+FIELD_COLUMNS = {
+    ContactField.EXTERNAL_ID: "external_id",
+    ContactField.EMAIL: "email",
+    ContactField.MOBILE: "mobile",
+    ContactField.FIRST_NAME: "first_name",
+    ContactField.LAST_NAME: "last_name",
+}
+IDENTITY_COLUMNS = ("external_id", "email", "mobile")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PropertyInput:
+    """One property value of an input, by field id or name; `value=None` clears it."""
+
+    id: str | None
+    name: str | None
+    value: str | None
+    position: int  # index in the input list, for error paths
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListRef:
+    id: str | None
+    name: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListChanges:
+    add: tuple[ListRef, ...] = ()
+    remove: tuple[ListRef, ...] = ()
+    set: tuple[ListRef, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UrlInput:
+    ref: str
+    url: str | None  # None removes the ref (seed 002)
+    label: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UrlChanges:
+    clear_all: bool = False  # externalUrls: null removes all (seed 002)
+    upserts: tuple[UrlInput, ...] = ()
+
+
+@dataclasses.dataclass(slots=True)
+class ContactItem:
+    index: int
+    contact_id: int | None = None
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    properties: tuple[PropertyInput, ...] = ()
+    lists: ListChanges | None = None
+    companies: tuple[str, ...] | None = None
+    urls: UrlChanges | None = None
+    client_ref: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _to_json(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContactItem:
+        lists = data.get("lists")
+        urls = data.get("urls")
+        return cls(
+            index=data["index"],
+            contact_id=data.get("contact_id"),
+            values=dict(data.get("values") or {}),
+            properties=tuple(PropertyInput(**p) for p in data.get("properties") or ()),
+            lists=None
+            if lists is None
+            else ListChanges(
+                add=tuple(ListRef(**r) for r in lists["add"]),
+                remove=tuple(ListRef(**r) for r in lists["remove"]),
+                set=None if lists["set"] is None else tuple(ListRef(**r) for r in lists["set"]),
+            ),
+            companies=None if data.get("companies") is None else tuple(data["companies"]),
+            urls=None
+            if urls is None
+            else UrlChanges(urls["clear_all"], tuple(UrlInput(**u) for u in urls["upserts"])),
+            client_ref=data.get("client_ref"),
+        )
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MatchStrategy:
+    rules: tuple[MatchRule, ...] = DEFAULT_RULES
+    properties: tuple[str, ...] = ()
+    values: tuple[PropertyInput, ...] | None = None
+    on_match: MatchAction = MatchAction.UPDATE
+    on_no_match: NoMatchAction = NoMatchAction.CREATE
+    on_multiple: MultipleMatchAction = MultipleMatchAction.FAIL
+    require_on_create: tuple[ContactField, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpsertOptions:
+    match: MatchStrategy = MatchStrategy()
+    list_id: str | None = None
+    restore_deleted: bool = False
+    source: Source = Source.API
+    actor: str | None = None  # the API key's name, shown as Contact.createdBy
+    batch_id: str | None = None
+    confirmed: bool = True  # seed 004: API-created contacts are already confirmed
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InvalidProperty:
+    id: str | None
+    name: str | None
+    value: str | None
+    reason: str
+
+
+@dataclasses.dataclass(slots=True)
+class ItemResult:
+    index: int
+    client_ref: str | None = None
+    outcome: Outcome | None = None
+    matched_by: MatchRule | None = None
+    contact_ids: list[int] = dataclasses.field(default_factory=list)
+    changed_fields: list[str] = dataclasses.field(default_factory=list)
+    invalid_properties: list[InvalidProperty] = dataclasses.field(default_factory=list)
+    invalid_contact_ids: list[str] = dataclasses.field(default_factory=list)
+    errors: list[Problem] = dataclasses.field(default_factory=list)
+    # The written contacts' rows (column -> value), for the payload; not part of a stored result.
+    contacts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def fail(self, problem: Problem) -> ItemResult:
+        self.outcome = None
+        self.errors.append(problem)
+        return self

@@ -1,0 +1,194 @@
+"""SQLModel tables: the only place the physical schema is written down.
+
+Every row that belongs to a workspace carries `workspace_id` (denormalised onto property values
+so the PROPERTIES match rule is one indexed lookup), and every query in `store/` filters on it.
+Identity rules of SPEC §3 live here as unique indexes, never in process memory:
+
+- `uq_contact_external_id`: externalId is unique in a workspace (NULLs never collide);
+- `uq_contact_identity`: the (email, mobile) pair, null counted as a value, for contacts that
+  have either — `coalesce` turns NULL into '' so two email-only contacts with the same email
+  collide, while externalId-only contacts (both NULL) fall outside the partial index.
+"""
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# A 64-bit id that is still SQLite's rowid alias (a SQLite BIGINT PRIMARY KEY is not).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+IDENTITY_PREDICATE = "email IS NOT NULL OR mobile IS NOT NULL"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC on both engines (SQLite hands back naive datetimes)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        if value is not None and dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable))
+
+
+def _fk(target: str, *, primary_key: bool = False, big: bool = True) -> Any:
+    return Field(
+        sa_column=sa.Column(
+            BigId if big else sa.String(36),
+            sa.ForeignKey(target, ondelete="CASCADE"),
+            primary_key=primary_key,
+            nullable=False,
+        )
+    )
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspace"
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    webhook_secret: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    scope: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    created_at: dt.datetime = _ts()
+    last_used_at: dt.datetime | None = _ts(nullable=True)
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (
+        sa.Index("uq_contact_external_id", "workspace_id", "external_id", unique=True),
+        sa.Index(
+            "uq_contact_identity",
+            "workspace_id",
+            sa.func.coalesce(sa.column("email"), ""),
+            sa.func.coalesce(sa.column("mobile"), ""),
+            unique=True,
+            sqlite_where=sa.text(IDENTITY_PREDICATE),
+            postgresql_where=sa.text(IDENTITY_PREDICATE),
+        ),
+        sa.Index("ix_contact_email", "workspace_id", "email"),
+        sa.Index("ix_contact_mobile", "workspace_id", "mobile"),
+        sa.Index("ix_contact_updated", "workspace_id", "updated_at"),
+    )
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    external_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    email: str | None = Field(default=None, sa_column=sa.Column(sa.String(320)))
+    mobile: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    mobile_country_code: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    first_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    last_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    email_status: str = Field(sa_column=sa.Column(sa.String(24), nullable=False))
+    sms_status: str = Field(sa_column=sa.Column(sa.String(24), nullable=False))
+    privacy_consent: bool | None = Field(default=None, sa_column=sa.Column(sa.Boolean))
+    confirmed: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    address_town: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    address_region: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    address_address: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    address_postcode: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    created_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+    deleted_at: dt.datetime | None = _ts(nullable=True)
+
+
+class PropertyField(SQLModel, table=True):
+    __tablename__ = "property_field"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_property_field_name"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    type: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    options: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    created_at: dt.datetime = _ts()
+
+
+class PropertyValue(SQLModel, table=True):
+    __tablename__ = "property_value"
+    __table_args__ = (sa.Index("ix_property_value_match", "workspace_id", "field_id", "value"),)
+    contact_id: int = _fk("contact.id", primary_key=True)
+    field_id: str = _fk("property_field.id", primary_key=True, big=False)
+    workspace_id: int = _fk("workspace.id")
+    value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class ContactList(SQLModel, table=True):
+    __tablename__ = "contact_list"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_contact_list_name"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ListMembership(SQLModel, table=True):
+    __tablename__ = "list_membership"
+    __table_args__ = (sa.Index("ix_list_membership_contact", "contact_id"),)
+    list_id: str = _fk("contact_list.id", primary_key=True, big=False)
+    contact_id: int = _fk("contact.id", primary_key=True)
+    created_at: dt.datetime = _ts()
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "company"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_company_name"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    name_key: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ContactCompany(SQLModel, table=True):
+    __tablename__ = "contact_company"
+    __table_args__ = (sa.Index("ix_contact_company_company", "company_id"),)
+    contact_id: int = _fk("contact.id", primary_key=True)
+    company_id: str = _fk("company.id", primary_key=True, big=False)
+
+
+class ExternalUrl(SQLModel, table=True):
+    __tablename__ = "external_url"
+    contact_id: int = _fk("contact.id", primary_key=True)
+    ref: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    label: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+
+
+metadata = SQLModel.metadata
+contact_t = Contact.__table__
+property_field_t = PropertyField.__table__
+property_value_t = PropertyValue.__table__
+contact_list_t = ContactList.__table__
+membership_t = ListMembership.__table__
+company_t = Company.__table__
+contact_company_t = ContactCompany.__table__
+external_url_t = ExternalUrl.__table__
+workspace_t = Workspace.__table__
+api_key_t = ApiKey.__table__

@@ -1,0 +1,390 @@
+"""Normalise and validate contact inputs: one function, every problem of an item at once.
+
+`validate_contact(raw)` takes a ContactInput as GraphQL coerced it (camelCase keys, a key absent
+when the client omitted it, `None` for an explicit null) and returns a `ContactItem` plus the
+list of problems, each with a field path relative to the item. Single upserts, batches and
+imports all call it, once per item; the engine never validates again.
+
+Choices (README "Input rules"): blank strings count as null; `emailOptIn`/`emailStatus` and
+their SMS twins ignore an explicit null (a contact always has a status); property names that
+are built-in fields (`firstname`, `lastName`, `email`, `mobile`, `externalId`, any case) write
+the field (seed 000). Property values are typed against the workspace's fields later, by the
+engine, because fields can be created between accepting a batch and applying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import email_validator
+import phonenumbers
+
+from contactql.store.errors import ErrorCode, Problem
+from contactql.store.model import (
+    ContactField,
+    ContactItem,
+    EmailStatus,
+    ListChanges,
+    ListRef,
+    MatchAction,
+    MatchRule,
+    MatchStrategy,
+    MultipleMatchAction,
+    NoMatchAction,
+    PropertyInput,
+    SmsStatus,
+    UrlChanges,
+    UrlInput,
+)
+
+MAX_TEXT = 255
+MAX_NAME = 100
+MAX_PROPERTY_VALUE = 10_000
+MAX_PROPERTIES = 200
+MAX_LIST_REFS = 100
+MAX_COMPANIES = 100
+MAX_EXTERNAL_URLS = 3
+MAX_URL = 2048
+MAX_ID = 2**63 - 1
+
+# Property names that write a built-in field instead of a custom property (seed 000 sends
+# firstname/lastname as properties; seed 003's Values carry Email and Mobile).
+BUILTIN_PROPERTY_NAMES = {
+    "firstname": "firstName",
+    "lastname": "lastName",
+    "email": "email",
+    "mobile": "mobile",
+    "externalid": "externalId",
+}
+_TEXT_COLUMNS = {"externalId": "external_id", "firstName": "first_name", "lastName": "last_name"}
+_ADDRESS_COLUMNS = {
+    "town": "address_town",
+    "region": "address_region",
+    "address": "address_address",
+    "postcode": "address_postcode",
+}
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def enum_value(raw: Any) -> Any:
+    """An enum as sent: GraphQL hands over its own enum members; the store speaks strings."""
+    return getattr(raw, "value", raw)
+
+
+def normalise_email(raw: str) -> str:
+    """Lower-case, validated address; raises ValueError with a readable reason."""
+    try:
+        checked = email_validator.validate_email(raw, check_deliverability=False)
+    except email_validator.EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+    return checked.normalized.lower()
+
+
+def normalise_mobile(raw: str, country_code: int | None = None) -> tuple[str, int]:
+    """E.164 and its country code. `raw` is international unless `country_code` is given."""
+    text = raw.strip()
+    try:
+        if country_code is not None:
+            region = phonenumbers.region_code_for_country_code(country_code)
+            if region == "ZZ":
+                raise ValueError(f"{country_code} is not a country calling code")
+            number = phonenumbers.parse(text, region)
+        else:
+            if text.startswith("00"):
+                text = "+" + text[2:]
+            elif not text.startswith("+"):
+                text = "+" + text  # digits that start with a country code (seed 004: "380942583691")
+            number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(str(error.args[0] if error.args else error)) from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.country_code
+
+
+def parse_contact_id(raw: Any) -> int | None:
+    """A contact id as sent in an `ID` (decimal string) — None when it cannot be one."""
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+class _Checker:
+    """Collects the problems of one item; `path` entries are GraphQL field names."""
+
+    __slots__ = ("problems",)
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: tuple[str, ...], message: str, code: ErrorCode = ErrorCode.INVALID_INPUT) -> None:
+        self.problems.append(Problem(path, code, message))
+
+    def text(self, path: tuple[str, ...], value: Any, limit: int = MAX_TEXT) -> str | None:
+        value = _blank_to_none(value)
+        if value is not None and len(value) > limit:
+            self.add(path, f"must be at most {limit} characters")
+        return value
+
+
+def validate_contact(raw: Mapping[str, Any], index: int = 0) -> tuple[ContactItem, list[Problem]]:
+    check = _Checker()
+    item = ContactItem(index=index)
+    values = item.values
+
+    if (raw_id := raw.get("id")) is not None:
+        item.contact_id = parse_contact_id(raw_id)
+        if item.contact_id is None:
+            check.add(("id",), "is not a contact id (a positive decimal integer)")
+
+    for key, column in _TEXT_COLUMNS.items():
+        if key in raw:
+            values[column] = check.text((key,), raw[key])
+
+    if "email" in raw:
+        _set_email(check, values, ("email",), raw["email"])
+    _set_mobile(check, values, raw)
+    _set_statuses(check, values, raw)
+    if "privacyConsent" in raw:
+        values["privacy_consent"] = raw["privacyConsent"]
+    if "address" in raw:
+        _set_address(check, values, raw["address"])
+    if (props := raw.get("properties")) is not None:
+        item.properties = _properties(check, values, props, explicit=raw)
+    if (lists := raw.get("lists")) is not None:
+        item.lists = _list_changes(check, lists)
+    if "companies" in raw:
+        item.companies = _companies(check, raw["companies"])
+    if "externalUrls" in raw:
+        item.urls = _external_urls(check, raw["externalUrls"])
+    if "clientRef" in raw:
+        item.client_ref = check.text(("clientRef",), raw["clientRef"])
+    return item, check.problems
+
+
+def _set_email(check: _Checker, values: dict[str, Any], path: tuple[str, ...], raw: Any) -> None:
+    text = _blank_to_none(raw)
+    if text is None:
+        values["email"] = None
+        return
+    try:
+        values["email"] = normalise_email(text)
+    except ValueError as error:
+        check.add(path, f"invalid email address: {error}", ErrorCode.INVALID_EMAIL)
+
+
+def _set_mobile(check: _Checker, values: dict[str, Any], raw: Mapping[str, Any]) -> None:
+    has_mobile = "mobile" in raw
+    has_code, has_number = "mobileCountryCode" in raw, "mobileNumber" in raw
+    results: list[tuple[str, int] | None] = []
+    if has_mobile:
+        results.append(_mobile(check, ("mobile",), raw["mobile"], None))
+    if has_code or has_number:
+        code, number = raw.get("mobileCountryCode"), _blank_to_none(raw.get("mobileNumber"))
+        if number is None and code is None:
+            results.append(None)
+        elif number is None or code is None:
+            missing = "mobileNumber" if number is None else "mobileCountryCode"
+            check.add((missing,), "mobileCountryCode and mobileNumber must be given together")
+            return
+        else:
+            results.append(_mobile(check, ("mobileNumber",), number, code))
+    if not results or any(r is False for r in results):
+        return
+    if len(results) == 2 and results[0] != results[1]:
+        check.add(("mobile",), "mobile and mobileCountryCode+mobileNumber name different numbers")
+        return
+    final = results[0]
+    values["mobile"], values["mobile_country_code"] = final if final else (None, None)
+
+
+def _mobile(check: _Checker, path: tuple[str, ...], raw: Any, code: int | None) -> Any:
+    text = _blank_to_none(raw)
+    if text is None:
+        return None
+    try:
+        return normalise_mobile(text, code)
+    except ValueError as error:
+        check.add(path, f"invalid phone number: {error}", ErrorCode.INVALID_PHONE)
+        return False
+
+
+def _set_statuses(check: _Checker, values: dict[str, Any], raw: Mapping[str, Any]) -> None:
+    # seed 000's booleans map onto seed 002's statuses; both given must agree.
+    for flag, key, column, subscribed, unsubscribed in (
+        ("emailOptIn", "emailStatus", "email_status", EmailStatus.SUBSCRIBED, EmailStatus.UNSUBSCRIBED),
+        ("mobileOptIn", "smsStatus", "sms_status", SmsStatus.SUBSCRIBED, SmsStatus.UNSUBSCRIBED),
+    ):
+        opt_in, status = raw.get(flag), enum_value(raw.get(key))
+        if status is not None:
+            if opt_in is not None and opt_in != (status == subscribed):
+                check.add((flag,), f"{flag} {str(opt_in).lower()} disagrees with {key} {status}")
+                continue
+            values[column] = status
+        elif opt_in is not None:
+            values[column] = str(subscribed if opt_in else unsubscribed)
+
+
+def _set_address(check: _Checker, values: dict[str, Any], raw: Mapping[str, Any] | None) -> None:
+    if raw is None:
+        values.update(dict.fromkeys(_ADDRESS_COLUMNS.values()))
+        return
+    for key, column in _ADDRESS_COLUMNS.items():
+        if key in raw:
+            values[column] = check.text(("address", key), raw[key])
+
+
+def _properties(
+    check: _Checker, values: dict[str, Any], raw: Sequence[Mapping[str, Any]], explicit: Mapping[str, Any]
+) -> tuple[PropertyInput, ...]:
+    if len(raw) > MAX_PROPERTIES:
+        check.add(("properties",), f"at most {MAX_PROPERTIES} property values per contact")
+        return ()
+    out: list[PropertyInput] = []
+    seen: set[str] = set()
+    for position, prop in enumerate(raw):
+        path = ("properties", str(position))
+        field_id, name = _blank_to_none(prop.get("id")), _blank_to_none(prop.get("name"))
+        value = prop.get("value")
+        if field_id is None and name is None:
+            check.add(path, "give the property's id or name")
+            continue
+        if value is not None and len(value) > MAX_PROPERTY_VALUE:
+            check.add((*path, "value"), f"must be at most {MAX_PROPERTY_VALUE} characters")
+            continue
+        ref = f"id:{field_id}" if field_id is not None else f"name:{name.lower()}"
+        if ref in seen:
+            check.add(path, "the same property is given twice")
+            continue
+        seen.add(ref)
+        builtin = BUILTIN_PROPERTY_NAMES.get(name.lower()) if field_id is None and name else None
+        if builtin is None:
+            out.append(PropertyInput(field_id, name, value, position))
+        elif builtin in explicit:
+            # Given both as a field and as a property: accept only when they agree.
+            if _blank_to_none(explicit[builtin]) != _blank_to_none(value):
+                check.add((*path, "value"), f"disagrees with the {builtin} field of the same input")
+        else:
+            _set_builtin(check, values, builtin, (*path, "value"), value)
+    return tuple(out)
+
+
+def _set_builtin(check: _Checker, values: dict[str, Any], field: str, path: tuple[str, ...], value: Any) -> None:
+    if field == "email":
+        _set_email(check, values, path, value)
+    elif field == "mobile":
+        result = _mobile(check, path, value, None)
+        if result is not False:
+            values["mobile"], values["mobile_country_code"] = result if result else (None, None)
+    else:
+        values[_TEXT_COLUMNS[field]] = check.text(path, value)
+
+
+def _list_ref(check: _Checker, path: tuple[str, ...], raw: Mapping[str, Any]) -> ListRef | None:
+    list_id, name = _blank_to_none(raw.get("id")), _blank_to_none(raw.get("name"))
+    if (list_id is None) == (name is None):
+        check.add(path, "give exactly one of the list's id or name")
+        return None
+    if name is not None and len(name) > MAX_NAME:
+        check.add((*path, "name"), f"must be at most {MAX_NAME} characters")
+        return None
+    return ListRef(list_id, name)
+
+
+def _list_changes(check: _Checker, raw: Mapping[str, Any]) -> ListChanges | None:
+    parts: dict[str, tuple[ListRef, ...] | None] = {}
+    for key in ("add", "remove", "set"):
+        refs = raw.get(key)
+        if refs is None:
+            parts[key] = None
+            continue
+        if len(refs) > MAX_LIST_REFS:
+            check.add(("lists", key), f"at most {MAX_LIST_REFS} lists")
+            return None
+        parts[key] = tuple(
+            r for i, ref in enumerate(refs) if (r := _list_ref(check, ("lists", key, str(i)), ref)) is not None
+        )
+    if parts["set"] is not None and (parts["add"] or parts["remove"]):
+        check.add(("lists",), "give either set, or add and remove")
+        return None
+    return ListChanges(add=parts["add"] or (), remove=parts["remove"] or (), set=parts["set"])
+
+
+def _companies(check: _Checker, raw: Sequence[str] | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()  # null replaces the companies with none
+    if len(raw) > MAX_COMPANIES:
+        check.add(("companies",), f"at most {MAX_COMPANIES} companies")
+        return ()
+    return tuple(dict.fromkeys(str(c).strip() for c in raw))
+
+
+def _external_urls(check: _Checker, raw: Sequence[Mapping[str, Any]] | None) -> UrlChanges | None:
+    if raw is None:
+        return UrlChanges(clear_all=True)
+    if len(raw) > MAX_EXTERNAL_URLS:
+        check.add(("externalUrls",), f"at most {MAX_EXTERNAL_URLS} external URLs", ErrorCode.TOO_MANY_EXTERNAL_URLS)
+        return None
+    upserts: dict[str, UrlInput] = {}
+    for position, entry in enumerate(raw):
+        path = ("externalUrls", str(position))
+        ref = check.text((*path, "ref"), entry.get("ref"), MAX_NAME)
+        if ref is None:
+            check.add((*path, "ref"), "must not be empty")
+            continue
+        url = _blank_to_none(entry.get("url"))
+        if url is not None and not _is_https_url(url):
+            check.add((*path, "url"), "must be an https URL of at most 2048 characters")
+            continue
+        upserts[ref] = UrlInput(ref, url, check.text((*path, "label"), entry.get("label")))
+    return UrlChanges(clear_all=False, upserts=tuple(upserts.values()))
+
+
+def _is_https_url(url: str) -> bool:
+    if len(url) > MAX_URL:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def validate_match(raw: Mapping[str, Any] | None) -> tuple[MatchStrategy, list[Problem]]:
+    """The request's MatchStrategy; problems are located under ("match", …)."""
+    if raw is None:
+        return MatchStrategy(), []
+    check = _Checker()
+    rules = tuple(MatchRule(enum_value(r)) for r in raw.get("rules") or ())
+    if not rules:
+        check.add(("match", "rules"), "give at least one rule")
+    names = tuple(n.strip() for n in raw.get("properties") or () if n and n.strip())
+    if MatchRule.PROPERTIES in rules and not names:
+        check.add(("match", "properties"), "the PROPERTIES rule needs the names to match on")
+    values = None
+    if raw.get("values") is not None:
+        if MatchRule.PROPERTIES not in rules:
+            check.add(("match", "values"), "values are only used by the PROPERTIES rule")
+        values = tuple(
+            PropertyInput(v.get("id"), v.get("name"), v.get("value"), i) for i, v in enumerate(raw["values"])
+        )
+    strategy = MatchStrategy(
+        rules=rules,
+        properties=names,
+        values=values,
+        on_match=MatchAction(enum_value(raw.get("onMatch")) or MatchAction.UPDATE),
+        on_no_match=NoMatchAction(enum_value(raw.get("onNoMatch")) or NoMatchAction.CREATE),
+        on_multiple=MultipleMatchAction(enum_value(raw.get("onMultipleMatches")) or MultipleMatchAction.FAIL),
+        require_on_create=tuple(ContactField(enum_value(f)) for f in raw.get("requireOnCreate") or ()),
+    )
+    return strategy, check.problems

@@ -1,0 +1,136 @@
+"""Test helpers: a GraphQL client bound to one API key, the upsert document, a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CONTACT_FIELDS = """
+  id externalId email mobile mobileCountryCode firstName lastName emailStatus smsStatus
+  emailOptIn mobileOptIn privacyConsent confirmed source createdBy deletedAt
+  address { town region address postcode }
+  properties { field { id name type } value }
+  lists { id name }
+  companies { id name }
+  externalUrls { ref url label }
+"""
+
+UPSERT = f"""
+mutation Upsert($input: UpsertContactInput!) {{
+  upsertContact(input: $input) {{
+    outcome matchedBy changedFields
+    contact {{ {CONTACT_FIELDS} }}
+    contacts {{ id }}
+    invalidProperties {{ id name value reason }}
+    invalidContactIds
+    userErrors {{ field code message }}
+  }}
+}}
+"""
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, key: str) -> None:
+        self.http = http
+        self.key = key
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.key}"}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run an operation that must succeed; returns `data`."""
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run an operation that must fail with GraphQL errors; returns them."""
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body.get("errors"), body
+        return body["errors"]
+
+    async def upsert(self, contact: dict[str, Any], **options: Any) -> dict[str, Any]:
+        data = await self.gql(UPSERT, {"input": {"contact": contact, **options}})
+        return data["upsertContact"]
+
+    async def property_field(self, name: str, type: str = "TEXT", options: list[str] | None = None) -> str:
+        data = await self.gql(
+            "mutation F($input: PropertyFieldInput!) { createPropertyField(input: $input) { field { id } userErrors { code } } }",
+            {"input": {"name": name, "type": type, "options": options}},
+        )
+        assert data["createPropertyField"]["userErrors"] == []
+        return data["createPropertyField"]["field"]["id"]
+
+    async def create_list(self, name: str) -> str:
+        data = await self.gql("mutation L($n: String!) { createList(name: $n) { list { id } userErrors { code } } }", {"n": name})
+        return data["createList"]["list"]["id"]
+
+    async def contact(self, contact_id: str) -> dict[str, Any] | None:
+        data = await self.gql(f"query C($id: ID!) {{ contact(id: $id) {{ {CONTACT_FIELDS} }} }}", {"id": contact_id})
+        return data["contact"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(database_url: str, *, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[tuple[str, str | None, subprocess.Popen[str]]]:
+    """`contactql serve` on 127.0.0.1 in a subprocess; yields (base URL, first-start key, process)."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database_url, "--log-level", "warning"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        key = _wait_until_up(process, base)
+        yield base, key, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[str], base: str) -> str | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"contactql serve exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        raise RuntimeError("contactql serve did not start within 30 s")
+    # The first-start key is printed alone on stdout before the server starts.
+    assert process.stdout is not None
+    import select
+
+    ready, _, _ = select.select([process.stdout], [], [], 0.5)
+    line = process.stdout.readline().strip() if ready else ""
+    return line or None
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
