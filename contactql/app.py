@@ -15,16 +15,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from contactql.auth import KeyCache
 from contactql.config import Settings, load_settings
 from contactql.resolvers.context import Context, Loaders, Services
 from contactql.schema import build_schema
+from contactql.schema.hardening import with_code
 from contactql.store.database import Database
 from contactql.store.writer import UpsertWriter
 
@@ -48,6 +51,12 @@ class GraphQLView(GraphQL[Context, None]):
         principal = request.scope[PRINCIPAL]
         return Context(services=self.services, principal=principal, loaders=Loaders(self.services.db, principal.workspace_id))
 
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # A parse error raised inside ParserCache escapes the extensions: give it its code here.
+        for error in result.errors or ():
+            with_code(error)
+        return await super().process_result(request, result)
+
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
@@ -70,7 +79,11 @@ class AuthenticatedGraphQL:
         self.view = view
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _wants_graphiql(scope):
+        if scope["type"] == "http" and _wants_graphiql(scope):
+            page: Response = HTMLResponse(self.view.graphql_ide_html) if self.view.graphql_ide else PlainTextResponse("Not Found", 404)
+            await page(scope, receive, send)
+            return
+        if scope["type"] == "http":
             headers = dict(scope["headers"])
             raw = headers.get(b"authorization")
             principal = await self.view.keys.principal(raw.decode("latin-1") if raw else None)

@@ -91,31 +91,38 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, *, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[tuple[str, str | None, subprocess.Popen[str]]]:
-    """`contactql serve` on 127.0.0.1 in a subprocess; yields (base URL, first-start key, process)."""
+def serve(
+    database_url: str, *, env: dict[str, str] | None = None, port: int | None = None, log: Path | None = None
+) -> Iterator[tuple[str, str | None, subprocess.Popen[str]]]:
+    """`contactql serve` on 127.0.0.1 in a subprocess; yields (base URL, first-start key, process).
+
+    The server's stderr goes to `log` (a file, so a chatty server can never block on a full pipe)."""
     port = port or free_port()
     command = [sys.executable, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database_url, "--log-level", "warning"]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
-    )
+    log_file = open(log or os.devnull, "a")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
         key = _wait_until_up(process, base)
         yield base, key, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        log_file.close()
 
 
 def _wait_until_up(process: subprocess.Popen[str], base: str) -> str | None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"contactql serve exited: {process.stderr.read() if process.stderr else ''}")
+            raise RuntimeError(f"contactql serve exited with {process.returncode}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 break

@@ -7,6 +7,7 @@ lists cost a fixed number of queries, not 2 × 50.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +42,7 @@ class Loaders:
     def __init__(self, db: Database, workspace_id: int) -> None:
         self._db = db
         self._workspace_id = workspace_id
-        self._fields: FieldSet | None = None
+        self._fields: asyncio.Future[FieldSet] | None = None
         self.properties = self._loader(contacts.properties_of_contacts, {})
         self.lists = self._loader(lists.lists_of_contacts, [])
         self.companies = self._loader(companies.companies_of_contacts, [])
@@ -49,10 +50,14 @@ class Loaders:
         self.list_sizes = self._loader(lists.list_sizes, 0, key="list_ids")
 
     async def fields(self) -> FieldSet:
+        """The workspace's property fields, read once per request however many ask at once."""
         if self._fields is None:
-            async with self._db.read() as conn:
-                self._fields = await load_fields(conn, workspace_id=self._workspace_id)
-        return self._fields
+            self._fields = asyncio.ensure_future(self._load_fields())
+        return await self._fields
+
+    async def _load_fields(self) -> FieldSet:
+        async with self._db.read() as conn:
+            return await load_fields(conn, workspace_id=self._workspace_id)
 
     def _loader(
         self, fetch: Callable[..., Awaitable[dict[K, V]]], default: V, key: str = "contact_ids"

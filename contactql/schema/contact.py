@@ -81,7 +81,7 @@ class Contact:
             privacy_consent=row["privacy_consent"],
             confirmed=bool(row["confirmed"]),
             source=ContactSource(row["source"]),
-            address=None if all(p is None for p in parts) else Address(*parts),
+            address=None if all(p is None for p in parts) else Address(town=parts[0], region=parts[1], address=parts[2], postcode=parts[3]),
             created_by=row["created_by"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],

@@ -73,9 +73,15 @@ class ErrorMasking(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         for error in processed:
-            if "code" not in (error.extensions or {}):
-                error.extensions = {**(error.extensions or {}), "code": "INVALID_INPUT"}
+            with_code(error)
         return processed
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """Errors that are not ours or masked are about the document: INVALID_INPUT."""
+    if "code" not in (error.extensions or {}):
+        error.extensions = {**(error.extensions or {}), "code": "INVALID_INPUT"}
+    return error
 
 
 def extensions(*, introspection: bool) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:

@@ -262,12 +262,14 @@ def _properties(
         if value is not None and len(value) > MAX_PROPERTY_VALUE:
             check.add((*path, "value"), f"must be at most {MAX_PROPERTY_VALUE} characters")
             continue
-        ref = f"id:{field_id}" if field_id is not None else f"name:{name.lower()}"
+        # A built-in field's name wins over an id: built-in fields have no ids, and seed 000's
+        # example sends {"propertyid": <placeholder>, "propertyname": "firstname"}.
+        builtin = BUILTIN_PROPERTY_NAMES.get(name.lower()) if name else None
+        ref = f"name:{name.lower()}" if builtin or field_id is None else f"id:{field_id}"  # type: ignore[union-attr]
         if ref in seen:
             check.add(path, "the same property is given twice")
             continue
         seen.add(ref)
-        builtin = BUILTIN_PROPERTY_NAMES.get(name.lower()) if field_id is None and name else None
         if builtin is None:
             out.append(PropertyInput(field_id, name, value, position))
         elif builtin in explicit:

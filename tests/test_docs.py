@@ -1,0 +1,88 @@
+"""Docs cannot drift: schema.graphql is the exported schema; playground.http is valid against it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from graphql import OperationDefinitionNode, parse, validate
+from graphql.execution.values import get_variable_values
+
+from contactql.schema import build_schema, export_sdl
+from tests.helpers import repo_root
+
+
+def test_committed_schema_matches_the_code() -> None:
+    committed = (repo_root() / "schema.graphql").read_text()
+    assert committed == export_sdl(), "schema.graphql is stale: run `contactql schema > schema.graphql`"
+
+
+@dataclass
+class HttpRequest:
+    title: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    document: str
+    variables: dict[str, Any]
+
+
+def playground_requests() -> list[HttpRequest]:
+    text = (repo_root() / "playground.http").read_text()
+    requests = []
+    for block in text.split("\n###")[1:]:
+        lines = block.splitlines()
+        title = lines[0].strip()
+        body_lines = [line for line in lines[1:] if not line.startswith("#")]
+        while body_lines and not body_lines[0].strip():
+            body_lines.pop(0)
+        method, url = body_lines[0].split()[:2]
+        headers: dict[str, str] = {}
+        index = 1
+        while index < len(body_lines) and body_lines[index].strip():
+            name, _, value = body_lines[index].partition(":")
+            headers[name.strip().lower()] = value.strip()
+            index += 1
+        body = "\n".join(body_lines[index:]).strip()
+        document, variables = body, {}
+        parts = re.split(r"\n\s*\n(?=\{)", body)
+        if len(parts) > 1:
+            document, variables = "\n\n".join(parts[:-1]), json.loads(parts[-1])
+        requests.append(HttpRequest(title, method, url, headers, document, variables))
+    return requests
+
+
+REQUESTS = playground_requests()
+
+
+def test_playground_has_requests_and_variables() -> None:
+    text = (repo_root() / "playground.http").read_text()
+    assert "@host = " in text and "@key = " in text
+    assert len(REQUESTS) >= 20
+
+
+@pytest.mark.parametrize("request_", REQUESTS, ids=[r.title for r in REQUESTS])
+def test_every_playground_request_is_valid_graphql(request_: HttpRequest) -> None:
+    assert request_.method == "POST" and request_.url == "{{host}}/graphql"
+    assert request_.headers["authorization"] == "Bearer {{key}}"
+    assert request_.headers["content-type"] == "application/json"
+    schema = build_schema()._schema
+    document = parse(request_.document)
+    assert validate(schema, document) == []
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    coerced = get_variable_values(schema, operation.variable_definitions or [], request_.variables)
+    assert not isinstance(coerced, list), coerced
+
+
+def test_playground_covers_every_operation_of_the_schema() -> None:
+    schema = build_schema()._schema
+    used = set()
+    for request_ in REQUESTS:
+        for definition in parse(request_.document).definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                used |= {selection.name.value for selection in definition.selection_set.selections}  # type: ignore[union-attr]
+    root_fields = set(schema.query_type.fields) | set(schema.mutation_type.fields)  # type: ignore[union-attr]
+    assert root_fields - used == set()

@@ -1,0 +1,121 @@
+"""Hand-written Relay connections: cursors, bounds, filters, and no N+1 queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tests.conftest import count_statements
+from tests.helpers import Api
+
+PAGE = """
+query P($first: Int, $after: String, $filter: ContactFilter) {
+  contacts(first: $first, after: $after, filter: $filter) {
+    totalCount
+    edges { cursor node { id email } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+async def test_pages_walk_every_contact_once_in_id_order(api: Api) -> None:
+    made = [(await api.upsert({"email": f"p{i}@example.com"}))["contact"]["id"] for i in range(7)]
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = (await api.gql(PAGE, {"first": 3, "after": after}))["contacts"]
+        assert page["totalCount"] == 7
+        seen += [e["node"]["id"] for e in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        pages += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+    assert seen == made
+    assert pages == 3
+
+
+@pytest.mark.parametrize("first", [101, -1, 1000])
+async def test_first_out_of_range_is_an_invalid_input_error(api: Api, first: int) -> None:
+    errors = await api.errors(PAGE, {"first": first})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "between 0 and 100" in errors[0]["message"]
+
+
+async def test_a_bad_cursor_is_an_invalid_input_error(api: Api) -> None:
+    errors = await api.errors(PAGE, {"after": "not-a-cursor"})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_filters(api: Api) -> None:
+    list_id = await api.create_list("L")
+    a = await api.upsert({"email": "a@example.com", "mobile": "+4790000001", "externalId": "ext-a", "emailOptIn": True}, listId=list_id)
+    b = await api.upsert({"email": "b@example.com", "smsStatus": "FAILED"})
+    c = await api.upsert({"email": "c@example.com"})
+    await api.gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId } }", {"id": c["contact"]["id"]})
+
+    async def emails(filter_: dict[str, Any]) -> list[str]:
+        page = (await api.gql(PAGE, {"filter": filter_}))["contacts"]
+        assert page["totalCount"] == len(page["edges"])
+        return [e["node"]["email"] for e in page["edges"]]
+
+    assert await emails({}) == ["a@example.com", "b@example.com"]
+    assert await emails({"includeDeleted": True}) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert await emails({"email": "A@Example.com"}) == ["a@example.com"]
+    assert await emails({"mobile": "0047 900 00 001"}) == ["a@example.com"]
+    assert await emails({"externalId": "ext-a"}) == ["a@example.com"]
+    assert await emails({"listId": list_id}) == ["a@example.com"]
+    assert await emails({"emailStatus": "SUBSCRIBED"}) == ["a@example.com"]
+    assert await emails({"smsStatus": "FAILED"}) == ["b@example.com"]
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    assert await emails({"updatedSince": future}) == []
+    assert await emails({"updatedSince": "2000-01-01T00:00:00+00:00"}) == ["a@example.com", "b@example.com"]
+    assert b["contact"]["id"] != a["contact"]["id"]
+
+
+async def test_an_unknown_property_filter_is_an_invalid_input_error(api: Api) -> None:
+    errors = await api.errors('{ contacts(filter: {property: {name: "nope", value: "x"}}) { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_lists_connection_pages(api: Api) -> None:
+    for name in "ABCDE":
+        await api.create_list(name)
+    first = (await api.gql("{ lists(first: 2) { totalCount edges { node { name } } pageInfo { hasNextPage endCursor } } }"))["lists"]
+    assert [e["node"]["name"] for e in first["edges"]] == ["A", "B"]
+    assert first["totalCount"] == 5 and first["pageInfo"]["hasNextPage"] is True
+    rest = await api.gql(
+        "query R($after: String) { lists(first: 10, after: $after) { edges { node { name } } pageInfo { hasNextPage } } }",
+        {"after": first["pageInfo"]["endCursor"]},
+    )
+    assert [e["node"]["name"] for e in rest["lists"]["edges"]] == ["C", "D", "E"]
+    assert rest["lists"]["pageInfo"]["hasNextPage"] is False
+
+
+async def test_fifty_contacts_with_their_relations_cost_a_fixed_number_of_queries(app: Any, api: Api) -> None:
+    await api.property_field("city")
+    company = (await api.gql('mutation { createCompany(name: "Acme") { company { id } } }'))["createCompany"]["company"]["id"]
+    for i in range(50):
+        await api.upsert(
+            {
+                "email": f"n{i}@example.com",
+                "properties": [{"name": "city", "value": f"City {i}"}],
+                "lists": {"add": [{"name": f"L{i % 3}"}]},
+                "companies": [company],
+                "externalUrls": [{"ref": "crm", "url": f"https://crm.example.com/{i}"}],
+            }
+        )
+    query = """{ contacts(first: 50) { edges { node { id properties { field { name } value } lists { name size }
+               companies { name } externalUrls { url } } } } }"""
+    with count_statements(app) as statements:
+        data = await api.gql(query)
+    assert len(data["contacts"]["edges"]) == 50
+    assert all(len(e["node"]["properties"]) == 1 and len(e["node"]["lists"]) == 1 for e in data["contacts"]["edges"])
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # page, fields, properties, lists, list sizes, companies, URLs — whatever the page size
+    assert len(selects) <= 7, selects

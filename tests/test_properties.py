@@ -1,0 +1,135 @@
+"""Custom property fields: definition, typed values, by id or name, invalidProperties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import Api
+
+CREATE_FIELD = """
+mutation F($input: PropertyFieldInput!) {
+  createPropertyField(input: $input) { field { id name type options } userErrors { field code message } }
+}
+"""
+
+
+async def test_create_and_list_property_fields(api: Api) -> None:
+    made = await api.gql(CREATE_FIELD, {"input": {"name": "Tier", "type": "SELECT", "options": ["Gold", "Silver", "Gold"]}})
+    field = made["createPropertyField"]["field"]
+    assert field["name"] == "Tier" and field["type"] == "SELECT" and field["options"] == ["Gold", "Silver"]
+    await api.property_field("city")
+    listed = await api.gql("{ properties { name type } }")
+    assert listed["properties"] == [{"name": "Tier", "type": "SELECT"}, {"name": "city", "type": "TEXT"}]
+
+
+@pytest.mark.parametrize(
+    ("field_input", "error"),
+    [
+        ({"name": "firstName", "type": "TEXT"}, (["input", "name"], "INVALID_INPUT")),
+        ({"name": " ", "type": "TEXT"}, (["input", "name"], "INVALID_INPUT")),
+        ({"name": "Tier", "type": "SELECT"}, (["input", "options"], "INVALID_INPUT")),
+        ({"name": "Age", "type": "NUMBER", "options": ["1"]}, (["input", "options"], "INVALID_INPUT")),
+    ],
+)
+async def test_bad_property_fields_are_refused(api: Api, field_input: dict[str, Any], error: tuple[list[str], str]) -> None:
+    result = (await api.gql(CREATE_FIELD, {"input": field_input}))["createPropertyField"]
+    assert result["field"] is None
+    assert [(e["field"], e["code"]) for e in result["userErrors"]] == [error]
+
+
+async def test_a_property_name_is_unique_in_any_case(api: Api) -> None:
+    await api.property_field("City")
+    result = (await api.gql(CREATE_FIELD, {"input": {"name": "CITY", "type": "TEXT"}}))["createPropertyField"]
+    assert result["userErrors"][0]["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("type_", "options", "given", "stored"),
+    [
+        ("NUMBER", None, "1.50", "1.5"),
+        ("NUMBER", None, " 123456 ", "123456"),
+        ("BOOLEAN", None, "Yes", "true"),
+        ("BOOLEAN", None, "0", "false"),
+        ("DATE", None, "2024-02-29", "2024-02-29"),
+        ("SELECT", ["Gold", "Silver"], "gold", "Gold"),
+        ("TEXT", None, " keep spaces ", " keep spaces "),
+    ],
+)
+async def test_values_are_stored_in_canonical_form(api: Api, type_: str, options: list[str] | None, given: str, stored: str) -> None:
+    await api.property_field("p", type_, options)
+    result = await api.upsert({"email": "a@example.com", "properties": [{"name": "P", "value": given}]})
+    assert result["invalidProperties"] == []
+    assert [(v["field"]["name"], v["value"]) for v in result["contact"]["properties"]] == [("p", stored)]
+    assert result["changedFields"][-1] == "properties.p"
+
+
+@pytest.mark.parametrize(
+    ("type_", "options", "given", "reason"),
+    [
+        ("NUMBER", None, "twelve", "not a number"),
+        ("NUMBER", None, "NaN", "not a finite number"),
+        ("BOOLEAN", None, "maybe", "not a boolean (true or false)"),
+        ("DATE", None, "31/12/2024", "not a date (YYYY-MM-DD)"),
+        ("SELECT", ["Gold", "Silver"], "Bronze", "not one of the options: Gold, Silver"),
+    ],
+)
+async def test_values_that_fail_their_type_are_invalid_properties_and_the_rest_is_written(
+    api: Api, type_: str, options: list[str] | None, given: str, reason: str
+) -> None:
+    field_id = await api.property_field("p", type_, options)
+    result = await api.upsert({"email": "b@example.com", "firstName": "B", "properties": [{"name": "p", "value": given}]})
+    assert result["outcome"] == "CREATED"
+    assert result["contact"]["firstName"] == "B"
+    assert result["invalidProperties"] == [{"id": field_id, "name": "p", "value": given, "reason": reason}]
+    assert result["contact"]["properties"] == []
+
+
+async def test_unknown_property_names_and_ids_are_reported(api: Api) -> None:
+    result = await api.upsert(
+        {
+            "email": "c@example.com",
+            "properties": [
+                {"name": "interest", "value": "ice hockey"},
+                {"id": "3fa85f64-5717-4562-b3fc-123123d23dds", "value": "0236"},
+            ],
+        }
+    )
+    assert result["outcome"] == "CREATED"
+    assert [(p["id"], p["name"], p["value"]) for p in result["invalidProperties"]] == [
+        (None, "interest", "ice hockey"),
+        ("3fa85f64-5717-4562-b3fc-123123d23dds", None, "0236"),
+    ]
+
+
+async def test_properties_by_id_update_and_null_clears(api: Api) -> None:
+    city = await api.property_field("city")
+    made = await api.upsert({"email": "d@example.com", "properties": [{"id": city, "value": "Oslo"}]})
+    contact_id = made["contact"]["id"]
+    moved = await api.upsert({"id": contact_id, "properties": [{"name": "CITY", "value": "Bergen"}]})
+    assert moved["changedFields"] == ["properties.city"]
+    same = await api.upsert({"id": contact_id, "properties": [{"id": city, "value": "Bergen"}]})
+    assert same["outcome"] == "UNCHANGED"
+    cleared = await api.upsert({"id": contact_id, "properties": [{"id": city, "value": None}]})
+    assert cleared["changedFields"] == ["properties.city"]
+    assert (await api.contact(contact_id))["properties"] == []
+
+
+async def test_built_in_fields_by_property_name_write_the_field(api: Api) -> None:
+    result = await api.upsert(
+        {"email": "e@example.com", "properties": [{"name": "firstname", "value": "jennifer"}, {"name": "LastName", "value": "merg"}]}
+    )
+    assert result["contact"]["firstName"] == "jennifer"
+    assert result["contact"]["lastName"] == "merg"
+    assert result["invalidProperties"] == []
+
+
+async def test_property_query_by_name_and_filter(api: Api) -> None:
+    await api.property_field("Tier", "SELECT", ["Gold", "Silver"])
+    a = await api.upsert({"email": "f1@example.com", "properties": [{"name": "tier", "value": "gold"}]})
+    await api.upsert({"email": "f2@example.com", "properties": [{"name": "tier", "value": "Silver"}]})
+    one = await api.gql("query C($id: ID!) { contact(id: $id) { property(name: \"TIER\") missing: property(name: \"nope\") } }", {"id": a["contact"]["id"]})
+    assert one["contact"] == {"property": "Gold", "missing": None}
+    found = await api.gql('{ contacts(filter: {property: {name: "tier", value: "GOLD"}}) { edges { node { email } } } }')
+    assert [e["node"]["email"] for e in found["contacts"]["edges"]] == ["f1@example.com"]
