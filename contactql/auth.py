@@ -42,8 +42,7 @@ class KeyCache:
         cached = self._entries.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self._db.read() as conn:
-            found = await authenticate(conn, secret=token)
+        found = await self._db.read(authenticate, secret=token)
         if len(self._entries) >= self._size:
             self._entries.clear()  # bounded: unknown keys sent in bulk cannot grow memory
         self._entries[digest] = (now + self._ttl, found)

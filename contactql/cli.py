@@ -10,11 +10,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.store.database import Database
 from contactql.store.errors import StoreError
-from contactql.store.keys import count_keys, create_key, ensure_workspace, has_any_key
+from contactql.store.keys import first_start_key, new_key
 from contactql.store.model import Scope
 
 INITIAL_KEY_NAME = "initial-admin"
@@ -26,26 +27,11 @@ async def _prepare(settings: Settings) -> Database:
     return db
 
 
-async def _first_start_key(settings: Settings) -> str | None:
-    """On first start (no key at all): workspace `default` and one admin key, shown once."""
+async def _write(settings: Settings, fn: Any, **kwargs: Any) -> Any:
+    """Create or migrate the database, then run one store function in a write transaction."""
     db = await _prepare(settings)
     try:
-        async with db.write() as conn:
-            if await has_any_key(conn):
-                return None
-            workspace = await ensure_workspace(conn, name="default")
-            return await create_key(conn, workspace_id=workspace.id, name=INITIAL_KEY_NAME, scope=Scope.ADMIN)
-    finally:
-        await db.dispose()
-
-
-async def _create_key(settings: Settings, workspace: str, scope: Scope, name: str | None) -> str:
-    db = await _prepare(settings)
-    try:
-        async with db.write() as conn:
-            row = await ensure_workspace(conn, name=workspace)
-            key_name = name or f"{scope.value}-key-{await count_keys(conn, workspace_id=row.id) + 1}"
-            return await create_key(conn, workspace_id=row.id, name=key_name, scope=scope)
+        return await db.write(fn, **kwargs)
     finally:
         await db.dispose()
 
@@ -55,7 +41,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from contactql.app import create_app
 
-    key = asyncio.run(_first_start_key(settings))
+    # On first start (no key at all): workspace `default` and one admin key, shown once.
+    key = asyncio.run(_write(settings, first_start_key, name=INITIAL_KEY_NAME))
     if key is not None:
         print("First start: created workspace 'default' and this admin API key (shown once):", file=sys.stderr)
         print(key, flush=True)
@@ -65,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    key = asyncio.run(_create_key(settings, args.workspace, Scope(args.scope), args.name))
+    key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=Scope(args.scope), name=args.name))
     print(f"Created a {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
     print(key)
     return 0

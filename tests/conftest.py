@@ -16,7 +16,7 @@ import pytest
 
 from contactql.app import create_app
 from contactql.config import Settings
-from contactql.store.keys import create_key, ensure_workspace
+from contactql.store.keys import new_key
 from contactql.store.model import Scope
 from tests.helpers import Api
 
@@ -41,10 +41,7 @@ async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def make_key(app: Any, *, workspace: str = "default", scope: Scope = Scope.WRITE, name: str | None = None) -> str:
-    db = app.state.services.db
-    async with db.write() as conn:
-        row = await ensure_workspace(conn, name=workspace)
-        return await create_key(conn, workspace_id=row.id, name=name or f"{workspace}-{scope.value}", scope=scope)
+    return str(await app.state.services.db.write(new_key, workspace=workspace, scope=scope, name=name or f"{workspace}-{scope.value}"))
 
 
 @pytest.fixture
@@ -73,7 +70,7 @@ def count_statements(app: Any) -> Any:
     """Count the SQL statements the app sends while the block runs."""
     from sqlalchemy import event
 
-    engine = app.state.services.db.engine.sync_engine
+    engine = app.state.services.db.engine
     seen: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -47,8 +47,7 @@ async def test_a_get_query_needs_a_key(http: httpx.AsyncClient) -> None:
 
 
 async def test_keys_are_stored_only_as_digests(app: Any, api: Api) -> None:
-    async with app.state.services.db.read() as conn:
-        stored = (await conn.execute(api_key_t.select())).all()
+    stored = await app.state.services.db.read(lambda conn: conn.execute(api_key_t.select()).all())
     assert api.key not in {value for row in stored for value in row if isinstance(value, str)}
     assert hash_key(api.key) in {row.key_hash for row in stored}
 

@@ -31,8 +31,7 @@ async def test_malformed_documents_are_graphql_errors_with_a_code(api: Api, quer
 
 async def test_an_unexpected_fault_is_masked_with_a_request_id(app: Any, api: Api, caplog: pytest.LogCaptureFixture) -> None:
     made = await api.upsert({"email": "a@example.com"})
-    async with app.state.services.db.write() as conn:
-        await conn.execute(sa.text("DROP TABLE external_url"))
+    await app.state.services.db.write(lambda conn: conn.execute(sa.text("DROP TABLE external_url")))
     caplog.set_level(logging.ERROR, logger="contactql.errors")
     response = await api.post("query C($id: ID!) { contact(id: $id) { email externalUrls { url } } }", {"id": made["contact"]["id"]})
     assert response.status_code == 200

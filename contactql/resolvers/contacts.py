@@ -23,8 +23,7 @@ async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:
     contact_id = parse_contact_id(id)
     if contact_id is None:
         return None
-    async with info.context.db.read() as conn:
-        row = await store.get_contact(conn, workspace_id=info.context.workspace_id, contact_id=contact_id)
+    row = await info.context.db.read(store.get_contact, workspace_id=info.context.workspace_id, contact_id=contact_id)
     return None if row is None else Contact.from_row(row)
 
 
@@ -36,14 +35,14 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: sto
         raise ApiError("after is not a cursor of this connection")
     workspace_id = info.context.workspace_id
     try:
-        async with info.context.db.read() as conn:
-            rows = await store.page_contacts(conn, workspace_id=workspace_id, query=query, limit=limit + 1, after_id=after_id)
+        rows = await info.context.db.read(
+            store.page_contacts, workspace_id=workspace_id, query=query, limit=limit + 1, after_id=after_id
+        )
     except Invalid as error:
         raise ApiError(error.problems[0].message + f" (at {'.'.join(error.problems[0].path)})") from None
 
     async def count() -> int:
-        async with info.context.db.read() as conn:
-            return await store.count_contacts(conn, workspace_id=workspace_id, query=query)
+        return await info.context.db.read(store.count_contacts, workspace_id=workspace_id, query=query)
 
     edges = [ContactEdge(cursor=encode_cursor(row["id"]), node=Contact.from_row(row)) for row in rows[:limit]]
     return ContactConnection(
@@ -69,8 +68,8 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPay
     work = [Work(item, options)]
     workspace_id = info.context.workspace_id
     if raw.get("dryRun"):
-        async with info.context.db.read() as conn:
-            results = await upsert_chunk(conn, workspace_id=workspace_id, work=work, write=False)
+        db = info.context.db
+        results = await db.read(upsert_chunk, workspace_id=workspace_id, work=work, catalog=db.catalog, write=False)
     else:
         results = await info.context.services.writer.submit(workspace_id=workspace_id, work=work)
     return UpsertContactPayload.from_result(results[0])
@@ -80,8 +79,7 @@ async def delete_contact(info: Info, id: strawberry.ID) -> DeleteContactPayload:
     contact_id = parse_contact_id(id)
     found = False
     if contact_id is not None:
-        async with info.context.db.write() as conn:
-            found = await store.delete_contact(conn, workspace_id=info.context.workspace_id, contact_id=contact_id)
+        found = await info.context.db.write(store.delete_contact, workspace_id=info.context.workspace_id, contact_id=contact_id)
     if not found:
         problem = Problem(("id",), ErrorCode.NOT_FOUND, f"no contact with id {id}")
         return DeleteContactPayload(deleted_id=None, user_errors=user_errors([problem]))

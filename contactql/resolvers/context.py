@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import strawberry
@@ -22,7 +23,7 @@ from contactql.store.companies import CompanyRow
 from contactql.store.database import Database
 from contactql.store.keys import Principal
 from contactql.store.lists import ListRow
-from contactql.store.properties import FieldSet, load_fields
+from contactql.store.properties import FieldSet
 from contactql.store.writer import UpsertWriter
 
 K = TypeVar("K")
@@ -43,39 +44,56 @@ class Loaders:
         self._db = db
         self._workspace_id = workspace_id
         self._fields: asyncio.Future[FieldSet] | None = None
-        self.properties = self._loader(contacts.properties_of_contacts, {})
-        self.lists = self._loader(lists.lists_of_contacts, [])
-        self.companies = self._loader(companies.companies_of_contacts, [])
-        self.urls = self._loader(contacts.urls_of_contacts, [])
-        self.list_sizes = self._loader(lists.list_sizes, 0, key="list_ids")
 
-    async def fields(self) -> FieldSet:
-        """The workspace's property fields, read once per request however many ask at once."""
+    # Created on first use: most requests (an upsert) need none of them.
+    @functools.cached_property
+    def properties(self) -> DataLoader[int, dict[str, str]]:
+        return self._loader(contacts.properties_of_contacts, {})
+
+    @functools.cached_property
+    def lists(self) -> DataLoader[int, list[ListRow]]:
+        return self._loader(lists.lists_of_contacts, [])
+
+    @functools.cached_property
+    def companies(self) -> DataLoader[int, list[CompanyRow]]:
+        return self._loader(companies.companies_of_contacts, [])
+
+    @functools.cached_property
+    def urls(self) -> DataLoader[int, list[tuple[str, str, str | None]]]:
+        return self._loader(contacts.urls_of_contacts, [])
+
+    @functools.cached_property
+    def list_sizes(self) -> DataLoader[str, int]:
+        return self._loader(lists.list_sizes, 0, key="list_ids")
+
+    async def fields(self, *wanted: tuple[str | None, str | None]) -> FieldSet:
+        """The workspace's property fields, read once per request however many ask at once;
+        `wanted` (id, name) pairs missing from it are looked up again (see store/catalog.py)."""
         if self._fields is None:
-            self._fields = asyncio.ensure_future(self._load_fields())
-        return await self._fields
+            self._fields = asyncio.ensure_future(self._db.read(self._db.catalog.fields, self._workspace_id))
+        fields = await self._fields
+        if any(fields.find(field_id, name) is None for field_id, name in wanted):
+            fields = await self._db.read(self._db.catalog.fields, self._workspace_id, wanted)
+        return fields
 
-    async def _load_fields(self) -> FieldSet:
-        async with self._db.read() as conn:
-            return await load_fields(conn, workspace_id=self._workspace_id)
-
-    def _loader(
-        self, fetch: Callable[..., Awaitable[dict[K, V]]], default: V, key: str = "contact_ids"
-    ) -> DataLoader[K, V]:
+    def _loader(self, fetch: Callable[..., dict[K, V]], default: V, key: str = "contact_ids") -> DataLoader[K, V]:
         async def load(keys: Sequence[K]) -> list[V]:
-            async with self._db.read() as conn:
-                found = await fetch(conn, workspace_id=self._workspace_id, **{key: list(keys)})
+            found = await self._db.read(fetch, workspace_id=self._workspace_id, **{key: list(keys)})
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load)
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass
 class Context:
     services: Services
     principal: Principal
     loaders: Loaders
-    request_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    @functools.cached_property
+    def request_id(self) -> str:
+        """Names this request in an error and in the server log (made only when needed)."""
+        return uuid.uuid4().hex[:16]
 
     @property
     def db(self) -> Database:

@@ -19,8 +19,7 @@ from contactql.store.model import PropertyType
 
 
 async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:
-    async with info.context.db.read() as conn:
-        row = await lists.get_list(conn, workspace_id=info.context.workspace_id, list_id=str(id))
+    row = await info.context.db.read(lists.get_list, workspace_id=info.context.workspace_id, list_id=str(id))
     return None if row is None else ContactList.from_row(row)
 
 
@@ -31,9 +30,9 @@ async def page_lists(info: Info, first: int, after: str | None) -> ContactListCo
         after_key = None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
     except (TypeError, ValueError):
         raise ApiError("after is not a cursor of this connection") from None
-    async with info.context.db.read() as conn:
-        rows = await lists.page_lists(conn, workspace_id=info.context.workspace_id, limit=limit + 1, after=after_key)
-        total = await lists.count_lists(conn, workspace_id=info.context.workspace_id)
+    rows, total = await info.context.db.read(
+        lists.page_and_count_lists, workspace_id=info.context.workspace_id, limit=limit + 1, after=after_key
+    )
     edges = [
         ContactListEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=ContactList.from_row(row))
         for row in rows[:limit]
@@ -47,8 +46,7 @@ async def page_lists(info: Info, first: int, after: str | None) -> ContactListCo
 
 async def create_list(info: Info, name: str) -> ContactListPayload:
     try:
-        async with info.context.db.write() as conn:
-            row = await lists.create_list(conn, workspace_id=info.context.workspace_id, name=name)
+        row = await info.context.db.write(lists.create_list, workspace_id=info.context.workspace_id, name=name)
     except StoreError as error:
         return ContactListPayload(list=None, user_errors=user_errors(error.problems))
     return ContactListPayload(list=ContactList.from_row(row), user_errors=[])
@@ -60,10 +58,9 @@ async def get_properties(info: Info) -> list[PropertyField]:
 
 async def create_property_field(info: Info, name: str, type: str, options: list[str] | None) -> PropertyFieldPayload:
     try:
-        async with info.context.db.write() as conn:
-            field = await properties.create_field(
-                conn, workspace_id=info.context.workspace_id, name=name, type=PropertyType(type), options=options
-            )
+        field = await info.context.db.write(
+            properties.create_field, workspace_id=info.context.workspace_id, name=name, type=PropertyType(type), options=options
+        )
     except StoreError as error:
         return PropertyFieldPayload(field=None, user_errors=user_errors(error.problems, "input"))
     return PropertyFieldPayload(field=PropertyField.from_def(field), user_errors=[])
@@ -71,8 +68,7 @@ async def create_property_field(info: Info, name: str, type: str, options: list[
 
 async def create_company(info: Info, name: str) -> CompanyPayload:
     try:
-        async with info.context.db.write() as conn:
-            row = await companies.create_company(conn, workspace_id=info.context.workspace_id, name=name)
+        row = await info.context.db.write(companies.create_company, workspace_id=info.context.workspace_id, name=name)
     except StoreError as error:
         return CompanyPayload(company=None, user_errors=user_errors(error.problems))
     return CompanyPayload(company=Company(id=strawberry.ID(row.id), name=row.name), user_errors=[])

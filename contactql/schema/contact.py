@@ -91,7 +91,7 @@ class Contact:
     @strawberry.field(description="Every custom property value the contact has, by field creation order.")
     async def properties(self, info: Info) -> list[PropertyValue]:
         values = await info.context.loaders.properties.load(self.key)
-        fields = await info.context.loaders.fields()
+        fields = await info.context.loaders.fields(*((field_id, None) for field_id in values))
         return [
             PropertyValue(field=PropertyField.from_def(field), value=values[field.id])
             for field in fields.by_id.values()
@@ -100,7 +100,7 @@ class Contact:
 
     @strawberry.field(description="The value of one custom property, by name (case-insensitive); null when unset.")
     async def property(self, info: Info, name: str) -> str | None:
-        fields = await info.context.loaders.fields()
+        fields = await info.context.loaders.fields((None, name.strip()))
         field = fields.by_name.get(name.strip().lower())
         if field is None:
             return None

@@ -70,6 +70,11 @@ class ErrorMasking(MaskErrors):
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks a runtime Protocol here, which costs more than the rest of it.
+        if errors := getattr(result, "errors", None):
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         for error in processed:

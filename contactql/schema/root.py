@@ -92,8 +92,7 @@ class Query:
     async def workspace(self, info: Info) -> Workspace:
         from contactql.store.keys import get_workspace
 
-        async with info.context.db.read() as conn:
-            row = await get_workspace(conn, workspace_id=info.context.workspace_id)
+        row = await info.context.db.read(get_workspace, workspace_id=info.context.workspace_id)
         return Workspace(name=row.name, secret=row.webhook_secret)
 
 

@@ -15,21 +15,21 @@ indexes are exact for every question the chunk asks.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Sequence, MutableMapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.companies import existing_company_ids
 from contactql.store.errors import Problem
 from contactql.store.lists import ListRow
 from contactql.store.matching import Condition, property_conditions
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions
-from contactql.store.properties import FieldSet, load_fields
+from contactql.store.catalog import Catalog
+from contactql.store.properties import FieldSet
 from contactql.store.tables import (
     contact_company_t,
-    contact_list_t,
     contact_t,
     external_url_t,
     membership_t,
@@ -81,8 +81,8 @@ class ChunkState:
         self.index: dict[str, dict[Any, set[int]]] = {c: {} for c in INDEXED_COLUMNS}
         self.pairs: dict[tuple[str, str], int] = {}
         self.prop_index: dict[tuple[str, str], set[int]] = {}
-        self.lists_by_id: dict[str, ListRow] = {}
-        self.lists_by_name: dict[str, ListRow] = {}
+        self.lists_by_id: MutableMapping[str, ListRow] = {}
+        self.lists_by_name: MutableMapping[str, ListRow] = {}
         self.new_lists: dict[str, dict[str, Any]] = {}
         self.known_companies: set[str] = set()
         self.touched: set[int] = set()
@@ -136,9 +136,53 @@ class ChunkState:
         self.touched.discard(cid)
 
 
-async def load_chunk(conn: AsyncConnection, *, workspace_id: int, work: Sequence[Work]) -> ChunkState:
+_c = contact_t.c
+_pv = property_value_t.c
+_WS = sa.bindparam("ws")
+
+
+def _key_in(column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+    # Each OR term repeats the workspace so SQLite answers it from its own index (MULTI-INDEX OR).
+    return sa.and_(_c.workspace_id == _WS, column.in_(sa.bindparam(name, expanding=True)))
+
+
+_BY_KEYS = sa.select(contact_t).where(
+    sa.or_(_key_in(_c.id, "ids"), _key_in(_c.external_id, "external_id"), _key_in(_c.email, "email"), _key_in(_c.mobile, "mobile"))
+)
+_BY_NAMES = sa.select(contact_t).where(
+    sa.or_(_key_in(sa.func.lower(_c.first_name), "first_name"), _key_in(sa.func.lower(_c.last_name), "last_name"))
+)
+_BY_PROPS = sa.select(contact_t).where(
+    _c.id.in_(
+        sa.select(_pv.contact_id).where(
+            _pv.workspace_id == _WS,
+            _pv.field_id.in_(sa.bindparam("fields", expanding=True)),
+            _pv.value.in_(sa.bindparam("values", expanding=True)),
+        )
+    )
+)
+_PROPS = sa.select(_pv.contact_id, _pv.field_id, _pv.value).where(
+    _pv.workspace_id == _WS, _pv.contact_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def _pairs_of(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    table = column.table
+    return sa.select(table.c.contact_id, column).where(table.c.contact_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+_MEMBERSHIPS = _pairs_of(membership_t.c.list_id)
+_COMPANIES = _pairs_of(contact_company_t.c.company_id)
+_URLS = sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_url_t.c.url, external_url_t.c.label).where(
+    external_url_t.c.contact_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog) -> ChunkState:
     wants_props = any(w.item.properties or MatchRule.PROPERTIES in w.options.match.rules for w in work)
-    fields = await load_fields(conn, workspace_id=workspace_id) if wants_props else FieldSet({}, {})
+    fields = FieldSet({}, {})
+    if wants_props:
+        fields = catalog.fields(conn, workspace_id, ((p.id, p.name) for w in work for p in w.item.properties))
     state = ChunkState(workspace_id, fields)
 
     ids: set[int] = set()
@@ -161,89 +205,67 @@ async def load_chunk(conn: AsyncConnection, *, workspace_id: int, work: Sequence
                 else:
                     name_values[key].add(value)
 
-    c = contact_t.c
-    found = [c.id.in_(ids)] if ids else []
-    found += [c[column].in_(seen) for column, seen in values.items() if seen]
-    found += [sa.func.lower(c[column]).in_(seen) for column, seen in name_values.items() if seen]
+    if ids or any(values.values()):
+        _add_rows(state, conn.execute(_BY_KEYS, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
+    if any(name_values.values()):
+        _add_rows(state, conn.execute(_BY_NAMES, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
     if prop_pairs:
-        pv = property_value_t.c
-        found.append(
-            c.id.in_(
-                sa.select(pv.contact_id).where(
-                    pv.workspace_id == workspace_id,
-                    pv.field_id.in_({k for k, _ in prop_pairs}),
-                    pv.value.in_({v for _, v in prop_pairs}),
-                )
-            )
-        )
-    if found:
-        for row in await conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, sa.or_(*found))):
-            state._add_loaded(row)
+        params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": list({v for _, v in prop_pairs})}
+        _add_rows(state, conn.execute(_BY_PROPS, params))
 
     loaded = list(state.rows)
     if loaded and wants_props:
-        await _load_props(conn, state, loaded)
+        _load_props(conn, state, loaded)
     if any(w.item.lists is not None or w.options.list_id for w in work):
         if loaded:
-            await _load_pairs(conn, state, loaded, membership_t.c.list_id, state.lists_of, state.original_lists)
-        await _load_lists(conn, state, work)
+            _load_pairs(conn, _MEMBERSHIPS, loaded, state.lists_of, state.original_lists)
+        _load_lists(conn, state, work, catalog)
     if any(w.item.companies is not None for w in work):
         if loaded:
-            await _load_pairs(
-                conn, state, loaded, contact_company_t.c.company_id, state.companies_of, state.original_companies
-            )
+            _load_pairs(conn, _COMPANIES, loaded, state.companies_of, state.original_companies)
         wanted = {cid for w in work for cid in w.item.companies or ()}
-        state.known_companies = await existing_company_ids(conn, workspace_id=workspace_id, ids=list(wanted))
+        state.known_companies = existing_company_ids(conn, workspace_id=workspace_id, ids=list(wanted))
     if loaded and any(w.item.urls is not None for w in work):
-        await _load_urls(conn, state, loaded)
+        _load_urls(conn, state, loaded)
     return state
 
 
-async def _load_props(conn: AsyncConnection, state: ChunkState, contact_ids: list[int]) -> None:
-    pv = property_value_t.c
+def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:
+    for row in rows:
+        state._add_loaded(row)
+
+
+def _load_props(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
-    rows = await conn.execute(
-        sa.select(pv.contact_id, pv.field_id, pv.value).where(
-            pv.workspace_id == state.workspace_id, pv.contact_id.in_(contact_ids)
-        )
-    )
-    for cid, field_id, value in rows:
+    for cid, field_id, value in conn.execute(_PROPS, {"ws": state.workspace_id, "ids": contact_ids}):
         found[cid][field_id] = value
     for cid, props in found.items():
         state.original_props[cid] = dict(props)
         state.set_props(cid, props)
 
 
-async def _load_pairs(
-    conn: AsyncConnection,
-    state: ChunkState,
-    contact_ids: list[int],
-    column: sa.ColumnElement[Any],
-    current: dict[int, set[str]],
-    original: dict[int, set[str]],
+def _load_pairs(
+    conn: sa.Connection, query: sa.Select[Any], contact_ids: list[int], current: dict[int, set[str]], original: dict[int, set[str]]
 ) -> None:
-    table = column.table
+    """Link rows (contact, other) of loaded contacts: list memberships or companies."""
     found: dict[int, set[str]] = {cid: set() for cid in contact_ids}
-    for cid, other in await conn.execute(sa.select(table.c.contact_id, column).where(table.c.contact_id.in_(contact_ids))):
+    for cid, other in conn.execute(query, {"ids": contact_ids}):
         found[cid].add(other)
     for cid, others in found.items():
         original[cid] = set(others)
         current[cid] = others
 
 
-async def _load_urls(conn: AsyncConnection, state: ChunkState, contact_ids: list[int]) -> None:
-    u = external_url_t.c
+def _load_urls(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, tuple[str, str | None]]] = {cid: {} for cid in contact_ids}
-    for cid, ref, url, label in await conn.execute(
-        sa.select(u.contact_id, u.ref, u.url, u.label).where(u.contact_id.in_(contact_ids))
-    ):
+    for cid, ref, url, label in conn.execute(_URLS, {"ids": contact_ids}):
         found[cid][ref] = (url, label)
     for cid, urls in found.items():
         state.original_urls[cid] = dict(urls)
         state.urls_of[cid] = urls
 
 
-async def _load_lists(conn: AsyncConnection, state: ChunkState, work: Sequence[Work]) -> None:
+def _load_lists(conn: sa.Connection, state: ChunkState, work: Sequence[Work], catalog: Catalog) -> None:
     ids: set[str] = set()
     names: set[str] = set()
     for w in work:
@@ -255,11 +277,7 @@ async def _load_lists(conn: AsyncConnection, state: ChunkState, work: Sequence[W
                 ids.add(ref.id)
             else:
                 names.add(ref.name.lower())  # type: ignore[union-attr]
-    l = contact_list_t.c
-    wanted = ([l.id.in_(ids)] if ids else []) + ([l.name_key.in_(names)] if names else [])
-    if not wanted:
-        return
-    for row in await conn.execute(sa.select(contact_list_t).where(l.workspace_id == state.workspace_id, sa.or_(*wanted))):
-        found = ListRow.from_row(row)
-        state.lists_by_id[found.id] = found
-        state.lists_by_name[found.name.lower()] = found
+    by_id, by_name = catalog.lists(conn, state.workspace_id, ids, names)
+    # Lists this chunk creates go to the front maps only: the shared cache sees them once committed.
+    state.lists_by_id = ChainMap({}, by_id)
+    state.lists_by_name = ChainMap({}, by_name)

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.errors import Invalid
 from contactql.store.tables import company_t, contact_company_t
@@ -26,11 +25,11 @@ class CompanyRow:
         return cls(row.id, row.name)
 
 
-async def create_company(conn: AsyncConnection, *, workspace_id: int, name: str) -> CompanyRow:
+def create_company(conn: sa.Connection, *, workspace_id: int, name: str) -> CompanyRow:
     name = name.strip()
     if not name or len(name) > MAX_TEXT:
         raise Invalid.at(("name",), f"must be 1 to {MAX_TEXT} characters")
-    existing = await conn.scalar(
+    existing = conn.scalar(
         sa.select(company_t.c.id).where(company_t.c.workspace_id == workspace_id, company_t.c.name_key == name.lower())
     )
     if existing is not None:
@@ -42,19 +41,19 @@ async def create_company(conn: AsyncConnection, *, workspace_id: int, name: str)
         "name_key": name.lower(),
         "created_at": dt.datetime.now(dt.UTC),
     }
-    await conn.execute(sa.insert(company_t), row)
+    conn.execute(sa.insert(company_t), row)
     return CompanyRow(row["id"], name)
 
 
-async def existing_company_ids(conn: AsyncConnection, *, workspace_id: int, ids: Sequence[str]) -> set[str]:
+def existing_company_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
     query = sa.select(company_t.c.id).where(company_t.c.workspace_id == workspace_id, company_t.c.id.in_(ids))
-    return set((await conn.scalars(query)).all())
+    return set(conn.scalars(query).all())
 
 
-async def companies_of_contacts(
-    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+def companies_of_contacts(
+    conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[CompanyRow]]:
     query = (
         sa.select(contact_company_t.c.contact_id, company_t.c.id, company_t.c.name)
@@ -63,6 +62,6 @@ async def companies_of_contacts(
         .order_by(company_t.c.name_key)
     )
     found: dict[int, list[CompanyRow]] = {cid: [] for cid in contact_ids}
-    for row in await conn.execute(query):
+    for row in conn.execute(query):
         found[row.contact_id].append(CompanyRow(row.id, row.name))
     return found

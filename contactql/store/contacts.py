@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.chunk import CONTACT_COLUMNS
 from contactql.store.errors import Invalid
@@ -41,18 +40,18 @@ def _row(row: Any) -> dict[str, Any]:
     return dict(zip(CONTACT_COLUMNS, row, strict=True))
 
 
-async def get_contact(conn: AsyncConnection, *, workspace_id: int, contact_id: int) -> dict[str, Any] | None:
+def get_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> dict[str, Any] | None:
     """The contact, deleted or not (a deleted contact shows its `deletedAt`)."""
-    row = (await conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id))).first()
+    row = conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id)).first()
     return None if row is None else _row(row)
 
 
-async def contacts_by_ids(conn: AsyncConnection, *, workspace_id: int, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = await conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id.in_(ids)))
+def contacts_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    rows = conn.execute(sa.select(contact_t).where(c.workspace_id == workspace_id, c.id.in_(ids)))
     return {row.id: _row(row) for row in rows}
 
 
-async def _where(conn: AsyncConnection, workspace_id: int, query: ContactQuery) -> list[sa.ColumnElement[bool]]:
+def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         where.append(c.deleted_at.is_(None))
@@ -78,7 +77,7 @@ async def _where(conn: AsyncConnection, workspace_id: int, query: ContactQuery) 
         m = membership_t.c
         where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
     if query.property_name is not None:
-        fields = await load_fields(conn, workspace_id=workspace_id)
+        fields = load_fields(conn, workspace_id=workspace_id)
         field = fields.by_name.get(query.property_name.strip().lower())
         if field is None:
             raise Invalid.at(("filter", "property", "name"), f"no property named {query.property_name!r}")
@@ -95,26 +94,26 @@ async def _where(conn: AsyncConnection, workspace_id: int, query: ContactQuery) 
     return where
 
 
-async def page_contacts(
-    conn: AsyncConnection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
+def page_contacts(
+    conn: sa.Connection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
 ) -> list[dict[str, Any]]:
-    where = await _where(conn, workspace_id, query)
+    where = _where(conn, workspace_id, query)
     if after_id is not None:
         where.append(c.id > after_id)
-    rows = await conn.execute(sa.select(contact_t).where(*where).order_by(c.id).limit(limit))
+    rows = conn.execute(sa.select(contact_t).where(*where).order_by(c.id).limit(limit))
     return [_row(r) for r in rows]
 
 
-async def count_contacts(conn: AsyncConnection, *, workspace_id: int, query: ContactQuery) -> int:
-    where = await _where(conn, workspace_id, query)
-    return int(await conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*where)) or 0)
+def count_contacts(conn: sa.Connection, *, workspace_id: int, query: ContactQuery) -> int:
+    where = _where(conn, workspace_id, query)
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*where)) or 0)
 
 
-async def properties_of_contacts(
-    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+def properties_of_contacts(
+    conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, dict[str, str]]:
     pv = property_value_t.c
-    rows = await conn.execute(
+    rows = conn.execute(
         sa.select(pv.contact_id, pv.field_id, pv.value).where(pv.workspace_id == workspace_id, pv.contact_id.in_(contact_ids))
     )
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
@@ -123,11 +122,11 @@ async def properties_of_contacts(
     return found
 
 
-async def urls_of_contacts(
-    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+def urls_of_contacts(
+    conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, str, str | None]]]:
     u = external_url_t.c
-    rows = await conn.execute(
+    rows = conn.execute(
         sa.select(u.contact_id, u.ref, u.url, u.label)
         .join(contact_t, c.id == u.contact_id)
         .where(c.workspace_id == workspace_id, u.contact_id.in_(contact_ids))
@@ -139,17 +138,17 @@ async def urls_of_contacts(
     return found
 
 
-async def delete_contact(conn: AsyncConnection, *, workspace_id: int, contact_id: int) -> bool:
+def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> bool:
     """Soft delete: the contact keeps its identity and can be restored by an upsert with
     `restoreDeleted: true` (seed 004). Deleting a deleted contact changes nothing."""
     now = dt.datetime.now(dt.UTC)
-    found = await conn.scalar(
+    found = conn.scalar(
         sa.select(c.deleted_at.is_(None)).where(c.workspace_id == workspace_id, c.id == contact_id)
     )
     if found is None:
         return False
     if found:
-        await conn.execute(
+        conn.execute(
             sa.update(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id).values(deleted_at=now, updated_at=now)
         )
     return True

@@ -1,15 +1,46 @@
-"""The one place SQLite and PostgreSQL differ: which dialect `insert` offers ON CONFLICT."""
+"""The one place SQLite and PostgreSQL differ: which dialect's `insert` offers ON CONFLICT.
+
+Statements are built once per (dialect, table): building one (`excluded` makes a table alias
+with a proxy per column) costs more than running it.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert(conn: Any, table: sa.Table) -> Any:
-    """`INSERT` with `on_conflict_do_update`/`on_conflict_do_nothing` for `conn`'s dialect."""
+def _insert(dialect: str, table: sa.Table) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+@functools.cache
+def upsert(dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Any:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET each of `update` to the new value."""
+    statement = _insert(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys], set_={c: statement.excluded[c] for c in update}
+    )
+
+
+def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` new ids for `table`'s integer primary key, so rows go in by plain executemany
+    (faster than INSERT … RETURNING in parameter order) and references can be written at once.
+
+    PostgreSQL: the column's own sequence. SQLite: after the largest id — safe because a write
+    transaction holds SQLite's only write lock (BEGIN IMMEDIATE) until it commits."""
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        rows = conn.execute(sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count)))
+        return [row[0] for row in rows]
+    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    return list(range(start + 1, start + 1 + count))
+
+
+@functools.cache
+def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING."""
+    return _insert(dialect, table).on_conflict_do_nothing()

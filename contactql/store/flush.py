@@ -8,14 +8,14 @@ chunk carry negative stand-in ids until their INSERT returns the real ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.chunk import CONTACT_COLUMNS, ChunkState
-from contactql.store.dialect import insert
+from contactql.store.dialect import allocate_ids, insert_ignoring_duplicates, upsert
 from contactql.store.model import ItemResult
 from contactql.store.tables import (
     contact_company_t,
@@ -26,18 +26,30 @@ from contactql.store.tables import (
     property_value_t,
 )
 
-_INSERT_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c != "id")
+_INSERT = sa.insert(contact_t)
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
 _UPDATE = (
     sa.update(contact_t)
     .where(contact_t.c.id == sa.bindparam("b_id"))
     .values({c: sa.bindparam(f"b_{c}") for c in _UPDATE_COLUMNS})
 )
+_DELETE_PROP = sa.delete(property_value_t).where(
+    property_value_t.c.contact_id == sa.bindparam("b_cid"), property_value_t.c.field_id == sa.bindparam("b_fid")
+)
+_DELETE_URL = sa.delete(external_url_t).where(
+    external_url_t.c.contact_id == sa.bindparam("b_cid"), external_url_t.c.ref == sa.bindparam("b_ref")
+)
+_INSERT_LISTS = sa.insert(contact_list_t)
 
 
-async def flush(conn: AsyncConnection, state: ChunkState, results: Sequence[ItemResult]) -> None:
+@functools.cache
+def _delete_link(table: sa.Table, other: str) -> sa.Delete:
+    return sa.delete(table).where(table.c.contact_id == sa.bindparam("b_cid"), table.c[other] == sa.bindparam("b_other"))
+
+
+def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult]) -> None:
     if state.new_lists:
-        await conn.execute(sa.insert(contact_list_t), list(state.new_lists.values()))
+        conn.execute(_INSERT_LISTS, list(state.new_lists.values()))
     touched = sorted(state.touched)
     # Updates first: an update that moves a contact off an identity frees it for an insert.
     updates = [
@@ -46,8 +58,8 @@ async def flush(conn: AsyncConnection, state: ChunkState, results: Sequence[Item
         if cid > 0 and state.rows[cid] != state.original[cid]
     ]
     if updates:
-        await conn.execute(_UPDATE, updates)
-    real = await _insert_contacts(conn, state)
+        conn.execute(_UPDATE, updates)
+    real = _insert_contacts(conn, state)
     if real:
         for result in results:
             result.contact_ids = [real.get(cid, cid) for cid in result.contact_ids]
@@ -57,26 +69,24 @@ async def flush(conn: AsyncConnection, state: ChunkState, results: Sequence[Item
     def rid(cid: int) -> int:
         return real.get(cid, cid)
 
-    await _write_props(conn, state, touched, rid)
-    await _write_pairs(conn, membership_t, "list_id", state.lists_of, state.original_lists, touched, rid, state)
-    await _write_pairs(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
-    await _write_urls(conn, state, touched, rid)
+    _write_props(conn, state, touched, rid)
+    _write_pairs(conn, membership_t, "list_id", state.lists_of, state.original_lists, touched, rid, state)
+    _write_pairs(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
+    _write_urls(conn, state, touched, rid)
 
 
-async def _insert_contacts(conn: AsyncConnection, state: ChunkState) -> dict[int, int]:
+def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:
     placeholders = sorted((cid for cid in state.rows if cid < 0), reverse=True)  # creation order
     if not placeholders:
         return {}
-    rows = [{c: state.rows[cid][c] for c in _INSERT_COLUMNS} for cid in placeholders]
-    statement = sa.insert(contact_t).returning(contact_t.c.id, sort_by_parameter_order=True)
-    ids = [row[0] for row in await conn.execute(statement, rows)]
-    real = dict(zip(placeholders, ids, strict=True))
+    real = dict(zip(placeholders, allocate_ids(conn, contact_t, len(placeholders)), strict=True))
     for placeholder, cid in real.items():
         state.rows[placeholder]["id"] = cid
+    conn.execute(_INSERT, [state.rows[cid] for cid in placeholders])
     return real
 
 
-async def _write_props(conn: AsyncConnection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
+def _write_props(conn: sa.Connection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
     upserts: list[dict[str, Any]] = []
     deletes: list[dict[str, Any]] = []
     for cid in touched:
@@ -88,22 +98,13 @@ async def _write_props(conn: AsyncConnection, state: ChunkState, touched: Iterab
                 upserts.append({"contact_id": rid(cid), "field_id": field_id, "workspace_id": state.workspace_id, "value": value})
         deletes += [{"b_cid": cid, "b_fid": field_id} for field_id in old.keys() - new.keys()]
     if upserts:
-        statement = insert(conn, property_value_t)
-        statement = statement.on_conflict_do_update(
-            index_elements=[property_value_t.c.contact_id, property_value_t.c.field_id],
-            set_={"value": statement.excluded.value},
-        )
-        await conn.execute(statement, upserts)
+        conn.execute(upsert(conn.dialect.name, property_value_t, ("contact_id", "field_id"), ("value",)), upserts)
     if deletes:
-        pv = property_value_t.c
-        await conn.execute(
-            sa.delete(property_value_t).where(pv.contact_id == sa.bindparam("b_cid"), pv.field_id == sa.bindparam("b_fid")),
-            deletes,
-        )
+        conn.execute(_DELETE_PROP, deletes)
 
 
-async def _write_pairs(
-    conn: AsyncConnection,
+def _write_pairs(
+    conn: sa.Connection,
     table: sa.Table,
     other: str,
     current: dict[int, set[str]],
@@ -123,15 +124,12 @@ async def _write_pairs(
         adds += [{"contact_id": rid(cid), other: o, **extra} for o in sorted(new - old)]
         removes += [{"b_cid": cid, "b_other": o} for o in sorted(old - new)]
     if adds:
-        await conn.execute(insert(conn, table).on_conflict_do_nothing(), adds)
+        conn.execute(insert_ignoring_duplicates(conn.dialect.name, table), adds)
     if removes:
-        await conn.execute(
-            sa.delete(table).where(table.c.contact_id == sa.bindparam("b_cid"), table.c[other] == sa.bindparam("b_other")),
-            removes,
-        )
+        conn.execute(_delete_link(table, other), removes)
 
 
-async def _write_urls(conn: AsyncConnection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
+def _write_urls(conn: sa.Connection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
     upserts: list[dict[str, Any]] = []
     deletes: list[dict[str, Any]] = []
     for cid in touched:
@@ -145,15 +143,6 @@ async def _write_urls(conn: AsyncConnection, state: ChunkState, touched: Iterabl
         ]
         deletes += [{"b_cid": cid, "b_ref": ref} for ref in old.keys() - new.keys()]
     if upserts:
-        statement = insert(conn, external_url_t)
-        statement = statement.on_conflict_do_update(
-            index_elements=[external_url_t.c.contact_id, external_url_t.c.ref],
-            set_={"url": statement.excluded.url, "label": statement.excluded.label},
-        )
-        await conn.execute(statement, upserts)
+        conn.execute(upsert(conn.dialect.name, external_url_t, ("contact_id", "ref"), ("url", "label")), upserts)
     if deletes:
-        u = external_url_t.c
-        await conn.execute(
-            sa.delete(external_url_t).where(u.contact_id == sa.bindparam("b_cid"), u.ref == sa.bindparam("b_ref")),
-            deletes,
-        )
+        conn.execute(_DELETE_URL, deletes)

@@ -15,7 +15,6 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.errors import Invalid
 from contactql.store.model import Scope
@@ -60,27 +59,27 @@ def _webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-async def ensure_workspace(conn: AsyncConnection, *, name: str) -> WorkspaceRow:
+def ensure_workspace(conn: sa.Connection, *, name: str) -> WorkspaceRow:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid.at(("workspace",), f"a workspace name is 1 to {MAX_NAME} characters")
-    row = (await conn.execute(sa.select(workspace_t).where(workspace_t.c.name == name))).first()
+    row = conn.execute(sa.select(workspace_t).where(workspace_t.c.name == name)).first()
     if row is None:
         values = {"name": name, "webhook_secret": _webhook_secret(), "created_at": dt.datetime.now(dt.UTC)}
-        new_id = (await conn.execute(sa.insert(workspace_t).returning(workspace_t.c.id), values)).scalar_one()
+        new_id = conn.execute(sa.insert(workspace_t).returning(workspace_t.c.id), values).scalar_one()
         return WorkspaceRow(new_id, name, values["webhook_secret"])
     return WorkspaceRow(row.id, row.name, row.webhook_secret)
 
 
-async def get_workspace(conn: AsyncConnection, *, workspace_id: int) -> WorkspaceRow:
-    row = (await conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id))).one()
+def get_workspace(conn: sa.Connection, *, workspace_id: int) -> WorkspaceRow:
+    row = conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id)).one()
     return WorkspaceRow(row.id, row.name, row.webhook_secret)
 
 
-async def create_key(conn: AsyncConnection, *, workspace_id: int, name: str, scope: Scope) -> str:
+def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope) -> str:
     """Store a new key and return its secret — the only time it exists in clear."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
+    conn.execute(
         sa.insert(api_key_t),
         {
             "workspace_id": workspace_id,
@@ -93,18 +92,18 @@ async def create_key(conn: AsyncConnection, *, workspace_id: int, name: str, sco
     return secret
 
 
-async def has_any_key(conn: AsyncConnection) -> bool:
-    return (await conn.scalar(sa.select(api_key_t.c.id).limit(1))) is not None
+def has_any_key(conn: sa.Connection) -> bool:
+    return conn.scalar(sa.select(api_key_t.c.id).limit(1)) is not None
 
 
-async def count_keys(conn: AsyncConnection, *, workspace_id: int) -> int:
+def count_keys(conn: sa.Connection, *, workspace_id: int) -> int:
     query = sa.select(sa.func.count()).where(api_key_t.c.workspace_id == workspace_id)
-    return int(await conn.scalar(query) or 0)
+    return int(conn.scalar(query) or 0)
 
 
-async def authenticate(conn: AsyncConnection, *, secret: str) -> Principal | None:
+def authenticate(conn: sa.Connection, *, secret: str) -> Principal | None:
     row: Any = (
-        await conn.execute(
+        conn.execute(
             sa.select(api_key_t.c.id, api_key_t.c.name, api_key_t.c.scope, workspace_t.c.id, workspace_t.c.name)
             .join(workspace_t, workspace_t.c.id == api_key_t.c.workspace_id)
             .where(api_key_t.c.key_hash == hash_key(secret), api_key_t.c.revoked_at.is_(None))
@@ -113,3 +112,17 @@ async def authenticate(conn: AsyncConnection, *, secret: str) -> Principal | Non
     if row is None:
         return None
     return Principal(row[3], row[4], row[0], row[1], Scope(row[2]))
+
+
+def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
+    """On first start (no key at all): workspace `default` and one admin key; else None."""
+    if has_any_key(conn):
+        return None
+    workspace = ensure_workspace(conn, name="default")
+    return create_key(conn, workspace_id=workspace.id, name=name, scope=Scope.ADMIN)
+
+
+def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None) -> str:
+    """A key for `workspace` (created if needed), named after its scope unless named."""
+    row = ensure_workspace(conn, name=workspace)
+    return create_key(conn, workspace_id=row.id, name=name or f"{scope.value}-key-{count_keys(conn, workspace_id=row.id) + 1}", scope=scope)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.errors import Invalid
 from contactql.store.tables import contact_list_t, contact_t, membership_t
@@ -41,11 +40,11 @@ def new_list_row(*, workspace_id: int, name: str, now: dt.datetime) -> dict[str,
     }
 
 
-async def create_list(conn: AsyncConnection, *, workspace_id: int, name: str) -> ListRow:
+def create_list(conn: sa.Connection, *, workspace_id: int, name: str) -> ListRow:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid.at(("name",), f"must be 1 to {MAX_NAME} characters")
-    existing = await conn.scalar(
+    existing = conn.scalar(
         sa.select(contact_list_t.c.id).where(
             contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.name_key == name.lower()
         )
@@ -53,13 +52,13 @@ async def create_list(conn: AsyncConnection, *, workspace_id: int, name: str) ->
     if existing is not None:
         raise Invalid.at(("name",), f"a list named {name!r} already exists (id {existing})")
     row = new_list_row(workspace_id=workspace_id, name=name, now=dt.datetime.now(dt.UTC))
-    await conn.execute(sa.insert(contact_list_t), row)
+    conn.execute(sa.insert(contact_list_t), row)
     return ListRow(row["id"], name, row["created_at"])
 
 
-async def get_list(conn: AsyncConnection, *, workspace_id: int, list_id: str) -> ListRow | None:
+def get_list(conn: sa.Connection, *, workspace_id: int, list_id: str) -> ListRow | None:
     row = (
-        await conn.execute(
+        conn.execute(
             sa.select(contact_list_t).where(
                 contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.id == list_id
             )
@@ -68,23 +67,29 @@ async def get_list(conn: AsyncConnection, *, workspace_id: int, list_id: str) ->
     return None if row is None else ListRow.from_row(row)
 
 
-async def page_lists(
-    conn: AsyncConnection, *, workspace_id: int, limit: int, after: tuple[dt.datetime, str] | None
+def page_lists(
+    conn: sa.Connection, *, workspace_id: int, limit: int, after: tuple[dt.datetime, str] | None
 ) -> list[ListRow]:
     """Lists in creation order, keyset-paginated on (created_at, id)."""
     query = sa.select(contact_list_t).where(contact_list_t.c.workspace_id == workspace_id)
     if after is not None:
         query = query.where(sa.tuple_(contact_list_t.c.created_at, contact_list_t.c.id) > sa.tuple_(*after))
     query = query.order_by(contact_list_t.c.created_at, contact_list_t.c.id).limit(limit)
-    return [ListRow.from_row(r) for r in await conn.execute(query)]
+    return [ListRow.from_row(r) for r in conn.execute(query)]
 
 
-async def count_lists(conn: AsyncConnection, *, workspace_id: int) -> int:
+def count_lists(conn: sa.Connection, *, workspace_id: int) -> int:
     query = sa.select(sa.func.count()).where(contact_list_t.c.workspace_id == workspace_id)
-    return int(await conn.scalar(query) or 0)
+    return int(conn.scalar(query) or 0)
 
 
-async def list_sizes(conn: AsyncConnection, *, workspace_id: int, list_ids: Sequence[str]) -> dict[str, int]:
+def page_and_count_lists(
+    conn: sa.Connection, *, workspace_id: int, limit: int, after: tuple[dt.datetime, str] | None
+) -> tuple[list[ListRow], int]:
+    return page_lists(conn, workspace_id=workspace_id, limit=limit, after=after), count_lists(conn, workspace_id=workspace_id)
+
+
+def list_sizes(conn: sa.Connection, *, workspace_id: int, list_ids: Sequence[str]) -> dict[str, int]:
     """Members of each list that are not deleted."""
     query = (
         sa.select(membership_t.c.list_id, sa.func.count())
@@ -96,12 +101,12 @@ async def list_sizes(conn: AsyncConnection, *, workspace_id: int, list_ids: Sequ
         )
         .group_by(membership_t.c.list_id)
     )
-    sizes = {row[0]: int(row[1]) for row in await conn.execute(query)}
+    sizes = {row[0]: int(row[1]) for row in conn.execute(query)}
     return {list_id: sizes.get(list_id, 0) for list_id in list_ids}
 
 
-async def lists_of_contacts(
-    conn: AsyncConnection, *, workspace_id: int, contact_ids: Sequence[int]
+def lists_of_contacts(
+    conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[ListRow]]:
     query = (
         sa.select(membership_t.c.contact_id, contact_list_t)
@@ -110,6 +115,6 @@ async def lists_of_contacts(
         .order_by(contact_list_t.c.name_key)
     )
     found: dict[int, list[ListRow]] = {cid: [] for cid in contact_ids}
-    for row in await conn.execute(query):
+    for row in conn.execute(query):
         found[row.contact_id].append(ListRow.from_row(row))
     return found

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contactql.store.errors import ErrorCode, Invalid
 from contactql.store.model import PropertyType
@@ -94,8 +93,8 @@ class FieldSet:
         return self.by_name.get(name.lower()) if name else None
 
 
-async def load_fields(conn: AsyncConnection, *, workspace_id: int) -> FieldSet:
-    rows = await conn.execute(
+def load_fields(conn: sa.Connection, *, workspace_id: int) -> FieldSet:
+    rows = conn.execute(
         sa.select(property_field_t)
         .where(property_field_t.c.workspace_id == workspace_id)
         .order_by(property_field_t.c.created_at, property_field_t.c.id)
@@ -103,12 +102,12 @@ async def load_fields(conn: AsyncConnection, *, workspace_id: int) -> FieldSet:
     return FieldSet.of(FieldDef.from_row(r) for r in rows)
 
 
-async def list_fields(conn: AsyncConnection, *, workspace_id: int) -> list[FieldDef]:
-    return list((await load_fields(conn, workspace_id=workspace_id)).by_id.values())
+def list_fields(conn: sa.Connection, *, workspace_id: int) -> list[FieldDef]:
+    return list((load_fields(conn, workspace_id=workspace_id)).by_id.values())
 
 
-async def create_field(
-    conn: AsyncConnection, *, workspace_id: int, name: str, type: PropertyType, options: list[str] | None
+def create_field(
+    conn: sa.Connection, *, workspace_id: int, name: str, type: PropertyType, options: list[str] | None
 ) -> FieldDef:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
@@ -124,7 +123,7 @@ async def create_field(
             raise Invalid.at(("options",), f"options must be at most {MAX_NAME} characters")
     elif options:
         raise Invalid.at(("options",), "only SELECT fields take options")
-    exists = await conn.scalar(
+    exists = conn.scalar(
         sa.select(property_field_t.c.id).where(
             property_field_t.c.workspace_id == workspace_id, property_field_t.c.name_key == name.lower()
         )
@@ -140,5 +139,5 @@ async def create_field(
         "options": clean_options,
         "created_at": dt.datetime.now(dt.UTC),
     }
-    await conn.execute(sa.insert(property_field_t), row)
+    conn.execute(sa.insert(property_field_t), row)
     return FieldDef(row["id"], name, type, tuple(clean_options) if clean_options else None, row["created_at"])

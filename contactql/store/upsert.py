@@ -15,22 +15,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+import sqlalchemy as sa
 
+
+from contactql.store.catalog import Catalog
 from contactql.store.chunk import Work, load_chunk
 from contactql.store.decide import decide
 from contactql.store.flush import flush
 from contactql.store.model import ItemResult
 
-__all__ = ["Work", "upsert_chunk"]
+__all__ = ["Work", "upsert_chunk", "upsert_runs"]
 
 
-async def upsert_chunk(
-    conn: AsyncConnection, *, workspace_id: int, work: Sequence[Work], write: bool = True
+def upsert_chunk(
+    conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, write: bool = True
 ) -> list[ItemResult]:
     now = dt.datetime.now(dt.UTC)
-    state = await load_chunk(conn, workspace_id=workspace_id, work=work)
+    state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog)
     results = [decide(state, w, now) for w in work]
     if write:
-        await flush(conn, state, results)
+        flush(conn, state, results)
     return results
+
+
+def upsert_runs(conn: sa.Connection, runs: Sequence[tuple[int, Sequence[Work]]], catalog: Catalog) -> list[list[ItemResult]]:
+    """Several chunks, one per (workspace, items) run, in one transaction (group commit)."""
+    return [upsert_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog) for workspace_id, work in runs]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from contactql.store.database import Database
 from contactql.store.model import ItemResult
-from contactql.store.upsert import Work, upsert_chunk
+from contactql.store.upsert import Work, upsert_chunk, upsert_runs
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ class UpsertWriter:
 
     async def _apply_group(self, jobs: list[_Job]) -> None:
         try:
-            async with self._db.write() as conn:
-                answers = [await upsert_chunk(conn, workspace_id=ws, work=work) for ws, work in _runs(jobs)]
+            answers = await self._db.write(upsert_runs, _runs(jobs), self._db.catalog)
         except Exception:
             if len(jobs) == 1:
                 await self._apply_alone(jobs[0])
@@ -93,8 +92,7 @@ class UpsertWriter:
     async def _apply_alone(self, job: _Job) -> None:
         for attempt in range(INTEGRITY_RETRIES + 1):
             try:
-                async with self._db.write() as conn:
-                    results = await upsert_chunk(conn, workspace_id=job.workspace_id, work=job.work)
+                results = await self._db.write(upsert_chunk, workspace_id=job.workspace_id, work=job.work, catalog=self._db.catalog)
             except IntegrityError as error:
                 if attempt == INTEGRITY_RETRIES:
                     _fail(job, error)

@@ -1,0 +1,123 @@
+"""Single-contact upsert throughput and latency, against the do-nothing floor (issue 3).
+
+    python benchmarks/single_upsert.py [--requests 4000] [--database URL]
+
+Starts `contactql serve` on 127.0.0.1 (SQLite with synchronous=FULL unless --database says
+otherwise) and the floor app (benchmarks/floor_app.py), and from this process drives the same
+`upsertContact` documents — each a new contact with email, mobile, names, 3 properties and
+1 list — at concurrency 1 and 16. Bounded: a fixed number of requests per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loadgen import PYTHON, Run, drive, encode, free_port, process, table  # noqa: E402
+
+DOCUMENT = """mutation Upsert($input: UpsertContactInput!) {
+  upsertContact(input: $input) {
+    outcome matchedBy changedFields
+    contact { id email mobile firstName lastName emailStatus }
+    userErrors { field code message }
+  }
+}"""
+
+
+def variables(i: int, list_id: str) -> dict[str, object]:
+    return {
+        "input": {
+            "listId": list_id,
+            "contact": {
+                "email": f"bench.{i}@example.com",
+                "mobile": f"+479{i:07d}",
+                "firstName": f"First{i}",
+                "lastName": f"Last{i}",
+                "emailOptIn": True,
+                "properties": [
+                    {"name": "city", "value": f"City {i % 50}"},
+                    {"name": "interest", "value": "ice hockey"},
+                    {"name": "score", "value": str(i % 100)},
+                ],
+            },
+        }
+    }
+
+
+def setup(base: str, key: str) -> str:
+    headers = {"Authorization": f"Bearer {key}"}
+    mutation = "mutation F($i: PropertyFieldInput!) { createPropertyField(input: $i) { field { id } } }"
+    for name, kind in (("city", "TEXT"), ("interest", "TEXT"), ("score", "NUMBER")):
+        httpx.post(f"{base}/graphql", json={"query": mutation, "variables": {"i": {"name": name, "type": kind}}}, headers=headers)
+    made = httpx.post(
+        f"{base}/graphql", json={"query": 'mutation { createList(name: "Bench") { list { id } } }'}, headers=headers
+    ).json()
+    return str(made["data"]["createList"]["list"]["id"])
+
+
+def ok(status: int, body: bytes) -> bool:
+    return status == 200 and b'"errors"' not in body and b'"userErrors":[]' in body
+
+
+async def measure(port: int, key: str | None, list_id: str, start: int, counts: dict[int, int], label: str) -> list[Run]:
+    runs = []
+    offset = start
+    warm = [encode(port, "/graphql", {"query": DOCUMENT, "variables": variables(offset + i, list_id)}, key) for i in range(300)]
+    await drive(port, warm, 16, ok)
+    offset += 300
+    for concurrency, count in counts.items():
+        requests = [encode(port, "/graphql", {"query": DOCUMENT, "variables": variables(offset + i, list_id)}, key) for i in range(count)]
+        offset += count
+        run = await drive(port, requests, concurrency, ok, label)
+        if run.errors:
+            raise SystemExit(f"{label}: {run.errors} requests failed")
+        runs.append(run)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000, help="requests at concurrency 16 (a quarter at 1)")
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    counts = {1: max(200, args.requests // 4), 16: args.requests}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        database = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        port = free_port()
+        serve = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database, "--log-level", "warning"]
+        env = {"CONTACTQL_RATE_LIMIT": "10000000"}
+        with process(serve, port=port, env=env, log=Path(tmp) / "serve.log") as server:
+            key = server.stdout.readline().strip() if server.stdout else ""
+            if not key.startswith("cql_"):
+                raise SystemExit("use a fresh database: the benchmark needs the first-start admin key")
+            list_id = setup(f"http://127.0.0.1:{port}", key)
+            ours = asyncio.run(measure(port, key, list_id, 0, counts, "ContactQL"))
+
+        floor_port = free_port()
+        floor = [PYTHON, "-m", "uvicorn", "benchmarks.floor_app:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"]
+        with process(floor, port=floor_port, env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}):
+            floors = asyncio.run(measure(floor_port, None, list_id, 10_000_000, counts, "floor (do-nothing Strawberry)"))
+
+    rows = [
+        [r.label, str(r.concurrency), str(r.requests), f"{r.rate:,.0f}", f"{r.p50:.2f}", f"{r.percentile(0.99):.2f}"]
+        for r in [*ours, *floors]
+    ]
+    print(f"\nsingle upsertContact, {database.split(':')[0]}, synchronous={os.environ.get('CONTACTQL_SQLITE_SYNCHRONOUS', 'FULL')}")
+    print(table(rows, ["target", "concurrency", "requests", "req/s", "p50 ms", "p99 ms"]))
+    by = {(r.label, r.concurrency): r for r in [*ours, *floors]}
+    ratio = by[("ContactQL", 16)].rate / by[("floor (do-nothing Strawberry)", 16)].rate
+    print(f"\nContactQL / floor at concurrency 16: {ratio:.0%} (target ≥ 60%)")
+    print(f"ContactQL p50 at concurrency 1: {by[('ContactQL', 1)].p50:.2f} ms (target < 2 ms)")
+
+
+if __name__ == "__main__":
+    main()
