@@ -1,12 +1,16 @@
-"""The ASGI application: GraphQL at /graphql behind Bearer-key auth, GraphiQL, /healthz.
+"""The ASGI application: GraphQL at /graphql behind Bearer-key auth, GraphiQL, /healthz, and
+the background workers (batches, webhooks) for the lifetime of the app.
 
 Only the GraphiQL page (`GET /graphql` asking for HTML) and `/healthz` are open; every other
-request to /graphql needs `Authorization: Bearer <key>` or gets HTTP 401 before any GraphQL
-work is done.
+HTTP request to /graphql needs `Authorization: Bearer <key>` or gets 401 before any GraphQL
+work is done. WebSocket subscriptions (graphql-transport-ws) carry the key in the
+`connection_init` payload, as browsers cannot set WebSocket headers; a missing or wrong key
+closes the socket with 4401.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -21,34 +25,61 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types import ExecutionResult
 
 from contactql.auth import KeyCache
+from contactql.batch_worker import BatchWorker, ProgressHub
 from contactql.config import Settings, load_settings
 from contactql.resolvers.context import Context, Loaders, Services
 from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
 from contactql.store.database import Database
+from contactql.store.keys import Principal
+from contactql.store.model import Scope as KeyScope
 from contactql.store.writer import UpsertWriter
+from contactql.webhook_sender import WebhookSender
 
 log = logging.getLogger("contactql")
 
 PRINCIPAL = "contactql.principal"
+# A WebSocket's context before its connection_init names a key: sees no workspace.
+NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", scope=KeyScope.READ)
+
+
+class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws whose connection_init must carry `{"Authorization": "Bearer <key>"}`."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload")
+        header = payload.get("Authorization") if isinstance(payload, dict) else None
+        principal = await self.view.keys.principal(header if isinstance(header, str) else None)  # type: ignore[attr-defined]
+        if principal is None:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        self.context.principal = principal
+        self.context.loaders = Loaders(self.context.services.db, principal.workspace_id)
+        await super().handle_connection_init(message)
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = KeyedTransportWS
+
     def __init__(self, services: Services, keys: KeyCache) -> None:
         settings = services.settings
         super().__init__(
             build_schema(introspection=settings.graphiql),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.services = services
         self.keys = keys
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        principal = request.scope[PRINCIPAL]
+        principal = request.scope.get(PRINCIPAL, NOBODY)
         return Context(services=self.services, principal=principal, loaders=Loaders(self.services.db, principal.workspace_id))
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -73,7 +104,7 @@ def _wants_graphiql(scope: Scope) -> bool:
 
 
 class AuthenticatedGraphQL:
-    """Resolves the caller's key before Strawberry sees the request."""
+    """Resolves the caller's key before Strawberry sees an HTTP request."""
 
     def __init__(self, view: GraphQLView) -> None:
         self.view = view
@@ -101,15 +132,26 @@ async def healthz(_: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     db = Database(settings)
-    services = Services(settings=settings, db=db, writer=UpsertWriter(db))
+    progress = ProgressHub()
+    sender = WebhookSender(db, settings)
+    worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
+    services = Services(settings=settings, db=db, writer=UpsertWriter(db), progress=progress, wake_batches=worker.wake)
     view = GraphQLView(services, KeyCache(db))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await db.create_schema()
+        tasks = []
+        if settings.workers:
+            tasks = [asyncio.create_task(worker.run(), name="contactql-batches"), asyncio.create_task(sender.run(), name="contactql-webhooks")]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.writer.close()
             await db.dispose()
 
@@ -122,4 +164,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.batch_worker = worker
+    app.state.webhook_sender = sender
     return app

@@ -29,6 +29,10 @@ class Settings:
     allow_private_webhooks: bool = False
     max_import_mb: int = 100
     cors_origins: tuple[str, ...] = ()
+    lease_seconds: float = 30.0
+    webhook_retry_delays: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    batch_chunk_size: int = 500
+    workers: bool = True
 
     @property
     def dialect(self) -> str:
@@ -82,6 +86,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
         raise ConfigError("CONTACTQL_SQLITE_SYNCHRONOUS: expected FULL, NORMAL or EXTRA")
     origins = tuple(o.strip() for o in env.get("CONTACTQL_CORS_ORIGINS", "").split(",") if o.strip())
+    delays = Settings.webhook_retry_delays
+    if raw_delays := env.get("CONTACTQL_WEBHOOK_RETRY_DELAYS", "").strip():
+        try:
+            delays = tuple(float(d) for d in raw_delays.split(","))
+        except ValueError:
+            raise ConfigError("CONTACTQL_WEBHOOK_RETRY_DELAYS: expected seconds, comma-separated") from None
     return Settings(
         database_url=normalise_url(env.get("CONTACTQL_DATABASE_URL") or DEFAULT_DATABASE_URL),
         sqlite_synchronous=synchronous,
@@ -92,4 +102,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allow_private_webhooks=_bool(env, "CONTACTQL_ALLOW_PRIVATE_WEBHOOKS", False),
         max_import_mb=_int(env, "CONTACTQL_MAX_IMPORT_MB", 100, low=1, high=10_000),
         cors_origins=origins,
+        lease_seconds=float(_int(env, "CONTACTQL_LEASE_SECONDS", 30, low=1, high=30)),
+        webhook_retry_delays=delays,
+        batch_chunk_size=_int(env, "CONTACTQL_BATCH_CHUNK_SIZE", 500, low=1, high=5_000),
+        workers=_bool(env, "CONTACTQL_WORKERS", True),
     )

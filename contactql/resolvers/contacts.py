@@ -15,7 +15,8 @@ from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.store import contacts as store
 from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import Source, UpsertOptions
-from contactql.store.upsert import Work, upsert_chunk
+from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
+from contactql.store.upsert import Request, Work, upsert_chunk
 from contactql.store.validate import parse_contact_id, validate_contact, validate_match
 
 
@@ -56,6 +57,9 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPay
     item, problems = validate_contact(raw["contact"])
     match, match_problems = validate_match(raw.get("match"))
     problems = [p.under("contact") for p in problems] + match_problems
+    key = raw.get("idempotencyKey")
+    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+        problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))
     if problems:
         return UpsertContactPayload.failed(problems)
     options = UpsertOptions(
@@ -67,12 +71,17 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPay
     )
     work = [Work(item, options)]
     workspace_id = info.context.workspace_id
+    db = info.context.db
     if raw.get("dryRun"):
-        db = info.context.db
         results = await db.read(upsert_chunk, workspace_id=workspace_id, work=work, catalog=db.catalog, write=False)
     else:
-        results = await info.context.services.writer.submit(workspace_id=workspace_id, work=work)
-    return UpsertContactPayload.from_result(results[0])
+        keyed = None if key is None else (key, request_hash("upsertContact", raw))
+        results = await info.context.services.writer.submit(Request(workspace_id, work, keyed))
+    result = results[0]
+    if result.contact_ids and not result.contacts:  # answered from an idempotency record
+        rows = await db.read(store.contacts_by_ids, workspace_id=workspace_id, ids=result.contact_ids)
+        result.contacts = [rows[cid] for cid in result.contact_ids if cid in rows]
+    return UpsertContactPayload.from_result(result)
 
 
 async def delete_contact(info: Info, id: strawberry.ID) -> DeleteContactPayload:

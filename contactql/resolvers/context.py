@@ -17,6 +17,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from contactql.batch_worker import ProgressHub
 from contactql.config import Settings
 from contactql.store import companies, contacts, lists
 from contactql.store.companies import CompanyRow
@@ -32,11 +33,14 @@ V = TypeVar("V")
 
 @dataclasses.dataclass(slots=True)
 class Services:
-    """What lives as long as the app: settings, database, the group-commit writer."""
+    """What lives as long as the app: settings, database, the group-commit writer, and the
+    background workers' hooks (wake the batch worker, progress for subscribers)."""
 
     settings: Settings
     db: Database
     writer: UpsertWriter
+    progress: ProgressHub
+    wake_batches: Callable[[], None]
 
 
 class Loaders:

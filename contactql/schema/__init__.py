@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from contactql.schema.hardening import extensions
-from contactql.schema.root import Mutation, Query
+from contactql.schema.root import Mutation, Query, Subscription
 
 
 class ContactQLSchema(strawberry.Schema):
@@ -26,6 +26,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return ContactQLSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions(introspection=introspection),
     )
 

@@ -11,7 +11,7 @@ from contactql.store import model
 from contactql.store.errors import ErrorCode as StoreErrorCode
 
 
-def _publish(cls: type[enum.Enum], description: str, values: dict[str, str], name: str | None = None) -> Any:
+def publish(cls: type[enum.Enum], description: str, values: dict[str, str], name: str | None = None) -> Any:
     missing = {m.name for m in cls} ^ values.keys()
     assert not missing, f"describe every value of {cls.__name__}: {missing}"
     members = {m.name: strawberry.enum_value(m.value, description=values[m.name]) for m in cls}
@@ -21,7 +21,7 @@ def _publish(cls: type[enum.Enum], description: str, values: dict[str, str], nam
     return strawberry.enum(published, name=name, description=description)
 
 
-EmailStatus = _publish(
+EmailStatus = publish(
     model.EmailStatus,
     "Consent to marketing email (seed 002's status codes, plus double opt-in).",
     {
@@ -32,7 +32,7 @@ EmailStatus = _publish(
         "PENDING_CONFIRMATION": "Subscribed through a form, waiting for double opt-in confirmation.",
     },
 )
-SmsStatus = _publish(
+SmsStatus = publish(
     model.SmsStatus,
     "Consent to marketing SMS (seed 002's sms status codes).",
     {
@@ -42,7 +42,7 @@ SmsStatus = _publish(
         "NO_MARKETING": "No consent given: nothing is sent (code 4; the default).",
     },
 )
-UpsertOutcome = _publish(
+UpsertOutcome = publish(
     model.Outcome,
     "What an upsert did to its contact.",
     {
@@ -53,7 +53,7 @@ UpsertOutcome = _publish(
     },
     name="UpsertOutcome",
 )
-MatchRule = _publish(
+MatchRule = publish(
     model.MatchRule,
     "A way to find the existing contact an input means (SPEC §4).",
     {
@@ -67,12 +67,12 @@ MatchRule = _publish(
         "PROPERTIES": "Every property or field named in `properties` is equal (seed 003's match).",
     },
 )
-MatchAction = _publish(
+MatchAction = publish(
     model.MatchAction,
     "What to do when a rule finds a contact.",
     {"UPDATE": "Update the contact found.", "SKIP": "Write nothing (an insert-only call)."},
 )
-NoMatchAction = _publish(
+NoMatchAction = publish(
     model.NoMatchAction,
     "What to do when no rule finds a contact.",
     {
@@ -81,7 +81,7 @@ NoMatchAction = _publish(
         "FAIL": "Fail with NOT_FOUND (seed 004's update-only PUT).",
     },
 )
-MultipleMatchAction = _publish(
+MultipleMatchAction = publish(
     model.MultipleMatchAction,
     "What to do when the deciding rule finds more than one contact.",
     {
@@ -90,7 +90,7 @@ MultipleMatchAction = _publish(
         "UPDATE_OLDEST": "Update the earliest created contact found.",
     },
 )
-ContactField = _publish(
+ContactField = publish(
     model.ContactField,
     "A built-in contact field, as named by `requireOnCreate`.",
     {
@@ -101,7 +101,7 @@ ContactField = _publish(
         "LAST_NAME": "The last name.",
     },
 )
-ContactSource = _publish(
+ContactSource = publish(
     model.Source,
     "How a contact was created (seed 004's creation source).",
     {
@@ -112,7 +112,7 @@ ContactSource = _publish(
     },
     name="ContactSource",
 )
-PropertyType = _publish(
+PropertyType = publish(
     model.PropertyType,
     "The type of a custom property; values are checked against it.",
     {
@@ -123,7 +123,7 @@ PropertyType = _publish(
         "SELECT": "One of the field's options.",
     },
 )
-ErrorCode = _publish(
+ErrorCode = publish(
     StoreErrorCode,
     "Why a userError happened.",
     {

@@ -142,3 +142,6 @@ class UpsertContactInput:
     dry_run: bool | None = strawberry.field(
         default=False, description="Match and validate, return what would happen, and write nothing."
     )
+    idempotency_key: Maybe[str | None] = strawberry.field(
+        description="The same key with the same input within 24 h returns the first call's result without applying it again."
+    )

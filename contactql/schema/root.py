@@ -3,13 +3,15 @@ mutations need a write key, and the workspace's webhook secret an admin key."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.permission import BasePermission
 
-from contactql.resolvers import contacts, lists
+from contactql.resolvers import batches, contacts, lists
 from contactql.resolvers.context import Info
+from contactql.schema.batches import Batch, BatchConnection, BatchStatus, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.errors import ApiError
 from contactql.schema.filters import ContactFilter
@@ -88,6 +90,22 @@ class Query:
     async def properties(self, info: Info) -> list[PropertyField]:
         return await lists.get_properties(info)
 
+    @strawberry.field(description="One batch by id (seed 001's batchId, seed 004's import status).")
+    async def batch(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]
+    ) -> Batch | None:
+        return await batches.get_batch(info, id)
+
+    @strawberry.field(description="The workspace's batches, newest first.")
+    async def batches(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="How many batches (at most 100; null: 20).")] = 20,
+        after: After = None,
+        status: Annotated[BatchStatus | None, strawberry.argument(description="Only batches with this status.")] = None,
+    ) -> BatchConnection:
+        return await batches.page_batches(info, 20 if first is None else first, after, status)
+
     @strawberry.field(description="The workspace of the calling API key.")
     async def workspace(self, info: Info) -> Workspace:
         from contactql.store.keys import get_workspace
@@ -106,6 +124,15 @@ class Mutation:
         self, info: Info, input: Annotated[UpsertContactInput, strawberry.argument(description="The contact and how to match it.")]
     ) -> UpsertContactPayload:
         return await contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+
+    @strawberry.mutation(
+        description="Create or update many contacts as one batch: stored and returned QUEUED, applied in the background (seeds 001, 004).",
+        permission_classes=[CanWrite],
+    )
+    async def upsert_contacts(
+        self, info: Info, input: Annotated[UpsertContactsInput, strawberry.argument(description="The contacts and how to match them.")]
+    ) -> UpsertContactsPayload:
+        return await batches.upsert_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
 
     @strawberry.mutation(
         description="Soft-delete a contact: it keeps its identity and can be restored with restoreDeleted.",
@@ -133,3 +160,13 @@ class Mutation:
         self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]
     ) -> CompanyPayload:
         return await lists.create_company(info, name)
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")
+class Subscription:
+    @strawberry.subscription(description="The batch now, after every 10 % of its items, and when it finishes; then the stream ends.")
+    async def batch_progress(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]
+    ) -> AsyncGenerator[Batch, None]:
+        async for batch in batches.batch_progress(info, id):
+            yield batch

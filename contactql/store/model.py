@@ -90,6 +90,19 @@ class PropertyType(enum.StrEnum):
     SELECT = "SELECT"
 
 
+class BatchStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
 class Scope(enum.StrEnum):
     READ = "read"
     WRITE = "write"
@@ -214,6 +227,32 @@ class UpsertOptions:
     batch_id: str | None = None
     confirmed: bool = True  # seed 004: API-created contacts are already confirmed
 
+    def to_json(self) -> dict[str, Any]:
+        return _to_json(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UpsertOptions:
+        match = dict(data["match"])
+        values = match.get("values")
+        strategy = MatchStrategy(
+            rules=tuple(MatchRule(r) for r in match["rules"]),
+            properties=tuple(match["properties"]),
+            values=None if values is None else tuple(PropertyInput(**v) for v in values),
+            on_match=MatchAction(match["on_match"]),
+            on_no_match=NoMatchAction(match["on_no_match"]),
+            on_multiple=MultipleMatchAction(match["on_multiple"]),
+            require_on_create=tuple(ContactField(f) for f in match["require_on_create"]),
+        )
+        return cls(
+            match=strategy,
+            list_id=data.get("list_id"),
+            restore_deleted=bool(data.get("restore_deleted")),
+            source=Source(data["source"]),
+            actor=data.get("actor"),
+            batch_id=data.get("batch_id"),
+            confirmed=bool(data.get("confirmed", True)),
+        )
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class InvalidProperty:
@@ -241,3 +280,31 @@ class ItemResult:
         self.outcome = None
         self.errors.append(problem)
         return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form of a batch item's result (the contacts' rows are not part of it)."""
+        return {
+            "index": self.index,
+            "client_ref": self.client_ref,
+            "outcome": None if self.outcome is None else self.outcome.value,
+            "matched_by": None if self.matched_by is None else self.matched_by.value,
+            "contact_ids": self.contact_ids,
+            "changed_fields": self.changed_fields,
+            "invalid_properties": [_to_json(p) for p in self.invalid_properties],
+            "invalid_contact_ids": self.invalid_contact_ids,
+            "errors": [p.to_json() for p in self.errors],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemResult:
+        return cls(
+            index=data["index"],
+            client_ref=data.get("client_ref"),
+            outcome=None if data.get("outcome") is None else Outcome(data["outcome"]),
+            matched_by=None if data.get("matched_by") is None else MatchRule(data["matched_by"]),
+            contact_ids=list(data.get("contact_ids") or ()),
+            changed_fields=list(data.get("changed_fields") or ()),
+            invalid_properties=[InvalidProperty(**p) for p in data.get("invalid_properties") or ()],
+            invalid_contact_ids=list(data.get("invalid_contact_ids") or ()),
+            errors=[Problem.from_json(p) for p in data.get("errors") or ()],
+        )

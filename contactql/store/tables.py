@@ -181,6 +181,87 @@ class ExternalUrl(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
 
 
+class Batch(SQLModel, table=True):
+    """An accepted upsertContacts call (or CSV import); its items are in batch_payload."""
+
+    __tablename__ = "batch"
+    __table_args__ = (
+        sa.Index("ix_batch_queue", "status", "created_at"),
+        sa.Index("ix_batch_workspace", "workspace_id", "created_at", "id"),
+    )
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
+    source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    total: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    processed: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    created: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    updated: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    unchanged: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    skipped: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    failed: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    options: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    webhook_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    lease_expires_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+    started_at: dt.datetime | None = _ts(nullable=True)
+    finished_at: dt.datetime | None = _ts(nullable=True)
+
+
+class BatchPayload(SQLModel, table=True):
+    """The validated items of a batch, as one JSON document written at acceptance."""
+
+    __tablename__ = "batch_payload"
+    batch_id: str = _fk("batch.id", primary_key=True, big=False)
+    items: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class BatchResult(SQLModel, table=True):
+    """One item's result, written in the transaction that applied it."""
+
+    __tablename__ = "batch_result"
+    batch_id: str = _fk("batch.id", primary_key=True, big=False)
+    index: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
+    outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(12)))  # NULL: failed
+    result: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: a webhook to send, written in the transaction that produced it."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.Index("ix_webhook_due", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_batch", "batch_id"),
+    )
+    id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))  # webhook-id, kept across retries
+    workspace_id: int = _fk("workspace.id")
+    batch_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
+    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    next_attempt_at: dt.datetime = _ts()
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    lease_expires_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+    delivered_at: dt.datetime | None = _ts(nullable=True)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's idempotency key: the request it named and what it answered (24 hours)."""
+
+    __tablename__ = "idempotency_key"
+    workspace_id: int = _fk("workspace.id", primary_key=True)
+    key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    request_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    response: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
 metadata = SQLModel.metadata
 contact_t = Contact.__table__
 property_field_t = PropertyField.__table__
@@ -192,3 +273,8 @@ contact_company_t = ContactCompany.__table__
 external_url_t = ExternalUrl.__table__
 workspace_t = Workspace.__table__
 api_key_t = ApiKey.__table__
+batch_t = Batch.__table__
+batch_payload_t = BatchPayload.__table__
+batch_result_t = BatchResult.__table__
+webhook_delivery_t = WebhookDelivery.__table__
+idempotency_t = IdempotencyKey.__table__

@@ -1,9 +1,10 @@
 """Group commit for single-contact upserts.
 
-Each `upsertContact` hands its item to one writer task and waits. The writer takes every item
-that is waiting (up to `max_items`), applies them in arrival order as chunks — one per run of
-items of the same workspace — inside ONE write transaction, commits (one fsync for all of
-them with `synchronous=FULL`) and only then answers each caller: acknowledged means durable.
+Each `upsertContact` hands its request to one writer task and waits. The writer takes every
+request that is waiting (up to `max_items` items), applies them in arrival order inside ONE
+write transaction (`apply_requests`: consecutive requests of a workspace share a chunk),
+commits — one fsync for all of them with `synchronous=FULL` — and only then answers each
+caller: acknowledged means durable.
 
 Items are applied in order against one in-memory state, so 20 concurrent upserts of the same
 new email create one contact and 19 updates. A fault in a group never leaks into a
@@ -19,13 +20,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
 from contactql.store.database import Database
 from contactql.store.model import ItemResult
-from contactql.store.upsert import Work, upsert_chunk, upsert_runs
+from contactql.store.upsert import Request, apply_requests
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ INTEGRITY_RETRIES = 3
 
 @dataclasses.dataclass(slots=True)
 class _Job:
-    workspace_id: int
-    work: list[Work]
+    request: Request
     future: asyncio.Future[list[ItemResult]]
 
 
@@ -46,12 +45,12 @@ class UpsertWriter:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, *, workspace_id: int, work: Sequence[Work]) -> list[ItemResult]:
-        """Apply `work` durably; returns one result per item, in order."""
+    async def submit(self, request: Request) -> list[ItemResult]:
+        """Apply `request` durably; returns one result per item, in order."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="contactql-upsert-writer")
         future: asyncio.Future[list[ItemResult]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(workspace_id, list(work), future))
+        self._queue.put_nowait(_Job(request, future))
         return await future
 
     async def close(self) -> None:
@@ -64,35 +63,29 @@ class UpsertWriter:
     async def _run(self) -> None:
         while True:
             jobs = [await self._queue.get()]
-            count = len(jobs[0].work)
+            count = len(jobs[0].request.work)
             while count < self._max_items and not self._queue.empty():
                 job = self._queue.get_nowait()
                 jobs.append(job)
-                count += len(job.work)
+                count += len(job.request.work)
             jobs = [j for j in jobs if not j.future.done()]  # callers that went away
             if jobs:
                 await self._apply_group(jobs)
 
     async def _apply_group(self, jobs: list[_Job]) -> None:
         try:
-            answers = await self._db.write(upsert_runs, _runs(jobs), self._db.catalog)
+            answers = await self._db.write(apply_requests, [j.request for j in jobs], self._db.catalog)
         except Exception:
-            if len(jobs) == 1:
-                await self._apply_alone(jobs[0])
-            else:
-                for job in jobs:
-                    await self._apply_alone(job)
+            for job in jobs:
+                await self._apply_alone(job)
             return
-        results = [r for answer in answers for r in answer]
-        start = 0
-        for job in jobs:
-            _resolve(job, results[start : start + len(job.work)])
-            start += len(job.work)
+        for job, results in zip(jobs, answers, strict=True):
+            _resolve(job, results)
 
     async def _apply_alone(self, job: _Job) -> None:
         for attempt in range(INTEGRITY_RETRIES + 1):
             try:
-                results = await self._db.write(upsert_chunk, workspace_id=job.workspace_id, work=job.work, catalog=self._db.catalog)
+                [results] = await self._db.write(apply_requests, [job.request], self._db.catalog)
             except IntegrityError as error:
                 if attempt == INTEGRITY_RETRIES:
                     _fail(job, error)
@@ -105,17 +98,6 @@ class UpsertWriter:
             else:
                 _resolve(job, results)
                 return
-
-
-def _runs(jobs: list[_Job]) -> list[tuple[int, list[Work]]]:
-    """Consecutive jobs of one workspace form one chunk (every query is per workspace)."""
-    runs: list[tuple[int, list[Work]]] = []
-    for job in jobs:
-        if runs and runs[-1][0] == job.workspace_id:
-            runs[-1][1].extend(job.work)
-        else:
-            runs.append((job.workspace_id, list(job.work)))
-    return runs
 
 
 def _resolve(job: _Job, results: list[ItemResult]) -> None:

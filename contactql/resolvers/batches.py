@@ -1,0 +1,157 @@
+"""Batch mutations, queries and the progress subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
+
+import strawberry
+
+from contactql import outbound
+from contactql.resolvers.context import Info
+from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
+from contactql.schema.errors import ApiError, user_errors
+from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.store import batches, webhooks
+from contactql.store.batches import BatchRow
+from contactql.store.errors import ErrorCode, Problem, StoreError
+from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
+from contactql.store.lists import get_list
+from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
+from contactql.store.validate import enum_value, validate_contact, validate_match
+
+MAX_RESULTS_PAGE = 1000
+PROGRESS_POLL_SECONDS = 1.0
+
+
+def validate_entries(contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every item validated once, here; the worker applies what is stored."""
+    out = []
+    for index, raw in enumerate(contacts):
+        item, problems = validate_contact(raw, index)
+        out.append(batches.entry(item, problems))
+    return out
+
+
+async def request_problems(info: Info, raw: Mapping[str, Any], *, max_items: int) -> list[Problem]:
+    """Problems with a batch request as a whole (size, list, match, webhook, key): no batch then."""
+    problems: list[Problem] = []
+    count = len(raw["contacts"])
+    if count > max_items:
+        problems.append(Problem(("contacts",), ErrorCode.BATCH_TOO_LARGE, f"{count} contacts; at most {max_items} per batch"))
+    elif count == 0:
+        problems.append(Problem(("contacts",), ErrorCode.INVALID_INPUT, "give at least one contact"))
+    if (list_id := raw.get("listId")) is not None:
+        if await info.context.db.read(get_list, workspace_id=info.context.workspace_id, list_id=str(list_id)) is None:
+            problems.append(Problem(("listId",), ErrorCode.LIST_NOT_FOUND, f"no list with id {list_id}"))
+    if (url := raw.get("webhookUrl")) is not None:
+        if (why := await outbound.problem_with(url, allow_private=info.context.services.settings.allow_private_webhooks)) is not None:
+            problems.append(Problem(("webhookUrl",), ErrorCode.INVALID_INPUT, f"webhookUrl {why}"))
+    if (key := raw.get("idempotencyKey")) is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+        problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))
+    return problems
+
+
+async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsPayload:
+    services = info.context.services
+    match, problems = validate_match(raw.get("match"))
+    problems = await request_problems(info, raw, max_items=services.settings.max_batch_size) + problems
+    if problems:
+        return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
+    # Validation is CPU work: keep the event loop answering other requests meanwhile.
+    entries = await asyncio.to_thread(validate_entries, raw["contacts"])
+    options = UpsertOptions(
+        match=match,
+        list_id=None if raw.get("listId") is None else str(raw["listId"]),
+        restore_deleted=bool(raw.get("restoreDeleted")),
+        source=Source.BATCH,
+        actor=info.context.principal.key_name,
+    )
+    key = raw.get("idempotencyKey")
+    try:
+        row, _ = await info.context.db.write(
+            batches.accept_batch,
+            workspace_id=info.context.workspace_id,
+            entries=entries,
+            options=options,
+            webhook_url=raw.get("webhookUrl"),
+            idempotency_key=None if key is None else (key, request_hash("upsertContacts", raw)),
+        )
+    except StoreError as refused:
+        return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
+    services.wake_batches()
+    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[])
+
+
+async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:
+    row = await info.context.db.read(batches.get_batch, workspace_id=info.context.workspace_id, batch_id=str(id))
+    return None if row is None else Batch.from_row(row)
+
+
+async def page_batches(info: Info, first: int, after: str | None, status: Any) -> BatchConnection:
+    limit = check_first(first)
+    key = decode_cursor(after, 2)
+    try:
+        after_key = None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
+    except (TypeError, ValueError):
+        raise ApiError("after is not a cursor of this connection") from None
+    rows, total = await info.context.db.read(
+        batches.page_batches,
+        workspace_id=info.context.workspace_id,
+        status=None if status is None else BatchStatus(enum_value(status)),
+        limit=limit + 1,
+        after=after_key,
+    )
+    edges = [BatchEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=Batch.from_row(row)) for row in rows[:limit]]
+    return BatchConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)
+
+
+async def page_results(
+    info: Info, row: BatchRow, first: int, after: str | None, outcome: Any, failed_only: bool
+) -> BatchResultConnection:
+    limit = check_first(first, MAX_RESULTS_PAGE)
+    key = decode_cursor(after, 1)
+    if key is not None and not isinstance(key[0], int):
+        raise ApiError("after is not a cursor of this connection")
+    results, total = await info.context.db.read(
+        batches.page_results,
+        workspace_id=info.context.workspace_id,
+        batch_id=row.id,
+        limit=limit + 1,
+        after_index=None if key is None else key[0],
+        outcome=None if outcome is None else Outcome(enum_value(outcome)),
+        failed_only=failed_only,
+    )
+    edges = [BatchResultEdge(cursor=encode_cursor(r.index), node=BatchResult.from_result(r)) for r in results[:limit]]
+    return BatchResultConnection(
+        edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(results) > limit, after=after), total_count=total
+    )
+
+
+async def webhook_of(info: Info, row: BatchRow) -> WebhookDelivery | None:
+    if row.webhook_url is None:
+        return None
+    delivery = await info.context.db.read(webhooks.delivery_of_batch, workspace_id=info.context.workspace_id, batch_id=row.id)
+    return WebhookDelivery.of(row.webhook_url, delivery)
+
+
+async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch, None]:
+    """The batch now, again after every 10 % of its items (a chunk is at most 10 %), and once
+    finished; then the stream ends."""
+    db, workspace_id = info.context.db, info.context.workspace_id
+    with info.context.services.progress.subscribe(str(id)) as updates:
+        row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id))
+        if row is None:
+            raise ApiError(f"no batch with id {id}", "INVALID_INPUT")
+        yield Batch.from_row(row)
+        pushed = row.processed
+        while not row.finished:
+            try:
+                row = await asyncio.wait_for(updates.get(), PROGRESS_POLL_SECONDS)
+            except TimeoutError:  # another process may be applying it: ask the database
+                row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row
+            if row.finished or row.processed > pushed:
+                pushed = row.processed
+                yield Batch.from_row(row)

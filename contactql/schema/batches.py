@@ -1,0 +1,179 @@
+"""Batches: the Batch type with its paged results and webhook delivery, and their inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+from strawberry import Maybe
+
+from contactql.resolvers.context import Info
+from contactql.schema.enums import MatchRule, UpsertOutcome, publish
+from contactql.schema.errors import InvalidProperty, UserError
+from contactql.schema.inputs import ContactInput, MatchStrategyInput, raw_input
+from contactql.schema.pagination import PageInfo
+from contactql.schema.payloads import item_user_errors
+from contactql.store.batches import BatchRow
+from contactql.store.model import BatchStatus as StoreBatchStatus
+from contactql.store.model import DeliveryStatus, ItemResult
+from contactql.store.webhooks import DeliveryRow
+
+BatchStatus = publish(
+    StoreBatchStatus,
+    "Where a batch is.",
+    {
+        "QUEUED": "Accepted and stored; no contact written yet.",
+        "PROCESSING": "Being applied, chunk by chunk.",
+        "COMPLETED": "Every item has a result (failed items included).",
+        "FAILED": "The batch itself could not be processed; see the results it has.",
+    },
+)
+WebhookDeliveryStatus = publish(
+    DeliveryStatus,
+    "Where a webhook delivery is.",
+    {
+        "PENDING": "Not delivered yet: waiting for its first or next attempt.",
+        "DELIVERED": "The receiver answered 2xx.",
+        "FAILED": "Every attempt of the retry schedule failed.",
+    },
+)
+
+
+@strawberry.type(description="The webhook a batch sends when it finishes (Standard Webhooks, retried).")
+class WebhookDelivery:
+    url: str = strawberry.field(description="Where it is sent.")
+    status: WebhookDeliveryStatus = strawberry.field(description="Whether it was delivered.")
+    attempts: int = strawberry.field(description="Attempts made so far.")
+    last_error: str | None = strawberry.field(description="Why the last attempt failed.")
+    delivered_at: dt.datetime | None = strawberry.field(description="When the receiver accepted it.")
+
+    @classmethod
+    def of(cls, url: str, row: DeliveryRow | None) -> WebhookDelivery:
+        if row is None:  # the batch has not finished yet
+            return cls(url=url, status=WebhookDeliveryStatus("PENDING"), attempts=0, last_error=None, delivered_at=None)
+        return cls(
+            url=row.url, status=WebhookDeliveryStatus(row.status.value), attempts=row.attempts,
+            last_error=row.last_error, delivered_at=row.delivered_at,
+        )  # fmt: skip
+
+
+@strawberry.type(description="What one item of a batch came to — the fields of an upsertContact payload.")
+class BatchResult:
+    index: int = strawberry.field(description="The item's position in the batch, from 0.")
+    client_ref: str | None = strawberry.field(description="The item's clientRef, echoed.")
+    outcome: UpsertOutcome | None = strawberry.field(description="What happened; null when the item failed.")
+    matched_by: MatchRule | None = strawberry.field(description="The rule that found the contact.")
+    contact_ids: list[strawberry.ID] = strawberry.field(description="The contacts written or matched.")
+    changed_fields: list[str] = strawberry.field(description="Fields written; empty when UNCHANGED.")
+    invalid_properties: list[InvalidProperty] = strawberry.field(description="Property values not written, and why.")
+    invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace.")
+    errors: list[UserError] = strawberry.field(description='Problems with the item; fields are paths like ["contacts", "3", "email"].')
+
+    @classmethod
+    def from_result(cls, result: ItemResult) -> BatchResult:
+        return cls(
+            index=result.index,
+            client_ref=result.client_ref,
+            outcome=None if result.outcome is None else UpsertOutcome(result.outcome.value),
+            matched_by=None if result.matched_by is None else MatchRule(result.matched_by.value),
+            contact_ids=[strawberry.ID(str(i)) for i in result.contact_ids],
+            changed_fields=result.changed_fields,
+            invalid_properties=[InvalidProperty.from_row(p) for p in result.invalid_properties],
+            invalid_contact_ids=[strawberry.ID(i) for i in result.invalid_contact_ids],
+            errors=item_user_errors(result.errors, ("contacts", str(result.index))),
+        )
+
+
+@strawberry.type(description="A result and its cursor.")
+class BatchResultEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to get the results after this one.")
+    node: BatchResult = strawberry.field(description="The result.")
+
+
+@strawberry.type(description="A page of a batch's results, in input order (Relay cursor connection).")
+class BatchResultConnection:
+    edges: list[BatchResultEdge] = strawberry.field(description="The results of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
+    total_count: int = strawberry.field(description="How many results match the filter so far.")
+
+
+@strawberry.type(description="An upsertContacts call or CSV import: stored whole, applied asynchronously (seed 001's 202).")
+class Batch:
+    row: strawberry.Private[BatchRow]
+    id: strawberry.ID = strawberry.field(description="The batch's id (a UUID; seed 001's batchId).")
+    status: BatchStatus = strawberry.field(description="Where the batch is.")
+    total: int = strawberry.field(description="Items in the batch.")
+    processed: int = strawberry.field(description="Items with a result so far.")
+    created: int = strawberry.field(description="Items that created a contact.")
+    updated: int = strawberry.field(description="Items that updated contacts.")
+    unchanged: int = strawberry.field(description="Items whose contact already had every value.")
+    skipped: int = strawberry.field(description="Items skipped on purpose (SKIP actions, deleted contacts).")
+    failed: int = strawberry.field(description="Items that failed (their outcome is null).")
+    created_at: dt.datetime = strawberry.field(description="When the batch was accepted.")
+    started_at: dt.datetime | None = strawberry.field(description="When a worker first took it.")
+    finished_at: dt.datetime | None = strawberry.field(description="When it completed or failed.")
+
+    @classmethod
+    def from_row(cls, row: BatchRow) -> Batch:
+        return cls(
+            row=row, id=strawberry.ID(row.id), status=BatchStatus(row.status.value), total=row.total,
+            processed=row.processed, created=row.created, updated=row.updated, unchanged=row.unchanged,
+            skipped=row.skipped, failed=row.failed, created_at=row.created_at, started_at=row.started_at,
+            finished_at=row.finished_at,
+        )  # fmt: skip
+
+    @strawberry.field(description="The items' results in input order (seed 004's failedContacts: failedOnly).")
+    async def results(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="How many results (at most 1000; null: 100).")] = 100,
+        after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
+        outcome: Annotated[UpsertOutcome | None, strawberry.argument(description="Only results with this outcome.")] = None,
+        failed_only: Annotated[bool | None, strawberry.argument(description="Only the failed items.")] = False,
+    ) -> BatchResultConnection:
+        from contactql.resolvers.batches import page_results
+
+        return await page_results(info, self.row, 100 if first is None else first, after, outcome, bool(failed_only))
+
+    @strawberry.field(description="The completion webhook, when the batch has a webhookUrl.")
+    async def webhook(self, info: Info) -> WebhookDelivery | None:
+        from contactql.resolvers.batches import webhook_of
+
+        return await webhook_of(info, self.row)
+
+
+@strawberry.type(description="A batch and its cursor.")
+class BatchEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to get the batches after this one.")
+    node: Batch = strawberry.field(description="The batch.")
+
+
+@strawberry.type(description="A page of batches, newest first (Relay cursor connection).")
+class BatchConnection:
+    edges: list[BatchEdge] = strawberry.field(description="The batches of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
+    total_count: int = strawberry.field(description="How many batches match.")
+
+
+@raw_input
+@strawberry.input(description="Many contacts to create or update, applied asynchronously as one batch.")
+class UpsertContactsInput:
+    contacts: list[ContactInput] = strawberry.field(
+        description="The contacts (at most CONTACTQL_MAX_BATCH_SIZE, 1000 by default); each as in upsertContact."
+    )
+    list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add every contact to this list, which must exist.")
+    match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts, for every item.")
+    restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match (seed 004).")
+    webhook_url: Maybe[str | None] = strawberry.field(
+        description="POSTed a signed summary when the batch finishes (https, public address; seed 001's webHookUrl)."
+    )
+    idempotency_key: Maybe[str | None] = strawberry.field(
+        description="The same key with the same input within 24 h returns the first call's batch."
+    )
+
+
+@strawberry.type(description="The result of upsertContacts: the batch, QUEUED, before any contact is written.")
+class UpsertContactsPayload:
+    batch: Batch | None = strawberry.field(description="The accepted batch; null when the request was refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why the request was refused.")

@@ -1,0 +1,91 @@
+"""Sends the webhook outbox: signed per Standard Webhooks, retried on Svix's schedule.
+
+Signatures come from `standardwebhooks` (Svix's reference implementation): `webhook-id` (the
+same for every attempt of one delivery), `webhook-timestamp`, `webhook-signature` =
+`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the workspace's `whsec_` secret.
+A delivery succeeds on a 2xx answer within 10 s; anything else is a failed attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from contactql import outbound
+from contactql.config import Settings
+from contactql.store import webhooks
+from contactql.store.database import Database
+from contactql.store.webhooks import DeliveryRow
+
+log = logging.getLogger("contactql.webhooks")
+
+ATTEMPT_TIMEOUT_SECONDS = 10.0
+CLAIM_LIMIT = 20
+IDLE_POLL_SECONDS = 1.0
+MAX_ERROR_LENGTH = 500
+
+
+def signed_headers(delivery: DeliveryRow, now: dt.datetime) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "user-agent": "ContactQL-Webhooks/1",
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(delivery.secret).sign(delivery.id, now, delivery.payload),
+    }
+
+
+class WebhookSender:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._owner = f"sender-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+            while True:
+                try:
+                    due = await self._db.write(webhooks.claim_due, owner=self._owner, lease_seconds=ATTEMPT_TIMEOUT_SECONDS * 3, limit=CLAIM_LIMIT)
+                except Exception:
+                    log.exception("claiming webhook deliveries failed")
+                    due = []
+                if due:
+                    await asyncio.gather(*(self._attempt(client, d) for d in due))
+                    continue
+                idle = await self._idle_seconds()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle)
+
+    async def _idle_seconds(self) -> float:
+        next_due = await self._db.read(webhooks.next_due)
+        if next_due is None:
+            return IDLE_POLL_SECONDS
+        return min(IDLE_POLL_SECONDS, max(0.05, (next_due - dt.datetime.now(dt.UTC)).total_seconds()))
+
+    async def _attempt(self, client: httpx.AsyncClient, delivery: DeliveryRow) -> None:
+        error = await outbound.problem_with(delivery.url, allow_private=self._settings.allow_private_webhooks)
+        if error is None:
+            now = dt.datetime.now(dt.UTC)
+            try:
+                response = await client.post(delivery.url, content=delivery.payload.encode(), headers=signed_headers(delivery, now))
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
+            except httpx.TimeoutException:
+                error = f"no answer within {ATTEMPT_TIMEOUT_SECONDS:g} s"
+            except httpx.HTTPError as failure:
+                error = f"{type(failure).__name__}: {failure}"[:MAX_ERROR_LENGTH]
+        status = await self._db.write(
+            webhooks.record_attempt, delivery_id=delivery.id, owner=self._owner, error=error, delays=self._settings.webhook_retry_delays
+        )
+        log.info("webhook %s to %s: %s (%s)", delivery.id, delivery.url, status, error or "delivered")

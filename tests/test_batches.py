@@ -1,0 +1,236 @@
+"""upsertContacts: accepted whole and QUEUED, applied in the background with upsertContact's
+rules, results in input order, set-based, idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contactql.app import create_app
+from contactql.config import Settings
+from contactql.store.model import Scope
+from tests.conftest import count_statements, make_key
+from tests.helpers import Api
+
+SUBMIT = """
+mutation Submit($input: UpsertContactsInput!) {
+  upsertContacts(input: $input) {
+    batch { id status total processed created updated unchanged skipped failed startedAt finishedAt }
+    userErrors { field code message }
+  }
+}
+"""
+STATUS = """
+query Status($id: ID!, $first: Int, $after: String, $outcome: UpsertOutcome, $failedOnly: Boolean) {
+  batch(id: $id) {
+    id status total processed created updated unchanged skipped failed startedAt finishedAt
+    results(first: $first, after: $after, outcome: $outcome, failedOnly: $failedOnly) {
+      totalCount
+      edges { cursor node { index clientRef outcome matchedBy contactIds changedFields
+                            invalidProperties { name reason } invalidContactIds errors { field code message } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    webhook { status }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def paused(settings: Settings) -> AsyncIterator[tuple[Any, Api]]:
+    """An app whose batch worker does not run by itself: tests call `drain`."""
+    application = create_app(dataclasses.replace(settings, workers=False, max_batch_size=50, batch_chunk_size=4))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield application, Api(http, await make_key(application, scope=Scope.WRITE, name="batcher"))
+
+
+async def submit(api: Api, contacts: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
+    return (await api.gql(SUBMIT, {"input": {"contacts": contacts, **options}}))["upsertContacts"]
+
+
+async def status(api: Api, batch_id: str, **variables: Any) -> dict[str, Any]:
+    return (await api.gql(STATUS, {"id": batch_id, **variables}))["batch"]
+
+
+async def wait_finished(api: Api, batch_id: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        batch = await status(api, batch_id)
+        if batch["status"] in ("COMPLETED", "FAILED"):
+            return batch
+        assert asyncio.get_running_loop().time() < deadline, batch
+        await asyncio.sleep(0.05)
+
+
+async def test_a_batch_is_queued_before_any_contact_is_written(paused: tuple[Any, Api]) -> None:
+    app, api = paused
+    accepted = await submit(api, [{"email": f"q{i}@example.com"} for i in range(10)])
+    assert accepted["userErrors"] == []
+    batch = accepted["batch"]
+    assert (batch["status"], batch["total"], batch["processed"], batch["startedAt"]) == ("QUEUED", 10, 0, None)
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 0
+    assert (await status(api, batch["id"]))["results"]["totalCount"] == 0
+
+    await app.state.batch_worker.drain()
+    done = await status(api, batch["id"])
+    assert (done["status"], done["processed"], done["created"]) == ("COMPLETED", 10, 10)
+    assert done["startedAt"] is not None and done["finishedAt"] is not None
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 10
+
+
+async def test_items_follow_upsert_contact_rules_and_one_bad_item_never_fails_its_neighbours(paused: tuple[Any, Api]) -> None:
+    app, api = paused
+    await api.property_field("city")
+    existing = await api.upsert({"email": "old@example.com", "firstName": "Old"})
+    contacts = [
+        {"email": "new@example.com", "firstName": "New", "clientRef": "r0"},
+        {"email": "bad-email", "clientRef": "r1"},
+        {"email": "old@example.com", "firstName": "Old", "clientRef": "r2"},
+        {"email": "old@example.com", "lastName": "Updated", "clientRef": "r3"},
+        {"email": "new@example.com", "properties": [{"name": "city", "value": "Oslo"}, {"name": "nope", "value": "x"}], "clientRef": "r4"},
+        {"id": "999999", "mobile": "+4790000099", "clientRef": "r5"},
+        {"firstName": "Nobody", "clientRef": "r6"},
+    ]
+    batch = (await submit(api, contacts))["batch"]
+    await app.state.batch_worker.drain()
+    done = await status(api, batch["id"])
+    assert done["status"] == "COMPLETED"
+    assert (done["created"], done["updated"], done["unchanged"], done["skipped"], done["failed"]) == (2, 2, 1, 0, 2)
+    assert done["created"] + done["updated"] + done["unchanged"] + done["skipped"] + done["failed"] == done["total"] == 7
+    results = [e["node"] for e in done["results"]["edges"]]
+    assert [r["index"] for r in results] == list(range(7))
+    assert [r["clientRef"] for r in results] == [f"r{i}" for i in range(7)]
+    assert [r["outcome"] for r in results] == ["CREATED", None, "UNCHANGED", "UPDATED", "UPDATED", "CREATED", None]
+    assert results[1]["errors"] == [{"field": ["contacts", "1", "email"], "code": "INVALID_EMAIL", "message": results[1]["errors"][0]["message"]}]
+    assert results[2]["contactIds"] == [existing["contact"]["id"]] and results[2]["matchedBy"] == "EMAIL_AND_MOBILE"
+    assert results[3]["changedFields"] == ["lastName"]
+    # items sharing an identity give one contact: item 4 updates what item 0 created
+    assert results[4]["contactIds"] == results[0]["contactIds"]
+    assert results[4]["changedFields"] == ["properties.city"]
+    assert results[4]["invalidProperties"] == [{"name": "nope", "reason": "no property with this name 'nope'"}]
+    assert results[5]["invalidContactIds"] == ["999999"]
+    assert [(e["field"], e["code"]) for e in results[6]["errors"]] == [(["contacts", "6"], "IDENTITY_REQUIRED")]
+    created = await api.contact(results[0]["contactIds"][0])
+    assert created["source"] == "BATCH" and created["createdBy"] == "batcher" and created["confirmed"] is True
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 3
+
+
+async def test_results_page_in_input_order_and_filter(paused: tuple[Any, Api]) -> None:
+    app, api = paused
+    contacts = [{"email": f"p{i}@example.com"} if i % 3 else {"email": f"broken{i}"} for i in range(12)]
+    batch = (await submit(api, contacts))["batch"]
+    await app.state.batch_worker.drain()
+    seen, after = [], None
+    while True:
+        page = (await status(api, batch["id"], first=5, after=after))["results"]
+        seen += [e["node"]["index"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == list(range(12))
+    failed = (await status(api, batch["id"], failedOnly=True))["results"]
+    assert [e["node"]["index"] for e in failed["edges"]] == [0, 3, 6, 9]
+    assert failed["totalCount"] == 4
+    created = (await status(api, batch["id"], outcome="CREATED"))["results"]
+    assert created["totalCount"] == 8
+    errors = await api.errors(STATUS, {"id": batch["id"], "first": 1001})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("options", "contacts", "error"),
+    [
+        ({}, [{"email": f"x{i}@example.com"} for i in range(51)], (["contacts"], "BATCH_TOO_LARGE")),
+        ({}, [], (["contacts"], "INVALID_INPUT")),
+        ({"listId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}, [{"email": "a@example.com"}], (["listId"], "LIST_NOT_FOUND")),
+        ({"webhookUrl": "https://127.0.0.1/hook"}, [{"email": "a@example.com"}], (["webhookUrl"], "INVALID_INPUT")),
+        ({"webhookUrl": "http://hooks.example.com/x"}, [{"email": "a@example.com"}], (["webhookUrl"], "INVALID_INPUT")),
+        ({"match": {"rules": []}}, [{"email": "a@example.com"}], (["match", "rules"], "INVALID_INPUT")),
+    ],
+)
+async def test_refused_batches_store_nothing(paused: tuple[Any, Api], options: dict[str, Any], contacts: list[Any], error: tuple[list[str], str]) -> None:
+    _, api = paused
+    refused = await submit(api, contacts, **options)
+    assert refused["batch"] is None
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [error]
+    assert (await api.gql("{ batches { totalCount } }"))["batches"]["totalCount"] == 0
+
+
+async def test_a_batch_is_a_handful_of_statements_per_chunk(settings: Settings) -> None:
+    app = create_app(dataclasses.replace(settings, workers=False, batch_chunk_size=500))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            api = Api(http, await make_key(app))
+            for name in ("a", "b", "c", "d", "e"):
+                await api.property_field(name)
+            contacts = [
+                {"email": f"s{i}@example.com", "firstName": f"F{i}", "lists": {"add": [{"name": "Imported"}]},
+                 "properties": [{"name": n, "value": f"{n}{i}"} for n in ("a", "b", "c", "d", "e")]}
+                for i in range(1000)
+            ]  # fmt: skip
+            batch = (await submit(api, contacts))["batch"]
+            with count_statements(app) as statements:
+                await app.state.batch_worker.drain()
+            done = await status(api, batch["id"], first=1)
+            assert done["created"] == 1000
+            # ten chunks (a tenth each, for progress), each a few reads and executemany writes —
+            # not one round trip per contact, property or membership (1000 contacts, 7000 rows)
+            chunks = 10
+            assert len(statements) <= 4 + 12 * chunks, statements
+
+
+async def test_batches_query_filters_by_status_newest_first(paused: tuple[Any, Api]) -> None:
+    app, api = paused
+    first = (await submit(api, [{"email": "b1@example.com"}]))["batch"]["id"]
+    await app.state.batch_worker.drain()
+    second = (await submit(api, [{"email": "b2@example.com"}]))["batch"]["id"]
+    listing = await api.gql("{ batches { totalCount edges { node { id status } } } }")
+    assert [e["node"]["id"] for e in listing["batches"]["edges"]] == [second, first]
+    queued = await api.gql("{ batches(status: QUEUED) { edges { node { id } } } }")
+    assert [e["node"]["id"] for e in queued["batches"]["edges"]] == [second]
+
+
+async def test_batch_idempotency_returns_the_same_batch_and_refuses_another_input(paused: tuple[Any, Api]) -> None:
+    _, api = paused
+    contacts = [{"email": "i1@example.com"}, {"email": "i2@example.com"}]
+    first = await submit(api, contacts, idempotencyKey="import-7")
+    again = await submit(api, contacts, idempotencyKey="import-7")
+    assert again["batch"]["id"] == first["batch"]["id"]
+    other = await submit(api, [{"email": "i3@example.com"}], idempotencyKey="import-7")
+    assert other["batch"] is None
+    assert [(e["field"], e["code"]) for e in other["userErrors"]] == [(["idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")]
+    assert (await api.gql("{ batches { totalCount } }"))["batches"]["totalCount"] == 1
+
+
+async def test_upsert_contact_idempotency_applies_once_even_concurrently(api: Api) -> None:
+    contact = {"email": "once@example.com", "firstName": "Once"}
+    results = await asyncio.gather(*(api.upsert(contact, idempotencyKey="k-1") for _ in range(10)))
+    assert {r["outcome"] for r in results} == {"CREATED"}, "every replay answers with the first call's result"
+    assert len({r["contact"]["id"] for r in results}) == 1
+    assert all(r["contact"]["email"] == "once@example.com" for r in results)
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 1
+
+    changed = await api.upsert({"email": "once@example.com", "firstName": "Twice"}, idempotencyKey="k-1")
+    assert changed["outcome"] is None
+    assert [(e["field"], e["code"]) for e in changed["userErrors"]] == [(["idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")]
+    assert (await api.upsert(contact, idempotencyKey="k-2"))["outcome"] == "UNCHANGED"
+
+
+async def test_keys_are_per_workspace(api: Api, other_workspace: Api) -> None:
+    mine = await api.upsert({"email": "w@example.com"}, idempotencyKey="shared")
+    theirs = await other_workspace.upsert({"email": "w@example.com"}, idempotencyKey="shared")
+    assert mine["outcome"] == theirs["outcome"] == "CREATED"
+    assert mine["contact"]["id"] != theirs["contact"]["id"]
+
+
+async def test_the_worker_in_the_app_completes_batches_by_itself(api: Api) -> None:
+    batch = (await submit(api, [{"email": f"auto{i}@example.com"} for i in range(30)]))["batch"]
+    done = await wait_finished(api, batch["id"])
+    assert (done["status"], done["created"]) == ("COMPLETED", 30)

@@ -1,0 +1,144 @@
+"""Batch webhooks: outbox, Standard Webhooks signatures, retries, against a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from contactql.app import create_app
+from contactql.config import Settings
+from contactql.store.model import Scope
+from tests.conftest import make_key
+from tests.helpers import Api, free_port
+from tests.test_batches import status, submit
+
+FAST_RETRIES = (0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
+
+
+class Receiver:
+    """A real HTTP receiver on 127.0.0.1 answering with the statuses it is given, in turn."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.calls: list[tuple[dict[str, str], bytes]] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    async def hook(self, request: Request) -> PlainTextResponse:
+        self.calls.append((dict(request.headers), await request.body()))
+        code = self.statuses[min(len(self.calls), len(self.statuses)) - 1]
+        return PlainTextResponse("ok" if code < 300 else "nope", status_code=code)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    started: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(statuses: list[int]) -> Receiver:
+        hook = Receiver(statuses)
+        app = Starlette(routes=[Route("/hook", hook.hook, methods=["POST"])])
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=hook.port, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve())
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        started.append((hook, server, task))
+        return hook
+
+    yield start
+    for _, server, task in started:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[tuple[Any, Api, str]]:
+    """The app with its workers running, private webhooks allowed and fast retries."""
+    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+            admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))
+            secret = (await admin.gql("{ workspace { webhookSecret } }"))["workspace"]["webhookSecret"]
+            yield app, admin, secret
+
+
+async def wait_webhook(api: Api, batch_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        webhook = (await api.gql("query W($id: ID!) { batch(id: $id) { webhook { url status attempts lastError deliveredAt } } }", {"id": batch_id}))["batch"]["webhook"]
+        if webhook["status"] == wanted:
+            return webhook
+        assert asyncio.get_running_loop().time() < deadline, webhook
+        await asyncio.sleep(0.05)
+
+
+async def test_a_signed_webhook_is_retried_until_the_receiver_accepts_it(live: tuple[Any, Api, str], receiver: Any) -> None:
+    _, api, secret = live
+    hook = await receiver([500, 503, 204])
+    existing = await api.upsert({"email": "old@example.com"})
+    contacts = [{"email": "new@example.com"}, {"email": "old@example.com"}, {"email": "broken"}, {"email": "old@example.com"}]
+    batch = (await submit(api, contacts, webhookUrl=hook.url))["batch"]
+    assert (await status(api, batch["id"]))["webhook"]["status"] == "PENDING"
+
+    webhook = await wait_webhook(api, batch["id"], "DELIVERED")
+    assert webhook["attempts"] == 3 and webhook["lastError"] is None and webhook["deliveredAt"] is not None
+    assert len(hook.calls) == 3
+    ids = {headers["webhook-id"] for headers, _ in hook.calls}
+    assert len(ids) == 1, "every retry of one delivery has the same webhook-id"
+    headers, body = hook.calls[-1]
+    payload = Webhook(secret).verify(body, headers)  # raises unless the signature is right
+    new_id = payload["created"]["contactIds"][0]
+    assert payload == {
+        "batchId": batch["id"],
+        "status": "COMPLETED",
+        "total": 4,
+        "created": {"count": 1, "contactIds": [new_id]},
+        "updated": {"count": 0, "contactIds": []},
+        "unchanged": {"count": 2, "contactIds": [existing["contact"]["id"]] * 2},
+        "skipped": {"count": 0, "contactIds": []},
+        "failed": {"count": 1, "indexes": [2]},
+    }
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + "A" * 32).verify(body, headers)
+
+
+async def test_a_webhook_that_always_fails_ends_failed_after_the_schedule(live: tuple[Any, Api, str], receiver: Any) -> None:
+    _, api, _ = live
+    hook = await receiver([500])
+    batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
+    webhook = await wait_webhook(api, batch["id"], "FAILED")
+    assert webhook["attempts"] == len(FAST_RETRIES) + 1 == len(hook.calls)
+    assert webhook["lastError"] == "HTTP 500"
+
+
+async def test_a_pending_delivery_survives_a_restart(settings: Settings, receiver: Any) -> None:
+    hook = await receiver([204])
+    first = create_app(dataclasses.replace(settings, allow_private_webhooks=True, workers=False))
+    async with first.router.lifespan_context(first):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
+            api = Api(http, await make_key(first, scope=Scope.ADMIN))
+            batch = (await submit(api, [{"email": "r@example.com"}], webhookUrl=hook.url))["batch"]
+            await first.state.batch_worker.drain()  # completes the batch; nobody sends the webhook
+            assert (await status(api, batch["id"]))["webhook"]["status"] == "PENDING"
+    assert hook.calls == []
+
+    second = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
+    async with second.router.lifespan_context(second):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http:
+            api = Api(http, await make_key(second, scope=Scope.ADMIN, name="again"))
+            webhook = await wait_webhook(api, batch["id"], "DELIVERED")
+            assert webhook["attempts"] == 1
+            assert json.loads(hook.calls[0][1])["batchId"] == batch["id"]
