@@ -1,0 +1,213 @@
+"""Batch upsert throughput (issue 4), four figures in one run:
+
+1. the engine: contacts/s from claim to COMPLETED (in-process, the batch worker alone);
+2. the physical floor: the same rows written with bare sqlite3 executemany in one transaction;
+3. end to end: batches submitted over HTTP to `contactql serve` and polled to completion;
+4. the do-nothing floor: the same documents sent to stock Strawberry (benchmarks/floor_app.py).
+
+    python benchmarks/batch_upsert.py [--batches 20] [--size 1000]
+
+Each batch: half new contacts, half matching existing contacts by email (rule EMAIL), each
+with 5 custom properties and 1 list. Bounded: a fixed number of batches per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loadgen import PYTHON, free_port, process, table  # noqa: E402
+from contactql.batch_worker import BatchWorker, ProgressHub  # noqa: E402
+from contactql.config import Settings  # noqa: E402
+from contactql.resolvers.batches import validate_entries  # noqa: E402
+from contactql.store import batches, lists, properties  # noqa: E402
+from contactql.store.database import Database  # noqa: E402
+from contactql.store.keys import ensure_workspace  # noqa: E402
+from contactql.store.model import MatchRule, MatchStrategy, PropertyType, Source, UpsertOptions  # noqa: E402
+
+PROPS = ("city", "interest", "tier", "score", "since")
+SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } userErrors { code message } } }"
+
+
+def contacts(batch: int, size: int, *, existing: bool = True) -> list[dict[str, Any]]:
+    """Half existing (emails made by `seed`), half new."""
+    half = size // 2
+    out = []
+    for i in range(size):
+        email = f"old{batch * half + i}@example.com" if existing and i < half else f"new{batch}.{i}@example.com"
+        out.append({
+            "email": email, "firstName": f"F{i}", "lastName": f"L{batch}",
+            "properties": [{"name": p, "value": f"{p}-{batch}-{i % 97}"} for p in PROPS[:4]] + [{"name": "score", "value": str(i)}],
+            "lists": {"add": [{"name": "Bench"}]},
+        })  # fmt: skip
+    return out
+
+
+def seed(batch_count: int, size: int) -> list[dict[str, Any]]:
+    """The existing contacts the batches match: half a batch each."""
+    return [{"email": f"old{i}@example.com", "firstName": "Old"} for i in range(batch_count * size // 2)]
+
+
+OPTIONS = UpsertOptions(match=MatchStrategy(rules=(MatchRule.EMAIL,)), source=Source.BATCH, actor="bench")
+
+
+async def engine_rate(path: Path, batch_count: int, size: int) -> float:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{path}")
+    db = Database(settings)
+    await db.create_schema()
+
+    def setup(conn: Any) -> int:
+        ws = ensure_workspace(conn, name="default").id
+        for name in PROPS:
+            properties.create_field(conn, workspace_id=ws, name=name, type=PropertyType.NUMBER if name == "score" else PropertyType.TEXT, options=None)
+        lists.create_list(conn, workspace_id=ws, name="Bench")
+        return ws
+
+    workspace = await db.write(setup)
+    worker = BatchWorker(db, settings, ProgressHub(), on_finished=lambda: None)
+    for chunk in range(0, len(existing := seed(batch_count, size)), 10_000):
+        await db.write(batches.accept_batch, workspace_id=workspace, entries=validate_entries(existing[chunk : chunk + 10_000]), options=OPTIONS, webhook_url=None)
+    await worker.drain()
+    for n in range(batch_count):
+        await db.write(batches.accept_batch, workspace_id=workspace, entries=validate_entries(contacts(n, size)), options=OPTIONS, webhook_url=None)
+    started = time.perf_counter()
+    await worker.drain()
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    return batch_count * size / elapsed
+
+
+def sqlite_floor(template: Path, path: Path, batch_count: int, size: int) -> float:
+    """The same rows with bare sqlite3: per batch, one SELECT for the existing ids, then
+    executemany UPDATE/INSERT for contacts, upserts for property values, memberships."""
+    source = sqlite3.connect(template)
+    target = sqlite3.connect(path, isolation_level=None)
+    source.backup(target)
+    source.close()
+    db = target
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    fields = dict(db.execute("SELECT name, id FROM property_field"))
+    list_id = db.execute("SELECT id FROM contact_list").fetchone()[0]
+    db.execute("DELETE FROM list_membership")
+    db.execute("DELETE FROM property_value")
+    db.execute("DELETE FROM contact WHERE email LIKE 'new%'")
+    next_id = db.execute("SELECT max(id) FROM contact").fetchone()[0] + 1
+    now = "2026-11-23 00:00:00.000000"
+    started = time.perf_counter()
+    for n in range(batch_count):
+        rows = contacts(n, size)
+        db.execute("BEGIN IMMEDIATE")
+        emails = [r["email"] for r in rows]
+        known = dict(db.execute(f"SELECT email, id FROM contact WHERE workspace_id = 1 AND email IN ({','.join('?' * len(emails))})", emails))
+        updates, inserts, ids = [], [], []
+        for r in rows:
+            if r["email"] in known:
+                ids.append(known[r["email"]])
+                updates.append((r["firstName"], r["lastName"], now, known[r["email"]]))
+            else:
+                ids.append(next_id)
+                inserts.append((next_id, 1, r["email"], r["firstName"], r["lastName"], "NO_MARKETING", "NO_MARKETING", 1, "BATCH", "bench", now, now))
+                next_id += 1
+        db.executemany("UPDATE contact SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?", updates)
+        db.executemany(
+            "INSERT INTO contact (id, workspace_id, email, first_name, last_name, email_status, sms_status, confirmed, source, created_by, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
+        )
+        db.executemany(
+            "INSERT INTO property_value (contact_id, field_id, workspace_id, value) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value",
+            [(cid, fields[p["name"]], p["value"]) for cid, r in zip(ids, rows, strict=True) for p in r["properties"]],
+        )
+        db.executemany("INSERT OR IGNORE INTO list_membership (list_id, contact_id, created_at) VALUES (?, ?, ?)", [(list_id, cid, now) for cid in ids])
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return batch_count * size / elapsed
+
+
+async def over_http(port: int, key: str | None, documents: list[dict[str, Any]], poll: bool) -> float:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as http:
+        started = time.perf_counter()
+        ids = []
+        for document in documents:
+            body = (await http.post("/graphql", content=document["body"], headers={"content-type": "application/json"})).json()
+            assert "errors" not in body, body
+            if poll:
+                batch = body["data"]["upsertContacts"]["batch"]
+                assert batch is not None, body
+                ids.append(batch["id"])
+        while poll:
+            listing = (await http.post("/graphql", json={"query": "{ batches(first: 100, status: COMPLETED) { totalCount } }"})).json()
+            if listing["data"]["batches"]["totalCount"] >= len(documents) + 1:  # + the seed batch
+                break
+            await asyncio.sleep(0.02)
+        return sum(d["count"] for d in documents) / (time.perf_counter() - started)
+
+
+def setup_server(port: int, key: str, batch_count: int, size: int) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    mutation = "mutation F($i: PropertyFieldInput!) { createPropertyField(input: $i) { field { id } } }"
+    for name in PROPS:
+        kind = "NUMBER" if name == "score" else "TEXT"
+        httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": mutation, "variables": {"i": {"name": name, "type": kind}}}, headers=headers)
+    body = {"query": SUBMIT, "variables": {"input": {"contacts": seed(batch_count, size)}}}
+    batch_id = httpx.post(f"http://127.0.0.1:{port}/graphql", json=body, headers=headers, timeout=120).json()["data"]["upsertContacts"]["batch"]["id"]
+    while httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "query B($id: ID!) { batch(id: $id) { status } }", "variables": {"id": batch_id}}, headers=headers).json()["data"]["batch"]["status"] != "COMPLETED":
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--size", type=int, default=1000)
+    args = parser.parse_args()
+    n, size = args.batches, args.size
+    documents = [
+        {"count": size, "body": json.dumps({"query": SUBMIT, "variables": {"input": {"contacts": contacts(b, size), "match": {"rules": ["EMAIL"]}}}})}
+        for b in range(n)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_db = Path(tmp) / "engine.db"
+        engine = asyncio.run(engine_rate(engine_db, n, size))
+        floor_sqlite = sqlite_floor(engine_db, Path(tmp) / "floor.db", n, size)
+
+        port = free_port()
+        env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_RATE_LIMIT": "10000000"}
+        serve = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", f"sqlite:///{Path(tmp) / 'http.db'}", "--log-level", "warning"]
+        with process(serve, port=port, env=env, log=Path(tmp) / "serve.log") as server:
+            key = server.stdout.readline().strip() if server.stdout else ""
+            setup_server(port, key, n, size)
+            end_to_end = asyncio.run(over_http(port, key, documents, poll=True))
+
+        floor_port = free_port()
+        floor = [PYTHON, "-m", "uvicorn", "benchmarks.floor_app:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"]
+        with process(floor, port=floor_port, env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}):
+            do_nothing = asyncio.run(over_http(floor_port, None, documents, poll=False))
+
+    print(f"\nbatch upsert: {n} batches of {size} (half new, half matching by email; 5 properties, 1 list each); SQLite, synchronous=FULL")
+    rows = [
+        ["1. engine, claim to COMPLETED", f"{engine:,.0f}", f"{engine / floor_sqlite:.0%} of (2)", "≥ 25% of (2)"],
+        ["2. bare sqlite3 executemany (physical floor)", f"{floor_sqlite:,.0f}", "", ""],
+        ["3. end to end over HTTP, submit to COMPLETED", f"{end_to_end:,.0f}", f"{end_to_end / do_nothing:.2f}× (4)", "≥ 1.5× (4)"],
+        ["4. do-nothing stock Strawberry, same documents", f"{do_nothing:,.0f}", "", ""],
+    ]
+    print(table(rows, ["figure", "contacts/s", "ratio", "target"]))
+
+
+if __name__ == "__main__":
+    main()
