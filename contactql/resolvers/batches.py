@@ -20,7 +20,7 @@ from contactql.store.errors import ErrorCode, Problem, StoreError
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.lists import get_list
 from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
-from contactql.store.validate import enum_value, validate_contact, validate_match
+from contactql.store.validate import enum_value, validate_contact, validate_events, validate_match
 
 MAX_RESULTS_PAGE = 1000
 PROGRESS_POLL_SECONDS = 1.0
@@ -57,7 +57,8 @@ async def request_problems(info: Info, raw: Mapping[str, Any], *, max_items: int
 async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsPayload:
     services = info.context.services
     match, problems = validate_match(raw.get("match"))
-    problems = await request_problems(info, raw, max_items=services.settings.max_batch_size) + problems
+    event_options, event_problems = validate_events(raw.get("events"))
+    problems = await request_problems(info, raw, max_items=services.settings.max_batch_size) + problems + event_problems
     if problems:
         return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
     # Validation is CPU work: keep the event loop answering other requests meanwhile.
@@ -68,6 +69,7 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         restore_deleted=bool(raw.get("restoreDeleted")),
         source=Source.BATCH,
         actor=info.context.principal.key_name,
+        events=event_options,
     )
     key = raw.get("idempotencyKey")
     try:

@@ -17,7 +17,7 @@ from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import Source, UpsertOptions
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert import Request, Work, upsert_chunk
-from contactql.store.validate import parse_contact_id, validate_contact, validate_match
+from contactql.store.validate import parse_contact_id, validate_contact, validate_events, validate_match
 
 
 async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:
@@ -56,7 +56,8 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: sto
 async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPayload:
     item, problems = validate_contact(raw["contact"])
     match, match_problems = validate_match(raw.get("match"))
-    problems = [p.under("contact") for p in problems] + match_problems
+    event_options, event_problems = validate_events(raw.get("events"))
+    problems = [p.under("contact") for p in problems] + match_problems + event_problems
     key = raw.get("idempotencyKey")
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))
@@ -68,6 +69,7 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPay
         restore_deleted=bool(raw.get("restoreDeleted")),
         source=Source.API,
         actor=info.context.principal.key_name,
+        events=event_options,
     )
     work = [Work(item, options)]
     workspace_id = info.context.workspace_id
@@ -88,7 +90,9 @@ async def delete_contact(info: Info, id: strawberry.ID) -> DeleteContactPayload:
     contact_id = parse_contact_id(id)
     found = False
     if contact_id is not None:
-        found = await info.context.db.write(store.delete_contact, workspace_id=info.context.workspace_id, contact_id=contact_id)
+        found = await info.context.db.write(
+            store.delete_contact, workspace_id=info.context.workspace_id, contact_id=contact_id, actor=info.context.principal.key_name
+        )
     if not found:
         problem = Problem(("id",), ErrorCode.NOT_FOUND, f"no contact with id {id}")
         return DeleteContactPayload(deleted_id=None, user_errors=user_errors([problem]))

@@ -171,6 +171,9 @@ class UpsertContactsInput:
     idempotency_key: Maybe[str | None] = strawberry.field(
         description="The same key with the same input within 24 h returns the first call's batch."
     )
+    events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
+        description="Events to write per created / updated contact (seed 004's eventKeyForNewContacts)."
+    )
 
 
 @strawberry.type(description="The result of upsertContacts: the batch, QUEUED, before any contact is written.")

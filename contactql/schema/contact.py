@@ -117,6 +117,17 @@ class Contact:
         rows = await info.context.loaders.companies.load(self.key)
         return [Company(id=strawberry.ID(r.id), name=r.name) for r in rows]
 
+    @strawberry.field(description="One entry per write, oldest first: time, source, key, batch and each changed field's old and new value.")
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="How many entries (at most 100; null: 50).")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
+    ) -> Annotated["ContactHistoryConnection", strawberry.lazy("contactql.schema.events")]:
+        from contactql.resolvers.events import page_history
+
+        return await page_history(info, self.key, 50 if first is None else first, after)
+
     @strawberry.field(description="Links to the contact in other systems, by ref.")
     async def external_urls(self, info: Info) -> list[ExternalUrl]:
         rows = await info.context.loaders.urls.load(self.key)

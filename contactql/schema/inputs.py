@@ -11,7 +11,7 @@ Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear" (SPE
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import Maybe
@@ -144,4 +144,7 @@ class UpsertContactInput:
     )
     idempotency_key: Maybe[str | None] = strawberry.field(
         description="The same key with the same input within 24 h returns the first call's result without applying it again."
+    )
+    events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
+        description="Events to write when the contact is created or updated (seeds 003, 004)."
     )

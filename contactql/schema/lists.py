@@ -54,6 +54,14 @@ class ContactListConnection:
     total_count: int = strawberry.field(description="How many lists the workspace has.")
 
 
+@strawberry.type(description="The result of addContactsToList and removeContactsFromList (seed 004's static segments).")
+class ListMembershipPayload:
+    list: ContactList | None = strawberry.field(description="The list; null when it was not found.")
+    changed: int = strawberry.field(description="Memberships added or removed.")
+    unknown_ids: list[str] = strawberry.field(description="Given contact ids or externalIds that name no contact of the workspace.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
 @strawberry.type(description="The result of createList.")
 class ContactListPayload:
     list: ContactList | None = strawberry.field(description="The new list; null when it was refused.")

@@ -11,7 +11,7 @@ from contactql.store.errors import Problem
 from contactql.store.model import ItemResult
 
 # Problems about the request rather than its contact keep their own path (["listId"], ["match", …]).
-REQUEST_ROOTS = frozenset({"listId", "match", "idempotencyKey", "webhookUrl"})
+REQUEST_ROOTS = frozenset({"listId", "match", "idempotencyKey", "webhookUrl", "events", "formType"})
 
 
 def item_user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[UserError]:

@@ -9,14 +9,22 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from contactql.resolvers import batches, contacts, lists
+from contactql.resolvers import batches, contacts, events, lists
 from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.errors import ApiError
 from contactql.schema.filters import ContactFilter
 from contactql.schema.inputs import UpsertContactInput
-from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload
+from contactql.schema.events import (
+    DeleteWebhookEndpointPayload,
+    EventConnection,
+    EventFilter,
+    SubscribeContactInput,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
+)
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
 from contactql.store.contacts import ContactQuery
@@ -106,6 +114,21 @@ class Query:
     ) -> BatchConnection:
         return await batches.page_batches(info, 20 if first is None else first, after, status)
 
+    @strawberry.field(description="Events, oldest first (seeds 003, 004): what workflows act on.")
+    async def events(
+        self,
+        info: Info,
+        first: First = 50,
+        after: After = None,
+        filter: Annotated[EventFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
+    ) -> EventConnection:
+        f = filter or EventFilter()
+        return await events.page_events(info, 50 if first is None else first, after, f.type, f.contact_id, f.since)
+
+    @strawberry.field(description="Where the workspace's events are delivered.")
+    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
+        return await events.list_endpoints(info)
+
     @strawberry.field(description="The workspace of the calling API key.")
     async def workspace(self, info: Info) -> Workspace:
         from contactql.store.keys import get_workspace
@@ -142,6 +165,59 @@ class Mutation:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
     ) -> DeleteContactPayload:
         return await contacts.delete_contact(info, id)
+
+    @strawberry.mutation(
+        description="Subscribe a contact from a form (seed 004): matched by email or mobile, double opt-in, workflow events.",
+        permission_classes=[CanWrite],
+    )
+    async def subscribe_contact(
+        self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]
+    ) -> UpsertContactPayload:
+        return await events.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+
+    @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
+    async def confirm_contact(
+        self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]
+    ) -> UpsertContactPayload:
+        return await events.confirm_contact(info, token)
+
+    @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500 (seed 004).", permission_classes=[CanWrite])
+    async def add_contacts_to_list(
+        self,
+        info: Info,
+        list_id: Annotated[strawberry.ID, strawberry.argument(description="The list.")],
+        contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
+        external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
+    ) -> ListMembershipPayload:
+        return await events.change_members(info, list_id, contact_ids, external_ids, add=True)
+
+    @strawberry.mutation(
+        description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list (seed 004).",
+        permission_classes=[CanWrite],
+    )
+    async def remove_contacts_from_list(
+        self,
+        info: Info,
+        list_id: Annotated[strawberry.ID, strawberry.argument(description="The list.")],
+        contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
+        external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
+    ) -> ListMembershipPayload:
+        return await events.change_members(info, list_id, contact_ids, external_ids, add=False)
+
+    @strawberry.mutation(description="Deliver events of these types to a URL, signed (admin keys).", permission_classes=[IsAdmin])
+    async def create_webhook_endpoint(
+        self,
+        info: Info,
+        url: Annotated[str, strawberry.argument(description="An https URL on a public address.")],
+        event_types: Annotated[list[str], strawberry.argument(description='Event types to deliver; "*" for all.')],
+    ) -> WebhookEndpointPayload:
+        return await events.create_endpoint(info, url, event_types)
+
+    @strawberry.mutation(description="Stop delivering events to an endpoint (admin keys).", permission_classes=[IsAdmin])
+    async def delete_webhook_endpoint(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
+    ) -> DeleteWebhookEndpointPayload:
+        return await events.delete_endpoint(info, id)
 
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
     async def create_list(

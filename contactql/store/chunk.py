@@ -27,6 +27,7 @@ from contactql.store.lists import ListRow
 from contactql.store.matching import Condition, property_conditions
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions
 from contactql.store.catalog import Catalog
+from contactql.store.effects import Effects
 from contactql.store.properties import FieldSet
 from contactql.store.tables import (
     contact_company_t,
@@ -86,6 +87,7 @@ class ChunkState:
         self.new_lists: dict[str, dict[str, Any]] = {}
         self.known_companies: set[str] = set()
         self.touched: set[int] = set()
+        self.effects = Effects()
         self._placeholder = 0
 
     def new_placeholder(self) -> int:

@@ -14,9 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.chunk import CONTACT_COLUMNS
+from contactql.store.effects import PendingHistory, history_rows
 from contactql.store.errors import Invalid
+from contactql.store.model import Source
 from contactql.store.properties import load_fields
-from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t
+from contactql.store.tables import contact_t, external_url_t, history_t, membership_t, property_value_t
 from contactql.store.validate import normalise_email, normalise_mobile
 
 c = contact_t.c
@@ -138,7 +140,7 @@ def urls_of_contacts(
     return found
 
 
-def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> bool:
+def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, actor: str | None) -> bool:
     """Soft delete: the contact keeps its identity and can be restored by an upsert with
     `restoreDeleted: true` (seed 004). Deleting a deleted contact changes nothing."""
     now = dt.datetime.now(dt.UTC)
@@ -151,4 +153,6 @@ def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -
         conn.execute(
             sa.update(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id).values(deleted_at=now, updated_at=now)
         )
+        entry = PendingHistory(contact_id, [("deletedAt", None, now)], Source.API, actor, None)
+        conn.execute(sa.insert(history_t), history_rows([entry], workspace_id, lambda cid: cid, now))
     return True

@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from contactql.store.chunk import CONTACT_COLUMNS, ChunkState, Work, pair_key
+from contactql.store.effects import new_token
 from contactql.store.errors import ErrorCode, Problem
 from contactql.store.lists import ListRow, new_list_row
 from contactql.store.matching import MatchProblem, find_matches
@@ -28,6 +29,7 @@ from contactql.store.model import (
     NoMatchAction,
     Outcome,
     SmsStatus,
+    UpsertOptions,
 )
 from contactql.store.validate import MAX_EXTERNAL_URLS
 
@@ -79,6 +81,7 @@ class Plan:
     companies: set[str] | None = None
     urls: dict[str, tuple[str, str | None]] | None = None
     changes: list[tuple[str, Any, Any]] = dataclasses.field(default_factory=list)
+    token: str | None = None  # a double opt-in token, when subscribing leaves the email pending
 
 
 def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
@@ -118,7 +121,7 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
         result.errors.extend(failure.problems)
         return result
 
-    _commit(state, plans, resolved)
+    _commit(state, plans, resolved, options)
     result.contact_ids = [p.cid for p in plans]
     result.contacts = [p.row for p in plans]
     if plans[0].created:
@@ -212,7 +215,7 @@ def _plan_create(state: ChunkState, work: Work, resolved: Resolved, now: dt.date
         workspace_id=state.workspace_id,
         email_status=EmailStatus.NO_MARKETING.value,  # seed 000: not given → no consent
         sms_status=SmsStatus.NO_MARKETING.value,
-        confirmed=options.confirmed,
+        confirmed=options.subscription is None,  # seed 004: API contacts are already confirmed
         source=options.source.value,
         created_by=options.actor,
         created_at=now,
@@ -230,6 +233,9 @@ def _plan_create(state: ChunkState, work: Work, resolved: Resolved, now: dt.date
         raise ItemFailed(*problems)
     row["id"] = state.new_placeholder()
     plan = Plan(row["id"], True, row)
+    if options.subscription is not None and row["email"] is not None:
+        row["email_status"] = EmailStatus.PENDING_CONFIRMATION.value
+        plan.token = new_token()
     _plan_related(state, work, resolved, plan, empty=True)
     plan.changes = [(COLUMN_FIELDS[c], None, v) for c, v in row.items() if c in COLUMN_FIELDS and c != "confirmed" and v is not None] + plan.changes
     return plan
@@ -241,9 +247,12 @@ def _plan_update(state: ChunkState, work: Work, resolved: Resolved, cid: int, no
     row.update(work.item.values)
     if work.options.restore_deleted:
         row["deleted_at"] = None
+    pending = work.options.subscription is not None and row["email"] is not None and row["email_status"] != EmailStatus.SUBSCRIBED.value
+    if pending:  # subscribing again never downgrades a SUBSCRIBED email
+        row["email_status"] = EmailStatus.PENDING_CONFIRMATION.value
     if all(row[c] is None for c in IDENTITY_COLUMNS):
         raise ItemFailed(Problem((), ErrorCode.IDENTITY_REQUIRED, "a contact must keep an email, a mobile or an externalId"))
-    plan = Plan(cid, False, row)
+    plan = Plan(cid, False, row, token=new_token() if pending else None)
     plan.changes = [(name, old[c], row[c]) for c, name in COLUMN_FIELDS.items() if old[c] != row[c]]
     _plan_related(state, work, resolved, plan, empty=False)
     if plan.changes:
@@ -321,12 +330,13 @@ def _check_identities(state: ChunkState, plans: list[Plan]) -> None:
             claimed_pair[key] = plan.cid
 
 
-def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved) -> None:
+def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved, options: UpsertOptions) -> None:
     for key, new_list in resolved.new_lists.items():
         if key not in state.lists_by_name:
             state.lists_by_name[key] = state.lists_by_id[new_list.id] = new_list
             state.new_lists[new_list.id] = new_list_row(workspace_id=state.workspace_id, name=new_list.name, now=new_list.created_at) | {"id": new_list.id}
     for plan in plans:
+        state.effects.record(plan.cid, plan.created, plan.changes, plan.row, options, plan.token)
         if not plan.created and not plan.changes:
             continue
         state.set_row(plan.cid, plan.row)

@@ -8,12 +8,14 @@ chunk carry negative stand-in ids until their INSERT returns the real ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from contactql.store import effects
 from contactql.store.chunk import CONTACT_COLUMNS, ChunkState
 from contactql.store.dialect import allocate_ids, insert_ignoring_duplicates, upsert
 from contactql.store.model import ItemResult
@@ -47,7 +49,7 @@ def _delete_link(table: sa.Table, other: str) -> sa.Delete:
     return sa.delete(table).where(table.c.contact_id == sa.bindparam("b_cid"), table.c[other] == sa.bindparam("b_other"))
 
 
-def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult]) -> None:
+def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult], now: dt.datetime) -> None:
     if state.new_lists:
         conn.execute(_INSERT_LISTS, list(state.new_lists.values()))
     touched = sorted(state.touched)
@@ -73,6 +75,7 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult])
     _write_pairs(conn, membership_t, "list_id", state.lists_of, state.original_lists, touched, rid, state)
     _write_pairs(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
     _write_urls(conn, state, touched, rid)
+    effects.write(conn, state.effects, workspace_id=state.workspace_id, rid=rid, now=now)
 
 
 def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:

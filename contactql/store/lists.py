@@ -14,9 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.errors import Invalid
-from contactql.store.tables import contact_list_t, contact_t, membership_t
-from contactql.store.validate import MAX_NAME
+from contactql.store.effects import PendingHistory, history_rows
+from contactql.store.errors import ErrorCode, Invalid, NotFound
+from contactql.store.model import Source
+from contactql.store.tables import contact_list_t, contact_t, history_t, membership_t
+from contactql.store.validate import MAX_NAME, parse_contact_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,4 +119,69 @@ def lists_of_contacts(
     found: dict[int, list[ListRow]] = {cid: [] for cid in contact_ids}
     for row in conn.execute(query):
         found[row.contact_id].append(ListRow.from_row(row))
+    return found
+
+
+MAX_MEMBERSHIP_IDS = 500  # seed 004: at most 500 contacts per attach/detach
+
+
+def change_members(
+    conn: sa.Connection,
+    *,
+    workspace_id: int,
+    list_id: str,
+    contact_ids: Sequence[str] | None,
+    external_ids: Sequence[str] | None,
+    add: bool,
+    actor: str | None,
+) -> tuple[ListRow, int, list[str]]:
+    """Attach (add) or detach contacts by id or externalId (seed 004's static segments).
+    Detaching with no ids empties the list. Returns the list, how many memberships changed,
+    and the ids that name no contact of the workspace. Each changed contact gets a history
+    entry and a new updatedAt, as any other write of its lists."""
+    found = get_list(conn, workspace_id=workspace_id, list_id=list_id)
+    if found is None:
+        raise NotFound.at(("listId",), f"no list with id {list_id}", ErrorCode.LIST_NOT_FOUND)
+    given = len(contact_ids or ()) + len(external_ids or ())
+    if given > MAX_MEMBERSHIP_IDS:
+        raise Invalid.at(("contactIds",), f"{given} ids; at most {MAX_MEMBERSHIP_IDS} per call")
+    c, m = contact_t.c, membership_t.c
+    unknown: list[str] = []
+    targets: set[int] = set()
+    if contact_ids:
+        numeric = {raw: parse_contact_id(raw) for raw in contact_ids}
+        known = set(conn.scalars(sa.select(c.id).where(c.workspace_id == workspace_id, c.id.in_([v for v in numeric.values() if v]))))
+        unknown += [raw for raw, value in numeric.items() if value not in known]
+        targets |= known
+    if external_ids:
+        by_external = dict(conn.execute(sa.select(c.external_id, c.id).where(c.workspace_id == workspace_id, c.external_id.in_(external_ids))).all())
+        unknown += [raw for raw in dict.fromkeys(external_ids) if raw not in by_external]
+        targets |= set(by_external.values())
+    members = set(conn.scalars(sa.select(m.contact_id).where(m.list_id == list_id)))
+    if add:
+        changed = sorted(targets - members)
+    else:
+        changed = sorted(members if contact_ids is None and external_ids is None else targets & members)
+    if changed:
+        now = dt.datetime.now(dt.UTC)
+        before = {cid: set() for cid in changed} | {
+            cid: set(ids) for cid, ids in _memberships(conn, changed).items()
+        }
+        if add:
+            conn.execute(sa.insert(membership_t), [{"list_id": list_id, "contact_id": cid, "created_at": now} for cid in changed])
+        else:
+            conn.execute(sa.delete(membership_t).where(m.list_id == list_id, m.contact_id.in_(changed)))
+        conn.execute(sa.update(contact_t).where(c.id.in_(changed)).values(updated_at=now))
+        entries = [
+            PendingHistory(cid, [("lists", sorted(before[cid]), sorted(before[cid] | {list_id} if add else before[cid] - {list_id}))], Source.API, actor, None)
+            for cid in changed
+        ]
+        conn.execute(sa.insert(history_t), history_rows(entries, workspace_id, lambda cid: cid, now))
+    return found, len(changed), unknown
+
+
+def _memberships(conn: sa.Connection, contact_ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for cid, list_id in conn.execute(sa.select(membership_t.c.contact_id, membership_t.c.list_id).where(membership_t.c.contact_id.in_(contact_ids))):
+        found.setdefault(cid, []).append(list_id)
     return found

@@ -218,6 +218,23 @@ class MatchStrategy:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class EventOptions:
+    """Event types written per created / updated contact (seed 004's eventKeyForNewContacts,
+    seed 003's customevents)."""
+
+    on_create: tuple[str, ...] = ()
+    on_update: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscription:
+    """subscribeContact's double opt-in (seed 004): pending email status, confirmation token,
+    subscribeFromApi / subscribeUpdateFromApi events suffixed with the form type."""
+
+    form_type: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class UpsertOptions:
     match: MatchStrategy = MatchStrategy()
     list_id: str | None = None
@@ -225,7 +242,8 @@ class UpsertOptions:
     source: Source = Source.API
     actor: str | None = None  # the API key's name, shown as Contact.createdBy
     batch_id: str | None = None
-    confirmed: bool = True  # seed 004: API-created contacts are already confirmed
+    events: EventOptions = EventOptions()
+    subscription: Subscription | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
@@ -250,7 +268,8 @@ class UpsertOptions:
             source=Source(data["source"]),
             actor=data.get("actor"),
             batch_id=data.get("batch_id"),
-            confirmed=bool(data.get("confirmed", True)),
+            events=EventOptions(**{k: tuple(v) for k, v in (data.get("events") or {}).items()}),
+            subscription=None if data.get("subscription") is None else Subscription(**data["subscription"]),
         )
 
 

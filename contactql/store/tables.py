@@ -262,6 +262,64 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class Event(SQLModel, table=True):
+    """Something that happened to a contact, for workflows (seeds 003, 004)."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        sa.Index("uq_event_id", "id", unique=True),
+        sa.Index("ix_event_workspace", "workspace_id", "seq"),
+        sa.Index("ix_event_type", "workspace_id", "type", "seq"),
+        sa.Index("ix_event_contact", "workspace_id", "contact_id", "seq"),
+    )
+    seq: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))  # order and cursors
+    id: str = Field(sa_column=sa.Column(sa.String(36), nullable=False))
+    workspace_id: int = _fk("workspace.id")
+    type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    key: str = Field(sa_column=sa.Column(sa.String(320), nullable=False))
+    contact_id: int = Field(sa_column=sa.Column(BigId, nullable=False))
+    params: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ContactHistory(SQLModel, table=True):
+    """One entry per write of a contact: who, how, and each field's old and new value."""
+
+    __tablename__ = "contact_history"
+    __table_args__ = (sa.Index("ix_history_contact", "contact_id", "id"),)
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    contact_id: int = _fk("contact.id")
+    workspace_id: int = _fk("workspace.id")
+    source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    batch_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
+    changes: list[Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ConfirmationToken(SQLModel, table=True):
+    """A double opt-in token (seed 004), kept only as its SHA-256 digest; used once."""
+
+    __tablename__ = "confirmation_token"
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    contact_id: int = _fk("contact.id")
+    created_at: dt.datetime = _ts()
+    used_at: dt.datetime | None = _ts(nullable=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where a workspace wants events of some types delivered."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (sa.Index("ix_endpoint_workspace", "workspace_id"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    event_types: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
 metadata = SQLModel.metadata
 contact_t = Contact.__table__
 property_field_t = PropertyField.__table__
@@ -278,3 +336,7 @@ batch_payload_t = BatchPayload.__table__
 batch_result_t = BatchResult.__table__
 webhook_delivery_t = WebhookDelivery.__table__
 idempotency_t = IdempotencyKey.__table__
+event_t = Event.__table__
+history_t = ContactHistory.__table__
+token_t = ConfirmationToken.__table__
+endpoint_t = WebhookEndpoint.__table__

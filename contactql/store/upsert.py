@@ -37,7 +37,7 @@ def upsert_chunk(
     state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog)
     results = [decide(state, w, now) for w in work]
     if write:
-        flush(conn, state, results)
+        flush(conn, state, results, now)
     return results
 
 

@@ -14,6 +14,7 @@ engine, because fields can be created between accepting a batch and applying it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from contactql.store.model import (
     ContactField,
     ContactItem,
     EmailStatus,
+    EventOptions,
     ListChanges,
     ListRef,
     MatchAction,
@@ -48,6 +50,8 @@ MAX_COMPANIES = 100
 MAX_EXTERNAL_URLS = 3
 MAX_URL = 2048
 MAX_ID = 2**63 - 1
+MAX_EVENT_TYPES = 20
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # SPEC §7
 
 # Property names that write a built-in field instead of a custom property (seed 000 sends
 # firstname/lastname as properties; seed 003's Values carry Email and Mobile).
@@ -390,3 +394,22 @@ def validate_match(raw: Mapping[str, Any] | None) -> tuple[MatchStrategy, list[P
         require_on_create=tuple(ContactField(enum_value(f)) for f in raw.get("requireOnCreate") or ()),
     )
     return strategy, check.problems
+
+
+def validate_events(raw: Mapping[str, Any] | None) -> tuple[EventOptions, list[Problem]]:
+    """The request's EventOptions; problems are located under ("events", …)."""
+    if raw is None:
+        return EventOptions(), []
+    problems: list[Problem] = []
+    chosen: dict[str, tuple[str, ...]] = {}
+    for key, field in (("onCreate", "on_create"), ("onUpdate", "on_update")):
+        names = list(raw.get(key) or ())
+        if len(names) > MAX_EVENT_TYPES:
+            problems.append(Problem(("events", key), ErrorCode.INVALID_INPUT, f"at most {MAX_EVENT_TYPES} event types"))
+        problems += [
+            Problem(("events", key, str(i)), ErrorCode.INVALID_INPUT, "an event type is 1 to 64 Latin letters, digits, '-' or '_'")
+            for i, name in enumerate(names)
+            if not EVENT_TYPE.match(name)
+        ]
+        chosen[field] = tuple(dict.fromkeys(names))
+    return EventOptions(**chosen), problems

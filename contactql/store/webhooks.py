@@ -46,17 +46,25 @@ class DeliveryRow:
         )  # fmt: skip
 
 
-def enqueue(conn: sa.Connection, *, workspace_id: int, batch_id: str | None, url: str, payload: Mapping[str, Any], now: dt.datetime) -> str:
-    delivery_id = "msg_" + uuid.uuid4().hex
+def enqueue(conn: sa.Connection, *, workspace_id: int, batch_id: str | None, url: str, payload: Mapping[str, Any], now: dt.datetime) -> None:
+    enqueue_many(conn, workspace_id=workspace_id, deliveries=[(batch_id, url, payload)], now=now)
+
+
+def enqueue_many(
+    conn: sa.Connection, *, workspace_id: int, deliveries: Sequence[tuple[str | None, str, Mapping[str, Any]]], now: dt.datetime
+) -> None:
+    """Outbox rows for (batch id or None, url, payload), each due now."""
     conn.execute(
         sa.insert(webhook_delivery_t),
-        {
-            "id": delivery_id, "workspace_id": workspace_id, "batch_id": batch_id, "url": url,
-            "payload": json.dumps(payload, separators=(",", ":")), "status": DeliveryStatus.PENDING.value,
-            "attempts": 0, "next_attempt_at": now, "created_at": now,
-        },
+        [
+            {
+                "id": "msg_" + uuid.uuid4().hex, "workspace_id": workspace_id, "batch_id": batch_id, "url": url,
+                "payload": json.dumps(payload, separators=(",", ":")), "status": DeliveryStatus.PENDING.value,
+                "attempts": 0, "next_attempt_at": now, "created_at": now,
+            }
+            for batch_id, url, payload in deliveries
+        ],
     )  # fmt: skip
-    return delivery_id
 
 
 def claim_due(conn: sa.Connection, *, owner: str, lease_seconds: float, limit: int) -> list[DeliveryRow]:
