@@ -17,6 +17,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
+from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -74,9 +76,17 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            multipart_uploads_enabled=True,
         )
         self.services = services
         self.keys = keys
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        # Uploads exist for importContacts only (SPEC §9): refuse any other multipart operation.
+        data = await super().parse_multipart(request)
+        if not isinstance(data, dict) or not _only_imports(data.get("query"), data.get("operationName")):
+            raise HTTPException(400, "multipart requests are accepted for importContacts only")
+        return data
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get(PRINCIPAL, NOBODY)
@@ -90,6 +100,20 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _only_imports(query: object, operation_name: object) -> bool:
+    if not isinstance(query, str):
+        return False
+    try:
+        operation = get_operation_ast(parse(query), operation_name if isinstance(operation_name, str) else None)
+    except GraphQLError:
+        return False
+    return (
+        operation is not None
+        and operation.operation == OperationType.MUTATION
+        and all(isinstance(s, FieldNode) and s.name.value == "importContacts" for s in operation.selection_set.selections)
+    )
 
 
 def _unauthenticated() -> Response:

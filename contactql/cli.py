@@ -1,4 +1,4 @@
-"""The `contactql` command: serve, keys, schema.
+"""The `contactql` command: serve, keys, import, schema.
 
 Every command that takes `--database` creates or migrates the database first. Output meant
 for scripts is on stdout (a new key is alone on the last line); notes go to stderr.
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from contactql.config import ConfigError, Settings, load_settings
@@ -58,6 +59,16 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from contactql.importer import CannotImport, run_import
+
+    try:
+        return asyncio.run(run_import(settings, Path(args.file), workspace=args.workspace, list_name=args.list, dedupe_on=args.dedupe_on))
+    except (CannotImport, OSError) as error:
+        print(f"contactql import: {error}", file=sys.stderr)
+        return 2
+
+
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema import export_sdl
 
@@ -85,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", default="write", choices=[s.value for s in Scope])
     create.add_argument("--name", help="a name for the key, shown as Contact.createdBy")
     create.set_defaults(run=cmd_keys_create)
+
+    importing = with_database(commands.add_parser("import", help="import a CSV file as a batch, here, with a progress bar"))
+    importing.add_argument("file", help="a UTF-8 CSV file whose first line names the columns")
+    importing.add_argument("--workspace", default="default", help="workspace name (created if needed)")
+    importing.add_argument("--list", help="add every contact to this list (created if needed)")
+    importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match rule after externalId (seed 004's dedupeOn)")
+    importing.set_defaults(run=cmd_import)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=cmd_schema)

@@ -14,6 +14,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 MAX_URL_LENGTH = 2048
 
 
@@ -54,3 +56,26 @@ async def problem_with(url: str, *, allow_private: bool) -> str | None:
     if not addresses or any(_refused(a) for a in addresses):
         return "must not point to a loopback, private, link-local or other non-public address"
     return None
+
+
+class FetchError(Exception):
+    """A file could not be fetched; the message says why, for the client."""
+
+
+async def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 60.0) -> bytes:
+    """GET `url` (credentials in the URL are sent as Basic auth, seed 004), at most `max_bytes`."""
+    if (problem := await problem_with(url, allow_private=allow_private)) is not None:
+        raise FetchError(f"url {problem}")
+    data = bytearray()
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            async with client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise FetchError(f"the file could not be downloaded: HTTP {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise FetchError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+    except httpx.HTTPError as error:
+        raise FetchError(f"the file could not be downloaded: {type(error).__name__}") from None
+    return bytes(data)

@@ -48,9 +48,18 @@ def playground_requests() -> list[HttpRequest]:
             index += 1
         body = "\n".join(body_lines[index:]).strip()
         document, variables = body, {}
-        parts = re.split(r"\n\s*\n(?=\{)", body)
-        if len(parts) > 1:
-            document, variables = "\n\n".join(parts[:-1]), json.loads(parts[-1])
+        if headers.get("content-type", "").startswith("multipart/form-data"):
+            operations = json.loads(re.search(r'name="operations"\n\n(.*?)\n--', body, re.S).group(1))  # type: ignore[union-attr]
+            document, variables = operations["query"], operations["variables"]
+            # the multipart spec's null placeholders, which the server replaces with the files
+            file_map = json.loads(re.search(r'name="map"\n\n(.*?)\n--', body, re.S).group(1))  # type: ignore[union-attr]
+            for paths in file_map.values():
+                for path in paths:
+                    variables[path.removeprefix("variables.")] = "an uploaded file"
+        else:
+            parts = re.split(r"\n\s*\n(?=\{)", body)
+            if len(parts) > 1:
+                document, variables = "\n\n".join(parts[:-1]), json.loads(parts[-1])
         requests.append(HttpRequest(title, method, url, headers, document, variables))
     return requests
 
@@ -68,7 +77,7 @@ def test_playground_has_requests_and_variables() -> None:
 def test_every_playground_request_is_valid_graphql(request_: HttpRequest) -> None:
     assert request_.method == "POST" and request_.url == "{{host}}/graphql"
     assert request_.headers["authorization"] == "Bearer {{key}}"
-    assert request_.headers["content-type"] == "application/json"
+    assert request_.headers["content-type"] == "application/json" or request_.headers["content-type"].startswith("multipart/form-data")
     schema = build_schema()._schema
     document = parse(request_.document)
     assert validate(schema, document) == []

@@ -14,7 +14,7 @@ from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
-from contactql.store import batches, webhooks
+from contactql.store import batches, imports, webhooks
 from contactql.store.batches import BatchRow
 from contactql.store.errors import ErrorCode, Problem, StoreError
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
@@ -35,14 +35,17 @@ def validate_entries(contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return out
 
 
-async def request_problems(info: Info, raw: Mapping[str, Any], *, max_items: int) -> list[Problem]:
-    """Problems with a batch request as a whole (size, list, match, webhook, key): no batch then."""
-    problems: list[Problem] = []
-    count = len(raw["contacts"])
+def size_problems(count: int, max_items: int) -> list[Problem]:
     if count > max_items:
-        problems.append(Problem(("contacts",), ErrorCode.BATCH_TOO_LARGE, f"{count} contacts; at most {max_items} per batch"))
-    elif count == 0:
-        problems.append(Problem(("contacts",), ErrorCode.INVALID_INPUT, "give at least one contact"))
+        return [Problem(("contacts",), ErrorCode.BATCH_TOO_LARGE, f"{count} contacts; at most {max_items} per batch")]
+    if count == 0:
+        return [Problem(("contacts",), ErrorCode.INVALID_INPUT, "give at least one contact")]
+    return []
+
+
+async def envelope_problems(info: Info, raw: Mapping[str, Any]) -> list[Problem]:
+    """Problems with a batch request as a whole (its list, webhook, key): no batch then."""
+    problems: list[Problem] = []
     if (list_id := raw.get("listId")) is not None:
         if await info.context.db.read(get_list, workspace_id=info.context.workspace_id, list_id=str(list_id)) is None:
             problems.append(Problem(("listId",), ErrorCode.LIST_NOT_FOUND, f"no list with id {list_id}"))
@@ -58,7 +61,7 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     services = info.context.services
     match, problems = validate_match(raw.get("match"))
     event_options, event_problems = validate_events(raw.get("events"))
-    problems = await request_problems(info, raw, max_items=services.settings.max_batch_size) + problems + event_problems
+    problems = size_problems(len(raw["contacts"]), services.settings.max_batch_size) + await envelope_problems(info, raw) + problems + event_problems
     if problems:
         return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
     # Validation is CPU work: keep the event loop answering other requests meanwhile.
@@ -85,6 +88,51 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
     services.wake_batches()
     return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[])
+
+
+async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsPayload:
+    """A CSV file, uploaded or fetched, becomes a batch (source CSV_IMPORT) of any number of rows
+    up to CONTACTQL_MAX_IMPORT_MB; each row is an item, a bad row a failed result."""
+    services = info.context.services
+    settings = services.settings
+    max_bytes = settings.max_import_mb * 1024 * 1024
+    match, problems = validate_match(raw.get("match"))
+    file, url, list_name = raw.get("file"), raw.get("url"), raw.get("listName")
+    if (file is None) == (url is None):
+        problems.append(Problem(("file",), ErrorCode.INVALID_INPUT, "give exactly one of file or url"))
+    if list_name is not None and raw.get("listId") is not None:
+        problems.append(Problem(("listName",), ErrorCode.INVALID_INPUT, "give at most one of listId or listName"))
+    problems += await envelope_problems(info, raw)
+    data = b""
+    if not problems:
+        try:
+            data = await (_read_upload(file, max_bytes) if file is not None else outbound.fetch(url, allow_private=settings.allow_private_webhooks, max_bytes=max_bytes))
+        except outbound.FetchError as error:
+            problems.append(Problem(("file",) if file is not None else ("url",), ErrorCode.INVALID_INPUT, str(error)))
+    if problems:
+        return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
+    options = UpsertOptions(
+        match=match,
+        list_id=None if raw.get("listId") is None else str(raw["listId"]),
+        source=Source.CSV_IMPORT,
+        actor=info.context.principal.key_name,
+    )
+    try:
+        entries = await asyncio.to_thread(imports.entries, data)
+        row = await info.context.db.write(
+            batches.accept_import, workspace_id=info.context.workspace_id, entries=entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl")
+        )
+    except StoreError as refused:
+        return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
+    services.wake_batches()
+    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[])
+
+
+async def _read_upload(upload: Any, max_bytes: int) -> bytes:
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise outbound.FetchError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+    return bytes(data)
 
 
 async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:

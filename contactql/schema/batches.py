@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from strawberry import Maybe
+from strawberry.file_uploads import Upload
 
 from contactql.resolvers.context import Info
 from contactql.schema.enums import MatchRule, UpsertOutcome, publish
@@ -174,6 +175,17 @@ class UpsertContactsInput:
     events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
         description="Events to write per created / updated contact (seed 004's eventKeyForNewContacts)."
     )
+
+
+@raw_input
+@strawberry.input(description="A CSV file to import as a batch (seed 004's import from an external file): exactly one of file or url.")
+class ImportContactsInput:
+    file: Maybe[Upload | None] = strawberry.field(description="The CSV file, sent with the GraphQL multipart request spec.")
+    url: Maybe[str | None] = strawberry.field(description="An https URL to fetch the CSV from; user:password in it is sent as Basic auth.")
+    list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Add every contact to this list, which must exist.")
+    list_name: Maybe[str | None] = strawberry.field(description="Add every contact to the list with this name, created if needed.")
+    match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts (e.g. rules [EXTERNAL_ID, EMAIL]).")
+    webhook_url: Maybe[str | None] = strawberry.field(description="POSTed a signed summary when the import finishes.")
 
 
 @strawberry.type(description="The result of upsertContacts: the batch, QUEUED, before any contact is written.")

@@ -11,7 +11,7 @@ from strawberry.permission import BasePermission
 
 from contactql.resolvers import batches, contacts, events, lists
 from contactql.resolvers.context import Info
-from contactql.schema.batches import Batch, BatchConnection, BatchStatus, UpsertContactsInput, UpsertContactsPayload
+from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.errors import ApiError
 from contactql.schema.filters import ContactFilter
@@ -218,6 +218,15 @@ class Mutation:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
     ) -> DeleteWebhookEndpointPayload:
         return await events.delete_endpoint(info, id)
+
+    @strawberry.mutation(
+        description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch (seed 004).",
+        permission_classes=[CanWrite],
+    )
+    async def import_contacts(
+        self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]
+    ) -> UpsertContactsPayload:
+        return await batches.import_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
 
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
     async def create_list(

@@ -23,7 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store import idempotency, webhooks
+from contactql.store import idempotency, lists, webhooks
+from contactql.store.bulk import insert
 from contactql.store.catalog import Catalog
 from contactql.store.errors import Problem
 from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
@@ -34,6 +35,7 @@ b = batch_t.c
 r = batch_result_t.c
 r_index = batch_result_t.c["index"]  # not `.c.index`: that is a method of the column collection
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")
+_INSERT_RESULTS = insert(batch_result_t)
 _OUTCOME_COUNTER = {Outcome.CREATED: "created", Outcome.UPDATED: "updated", Outcome.UNCHANGED: "unchanged", Outcome.SKIPPED: "skipped"}
 
 
@@ -115,6 +117,21 @@ def accept_batch(
     found = get_batch(conn, workspace_id=workspace_id, batch_id=batch_id)
     assert found is not None
     return found, False
+
+
+def accept_import(
+    conn: sa.Connection,
+    *,
+    workspace_id: int,
+    entries: Sequence[dict[str, Any]],
+    options: UpsertOptions,
+    list_name: str | None,
+    webhook_url: str | None,
+) -> BatchRow:
+    """A CSV import: a batch, into the named list (created on first use) when one is given."""
+    if list_name is not None:
+        options = dataclasses.replace(options, list_id=lists.ensure_list(conn, workspace_id=workspace_id, name=list_name).id)
+    return accept_batch(conn, workspace_id=workspace_id, entries=entries, options=options, webhook_url=webhook_url)[0]
 
 
 def get_batch(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> BatchRow | None:
@@ -235,8 +252,8 @@ def apply_batch_chunk(
         next(applied) if "item" in e else ItemResult(index=e["index"], client_ref=e.get("client_ref"), errors=[Problem.from_json(p) for p in e["problems"]])
         for e in entries
     ]
-    conn.execute(
-        sa.insert(batch_result_t),
+    _INSERT_RESULTS.execute(
+        conn,
         [
             {"batch_id": batch_id, "index": res.index, "outcome": None if res.outcome is None else res.outcome.value,
              "result": json.dumps(res.to_json(), separators=(",", ":"))}

@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.chunk import CONTACT_COLUMNS
-from contactql.store.effects import PendingHistory, history_rows
+from contactql.store.effects import PendingHistory, write_history
 from contactql.store.errors import Invalid
 from contactql.store.model import Source
 from contactql.store.properties import load_fields
-from contactql.store.tables import contact_t, external_url_t, history_t, membership_t, property_value_t
+from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t
 from contactql.store.validate import normalise_email, normalise_mobile
 
 c = contact_t.c
@@ -154,5 +154,5 @@ def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, a
             sa.update(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id).values(deleted_at=now, updated_at=now)
         )
         entry = PendingHistory(contact_id, [("deletedAt", None, now)], Source.API, actor, None)
-        conn.execute(sa.insert(history_t), history_rows([entry], workspace_id, lambda cid: cid, now))
+        write_history(conn, [entry], workspace_id=workspace_id, now=now)
     return True

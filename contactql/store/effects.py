@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store import webhooks
+from contactql.store.bulk import insert
 from contactql.store.model import Source, UpsertOptions
 from contactql.store.tables import endpoint_t, event_t, history_t, token_t
 
@@ -101,11 +102,21 @@ def history_rows(entries: Sequence[PendingHistory], workspace_id: int, rid: Call
     ]  # fmt: skip
 
 
+_INSERT_HISTORY = insert(history_t, ("contact_id", "workspace_id", "source", "actor", "batch_id", "changes", "created_at"))
+_INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "created_at"))
+_INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_id", "params", "created_at"))
+
+
+def write_history(
+    conn: sa.Connection, entries: Sequence[PendingHistory], *, workspace_id: int, now: dt.datetime, rid: Callable[[int], int] = int
+) -> None:
+    """History entries of contacts that already have their real ids (unless `rid` maps them)."""
+    _INSERT_HISTORY.execute(conn, history_rows(entries, workspace_id, rid, now))
+
+
 def write(conn: sa.Connection, effects: Effects, *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:
-    if effects.history:
-        conn.execute(sa.insert(history_t), history_rows(effects.history, workspace_id, rid, now))
-    if effects.tokens:
-        conn.execute(sa.insert(token_t), [{"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "created_at": now} for h, cid in effects.tokens])
+    write_history(conn, effects.history, workspace_id=workspace_id, now=now, rid=rid)
+    _INSERT_TOKENS.execute(conn, [{"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "created_at": now} for h, cid in effects.tokens])
     if effects.events:
         _write_events(conn, effects.events, workspace_id=workspace_id, rid=rid, now=now)
 
@@ -119,7 +130,7 @@ def _write_events(conn: sa.Connection, pending: Sequence[PendingEvent], *, works
             "id": str(uuid.uuid4()), "workspace_id": workspace_id, "type": event.type, "key": key, "contact_id": cid,
             "params": {"ContactId": str(cid), **event.params}, "created_at": now,
         })  # fmt: skip
-    conn.execute(sa.insert(event_t), rows)
+    _INSERT_EVENTS.execute(conn, rows)
     endpoints = conn.execute(sa.select(endpoint_t.c.url, endpoint_t.c.event_types).where(endpoint_t.c.workspace_id == workspace_id)).all()
     deliveries = [(None, url, event_payload(row)) for row in rows for url, types in endpoints if row["type"] in types or "*" in types]
     if deliveries:

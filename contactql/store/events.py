@@ -111,7 +111,7 @@ def confirm(conn: sa.Connection, *, workspace_id: int, token: str, actor: str | 
         row.update(email_status=EmailStatus.SUBSCRIBED.value, confirmed=True, updated_at=now)
         conn.execute(sa.update(contact_t).where(contact_t.c.id == row["id"]).values(email_status=row["email_status"], confirmed=True, updated_at=now))
         entry = PendingHistory(row["id"], changes, Source.SUBSCRIBE, actor, None)
-        conn.execute(sa.insert(history_t), effects.history_rows([entry], workspace_id, lambda cid: cid, now))
+        effects.write_history(conn, [entry], workspace_id=workspace_id, now=now)
     return row, [c[0] for c in changes]
 
 

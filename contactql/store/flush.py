@@ -1,21 +1,22 @@
 """Write what a chunk decided: the difference between the loaded and the final state.
 
-A statement per kind of change, each an `executemany`: new lists, new contacts (one multi-row
-INSERT … RETURNING id, in parameter order), changed contacts, property values (upsert with
-`on_conflict_do_update`, delete), memberships, companies, external URLs. Contacts created in the
-chunk carry negative stand-in ids until their INSERT returns the real ones.
+A statement per kind of change, each one executemany (store/bulk.py): new lists, changed
+contacts, new contacts (ids allocated first, see dialect.allocate_ids), property values
+(upsert with `on_conflict_do_update`, delete), memberships, companies, external URLs, then the
+history, events and tokens of store/effects.py. Contacts created in the chunk carry negative
+stand-in ids until their ids are allocated.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from contactql.store import effects
+from contactql.store.bulk import Bulk, insert
 from contactql.store.chunk import CONTACT_COLUMNS, ChunkState
 from contactql.store.dialect import allocate_ids, insert_ignoring_duplicates, upsert
 from contactql.store.model import ItemResult
@@ -28,39 +29,33 @@ from contactql.store.tables import (
     property_value_t,
 )
 
-_INSERT = sa.insert(contact_t)
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
-_UPDATE = (
-    sa.update(contact_t)
-    .where(contact_t.c.id == sa.bindparam("b_id"))
-    .values({c: sa.bindparam(f"b_{c}") for c in _UPDATE_COLUMNS})
+_UPDATE_CONTACTS = Bulk(
+    lambda _d: sa.update(contact_t).where(contact_t.c.id == sa.bindparam("p_id")).values({c: sa.bindparam(f"p_{c}") for c in _UPDATE_COLUMNS})
 )
-_DELETE_PROP = sa.delete(property_value_t).where(
-    property_value_t.c.contact_id == sa.bindparam("b_cid"), property_value_t.c.field_id == sa.bindparam("b_fid")
-)
-_DELETE_URL = sa.delete(external_url_t).where(
-    external_url_t.c.contact_id == sa.bindparam("b_cid"), external_url_t.c.ref == sa.bindparam("b_ref")
-)
-_INSERT_LISTS = sa.insert(contact_list_t)
+_INSERT_CONTACTS = insert(contact_t)
+_INSERT_LISTS = insert(contact_list_t)
+_UPSERT_PROPS = Bulk(lambda d: upsert(d, property_value_t, ("contact_id", "field_id"), ("value",)))
+_UPSERT_URLS = Bulk(lambda d: upsert(d, external_url_t, ("contact_id", "ref"), ("url", "label")))
 
 
-@functools.cache
-def _delete_link(table: sa.Table, other: str) -> sa.Delete:
-    return sa.delete(table).where(table.c.contact_id == sa.bindparam("b_cid"), table.c[other] == sa.bindparam("b_other"))
+def _delete(table: sa.Table, *columns: str) -> Bulk:
+    return Bulk(lambda _d: sa.delete(table).where(*(table.c[c] == sa.bindparam(f"p_{c}") for c in columns)))
+
+
+_DELETE_PROPS = _delete(property_value_t, "contact_id", "field_id")
+_DELETE_URLS = _delete(external_url_t, "contact_id", "ref")
+_LINKS = {
+    membership_t: (Bulk(lambda d: insert_ignoring_duplicates(d, membership_t)), _delete(membership_t, "contact_id", "list_id")),
+    contact_company_t: (Bulk(lambda d: insert_ignoring_duplicates(d, contact_company_t)), _delete(contact_company_t, "contact_id", "company_id")),
+}
 
 
 def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult], now: dt.datetime) -> None:
-    if state.new_lists:
-        conn.execute(_INSERT_LISTS, list(state.new_lists.values()))
+    _INSERT_LISTS.execute(conn, list(state.new_lists.values()))
     touched = sorted(state.touched)
     # Updates first: an update that moves a contact off an identity frees it for an insert.
-    updates = [
-        {"b_id": cid, **{f"b_{c}": state.rows[cid][c] for c in _UPDATE_COLUMNS}}
-        for cid in touched
-        if cid > 0 and state.rows[cid] != state.original[cid]
-    ]
-    if updates:
-        conn.execute(_UPDATE, updates)
+    _UPDATE_CONTACTS.execute(conn, [state.rows[cid] for cid in touched if cid > 0 and state.rows[cid] != state.original[cid]])
     real = _insert_contacts(conn, state)
     if real:
         for result in results:
@@ -72,8 +67,8 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult],
         return real.get(cid, cid)
 
     _write_props(conn, state, touched, rid)
-    _write_pairs(conn, membership_t, "list_id", state.lists_of, state.original_lists, touched, rid, state)
-    _write_pairs(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
+    _write_links(conn, membership_t, "list_id", state.lists_of, state.original_lists, touched, rid, state)
+    _write_links(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
     _write_urls(conn, state, touched, rid)
     effects.write(conn, state.effects, workspace_id=state.workspace_id, rid=rid, now=now)
 
@@ -85,7 +80,7 @@ def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:
     real = dict(zip(placeholders, allocate_ids(conn, contact_t, len(placeholders)), strict=True))
     for placeholder, cid in real.items():
         state.rows[placeholder]["id"] = cid
-    conn.execute(_INSERT, [state.rows[cid] for cid in placeholders])
+    _INSERT_CONTACTS.execute(conn, [state.rows[cid] for cid in placeholders])
     return real
 
 
@@ -99,14 +94,12 @@ def _write_props(conn: sa.Connection, state: ChunkState, touched: Iterable[int],
         for field_id, value in new.items():
             if old.get(field_id) != value:
                 upserts.append({"contact_id": rid(cid), "field_id": field_id, "workspace_id": state.workspace_id, "value": value})
-        deletes += [{"b_cid": cid, "b_fid": field_id} for field_id in old.keys() - new.keys()]
-    if upserts:
-        conn.execute(upsert(conn.dialect.name, property_value_t, ("contact_id", "field_id"), ("value",)), upserts)
-    if deletes:
-        conn.execute(_DELETE_PROP, deletes)
+        deletes += [{"contact_id": cid, "field_id": field_id} for field_id in old.keys() - new.keys()]
+    _UPSERT_PROPS.execute(conn, upserts)
+    _DELETE_PROPS.execute(conn, deletes)
 
 
-def _write_pairs(
+def _write_links(
     conn: sa.Connection,
     table: sa.Table,
     other: str,
@@ -125,11 +118,10 @@ def _write_pairs(
         old, new = original.get(cid, set()), current[cid]
         extra = {"created_at": stamped.rows[cid]["updated_at"]} if stamped is not None else {}
         adds += [{"contact_id": rid(cid), other: o, **extra} for o in sorted(new - old)]
-        removes += [{"b_cid": cid, "b_other": o} for o in sorted(old - new)]
-    if adds:
-        conn.execute(insert_ignoring_duplicates(conn.dialect.name, table), adds)
-    if removes:
-        conn.execute(_delete_link(table, other), removes)
+        removes += [{"contact_id": cid, other: o} for o in sorted(old - new)]
+    add, remove = _LINKS[table]
+    add.execute(conn, adds)
+    remove.execute(conn, removes)
 
 
 def _write_urls(conn: sa.Connection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
@@ -144,8 +136,6 @@ def _write_urls(conn: sa.Connection, state: ChunkState, touched: Iterable[int], 
             for ref, (url, label) in new.items()
             if old.get(ref) != (url, label)
         ]
-        deletes += [{"b_cid": cid, "b_ref": ref} for ref in old.keys() - new.keys()]
-    if upserts:
-        conn.execute(upsert(conn.dialect.name, external_url_t, ("contact_id", "ref"), ("url", "label")), upserts)
-    if deletes:
-        conn.execute(_DELETE_URL, deletes)
+        deletes += [{"contact_id": cid, "ref": ref} for ref in old.keys() - new.keys()]
+    _UPSERT_URLS.execute(conn, upserts)
+    _DELETE_URLS.execute(conn, deletes)

@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.effects import PendingHistory, history_rows
+from contactql.store.effects import PendingHistory, write_history
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
-from contactql.store.tables import contact_list_t, contact_t, history_t, membership_t
+from contactql.store.tables import contact_list_t, contact_t, membership_t
 from contactql.store.validate import MAX_NAME, parse_contact_id
 
 
@@ -176,7 +176,7 @@ def change_members(
             PendingHistory(cid, [("lists", sorted(before[cid]), sorted(before[cid] | {list_id} if add else before[cid] - {list_id}))], Source.API, actor, None)
             for cid in changed
         ]
-        conn.execute(sa.insert(history_t), history_rows(entries, workspace_id, lambda cid: cid, now))
+        write_history(conn, entries, workspace_id=workspace_id, now=now)
     return found, len(changed), unknown
 
 
@@ -185,3 +185,11 @@ def _memberships(conn: sa.Connection, contact_ids: Sequence[int]) -> dict[int, l
     for cid, list_id in conn.execute(sa.select(membership_t.c.contact_id, membership_t.c.list_id).where(membership_t.c.contact_id.in_(contact_ids))):
         found.setdefault(cid, []).append(list_id)
     return found
+
+
+def ensure_list(conn: sa.Connection, *, workspace_id: int, name: str) -> ListRow:
+    """The list with this name (any case), created when there is none."""
+    row = conn.execute(
+        sa.select(contact_list_t).where(contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.name_key == name.strip().lower())
+    ).first()
+    return ListRow.from_row(row) if row is not None else create_list(conn, workspace_id=workspace_id, name=name)

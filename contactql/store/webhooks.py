@@ -18,10 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from contactql.store.bulk import insert
 from contactql.store.model import DeliveryStatus
 from contactql.store.tables import webhook_delivery_t, workspace_t
 
 w = webhook_delivery_t.c
+_INSERT = insert(webhook_delivery_t, ("id", "workspace_id", "batch_id", "url", "payload", "status", "attempts", "next_attempt_at", "created_at"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,8 +56,8 @@ def enqueue_many(
     conn: sa.Connection, *, workspace_id: int, deliveries: Sequence[tuple[str | None, str, Mapping[str, Any]]], now: dt.datetime
 ) -> None:
     """Outbox rows for (batch id or None, url, payload), each due now."""
-    conn.execute(
-        sa.insert(webhook_delivery_t),
+    _INSERT.execute(
+        conn,
         [
             {
                 "id": "msg_" + uuid.uuid4().hex, "workspace_id": workspace_id, "batch_id": batch_id, "url": url,
