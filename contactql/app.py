@@ -81,6 +81,21 @@ class GraphQLView(GraphQL[Context, None]):
         self.services = services
         self.keys = keys
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # As strawberry.asgi.GraphQL, but closing the request: that closes uploaded files.
+        request = Request(scope=scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = PlainTextResponse(error.reason, status_code=error.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
+
     async def parse_multipart(self, request: Any) -> dict[str, str]:
         # Uploads exist for importContacts only (SPEC §9): refuse any other multipart operation.
         data = await super().parse_multipart(request)

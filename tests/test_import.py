@@ -1,0 +1,176 @@
+"""CSV import: importContacts by multipart upload or https URL, and `contactql import`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from contactql.app import create_app
+from contactql.config import Settings
+from contactql.store.model import Scope
+from tests.conftest import make_key
+from tests.helpers import Api, free_port
+from tests.test_batches import status, wait_finished
+
+IMPORT = "mutation Import($input: ImportContactsInput!) { importContacts(input: $input) { batch { id total } userErrors { field code message } } }"
+CSV = (
+    "email,Mobile,First Name,last_name,External ID,Email Status,SMS status,city\n"
+    "anna@example.com,+4790000101,Anna,Berg,crm-1,SUBSCRIBED,1,Oslo\n"
+    "bjorn@example.com,004790000102,Bjørn,Dahl,crm-2,2,,Bergen\n"
+    "not-an-email,,Bad,Row,crm-3,,,\n"
+    "carla@example.com,,Carla,Eide,crm-4,MAYBE,,\n"
+    "\n"
+    "anna@example.com,,,Berg-Lie,crm-1,,,\n"
+)
+
+
+async def upload(api: Api, data: bytes, **input_: Any) -> httpx.Response:
+    operations = {"query": IMPORT, "variables": {"input": {"file": None, **input_}}}
+    files = {"0": ("contacts.csv", data, "text/csv")}
+    form = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.input.file"]})}
+    return await api.http.post("/graphql", data=form, files=files, headers={"Authorization": f"Bearer {api.key}"})
+
+
+async def test_an_uploaded_csv_becomes_a_batch_with_a_result_per_row(api: Api) -> None:
+    await api.property_field("city")
+    response = await upload(api, CSV.encode(), listName="Imported", match={"rules": ["EXTERNAL_ID", "EMAIL"]})
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["importContacts"]
+    assert payload["userErrors"] == [] and payload["batch"]["total"] == 5
+    done = await wait_finished(api, payload["batch"]["id"])
+    assert (done["created"], done["updated"], done["failed"]) == (2, 1, 2)
+    results = {r["node"]["clientRef"]: r["node"] for r in (await status(api, done["id"]))["results"]["edges"]}
+    assert results["line 4"]["errors"][0]["code"] == "INVALID_EMAIL"
+    assert results["line 5"]["outcome"] is None and results["line 5"]["errors"][0]["field"] == ["contacts", "3", "emailStatus"]
+    assert results["line 7"]["outcome"] == "UPDATED" and results["line 7"]["matchedBy"] == "EXTERNAL_ID"
+    anna = (await api.gql('{ contacts(filter: {externalId: "crm-1"}) { edges { node { email mobile firstName lastName emailStatus smsStatus source lists { name } property(name: "city") } } } }'))
+    node = anna["contacts"]["edges"][0]["node"]
+    assert node == {
+        "email": "anna@example.com", "mobile": "+4790000101", "firstName": "Anna", "lastName": "Berg-Lie", "emailStatus": "SUBSCRIBED",
+        "smsStatus": "SUBSCRIBED", "source": "CSV_IMPORT", "lists": [{"name": "Imported"}], "property": "Oslo",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("email\n".encode() + "anna@example.com\nbj\xf8rn@example.com\n".encode("latin-1"), "not UTF-8"),
+        (b"", "empty"),
+        (b"email\n", "no rows"),
+        (b"email,EMAIL\na@example.com,b@example.com\n", "more than once"),
+    ],
+)
+async def test_unreadable_files_are_refused_with_a_clear_error(api: Api, data: bytes, message: str) -> None:
+    payload = (await upload(api, data)).json()["data"]["importContacts"]
+    assert payload["batch"] is None
+    [error] = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["file"], "INVALID_INPUT") and message in error["message"]
+
+
+async def test_multipart_is_only_for_import_contacts(api: Api) -> None:
+    operations = {"query": 'mutation { createList(name: "x") { list { id } } }', "variables": {}}
+    response = await api.http.post(
+        "/graphql", data={"operations": json.dumps(operations), "map": "{}"}, files={"0": ("x", b"x")}, headers={"Authorization": f"Bearer {api.key}"}
+    )
+    assert response.status_code == 400
+    assert (await api.gql("{ lists { totalCount } }"))["lists"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("input_", "field"),
+    [
+        ({"url": "https://127.0.0.1/contacts.csv"}, ["url"]),
+        ({"url": "http://93.184.216.34/contacts.csv"}, ["url"]),
+        ({}, ["file"]),
+        ({"url": "https://93.184.216.34/x.csv", "listId": "a", "listName": "b"}, ["listName"]),
+    ],
+)
+async def test_refused_import_requests(api: Api, input_: dict[str, Any], field: list[str]) -> None:
+    payload = (await api.gql(IMPORT, {"input": input_}))["importContacts"]
+    assert payload["batch"] is None and payload["userErrors"][0]["field"] == field
+
+
+@pytest.fixture
+async def private_ok(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Api(http, await make_key(app, scope=Scope.WRITE))
+
+
+@pytest.fixture
+async def file_server() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A real HTTP server on 127.0.0.1 serving CSV at /contacts.csv; yields (URL, request headers seen)."""
+    seen: list[dict[str, str]] = []
+
+    async def csv_file(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return Response(CSV.encode(), media_type="text/csv")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/contacts.csv", csv_file)]), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"http://importer:s3cret@127.0.0.1:{port}/contacts.csv", seen
+    server.should_exit = True
+    await task
+
+
+async def test_a_csv_fetched_from_a_url_with_credentials(private_ok: Api, file_server: tuple[str, list[dict[str, str]]]) -> None:
+    url, seen = file_server
+    payload = (await private_ok.gql(IMPORT, {"input": {"url": url}}))["importContacts"]
+    assert payload["userErrors"] == [] and payload["batch"]["total"] == 5
+    assert seen[-1]["authorization"] == "Basic aW1wb3J0ZXI6czNjcmV0", "seed 004: user:password in the URL"
+    done = await wait_finished(private_ok, payload["batch"]["id"])
+    assert done["created"] == 2
+
+
+def test_the_cli_imports_fifty_thousand_rows(tmp_path: Path) -> None:
+    rows = ["email,mobile,firstName,External ID,tier"]
+    rows += [f"user{i}@example.com,+4791{i:06d},First{i},ext-{i},{'Gold' if i % 2 else 'Silver'}" for i in range(50_000)]
+    rows[12_345] = "broken-email,,Broken,ext-broken,"
+    rows.append("user7@example.com,,Again,,")  # the same contact again: updated, not duplicated
+    csv_file = tmp_path / "big.csv"
+    csv_file.write_text("\n".join(rows) + "\n")
+    database = tmp_path / "import.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "contactql.cli", "import", str(csv_file), "--database", f"sqlite:///{database}", "--list", "Big", "--dedupe-on", "email"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = dict(line.split(None, 1) for line in result.stdout.splitlines() if line and not line.startswith(" "))
+    assert (summary["rows"], summary["created"], summary["updated"], summary["failed"]) == ("50001", "49999", "1", "1")
+    assert "line 12346: email: invalid email address" in result.stdout
+    assert "importing" in result.stderr, "a progress bar is shown"
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM contact").fetchone() == (49_999,)
+        assert db.execute("SELECT count(*) FROM list_membership").fetchone() == (49_999,)
+        assert db.execute("SELECT count(DISTINCT source) FROM contact").fetchone() == (1,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_the_cli_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    csv_file = tmp_path / "latin1.csv"
+    csv_file.write_bytes("email,city\na@example.com,Tromsø\n".encode("latin-1"))
+    result = subprocess.run(
+        [sys.executable, "-m", "contactql.cli", "import", str(csv_file), "--database", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
