@@ -20,6 +20,7 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -35,6 +36,7 @@ from strawberry.types import ExecutionResult
 from contactql.auth import KeyCache
 from contactql.batch_worker import BatchWorker, ProgressHub
 from contactql.config import Settings, load_settings
+from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.resolvers.context import Context, Loaders, Services
 from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
@@ -69,7 +71,7 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = KeyedTransportWS
 
-    def __init__(self, services: Services, keys: KeyCache) -> None:
+    def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets) -> None:
         settings = services.settings
         super().__init__(
             build_schema(introspection=settings.graphiql),
@@ -80,6 +82,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.services = services
         self.keys = keys
+        self.rate_limit = rate_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +108,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get(PRINCIPAL, NOBODY)
-        return Context(services=self.services, principal=principal, loaders=Loaders(self.services.db, principal.workspace_id))
+        http = request.scope["type"] == "http"
+        return Context(
+            services=self.services,
+            principal=principal,
+            loaders=Loaders(self.services.db, principal.workspace_id),
+            response=response if http else None,
+            rate_limit=self.rate_limit if http else None,
+        )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # A parse error raised inside ParserCache escapes the extensions: give it its code here.
@@ -175,7 +185,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sender = WebhookSender(db, settings)
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
     services = Services(settings=settings, db=db, writer=UpsertWriter(db), progress=progress, wake_batches=worker.wake)
-    view = GraphQLView(services, KeyCache(db))
+    view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -192,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await services.writer.close()
+            await view.keys.close()
             await db.dispose()
 
     app = Starlette(
@@ -201,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", AuthenticatedGraphQL(view)),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, json_limit=JSON_BODY_LIMIT, upload_limit=settings.max_import_mb * 1024 * 1024)],
     )
     app.state.services = services
     app.state.batch_worker = worker

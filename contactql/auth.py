@@ -1,16 +1,18 @@
 """Bearer-key authentication for HTTP requests and WebSocket connections.
 
-A key is looked up by its SHA-256 digest. Answers are cached for a few seconds per process, so
-a busy client costs one lookup per key every `ttl` seconds rather than one per request; a
-revoked key therefore stops working within `ttl` seconds (README "API keys").
+A key is looked up by its SHA-256 digest. Answers are cached for a few seconds per process
+(CONTACTQL_KEY_CACHE_SECONDS, 5), so a busy client costs one lookup per key every `ttl`
+seconds rather than one per request; a revoked key stops working within `ttl` seconds. A
+key's last-used time is written at most once a minute (README "API keys").
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from contactql.store.database import Database
-from contactql.store.keys import Principal, authenticate, hash_key
+from contactql.store.keys import Principal, authenticate, hash_key, touch_key
 
 MAX_KEY_LENGTH = 200
 
@@ -26,12 +28,17 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+TOUCH_EVERY_SECONDS = 60.0
+
+
 class KeyCache:
     def __init__(self, db: Database, *, ttl: float = 5.0, size: int = 10_000) -> None:
         self._db = db
         self._ttl = ttl
         self._size = size
         self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._touched: dict[int, float] = {}
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def principal(self, header: str | None) -> Principal | None:
         token = bearer_token(header)
@@ -41,9 +48,20 @@ class KeyCache:
         now = time.monotonic()
         cached = self._entries.get(digest)
         if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await self._db.read(authenticate, secret=token)
-        if len(self._entries) >= self._size:
-            self._entries.clear()  # bounded: unknown keys sent in bulk cannot grow memory
-        self._entries[digest] = (now + self._ttl, found)
+            found = cached[1]
+        else:
+            found = await self._db.read(authenticate, secret=token)
+            if len(self._entries) >= self._size:
+                self._entries.clear()  # bounded: unknown keys sent in bulk cannot grow memory
+            self._entries[digest] = (now + self._ttl, found)
+        if found is not None and now - self._touched.get(found.key_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS:
+            self._touched[found.key_id] = now
+            task = asyncio.create_task(self._db.write(touch_key, key_id=found.key_id))  # not on the request's path
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
         return found
+
+    async def close(self) -> None:
+        """Let last-used writes still under way finish (the database closes after this)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)

@@ -16,7 +16,7 @@ from typing import Any
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.store.database import Database
 from contactql.store.errors import StoreError
-from contactql.store.keys import first_start_key, new_key
+from contactql.store.keys import first_start_key, list_keys, new_key, revoke_key
 from contactql.store.model import Scope
 
 INITIAL_KEY_NAME = "initial-admin"
@@ -69,6 +69,29 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
 
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = asyncio.run(_write(settings, list_keys, workspace=args.workspace))
+    table = [("workspace", "name", "scope", "created", "last used", "revoked")]
+    table += [(r.workspace, r.name, r.scope, _when(r.created_at), _when(r.last_used_at), _when(r.revoked_at)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _when(moment: Any) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    count = asyncio.run(_write(settings, revoke_key, workspace=args.workspace, key=args.key))
+    if count == 0:
+        print(f"contactql: no active key {args.key!r} in workspace {args.workspace!r}", file=sys.stderr)
+        return 1
+    print(f"Revoked {count} key(s); running servers refuse them within CONTACTQL_KEY_CACHE_SECONDS.", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema import export_sdl
 
@@ -96,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", default="write", choices=[s.value for s in Scope])
     create.add_argument("--name", help="a name for the key, shown as Contact.createdBy")
     create.set_defaults(run=cmd_keys_create)
+    listing = with_database(keys.add_parser("list", help="list keys: names, scopes, created and last-used times (never the secret)"))
+    listing.add_argument("--workspace", help="only this workspace")
+    listing.set_defaults(run=cmd_keys_list)
+    revoke = with_database(keys.add_parser("revoke", help="revoke a key, given by its name or by the key itself"))
+    revoke.add_argument("key", help="the key's name, or the key")
+    revoke.add_argument("--workspace", default="default", help="the key's workspace")
+    revoke.set_defaults(run=cmd_keys_revoke)
 
     importing = with_database(commands.add_parser("import", help="import a CSV file as a batch, here, with a progress bar"))
     importing.add_argument("file", help="a UTF-8 CSV file whose first line names the columns")

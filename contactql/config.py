@@ -33,6 +33,7 @@ class Settings:
     webhook_retry_delays: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     batch_chunk_size: int = 500
     workers: bool = True
+    key_cache_seconds: float = 5.0
 
     @property
     def dialect(self) -> str:
@@ -106,4 +107,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_retry_delays=delays,
         batch_chunk_size=_int(env, "CONTACTQL_BATCH_CHUNK_SIZE", 500, low=1, high=5_000),
         workers=_bool(env, "CONTACTQL_WORKERS", True),
+        key_cache_seconds=float(_int(env, "CONTACTQL_KEY_CACHE_SECONDS", 5, low=0, high=300)),
     )

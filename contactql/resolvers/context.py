@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -93,6 +93,8 @@ class Context:
     services: Services
     principal: Principal
     loaders: Loaders
+    response: Any = None  # the HTTP sub-response (status, headers); None on a WebSocket
+    rate_limit: Any = None  # the process's TokenBuckets (contactql/limits.py)
 
     @functools.cached_property
     def request_id(self) -> str:

@@ -90,7 +90,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
 
 
 def extensions(*, introspection: bool) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache]
+    from contactql.limits import RateLimit
+
+    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, RateLimit, DocumentLimits, ValidationCache]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 

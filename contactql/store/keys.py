@@ -126,3 +126,38 @@ def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | No
     """A key for `workspace` (created if needed), named after its scope unless named."""
     row = ensure_workspace(conn, name=workspace)
     return create_key(conn, workspace_id=row.id, name=name or f"{scope.value}-key-{count_keys(conn, workspace_id=row.id) + 1}", scope=scope)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A key as `contactql keys list` shows it: never the secret."""
+
+    workspace: str
+    name: str
+    scope: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def list_keys(conn: sa.Connection, *, workspace: str | None) -> list[KeyRow]:
+    k, w = api_key_t.c, workspace_t.c
+    query = sa.select(w.name, k.name, k.scope, k.created_at, k.last_used_at, k.revoked_at).join(workspace_t, w.id == k.workspace_id)
+    if workspace is not None:
+        query = query.where(w.name == workspace)
+    return [KeyRow(*row) for row in conn.execute(query.order_by(w.name, k.created_at, k.id))]
+
+
+def revoke_key(conn: sa.Connection, *, workspace: str, key: str) -> int:
+    """Revoke the workspace's key given by its name or by the key itself; how many were revoked."""
+    k = api_key_t.c
+    workspace_id = sa.select(workspace_t.c.id).where(workspace_t.c.name == workspace).scalar_subquery()
+    matches = sa.or_(k.name == key, k.key_hash == hash_key(key))
+    done = conn.execute(
+        sa.update(api_key_t).where(k.workspace_id == workspace_id, matches, k.revoked_at.is_(None)).values(revoked_at=dt.datetime.now(dt.UTC))
+    )
+    return done.rowcount
+
+
+def touch_key(conn: sa.Connection, *, key_id: int) -> None:
+    conn.execute(sa.update(api_key_t).where(api_key_t.c.id == key_id).values(last_used_at=dt.datetime.now(dt.UTC)))

@@ -1,0 +1,222 @@
+"""Attacks a real client or attacker would try: document limits, body size, batching,
+introspection in production, rate limits, revoked keys, and every SSRF target."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contactql.app import create_app
+from contactql.config import Settings
+from contactql.store.model import Scope
+from tests.conftest import make_key
+from tests.helpers import Api, serve
+
+
+def deep_query(depth: int) -> str:
+    inner = "id"
+    for _ in range(depth):
+        inner = f"lists {{ contacts {{ edges {{ node {{ {inner} }} }} }} }}"
+    return f"{{ contacts {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+ALIASED_FRAGMENT = "query { ...W } fragment W on Query { " + " ".join(f"w{i}: workspace {{ name }}" for i in range(31)) + " }"
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        (deep_query(3), "exceeds maximum operation depth of 10"),
+        ("{ " + " ".join(f"a{i}: workspace {{ name }}" for i in range(1000)) + " }", "1000 aliases found. Allowed: 30"),
+        (ALIASED_FRAGMENT, "31 aliases found"),
+        ("{ workspace { " + " ".join(["name"] * 10_001) + " } }", "more than 10000 tokens"),
+    ],
+)
+async def test_document_limits(api: Api, document: str, fragment: str) -> None:
+    response = await api.post(document)
+    body = response.json()
+    assert "data" not in body or body["data"] is None
+    assert fragment in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_a_query_within_the_limits_runs(api: Api) -> None:
+    assert "errors" not in (await api.post(deep_query(1))).json()
+    assert "errors" not in (await api.post("{ " + " ".join(f"a{i}: workspace {{ name }}" for i in range(30)) + " }")).json()
+
+
+async def test_a_body_over_16_mib_is_refused_413_before_it_is_read(api: Api) -> None:
+    big = b'{"query": "{ workspace { name } }", "variables": {"x": "' + b"x" * (17 * 1024 * 1024) + b'"}}'
+    response = await api.http.post("/graphql", content=big, headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_413(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ workspace { name } }", "variables": {"x": "'
+        for _ in range(17):
+            yield b"x" * (1024 * 1024)
+        yield b'"}}'
+
+    response = await api.http.post("/graphql", content=chunks(), headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+async def test_batched_operations_are_refused(api: Api) -> None:
+    batch = [{"query": "{ workspace { name } }"}, {"query": "{ workspace { name } }"}]
+    response = await api.http.post("/graphql", json=batch, headers={"Authorization": f"Bearer {api.key}"})
+    assert response.status_code == 400
+
+
+@pytest.fixture
+async def production(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, graphiql=False))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Api(http, await make_key(app))
+
+
+async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api) -> None:
+    page = await production.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    errors = await production.errors("{ __schema { types { name } } }")
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "introspection" in errors[0]["message"].lower()
+    assert (await production.gql("{ workspace { name } }"))["workspace"]["name"] == "default"
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, rate_limit_per_minute=40))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Api(http, await make_key(app))
+
+
+async def test_rate_limit_counts_each_aliased_mutation(limited: Api) -> None:
+    aliased = "mutation { " + " ".join(f'u{i}: upsertContact(input: {{contact: {{email: "r{i}@example.com"}}}}) {{ outcome }}' for i in range(30)) + " }"
+    first = await limited.post(aliased)
+    assert first.status_code == 200 and "errors" not in first.json()
+    second = await limited.post(aliased)  # 30 more than the 10 left
+    assert second.status_code == 429
+    assert int(second.headers["Retry-After"]) >= 1
+    assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert second.json()["data"] is None
+    assert (await limited.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 30, "the refused request wrote nothing"
+
+
+async def test_rate_limit_per_key_not_shared(limited: Api, app: Any) -> None:
+    for _ in range(40):
+        await limited.post("{ workspace { name } }")
+    assert (await limited.post("{ workspace { name } }")).status_code == 429
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_revoked_keys_get_401_and_keys_list_never_shows_secrets(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'k.db'}"
+    key = run_cli("keys", "create", "--name", "ci-bot", "--database", database).stdout.strip().splitlines()[-1]
+    with serve(database, env={"CONTACTQL_KEY_CACHE_SECONDS": "0"}) as (base, _, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.post(f"{base}/graphql", json={"query": "{ workspace { name } }"}, headers=headers).status_code == 200
+        revoked = run_cli("keys", "revoke", "ci-bot", "--database", database)
+        assert revoked.returncode == 0, revoked.stderr
+        assert httpx.post(f"{base}/graphql", json={"query": "{ workspace { name } }"}, headers=headers).status_code == 401
+    listing = run_cli("keys", "list", "--database", database)
+    assert listing.returncode == 0
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["workspace", "name", "scope", "created", "last", "used", "revoked"]
+    row = next(line for line in lines if "ci-bot" in line)
+    assert "write" in row and row.count(":") >= 4, "created, last used and revoked times are shown"
+    assert key not in listing.stdout and "cql_" not in listing.stdout
+    assert run_cli("keys", "revoke", "ci-bot", "--database", database).returncode == 1, "already revoked"
+
+
+SSRF_TARGETS = [
+    "https://127.0.0.1/hook",
+    "https://localhost/hook",
+    "https://10.0.0.1/hook",
+    "https://172.16.5.4/hook",
+    "https://192.168.1.1/hook",
+    "https://169.254.169.254/latest/meta-data",  # cloud metadata
+    "https://100.64.0.1/hook",  # CGNAT
+    "https://0.0.0.0/hook",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://[fd00::1]/hook",
+    "https://[fe80::1]/hook",
+    "https://224.0.0.1/hook",  # multicast
+    "http://93.184.216.34/hook",  # public, but not https
+    "ftp://93.184.216.34/hook",
+    "https://no-such-host.invalid/hook",
+]
+
+
+@pytest.mark.parametrize("url", SSRF_TARGETS)
+async def test_every_url_the_server_would_call_is_guarded(admin: Api, url: str) -> None:
+    batch = (await admin.gql(
+        "mutation B($u: String!) { upsertContacts(input: {contacts: [{email: \"a@example.com\"}], webhookUrl: $u}) { batch { id } userErrors { field code } } }",
+        {"u": url},
+    ))["upsertContacts"]  # fmt: skip
+    assert batch == {"batch": None, "userErrors": [{"field": ["webhookUrl"], "code": "INVALID_INPUT"}]}
+    endpoint = (await admin.gql(
+        "mutation E($u: String!) { createWebhookEndpoint(url: $u, eventTypes: [\"*\"]) { endpoint { id } userErrors { field code } } }", {"u": url}
+    ))["createWebhookEndpoint"]  # fmt: skip
+    assert endpoint == {"endpoint": None, "userErrors": [{"field": ["url"], "code": "INVALID_INPUT"}]}
+    imported = (await admin.gql(
+        "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code } } }", {"u": url}
+    ))["importContacts"]  # fmt: skip
+    assert imported == {"batch": None, "userErrors": [{"field": ["url"], "code": "INVALID_INPUT"}]}
+
+
+async def test_redirects_are_not_followed(settings: Settings) -> None:
+    import asyncio
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    target = Starlette(routes=[Route("/file.csv", lambda _: RedirectResponse("http://169.254.169.254/latest/meta-data"))])
+    server = uvicorn.Server(uvicorn.Config(target, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        app = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                api = Api(http, await make_key(app))
+                result = (await api.gql(
+                    "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code message } } }",
+                    {"u": f"http://127.0.0.1:{port}/file.csv"},
+                ))["importContacts"]  # fmt: skip
+                assert result["batch"] is None
+                assert result["userErrors"][0]["message"] == "the file could not be downloaded: HTTP 307"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_unexpected_errors_leak_nothing_over_a_real_server(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path / 'e.db'}") as (base, key, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        response = httpx.post(f"{base}/graphql", content=b'{"query": 1}', headers={**headers, "Content-Type": "application/json"})
+        assert response.status_code == 400 and "Traceback" not in response.text
+        response = httpx.post(f"{base}/graphql", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+        assert response.status_code == 400 and "Traceback" not in response.text
+        assert json.dumps(httpx.get(f"{base}/healthz").json()) == '{"status": "ok"}'
