@@ -66,7 +66,7 @@ OPTIONS = UpsertOptions(match=MatchStrategy(rules=(MatchRule.EMAIL,)), source=So
 async def engine_rate(path: Path, batch_count: int, size: int) -> float:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{path}")
     db = Database(settings)
-    await db.create_schema()
+    await db.migrate()
 
     def setup(conn: Any) -> int:
         ws = ensure_workspace(conn, name="default").id

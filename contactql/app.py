@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await db.create_schema()
+        await db.migrate()
         tasks = []
         if settings.workers:
             tasks = [asyncio.create_task(worker.run(), name="contactql-batches"), asyncio.create_task(sender.run(), name="contactql-webhooks")]

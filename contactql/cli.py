@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contactql.config import ConfigError, Settings, load_settings
+from contactql.store import migrate
 from contactql.store.database import Database
 from contactql.store.errors import StoreError
 from contactql.store.keys import first_start_key, list_keys, new_key, revoke_key
@@ -24,7 +25,7 @@ INITIAL_KEY_NAME = "initial-admin"
 
 async def _prepare(settings: Settings) -> Database:
     db = Database(settings)
-    await db.create_schema()
+    await db.migrate()
     return db
 
 
@@ -92,6 +93,31 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    async def upgrade() -> str | None:
+        db = Database(settings)
+        try:
+            return await db.migrate()
+        finally:
+            await db.dispose()
+
+    print(f"Database at revision {asyncio.run(upgrade())} (newest: {migrate.head()}).")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
+    async def current() -> str | None:
+        db = Database(settings)
+        try:
+            return await db.read(migrate.current)
+        finally:
+            await db.dispose()
+
+    revision = asyncio.run(current())
+    print(revision or "none (an empty database: `contactql db upgrade` creates the schema)")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema import export_sdl
 
@@ -133,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--list", help="add every contact to this list (created if needed)")
     importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match rule after externalId (seed 004's dedupeOn)")
     importing.set_defaults(run=cmd_import)
+
+    db = commands.add_parser("db", help="database schema migrations").add_subparsers(dest="db_command", required=True)
+    with_database(db.add_parser("upgrade", help="apply every pending migration")).set_defaults(run=cmd_db_upgrade)
+    with_database(db.add_parser("current", help="print the database's schema revision")).set_defaults(run=cmd_db_current)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=cmd_schema)

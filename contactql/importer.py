@@ -42,7 +42,7 @@ async def run_import(settings: Settings, path: Path, *, workspace: str, list_nam
         raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
     db = Database(settings)
     try:
-        await db.create_schema()
+        await db.migrate()
         with tqdm(desc="validating", unit=" rows", file=sys.stderr) as bar:
             try:
                 entries = await asyncio.to_thread(imports.entries, data, bar.update)

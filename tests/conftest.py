@@ -1,29 +1,72 @@
-"""Shared fixtures: a fresh SQLite file per test, the real ASGI app, keys of every scope.
+"""Shared fixtures: a fresh database per test, the real ASGI app, keys of every scope.
 
-GraphQL goes through the real app over httpx's ASGI transport; tests that need a real server
-start `contactql serve` on 127.0.0.1 (see `serve` in helpers.py).
+The engine: SQLite files by default; with CONTACTQL_TEST_DATABASE set to a PostgreSQL URL
+(e.g. from scripts/pg-start), a fresh PostgreSQL database per test, copied from a template
+the migrations built once per session. GraphQL goes through the real app over httpx's ASGI
+transport; tests that need a real server start `contactql serve` on 127.0.0.1 (helpers.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from contactql.app import create_app
 from contactql.config import Settings
+from contactql.store.database import Database
 from contactql.store.keys import new_key
 from contactql.store.model import Scope
-from tests.helpers import Api
+from tests.helpers import POSTGRES, Api, free_port, pg_admin, pg_url
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    """On PostgreSQL: a migrated template database, copied for every test."""
+    if POSTGRES is None:
+        yield None
+        return
+    name = f"contactql_template_{os.getpid()}"
+    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
+    asyncio.run(_migrate(pg_url(name)))
+    yield name
+    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def _migrate(url: str) -> None:
+    db = Database(Settings(database_url=url))
+    await db.migrate()
+    await db.dispose()
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}")
+def database_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
+    """A fresh database for this test: a SQLite file, or a PostgreSQL database."""
+    if postgres_template is None:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}"
+        return
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    asyncio.run(pg_admin(f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
+    yield pg_url(name)
+    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
 
 
 @pytest.fixture
@@ -81,3 +124,56 @@ def count_statements(app: Any) -> Any:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+FAST_RETRIES = (0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
+
+
+class Receiver:
+    """A real HTTP receiver on 127.0.0.1 answering with the statuses it is given, in turn."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.calls: list[tuple[dict[str, str], bytes]] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    async def hook(self, request: Request) -> PlainTextResponse:
+        self.calls.append((dict(request.headers), await request.body()))
+        code = self.statuses[min(len(self.calls), len(self.statuses)) - 1]
+        return PlainTextResponse("ok" if code < 300 else "nope", status_code=code)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    started: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(statuses: list[int]) -> Receiver:
+        hook = Receiver(statuses)
+        app = Starlette(routes=[Route("/hook", hook.hook, methods=["POST"])])
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=hook.port, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve())
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        started.append((hook, server, task))
+        return hook
+
+    yield start
+    for _, server, task in started:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[tuple[Any, Api, str]]:
+    """The app with its workers running, private webhooks allowed and fast retries."""
+    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+            admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))
+            secret = (await admin.gql("{ workspace { webhookSecret } }"))["workspace"]["webhookSecret"]
+            yield app, admin, secret
+
+

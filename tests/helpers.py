@@ -14,6 +14,52 @@ from typing import Any
 
 import httpx
 
+from contactql.config import normalise_url
+
+# The engine the tests run on: None for SQLite, else a PostgreSQL server's URL.
+POSTGRES = os.environ.get("CONTACTQL_TEST_DATABASE") or None
+if POSTGRES is not None and not POSTGRES.startswith("postgres"):
+    POSTGRES = None
+
+
+def pg_url(database: str) -> str:
+    """The URL of `database` on the test PostgreSQL server (async driver form)."""
+    assert POSTGRES is not None
+    base = normalise_url(POSTGRES)
+    return base.rsplit("/", 1)[0] + "/" + database
+
+
+async def pg_admin(*statements: str) -> None:
+    """Run statements that cannot run in a transaction (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    assert POSTGRES is not None
+    conn = await asyncpg.connect(POSTGRES.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of one SQL statement on a test database, whichever the engine."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list[tuple[Any, ...]]:
+        engine = create_async_engine(normalise_url(database_url))
+        try:
+            async with engine.connect() as conn:
+                result = await conn.exec_driver_sql(sql, params) if params else await conn.execute(sa.text(sql))
+                return [tuple(row) for row in result]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
 CONTACT_FIELDS = """
   id externalId email mobile mobileCountryCode firstName lastName emailStatus smsStatus
   emailOptIn mobileOptIn privacyConsent confirmed source createdBy deletedAt

@@ -15,8 +15,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_keys_create_prints_the_key_alone_on_the_last_line_and_it_works(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'k.db'}"
+def test_keys_create_prints_the_key_alone_on_the_last_line_and_it_works(database_url: str) -> None:
+    database = database_url
     created = run_cli("keys", "create", "--workspace", "acme", "--scope", "read", "--database", database)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
@@ -33,8 +33,8 @@ def test_keys_create_prints_the_key_alone_on_the_last_line_and_it_works(tmp_path
         assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def test_first_start_prints_one_admin_key_once(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'f.db'}"
+def test_first_start_prints_one_admin_key_once(database_url: str) -> None:
+    database = database_url
     with serve(database) as (base, key, _):
         assert key is not None and key.startswith("cql_")
         response = httpx.post(

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
-
 import httpx
 
 from tests.helpers import UPSERT, serve
 
 
-async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(tmp_path: Path) -> None:
-    with serve(f"sqlite:///{tmp_path / 'c.db'}") as (base, key, _):
+async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
         assert key is not None
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
@@ -36,8 +34,8 @@ async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(tmp_p
             assert listing.json()["data"]["contacts"]["totalCount"] == 1
 
 
-async def test_concurrent_upserts_of_many_identities_make_one_contact_each(tmp_path: Path) -> None:
-    with serve(f"sqlite:///{tmp_path / 'c.db'}") as (base, key, _):
+async def test_concurrent_upserts_of_many_identities_make_one_contact_each(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
 

@@ -12,7 +12,6 @@ from standardwebhooks.webhooks import Webhook
 from tests.helpers import Api
 from tests.test_batches import submit, wait_finished
 from tests.test_subscribe import EVENTS, events
-from tests.test_webhooks import live, receiver  # noqa: F401 - fixtures
 
 ENDPOINT = """
 mutation E($url: String!, $types: [String!]!) {
@@ -66,7 +65,7 @@ async def test_events_since_and_paging(api: Api) -> None:
     assert future["events"]["totalCount"] == 0
 
 
-async def test_event_webhooks_deliver_subscribed_types_signed(live: tuple[Any, Api, str], receiver: Any) -> None:  # noqa: F811
+async def test_event_webhooks_deliver_subscribed_types_signed(live: tuple[Any, Api, str], receiver: Any) -> None:
     _, api, secret = live
     hook = await receiver([200])
     made = (await api.gql(ENDPOINT, {"url": hook.url, "types": ["newContact"]}))["createWebhookEndpoint"]

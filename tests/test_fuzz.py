@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import hypothesis_graphql
@@ -43,11 +42,11 @@ class AppThread:
     """The real app (lifespan included) on an event loop of its own, called synchronously —
     Hypothesis drives plain functions."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, database_url: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{path}", rate_limit_per_minute=10_000_000))
+        self.app = create_app(Settings(database_url=database_url, rate_limit_per_minute=10_000_000))
         self.lifespan = self.app.router.lifespan_context(self.app)
         self.run(self.lifespan.__aenter__())
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://fuzz")
@@ -68,9 +67,9 @@ class AppThread:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppThread]:
-    app = AppThread(tmp_path_factory.mktemp("fuzz") / "fuzz.db")
+@pytest.fixture
+def client(database_url: str) -> Iterator[AppThread]:
+    app = AppThread(database_url)
     yield app
     app.close()
 

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +15,6 @@ import pytest
 
 from contactql.app import create_app
 from contactql.config import Settings
-from contactql.store.model import Scope
 from tests.conftest import make_key
 from tests.helpers import Api, serve
 
@@ -124,8 +122,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_revoked_keys_get_401_and_keys_list_never_shows_secrets(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'k.db'}"
+def test_revoked_keys_get_401_and_keys_list_never_shows_secrets(database_url: str) -> None:
+    database = database_url
     key = run_cli("keys", "create", "--name", "ci-bot", "--database", database).stdout.strip().splitlines()[-1]
     with serve(database, env={"CONTACTQL_KEY_CACHE_SECONDS": "0"}) as (base, _, _):
         headers = {"Authorization": f"Bearer {key}"}
@@ -212,8 +210,8 @@ async def test_redirects_are_not_followed(settings: Settings) -> None:
         await task
 
 
-def test_unexpected_errors_leak_nothing_over_a_real_server(tmp_path: Path) -> None:
-    with serve(f"sqlite:///{tmp_path / 'e.db'}") as (base, key, _):
+def test_unexpected_errors_leak_nothing_over_a_real_server(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}
         response = httpx.post(f"{base}/graphql", content=b'{"query": 1}', headers={**headers, "Content-Type": "application/json"})
         assert response.status_code == 400 and "Traceback" not in response.text

@@ -14,10 +14,9 @@ from standardwebhooks.webhooks import Webhook
 from tests.helpers import UPSERT, Api
 from tests.test_batches import status, submit, wait_finished
 from tests.test_subscribe import events
-from tests.test_webhooks import live, receiver  # noqa: F401 - fixtures
 
 
-async def test_seed_001_batch_with_webhook_reports_inserted_updated_skipped(live: tuple[Any, Api, str], receiver: Any) -> None:  # noqa: F811
+async def test_seed_001_batch_with_webhook_reports_inserted_updated_skipped(live: tuple[Any, Api, str], receiver: Any) -> None:
     _, api, secret = live
     hook = await receiver([200])
     list_id = await api.create_list("Synced")

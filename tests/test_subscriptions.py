@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +23,8 @@ async def connect(base: str, init: dict[str, Any] | None) -> Any:
     return socket
 
 
-async def test_batch_progress_pushes_every_tenth_and_completes(tmp_path: Path) -> None:
-    with serve(f"sqlite:///{tmp_path / 's.db'}", env=ENV) as (base, key, _):
+async def test_batch_progress_pushes_every_tenth_and_completes(database_url: str) -> None:
+    with serve(database_url, env=ENV) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
             submitted = []
@@ -55,8 +54,8 @@ async def test_batch_progress_pushes_every_tenth_and_completes(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("init", [None, {"Authorization": "Bearer cql_wrong"}, {"Authorization": "Basic abc"}, {"authorization": 5}])
-async def test_a_connection_without_a_valid_key_is_closed_4401(tmp_path: Path, init: dict[str, Any] | None) -> None:
-    with serve(f"sqlite:///{tmp_path / 'w.db'}") as (base, _, _):
+async def test_a_connection_without_a_valid_key_is_closed_4401(database_url: str, init: dict[str, Any] | None) -> None:
+    with serve(database_url) as (base, _, _):
         socket = await connect(base, init)
         with pytest.raises(ConnectionClosed) as closed:
             await socket.recv()

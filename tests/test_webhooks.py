@@ -5,75 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from standardwebhooks.webhooks import Webhook
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from contactql.app import create_app
 from contactql.config import Settings
 from contactql.store.model import Scope
-from tests.conftest import make_key
-from tests.helpers import Api, free_port
+from tests.conftest import FAST_RETRIES, make_key
+from tests.helpers import Api
 from tests.test_batches import status, submit
-
-FAST_RETRIES = (0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
-
-
-class Receiver:
-    """A real HTTP receiver on 127.0.0.1 answering with the statuses it is given, in turn."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.calls: list[tuple[dict[str, str], bytes]] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-
-    async def hook(self, request: Request) -> PlainTextResponse:
-        self.calls.append((dict(request.headers), await request.body()))
-        code = self.statuses[min(len(self.calls), len(self.statuses)) - 1]
-        return PlainTextResponse("ok" if code < 300 else "nope", status_code=code)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Any]:
-    started: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
-
-    async def start(statuses: list[int]) -> Receiver:
-        hook = Receiver(statuses)
-        app = Starlette(routes=[Route("/hook", hook.hook, methods=["POST"])])
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=hook.port, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        started.append((hook, server, task))
-        return hook
-
-    yield start
-    for _, server, task in started:
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[tuple[Any, Api, str]]:
-    """The app with its workers running, private webhooks allowed and fast retries."""
-    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
-            admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))
-            secret = (await admin.gql("{ workspace { webhookSecret } }"))["workspace"]["webhookSecret"]
-            yield app, admin, secret
-
 
 async def wait_webhook(api: Api, batch_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Maybe
@@ -19,6 +19,10 @@ from contactql.store.batches import BatchRow
 from contactql.store.model import BatchStatus as StoreBatchStatus
 from contactql.store.model import DeliveryStatus, ItemResult
 from contactql.store.webhooks import DeliveryRow
+
+
+if TYPE_CHECKING:
+    from contactql.schema.events import EventOptionsInput
 
 BatchStatus = publish(
     StoreBatchStatus,

@@ -15,6 +15,7 @@ from contactql.schema.pagination import PageInfo
 from contactql.schema.properties import PropertyField, PropertyValue
 
 if TYPE_CHECKING:
+    from contactql.schema.events import ContactHistoryConnection
     from contactql.schema.lists import ContactList
 
 

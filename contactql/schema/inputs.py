@@ -11,13 +11,17 @@ Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear" (SPE
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import Maybe
 
 from contactql.schema.enums import ContactField, EmailStatus, MatchAction, MatchRule, MultipleMatchAction, NoMatchAction, SmsStatus
 from contactql.store.model import DEFAULT_RULES
+
+
+if TYPE_CHECKING:
+    from contactql.schema.events import EventOptionsInput
 
 T = TypeVar("T")
 RawInput = Mapping[str, Any]

@@ -28,8 +28,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contactql.config import Settings
+from contactql.store import migrate
 from contactql.store.catalog import Catalog
-from contactql.store.tables import metadata
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -75,9 +75,9 @@ class Database:
             with conn.begin():
                 return fn(conn, *args, **kwargs)
 
-    async def create_schema(self) -> None:
-        """Create missing tables and indexes (an existing database is left as it is)."""
-        await self.write(_create_all)
+    async def migrate(self) -> str | None:
+        """Bring the database to the newest schema revision (Alembic); returns the revision."""
+        return await self.write(migrate.upgrade)
 
     async def dispose(self) -> None:
         if self._async is not None:
@@ -87,10 +87,6 @@ class Database:
         await loop.run_in_executor(None, functools.partial(self._writer.shutdown, wait=True))
         await loop.run_in_executor(None, functools.partial(self._readers.shutdown, wait=True))
         self.engine.dispose()
-
-
-def _create_all(conn: sa.Connection) -> None:
-    metadata.create_all(conn)
 
 
 def sqlite_path(url: str) -> str:

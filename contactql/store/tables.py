@@ -222,6 +222,7 @@ class BatchResult(SQLModel, table=True):
     """One item's result, written in the transaction that applied it."""
 
     __tablename__ = "batch_result"
+    __table_args__ = (sa.Index("ix_batch_result_outcome", "batch_id", "outcome", "index"),)  # results(outcome:, failedOnly:)
     batch_id: str = _fk("batch.id", primary_key=True, big=False)
     index: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(12)))  # NULL: failed
