@@ -27,6 +27,7 @@ from contactql.store.lists import ListRow
 from contactql.store.matching import Condition, property_conditions
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions
 from contactql.store.catalog import Catalog
+from contactql.store.dialect import serialize
 from contactql.store.effects import Effects
 from contactql.store.properties import FieldSet
 from contactql.store.tables import (
@@ -207,6 +208,7 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
                 else:
                     name_values[key].add(value)
 
+    serialize(conn, workspace_id=workspace_id, keys=_lock_keys(work))
     if ids or any(values.values()):
         _add_rows(state, conn.execute(_BY_KEYS, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
     if any(name_values.values()):
@@ -230,6 +232,27 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
     if loaded and any(w.item.urls is not None for w in work):
         _load_urls(conn, state, loaded)
     return state
+
+
+# Rules no unique index covers: their match-or-create is serialised on the keys they read.
+_UNINDEXED = {
+    MatchRule.EMAIL: ("email",),
+    MatchRule.MOBILE: ("mobile",),
+    MatchRule.EMAIL_OR_MOBILE: ("email", "mobile"),
+    MatchRule.NAME_AND_EMAIL: ("email",),
+}
+
+
+def _lock_keys(work: Sequence[Work]) -> set[str]:
+    keys: set[str] = set()
+    for w in work:
+        for rule in w.options.match.rules:
+            for column in _UNINDEXED.get(rule, ()):
+                if (value := w.item.values.get(column)) is not None:
+                    keys.add(f"{column}:{value}")
+            if rule is MatchRule.PROPERTIES and isinstance(w.conditions, list) and w.conditions:
+                keys.add("properties:" + "|".join(f"{k}={v}" for _, k, v in sorted(w.conditions)))
+    return keys
 
 
 def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:

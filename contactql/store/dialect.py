@@ -7,6 +7,8 @@ with a proxy per column) costs more than running it.
 from __future__ import annotations
 
 import functools
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,3 +46,30 @@ def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
 def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING."""
     return _insert(dialect, table).on_conflict_do_nothing()
+
+
+MAX_KEY_LOCKS = 256
+_WHOLE_WORKSPACE = -1
+
+
+def serialize(conn: sa.Connection, *, workspace_id: int, keys: Iterable[str]) -> None:
+    """On PostgreSQL, hold transaction-scoped advisory locks on the normalised keys a
+    match-or-create depends on (SPEC §8), so two processes cannot both decide "no match,
+    create" for rules no unique index covers. Keys are hashed to 32-bit numbers and locked in
+    order (no deadlocks between lockers). A chunk with more than MAX_KEY_LOCKS keys takes one
+    exclusive lock on the whole workspace instead; every key locker also holds that lock in
+    shared mode, so the two conflict. SQLite needs nothing: its writes are already one at a
+    time (BEGIN IMMEDIATE)."""
+    if conn.dialect.name != "postgresql":
+        return
+    numbers = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=4).digest(), "big", signed=True) for k in keys})
+    if not numbers:
+        return
+    if len(numbers) > MAX_KEY_LOCKS:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:ws, :whole)"), {"ws": workspace_id, "whole": _WHOLE_WORKSPACE})
+        return
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:ws, :whole)"), {"ws": workspace_id, "whole": _WHOLE_WORKSPACE})
+    conn.execute(
+        sa.text("SELECT count(pg_advisory_xact_lock(:ws, k)) FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"),
+        {"ws": workspace_id, "keys": numbers},
+    )
