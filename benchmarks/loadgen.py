@@ -64,14 +64,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def drive(
-    port: int, requests: list[bytes], concurrency: int, check: Callable[[int, bytes], bool], label: str = ""
+    port: int | list[int], requests: list[bytes], concurrency: int, check: Callable[[int, bytes], bool], label: str = ""
 ) -> Run:
-    """Send every request once over `concurrency` keep-alive connections; time each answer."""
+    """Send every request once over `concurrency` keep-alive connections (spread over the
+    ports given); time each answer."""
+    ports = port if isinstance(port, list) else [port]
     queue = iter(enumerate(requests))
     latencies: list[float] = []
     errors = 0
 
-    async def connection() -> None:
+    async def connection(port: int) -> None:
         nonlocal errors
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
@@ -86,7 +88,7 @@ async def drive(
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    await asyncio.gather(*(connection(ports[i % len(ports)]) for i in range(concurrency)))
     return Run(label, concurrency, len(requests), time.perf_counter() - started, latencies, errors)
 
 
