@@ -47,9 +47,17 @@ async def test_first_out_of_range_is_an_invalid_input_error(api: Api, first: int
     assert "between 0 and 100" in errors[0]["message"]
 
 
-async def test_a_bad_cursor_is_an_invalid_input_error(api: Api) -> None:
-    errors = await api.errors(PAGE, {"after": "not-a-cursor"})
+@pytest.mark.parametrize("after", ["not-a-cursor", "W3RydWVd", "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDBd", "Wy0xXQ"])
+async def test_a_bad_cursor_is_an_invalid_input_error(api: Api, after: str) -> None:
+    # Base64 of [true], [10**22] (past BIGINT) and [-1]: JSON, but not a contact key.
+    errors = await api.errors(PAGE, {"after": after})
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize("contact_id", ["73\u00b9", "\u0667\u0663", "99999999999999999999", "-1", "0x10"])
+async def test_an_id_that_is_not_ascii_digits_finds_no_contact(api: Api, contact_id: str) -> None:
+    await api.upsert({"email": "x@example.com"})
+    assert await api.contact(contact_id) is None
 
 
 async def test_filters(api: Api) -> None:

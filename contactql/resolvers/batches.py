@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +12,7 @@ from contactql import outbound
 from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.errors import ApiError, user_errors
-from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
 from contactql.store import batches, imports, webhooks
 from contactql.store.batches import BatchRow
 from contactql.store.errors import ErrorCode, Problem, StoreError
@@ -142,17 +141,12 @@ async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:
 
 async def page_batches(info: Info, first: int, after: str | None, status: Any) -> BatchConnection:
     limit = check_first(first)
-    key = decode_cursor(after, 2)
-    try:
-        after_key = None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
-    except (TypeError, ValueError):
-        raise ApiError("after is not a cursor of this connection") from None
     rows, total = await info.context.db.read(
         batches.page_batches,
         workspace_id=info.context.workspace_id,
         status=None if status is None else BatchStatus(enum_value(status)),
         limit=limit + 1,
-        after=after_key,
+        after=decode_time_cursor(after),
     )
     edges = [BatchEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=Batch.from_row(row)) for row in rows[:limit]]
     return BatchConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)
@@ -162,15 +156,12 @@ async def page_results(
     info: Info, row: BatchRow, first: int, after: str | None, outcome: Any, failed_only: bool
 ) -> BatchResultConnection:
     limit = check_first(first, MAX_RESULTS_PAGE)
-    key = decode_cursor(after, 1)
-    if key is not None and not isinstance(key[0], int):
-        raise ApiError("after is not a cursor of this connection")
     results, total = await info.context.db.read(
         batches.page_results,
         workspace_id=info.context.workspace_id,
         batch_id=row.id,
         limit=limit + 1,
-        after_index=None if key is None else key[0],
+        after_index=decode_id_cursor(after),
         outcome=None if outcome is None else Outcome(enum_value(outcome)),
         failed_only=failed_only,
     )

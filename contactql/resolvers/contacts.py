@@ -10,7 +10,7 @@ import strawberry
 from contactql.resolvers.context import Info
 from contactql.schema.contact import Contact, ContactConnection, ContactEdge
 from contactql.schema.errors import ApiError, user_errors
-from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.pagination import check_first, decode_id_cursor, encode_cursor, page_info
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.store import contacts as store
 from contactql.store.errors import ErrorCode, Invalid, Problem
@@ -30,10 +30,7 @@ async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:
 
 async def page_contacts(info: Info, *, first: int, after: str | None, query: store.ContactQuery) -> ContactConnection:
     limit = check_first(first)
-    key = decode_cursor(after, 1)
-    after_id = key[0] if key is not None and isinstance(key[0], int) else None
-    if key is not None and after_id is None:
-        raise ApiError("after is not a cursor of this connection")
+    after_id = decode_id_cursor(after)
     workspace_id = info.context.workspace_id
     try:
         rows = await info.context.db.read(

@@ -12,7 +12,7 @@ from contactql import outbound
 from contactql.resolvers.context import Info
 from contactql.schema.contact import Contact
 from contactql.schema.enums import UpsertOutcome
-from contactql.schema.errors import ApiError, user_errors
+from contactql.schema.errors import user_errors
 from contactql.schema.events import (
     ContactHistoryConnection,
     DeleteWebhookEndpointPayload,
@@ -25,7 +25,7 @@ from contactql.schema.events import (
     WebhookEndpointPayload,
 )
 from contactql.schema.lists import ContactList, ListMembershipPayload
-from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.pagination import check_first, decode_id_cursor, encode_cursor, page_info
 from contactql.schema.payloads import UpsertContactPayload
 from contactql.store import events, lists
 from contactql.store.effects import SUBSCRIBED_AGAIN_EVENT
@@ -84,12 +84,9 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
     cid = None if contact_id is None else parse_contact_id(contact_id)
     if contact_id is not None and cid is None:
         return EventConnection(edges=[], page_info=page_info([], has_next=False, after=after), total_count=0)
-    key = decode_cursor(after, 1)
-    if key is not None and not isinstance(key[0], int):
-        raise ApiError("after is not a cursor of this connection")
     rows, total = await info.context.db.read(
         events.page_events, workspace_id=info.context.workspace_id, type=type, contact_id=cid, since=since, limit=limit + 1,
-        after=None if key is None else key[0],
+        after=decode_id_cursor(after),
     )  # fmt: skip
     edges = [EventEdge(cursor=encode_cursor(seq), node=Event.from_row(r)) for seq, r in rows[:limit]]
     return EventConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)
@@ -97,11 +94,8 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
 
 async def page_history(info: Info, contact_id: int, first: int, after: str | None) -> ContactHistoryConnection:
     limit = check_first(first)
-    key = decode_cursor(after, 1)
-    if key is not None and not isinstance(key[0], int):
-        raise ApiError("after is not a cursor of this connection")
     rows, total = await info.context.db.read(
-        events.page_history, workspace_id=info.context.workspace_id, contact_id=contact_id, limit=limit + 1, after_id=None if key is None else key[0]
+        events.page_history, workspace_id=info.context.workspace_id, contact_id=contact_id, limit=limit + 1, after_id=decode_id_cursor(after)
     )
     edges = [HistoryEdge(cursor=encode_cursor(r.id), node=HistoryEntry.from_row(r)) for r in rows[:limit]]
     return ContactHistoryConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)

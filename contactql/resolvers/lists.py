@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 
 from contactql.resolvers.context import Info
 from contactql.schema.contact import Company
-from contactql.schema.errors import ApiError, user_errors
+from contactql.schema.errors import user_errors
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListEdge, ContactListPayload
-from contactql.schema.pagination import check_first, decode_cursor, encode_cursor, page_info
+from contactql.schema.pagination import check_first, decode_time_cursor, encode_cursor, page_info
 from contactql.schema.payloads import CompanyPayload
 from contactql.schema.properties import PropertyField, PropertyFieldPayload
 from contactql.store import companies, lists, properties
@@ -25,13 +23,8 @@ async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:
 
 async def page_lists(info: Info, first: int, after: str | None) -> ContactListConnection:
     limit = check_first(first)
-    key = decode_cursor(after, 2)
-    try:
-        after_key = None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
-    except (TypeError, ValueError):
-        raise ApiError("after is not a cursor of this connection") from None
     rows, total = await info.context.db.read(
-        lists.page_and_count_lists, workspace_id=info.context.workspace_id, limit=limit + 1, after=after_key
+        lists.page_and_count_lists, workspace_id=info.context.workspace_id, limit=limit + 1, after=decode_time_cursor(after)
     )
     edges = [
         ContactListEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=ContactList.from_row(row))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from typing import Any
 
@@ -48,6 +49,23 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not isinstance(key, list) or len(key) != arity:
         raise ApiError("after is not a cursor of this connection", "INVALID_INPUT")
     return key
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """The integer key of a connection ordered by an integer (contacts, results, events, history)."""
+    key = decode_cursor(cursor, 1)
+    if key is not None and (type(key[0]) is not int or not 0 <= key[0] < 2**63):
+        raise ApiError("after is not a cursor of this connection")
+    return None if key is None else key[0]
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    """The (created_at, id) key of a connection ordered by creation (lists, batches)."""
+    key = decode_cursor(cursor, 2)
+    try:
+        return None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
+    except (TypeError, ValueError):
+        raise ApiError("after is not a cursor of this connection") from None
 
 
 def page_info(cursors: list[str], *, has_next: bool, after: str | None) -> PageInfo:

@@ -117,7 +117,8 @@ def normalise_mobile(raw: str, country_code: int | None = None) -> tuple[str, in
 def parse_contact_id(raw: Any) -> int | None:
     """A contact id as sent in an `ID` (decimal string) — None when it cannot be one."""
     text = str(raw).strip()
-    if not text.isdigit() or len(text) > 19:
+    # str.isdigit() also accepts "¹" and "٧"; an id is ASCII digits only.
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
