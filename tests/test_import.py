@@ -69,6 +69,7 @@ async def test_an_uploaded_csv_becomes_a_batch_with_a_result_per_row(api: Api) -
     ("data", "message"),
     [
         ("email\n".encode() + "anna@example.com\nbj\xf8rn@example.com\n".encode("latin-1"), "not UTF-8"),
+        ("email\nanna@example.com\n".encode("utf-16"), "NUL byte"),
         (b"", "empty"),
         (b"email\n", "no rows"),
         (b"email,EMAIL\na@example.com,b@example.com\n", "more than once"),

@@ -51,6 +51,22 @@ async def test_a_query_within_the_limits_runs(api: Api) -> None:
     assert "errors" not in (await api.post("{ " + " ".join(f"a{i}: workspace {{ name }}" for i in range(30)) + " }")).json()
 
 
+@pytest.mark.parametrize(
+    ("document", "variables", "where"),
+    [
+        ("mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { contact { id } } }",
+         {"input": {"contact": {"email": "a@example.com", "address": {"city": "Os\u0000lo"}}}}, '"$input.contact.address.city"'),
+        ('mutation { upsertContact(input: {contact: {email: "a@example.com"}, idempotencyKey: "k\\u0000"}) { contact { id } } }', {}, "line 1"),
+        ('mutation { createList(name: "x\\u{0}") { list { id } } }', {}, "line 1"),
+    ],
+)  # fmt: skip
+async def test_nul_characters_are_refused_before_anything_runs(api: Api, document: str, variables: dict[str, Any], where: str) -> None:
+    # PostgreSQL text cannot hold U+0000: both engines refuse it the same way, as the client's error.
+    [error] = await api.errors(document, variables)
+    assert error["extensions"]["code"] == "INVALID_INPUT" and where in error["message"] and "NUL" in error["message"]
+    assert (await api.gql("{ contacts { totalCount } lists { totalCount } }")) == {"contacts": {"totalCount": 0}, "lists": {"totalCount": 0}}
+
+
 async def test_a_body_over_16_mib_is_refused_413_before_it_is_read(api: Api) -> None:
     big = b'{"query": "{ workspace { name } }", "variables": {"x": "' + b"x" * (17 * 1024 * 1024) + b'"}}'
     response = await api.http.post("/graphql", content=big, headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})

@@ -38,6 +38,9 @@ _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, 
 
 
 def decode(data: bytes) -> str:
+    if (nul := data.find(b"\x00")) >= 0:
+        # UTF-16 and binary files have them; PostgreSQL text cannot store one.
+        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text; save it as CSV UTF-8 and try again")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
