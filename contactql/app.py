@@ -15,15 +15,19 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -48,7 +52,28 @@ from contactql.webhook_sender import WebhookSender
 
 log = logging.getLogger("contactql")
 
+STATIC = Path(__file__).resolve().parent / "static"
+# The GraphiQL page loads nothing from anywhere but this server (scripts/vendor-graphiql).
+GRAPHIQL_HEADERS = {
+    "Content-Security-Policy": "; ".join((
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # CodeMirror and GraphiQL set inline styles
+        "font-src 'self' data:",  # GraphiQL's CSS embeds its fonts
+        "img-src 'self' data:",
+        "connect-src 'self'",  # same-origin HTTP and WebSocket
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}  # fmt: skip
+
 PRINCIPAL = "contactql.principal"
+RESPONSE_MEDIA = "contactql.response_media"
+REQUEST_ERROR = "contactql.request_error"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # A WebSocket's context before its connection_init names a key: sees no workspace.
 NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", scope=KeyScope.READ)
 
@@ -75,7 +100,7 @@ class GraphQLView(GraphQL[Context, None]):
         settings = services.settings
         super().__init__(
             build_schema(introspection=settings.graphiql),
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             multipart_uploads_enabled=True,
@@ -88,13 +113,20 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        # As strawberry.asgi.GraphQL, but closing the request: that closes uploaded files.
+        # As strawberry.asgi.GraphQL, but closing the request (that closes uploaded files) and
+        # answering in application/graphql-response+json to clients that ask for it.
         request = Request(scope=scope, receive=receive)
+        scope[RESPONSE_MEDIA] = response_media_type(request.headers.get("accept", ""))
         try:
             try:
                 response = await self.run(request)
             except HTTPException as error:
                 response = PlainTextResponse(error.reason, status_code=error.status_code)
+            if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
+                response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+                if scope.get(REQUEST_ERROR) and response.status_code == 200:
+                    # GraphQL over HTTP: a request that never reached execution is a 400.
+                    response.status_code = 400
             await response(scope, receive, send)
         finally:
             await request.close()
@@ -121,10 +153,43 @@ class GraphQLView(GraphQL[Context, None]):
         # A parse error raised inside ParserCache escapes the extensions: give it its code here.
         for error in result.errors or ():
             with_code(error)
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        if request.scope.get(RESPONSE_MEDIA) == GRAPHQL_RESPONSE_JSON and _is_request_error(result):
+            # Parse, validation and variable errors: no `data` entry at all, not `"data": null`.
+            request.scope[REQUEST_ERROR] = True
+            processed.pop("data", None)  # type: ignore[misc]
+        return processed
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def response_media_type(accept: str) -> str:
+    """application/graphql-response+json when the client names it and ranks it at least as
+    high as JSON; else application/json (also for no Accept, */* and application/*)."""
+    named: dict[str, float] = {}
+    for part in accept.lower().split(","):
+        media, _, params = part.partition(";")
+        named[media.strip()] = max(named.get(media.strip(), 0.0), _quality(params))
+    wanted = named.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    plain = named.get("application/json", max(named.get("application/*", 0.0), named.get("*/*", 0.0)))
+    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= plain else "application/json"
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Errors raised before execution began carry no path; field errors always do."""
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
 
 
 def _only_imports(query: object, operation_name: object) -> bool:
@@ -155,13 +220,15 @@ def _wants_graphiql(scope: Scope) -> bool:
 class AuthenticatedGraphQL:
     """Resolves the caller's key before Strawberry sees an HTTP request."""
 
-    def __init__(self, view: GraphQLView) -> None:
+    def __init__(self, view: GraphQLView, graphiql: bool) -> None:
         self.view = view
+        self.page: Response = (
+            HTMLResponse((Path(__file__).resolve().parent / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS) if graphiql else PlainTextResponse("Not Found", 404)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _wants_graphiql(scope):
-            page: Response = HTMLResponse(self.view.graphql_ide_html) if self.view.graphql_ide else PlainTextResponse("Not Found", 404)
-            await page(scope, receive, send)
+            await self.page(scope, receive, send)
             return
         if scope["type"] == "http":
             headers = dict(scope["headers"])
@@ -205,15 +272,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await view.keys.close()
             await db.dispose()
 
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", AuthenticatedGraphQL(view), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", AuthenticatedGraphQL(view)),
-        ],
-        lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, json_limit=JSON_BODY_LIMIT, upload_limit=settings.max_import_mb * 1024 * 1024)],
-    )
+    graphql = AuthenticatedGraphQL(view, settings.graphiql)
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if settings.graphiql:
+        routes.append(Mount("/graphiql", app=GZipMiddleware(StaticFiles(directory=STATIC)), name="graphiql"))
+    middleware = [Middleware(BodyLimit, json_limit=JSON_BODY_LIMIT, upload_limit=settings.max_import_mb * 1024 * 1024)]
+    if settings.cors_origins:
+        # Outermost, so that refusals (401, 413, 429) carry the headers a browser needs to read them.
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
+        middleware.insert(0, cors)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.services = services
     app.state.batch_worker = worker
     app.state.webhook_sender = sender

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import urllib.parse
 from collections.abc import Mapping
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./contactql.db"
@@ -81,12 +82,24 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated origins (scheme://host[:port], as a browser sends them), or `*`."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            continue
+        parts = urllib.parse.urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
+            raise ConfigError(f"CONTACTQL_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
+    return origins
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     synchronous = env.get("CONTACTQL_SQLITE_SYNCHRONOUS", "FULL").strip().upper()
     if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
         raise ConfigError("CONTACTQL_SQLITE_SYNCHRONOUS: expected FULL, NORMAL or EXTRA")
-    origins = tuple(o.strip() for o in env.get("CONTACTQL_CORS_ORIGINS", "").split(",") if o.strip())
+    origins = _origins(env.get("CONTACTQL_CORS_ORIGINS", ""))
     delays = Settings.webhook_retry_delays
     if raw_delays := env.get("CONTACTQL_WEBHOOK_RETRY_DELAYS", "").strip():
         try:

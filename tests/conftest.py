@@ -30,7 +30,7 @@ from contactql.config import Settings
 from contactql.store.database import Database
 from contactql.store.keys import new_key
 from contactql.store.model import Scope
-from tests.helpers import POSTGRES, Api, free_port, pg_admin, pg_url
+from tests.helpers import POSTGRES, Api, free_port, pg_admin, pg_url, run_async
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +40,10 @@ def postgres_template() -> Iterator[str | None]:
         yield None
         return
     name = f"contactql_template_{os.getpid()}"
-    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
-    asyncio.run(_migrate(pg_url(name)))
+    run_async(lambda: pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
+    run_async(lambda: _migrate(pg_url(name)))
     yield name
-    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    run_async(lambda: pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 async def _migrate(url: str) -> None:
@@ -59,9 +59,9 @@ def database_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]
         yield f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}"
         return
     name = f"t_{uuid.uuid4().hex[:16]}"
-    asyncio.run(pg_admin(f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
+    run_async(lambda: pg_admin(f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
     yield pg_url(name)
-    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    run_async(lambda: pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +22,16 @@ from contactql.config import normalise_url
 POSTGRES = os.environ.get("CONTACTQL_TEST_DATABASE") or None
 if POSTGRES is not None and not POSTGRES.startswith("postgres"):
     POSTGRES = None
+
+
+T = TypeVar("T")
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(make())` on a thread of its own: sync fixtures and tests may run inside a
+    loop already (Playwright's sync API keeps one running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def pg_url(database: str) -> str:
@@ -44,8 +56,6 @@ async def pg_admin(*statements: str) -> None:
 
 def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Rows of one SQL statement on a test database, whichever the engine."""
-    import asyncio
-
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -58,7 +68,7 @@ def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    return run_async(run)
 
 CONTACT_FIELDS = """
   id externalId email mobile mobileCountryCode firstName lastName emailStatus smsStatus

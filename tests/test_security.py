@@ -102,6 +102,7 @@ async def production(settings: Settings) -> AsyncIterator[Api]:
 async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api) -> None:
     page = await production.http.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 404
+    assert (await production.http.get("/graphiql/contactql.js")).status_code == 404
     errors = await production.errors("{ __schema { types { name } } }")
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
     assert "introspection" in errors[0]["message"].lower()

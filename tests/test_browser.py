@@ -1,0 +1,210 @@
+"""GraphiQL and a frontend app in a real headless Chromium (Debian's /usr/bin/chromium, driven
+by Playwright), against a real `contactql serve`, with no way out of 127.0.0.1.
+
+Requests to any other host go to a proxy that does not exist (Chromium never proxies loopback),
+and every URL the page asks for is recorded: the page must work with nothing but ContactQL.
+The test fails, never skips, when Chromium is missing: `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.helpers import free_port, repo_root, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Anything not on loopback goes to a closed port: the page cannot reach the internet.
+    "--proxy-server=http://127.0.0.1:9",
+]  # fmt: skip
+ARTEFACTS = repo_root() / "artifacts"
+
+UPSERT = """mutation {
+  upsertContact(input: {contact: {email: "ada@example.com", firstName: "Ada"}}) {
+    outcome
+    contact { id email firstName }
+    userErrors { field code message }
+  }
+}"""
+CONTACTS = "{ contacts(first: 10) { totalCount edges { node { email firstName } } } }"
+SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is needed: apt-get install chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@contextlib.contextmanager
+def opened(browser: Browser, url: str) -> Iterator[tuple[Page, list[str], list[str]]]:
+    """A page at `url`; yields it with the URLs it requested and its console errors."""
+    context = browser.new_context()
+    page = context.new_page()
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("websocket", lambda socket: requested.append(socket.url))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(url)
+        yield page, requested, errors
+    finally:
+        context.close()
+
+
+def set_editor(page: Page, selector: str, text: str) -> None:
+    page.eval_on_selector(selector, "(element, text) => element.CodeMirror.setValue(text)", text)
+
+
+def result_pane(page: Page) -> str:
+    return str(page.eval_on_selector(".result-window .CodeMirror", "element => element.CodeMirror.getValue()"))
+
+
+def paste_key(page: Page, key: str) -> None:
+    """As a user does: the Headers tab, the key after "Bearer "; GraphiQL then loads the schema."""
+    page.get_by_role("button", name="Headers").click()
+    headers = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
+    assert json.loads(page.eval_on_selector(headers, "e => e.CodeMirror.getValue()")) == {"Authorization": "Bearer "}
+    with page.expect_response(lambda r: r.url.endswith("/graphql") and r.status == 200 and b"__schema" in r.body()):
+        set_editor(page, headers, json.dumps({"Authorization": f"Bearer {key}"}))
+
+
+def run(page: Page, document: str, expect: str) -> dict[str, Any]:
+    set_editor(page, ".graphiql-query-editor .CodeMirror", document)
+    # Anonymous operations only: GraphiQL re-reads the operation names from the editor after a
+    # debounce, and while it still sees the example's two, the run button is a menu.
+    page.wait_for_function("() => !document.querySelector('.graphiql-execute-button').hasAttribute('aria-haspopup')")
+    page.click(".graphiql-execute-button")
+    page.wait_for_function("text => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue().includes(text)", arg=expect)
+    return dict(json.loads(result_pane(page)))
+
+
+def only_from(base: str, requested: list[str]) -> None:
+    origin = urllib.parse.urlsplit(base).netloc
+    strangers = [url for url in requested if urllib.parse.urlsplit(url).netloc != origin and not url.startswith("data:")]
+    assert strangers == [], "the page must load everything from ContactQL itself"
+
+
+def test_graphiql_offline_runs_an_upsert_and_a_query_through_the_ui(browser: Browser, database_url: str) -> None:
+    with serve(database_url) as (base, key, _), opened(browser, f"{base}/graphql") as (page, requested, errors):
+        assert key is not None
+        page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
+        paste_key(page, key)
+
+        created = run(page, UPSERT, '"outcome"')
+        assert created["data"]["upsertContact"]["outcome"] == "CREATED"
+        assert created["data"]["upsertContact"]["contact"]["email"] == "ada@example.com"
+        assert created["data"]["upsertContact"]["userErrors"] == []
+
+        listed = run(page, CONTACTS, '"totalCount"')
+        assert listed["data"]["contacts"] == {"totalCount": 1, "edges": [{"node": {"email": "ada@example.com", "firstName": "Ada"}}]}
+        page.get_by_role("button", name="Show Documentation Explorer").click()
+        page.get_by_text("Contact", exact=True).first.wait_for()  # the schema, loaded with the key
+
+        ARTEFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTEFACTS / "graphiql.png")
+        only_from(base, requested)
+        # The schema request before the key was pasted is the only error the page may log.
+        assert [e for e in errors if "401" not in e] == []
+
+
+def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, database_url: str) -> None:
+    env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
+    with serve(database_url, env=env) as (base, key, _), opened(browser, f"{base}/graphql") as (page, requested, errors):
+        assert key is not None
+        frames: list[tuple[str, dict[str, Any]]] = []
+        page.on("websocket", lambda socket: (
+            socket.on("framesent", lambda payload: frames.append(("sent", json.loads(payload)))),
+            socket.on("framereceived", lambda payload: frames.append(("received", json.loads(payload)))),
+        ))  # fmt: skip
+        page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
+        paste_key(page, key)
+        batches = []
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            for name in ("ahead", "watched"):  # the first keeps the worker busy: the second waits
+                contacts = [{"email": f"{name}{i}@example.com"} for i in range(3000)]
+                response = http.post("/graphql", json={"query": SUBMIT, "variables": {"input": {"contacts": contacts}}})
+                batches.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+
+        document = f'subscription {{ batchProgress(id: "{batches[1]}") {{ status processed total }} }}'
+        final = run(page, document, '"COMPLETED"')
+        assert final["data"]["batchProgress"] == {"status": "COMPLETED", "processed": 3000, "total": 3000}
+
+        init = next(payload for way, payload in frames if way == "sent" and payload["type"] == "connection_init")
+        assert init["payload"]["Authorization"] == f"Bearer {key}"
+        pushed = [payload["payload"]["data"]["batchProgress"]["processed"] for way, payload in frames if payload["type"] == "next"]
+        assert len(pushed) >= 3 and pushed == sorted(pushed) and pushed[-1] == 3000, pushed
+        only_from(base, requested)
+        assert [e for e in errors if "401" not in e] == []
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    """A frontend app's page, on an origin of its own."""
+
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>frontend</title><p>app"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def frontend() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FETCH = """async ([url, key]) => {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {"Authorization": "Bearer " + key, "Content-Type": "application/json"},
+      body: JSON.stringify({query: "{ workspace { name } }"}),
+    });
+    return {status: response.status, body: await response.json()};
+  } catch (error) {
+    return {error: String(error)};
+  }
+}"""
+
+
+def test_a_frontend_on_an_allowed_origin_can_call_the_api_and_others_cannot(browser: Browser, database_url: str) -> None:
+    with frontend() as allowed, frontend() as other:
+        with serve(database_url, env={"CONTACTQL_CORS_ORIGINS": allowed}) as (base, key, _):
+            with opened(browser, f"{allowed}/") as (page, _, _):
+                answer = page.evaluate(FETCH, [f"{base}/graphql", key])
+            assert answer == {"status": 200, "body": {"data": {"workspace": {"name": "default"}}}}
+
+            with opened(browser, f"{other}/") as (page, _, errors):
+                refused = page.evaluate(FETCH, [f"{base}/graphql", key])
+            assert refused == {"error": "TypeError: Failed to fetch"}
+            assert any("CORS policy" in e for e in errors)

@@ -1,0 +1,145 @@
+"""GraphQL over HTTP as the spec's two media types want it, CORS for frontend apps, and the
+GraphiQL page's own assets — through the real ASGI app."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contactql.app import create_app
+from contactql.config import ConfigError, Settings, load_settings
+from tests.conftest import make_key
+from tests.helpers import Api
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+ANSWERS = "application/graphql-response+json, application/json;q=0.9"
+
+
+async def post(api: Api, body: dict[str, Any], accept: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {api.key}"} | ({"Accept": accept} if accept else {})
+    return await api.http.post("/graphql", json=body, headers=headers)
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, ANSWERS])
+async def test_graphql_response_json_is_answered_in_kind(api: Api, accept: str) -> None:
+    response = await post(api, {"query": "{ workspace { name } }"}, accept)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
+    assert response.json() == {"data": {"workspace": {"name": "default"}}}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"query": "{ workspace { name "}, "INVALID_INPUT"),  # parse
+        ({"query": "{ workspace { nope } }"}, "INVALID_INPUT"),  # validation
+        ({"query": "query Q($n: Int!) { contacts(first: $n) { totalCount } }", "variables": {"n": "ten"}}, "INVALID_INPUT"),  # coercion
+    ],
+)
+async def test_request_errors_are_400_without_data_for_graphql_response_json(api: Api, body: dict[str, Any], code: str) -> None:
+    strict = await post(api, body, GRAPHQL_RESPONSE)
+    assert strict.status_code == 400
+    assert strict.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert "data" not in strict.json() and strict.json()["errors"][0]["extensions"]["code"] == code
+    # application/json clients keep what they always had: 200, and the errors.
+    plain = await post(api, body, "application/json")
+    assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
+    assert plain.json()["errors"][0]["extensions"]["code"] == code
+
+
+async def test_an_error_during_execution_keeps_200_and_data(api: Api) -> None:
+    # `after` is checked inside the resolver: a field error, with a path and `data`.
+    response = await post(api, {"query": '{ contacts(after: "junk") { totalCount } }'}, GRAPHQL_RESPONSE)
+    assert response.status_code == 200
+    body = response.json()
+    assert "data" in body and body["errors"][0]["path"] == ["contacts"]
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "text/plain, application/*"])
+async def test_other_clients_get_application_json(api: Api, accept: str | None) -> None:
+    response = await post(api, {"query": "{ workspace { name } }"}, accept)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, rate_limit_per_minute=1))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Api(http, await make_key(app))
+
+
+async def test_the_rate_limit_stays_429_in_either_media_type(limited: Api) -> None:
+    assert (await post(limited, {"query": "{ workspace { name } }"}, GRAPHQL_RESPONSE)).status_code == 200
+    refused = await post(limited, {"query": "{ workspace { name } }"}, GRAPHQL_RESPONSE)
+    assert refused.status_code == 429 and refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+ORIGIN = "https://app.example.com"
+
+
+@pytest.fixture
+async def cors(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, cors_origins=(ORIGIN,)))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Api(http, await make_key(app))
+
+
+def preflight(origin: str) -> dict[str, str]:
+    return {"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
+
+
+async def test_cors_preflight_allows_the_configured_origin_and_the_authorization_header(cors: Api) -> None:
+    response = await cors.http.options("/graphql", headers=preflight(ORIGIN))
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
+    assert "POST" in response.headers["access-control-allow-methods"]
+
+    refused = await cors.http.options("/graphql", headers=preflight("https://evil.example.net"))
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+
+async def test_cors_headers_reach_answers_and_refusals(cors: Api) -> None:
+    answer = await cors.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={"Origin": ORIGIN, "Authorization": f"Bearer {cors.key}"})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == ORIGIN
+    # A browser app can read why it was refused.
+    unauthorised = await cors.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={"Origin": ORIGIN})
+    assert unauthorised.status_code == 401 and unauthorised.headers["access-control-allow-origin"] == ORIGIN
+
+
+async def test_no_cors_unless_configured(api: Api) -> None:
+    response = await api.http.options("/graphql", headers=preflight(ORIGIN))
+    assert "access-control-allow-origin" not in response.headers
+    answer = await api.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={"Origin": ORIGIN, "Authorization": f"Bearer {api.key}"})
+    assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+
+
+@pytest.mark.parametrize("raw", ["app.example.com", "https://app.example.com/path", "ftp://x.example.com", "https://"])
+def test_a_cors_origin_that_is_not_an_origin_fails_at_start(raw: str) -> None:
+    with pytest.raises(ConfigError, match="CONTACTQL_CORS_ORIGINS"):
+        load_settings({"CONTACTQL_CORS_ORIGINS": raw})
+
+
+def test_cors_origins_are_read_comma_separated() -> None:
+    settings = load_settings({"CONTACTQL_CORS_ORIGINS": " https://a.example.com, http://127.0.0.1:5173/ ,"})
+    assert settings.cors_origins == ("https://a.example.com", "http://127.0.0.1:5173")
+
+
+async def test_the_graphiql_page_and_its_assets_come_from_contactql(api: Api) -> None:
+    page = await api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assets = [part.split('"')[1] for part in page.text.split("src=")[1:]] + [part.split('"')[1] for part in page.text.split("href=")[1:] if "/graphiql/" in part]
+    assert len(assets) == 8 and all(a.startswith("/graphiql/") for a in assets)
+    for asset in assets:
+        response = await api.http.get(asset, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200, asset
+    big = await api.http.get("/graphiql/vendor/graphiql@3.8.3/graphiql.min.js", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["content-encoding"] == "gzip" and "javascript" in big.headers["content-type"]
