@@ -36,7 +36,7 @@ def playground_requests() -> list[HttpRequest]:
     for block in text.split("\n###")[1:]:
         lines = block.splitlines()
         title = lines[0].strip()
-        body_lines = [line for line in lines[1:] if not line.startswith("#")]
+        body_lines = _request_lines(lines[1:])
         while body_lines and not body_lines[0].strip():
             body_lines.pop(0)
         method, url = body_lines[0].split()[:2]
@@ -64,13 +64,29 @@ def playground_requests() -> list[HttpRequest]:
     return requests
 
 
+def _request_lines(lines: list[str]) -> list[str]:
+    """The request itself: no comments, `??` assertions or `{{ … }}` pre-request scripts."""
+    kept: list[str] = []
+    in_script = False
+    for line in lines:
+        if not kept and line.strip() == "{{":
+            in_script = True
+        elif in_script:
+            in_script = line.strip() != "}}"
+        elif not line.startswith(("#", "??")):
+            kept.append(line)
+    return kept
+
+
 REQUESTS = playground_requests()
 
 
-def test_playground_has_requests_and_variables() -> None:
+def test_playground_has_requests_variables_and_assertions() -> None:
     text = (repo_root() / "playground.http").read_text()
     assert "@host = " in text and "@key = " in text
-    assert len(REQUESTS) >= 20
+    assert len(REQUESTS) >= 40
+    for block in text.split("\n###")[1:]:
+        assert "\n?? status == 200" in block and "\n?? body errors isFalse" in block, block.splitlines()[0]
 
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=[r.title for r in REQUESTS])

@@ -100,7 +100,9 @@ class Contact:
         ]
 
     @strawberry.field(description="The value of one custom property, by name (case-insensitive); null when unset.")
-    async def property(self, info: Info, name: str) -> str | None:
+    async def property(
+        self, info: Info, name: Annotated[str, strawberry.argument(description="The property's name, case-insensitive.")]
+    ) -> str | None:
         fields = await info.context.loaders.fields((None, name.strip()))
         field = fields.by_name.get(name.strip().lower())
         if field is None:

@@ -1,0 +1,95 @@
+"""The clients users really run, against a real `contactql serve` on 127.0.0.1: graphql-http's
+audit, a graphql-ws subscription, `playground.http` in httpyac, graphql-schema-linter.
+
+They come from npm (package.json, pinned by package-lock.json; `scripts/test` runs `npm ci`).
+A missing tool fails the test: nothing here is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+
+import httpx
+
+from tests.helpers import repo_root, serve
+
+ROOT = repo_root()
+BIN = ROOT / "node_modules" / ".bin"
+LINT_RULES = (
+    "types-have-descriptions", "fields-have-descriptions", "arguments-have-descriptions", "enum-values-have-descriptions",
+    "input-object-values-have-descriptions", "enum-values-all-caps", "fields-are-camel-cased", "input-object-values-are-camel-cased",
+    "types-are-capitalized", "relay-connection-types-spec", "relay-page-info-spec", "defined-types-are-used",
+    "deprecations-have-a-reason", "descriptions-are-capitalized",
+)  # fmt: skip
+
+
+def node(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    assert (ROOT / "node_modules").is_dir(), "the npm clients are missing: run `npm ci` (scripts/test does)"
+    # Output to a file, not a pipe: Node writes pipes asynchronously and a tool that calls
+    # process.exit() (httpyac does) loses what is past the first 64 KiB.
+    with tempfile.TemporaryFile("w+") as out:
+        done = subprocess.run(args, cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False)
+        out.seek(0)
+        return subprocess.CompletedProcess(args, done.returncode, out.read(), done.stderr)
+
+
+def test_graphql_http_audit_has_no_errors_or_warnings(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        result = node("node", "tests/clients/audit.mjs", f"{base}/graphql", key)
+    audits = [json.loads(line) for line in result.stdout.splitlines()]
+    failing = [a for a in audits if a["status"] in {"error", "warn"}]
+    assert failing == [] and result.returncode == 0, failing or result.stderr
+    assert sum(a["status"] == "ok" for a in audits) >= 50
+    # The notices left are the MAYs about GET, which ContactQL does not take (README).
+    assert all("GET" in a["name"] for a in audits if a["status"] == "notice")
+
+
+def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) -> None:
+    env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
+    with serve(database_url, env=env) as (base, key, _):
+        assert key is not None
+        submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
+        ids = []
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            for name in ("ahead", "watched"):  # the first keeps the worker busy: the second waits
+                contacts = [{"email": f"{name}{i}@example.com"} for i in range(3000)]
+                response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
+                ids.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+        result = node("node", "tests/clients/progress.mjs", base, key, ids[1])
+    assert result.returncode == 0, result.stderr
+    pushed = [json.loads(line)["data"]["batchProgress"] for line in result.stdout.splitlines()]
+    processed = [p["processed"] for p in pushed]
+    assert len(pushed) >= 3 and processed == sorted(processed), processed
+    assert pushed[-1] == {"status": "COMPLETED", "processed": 3000, "total": 3000, "created": 3000}
+
+
+def test_a_wrong_key_in_connection_init_is_refused(database_url: str) -> None:
+    with serve(database_url) as (base, _, _):
+        result = node("node", "tests/clients/progress.mjs", base, "cql_wrong", "any-batch")
+    assert result.returncode != 0 and "4401" in result.stderr + result.stdout
+
+
+def test_playground_http_runs_end_to_end_in_httpyac(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        result = node(str(BIN / "httpyac"), "send", "playground.http", "--all", "--bail", "--json", "--var", f"host={base}", "--var", f"key={key}")
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    failed = [
+        (r["name"], [t["message"] for t in r.get("testResults", []) if t["status"] != "SUCCESS"])
+        for r in report["requests"]
+        if any(t["status"] != "SUCCESS" for t in r.get("testResults", []))
+    ]
+    assert result.returncode == 0 and failed == [], failed or result.stderr
+    blocks = (ROOT / "playground.http").read_text().count("\n### ")
+    assert summary["totalRequests"] == summary["successRequests"] == blocks, summary
+    assert summary["failedTests"] == summary["erroredTests"] == 0 and summary["successTests"] >= 3 * blocks, summary
+    assert all(len(r.get("testResults", [])) >= 3 for r in report["requests"])
+
+
+def test_schema_graphql_passes_graphql_schema_linter() -> None:
+    result = node(str(BIN / "graphql-schema-linter"), "--rules", ",".join(LINT_RULES), "schema.graphql")
+    assert result.returncode == 0, result.stdout + result.stderr
