@@ -1,6 +1,6 @@
 """Write what a chunk decided: the difference between the loaded and the final state.
 
-A statement per kind of change, each one executemany (store/bulk.py): new lists, changed
+A statement per kind of change, each one set-based write (store/bulk.py): new lists, changed
 contacts, new contacts (ids allocated first, see dialect.allocate_ids), property values
 (upsert with `on_conflict_do_update`, delete), memberships, companies, external URLs, then the
 history, events and tokens of store/effects.py. Contacts created in the chunk carry negative
@@ -15,10 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store import effects
-from contactql.store.bulk import Bulk, insert
+from contactql.store import bulk, effects
 from contactql.store.chunk import CONTACT_COLUMNS, ChunkState
-from contactql.store.dialect import allocate_ids, insert_ignoring_duplicates, upsert
+from contactql.store.dialect import allocate_ids
 from contactql.store.model import ItemResult
 from contactql.store.tables import (
     contact_company_t,
@@ -30,24 +29,16 @@ from contactql.store.tables import (
 )
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
-_UPDATE_CONTACTS = Bulk(
-    lambda _d: sa.update(contact_t).where(contact_t.c.id == sa.bindparam("p_id")).values({c: sa.bindparam(f"p_{c}") for c in _UPDATE_COLUMNS})
-)
-_INSERT_CONTACTS = insert(contact_t)
-_INSERT_LISTS = insert(contact_list_t)
-_UPSERT_PROPS = Bulk(lambda d: upsert(d, property_value_t, ("contact_id", "field_id"), ("value",)))
-_UPSERT_URLS = Bulk(lambda d: upsert(d, external_url_t, ("contact_id", "ref"), ("url", "label")))
-
-
-def _delete(table: sa.Table, *columns: str) -> Bulk:
-    return Bulk(lambda _d: sa.delete(table).where(*(table.c[c] == sa.bindparam(f"p_{c}") for c in columns)))
-
-
-_DELETE_PROPS = _delete(property_value_t, "contact_id", "field_id")
-_DELETE_URLS = _delete(external_url_t, "contact_id", "ref")
+_UPDATE_CONTACTS = bulk.update(contact_t, "id", _UPDATE_COLUMNS)
+_INSERT_CONTACTS = bulk.insert(contact_t)
+_INSERT_LISTS = bulk.insert(contact_list_t)
+_UPSERT_PROPS = bulk.upsert(property_value_t, ("contact_id", "field_id"), ("value",))
+_UPSERT_URLS = bulk.upsert(external_url_t, ("contact_id", "ref"), ("url", "label"))
+_DELETE_PROPS = bulk.delete(property_value_t, "contact_id", "field_id")
+_DELETE_URLS = bulk.delete(external_url_t, "contact_id", "ref")
 _LINKS = {
-    membership_t: (Bulk(lambda d: insert_ignoring_duplicates(d, membership_t)), _delete(membership_t, "contact_id", "list_id")),
-    contact_company_t: (Bulk(lambda d: insert_ignoring_duplicates(d, contact_company_t)), _delete(contact_company_t, "contact_id", "company_id")),
+    membership_t: (bulk.insert_ignoring_duplicates(membership_t), bulk.delete(membership_t, "contact_id", "list_id")),
+    contact_company_t: (bulk.insert_ignoring_duplicates(contact_company_t), bulk.delete(contact_company_t, "contact_id", "company_id")),
 }
 
 
