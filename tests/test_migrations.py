@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from contactql.config import Settings
 from contactql.store import migrate
 from contactql.store.database import Database
-from contactql.store.tables import metadata
+from contactql.store.tables import metadata, value_hash
 from tests.helpers import POSTGRES, pg_admin, pg_url, query, serve
 
 
@@ -57,6 +57,8 @@ def _seed_at_first_revision(conn: sa.Connection) -> None:
         f"VALUES ('b-1', 1, 'COMPLETED', 'BATCH', 1, 1, 1, 0, 0, 0, 0, '{{}}', '{now}')"
     ))  # fmt: skip
     conn.execute(sa.text("INSERT INTO batch_result (batch_id, \"index\", outcome, result) VALUES ('b-1', 0, 'CREATED', '{}')"))
+    conn.execute(sa.text(f"INSERT INTO property_field (id, workspace_id, name, name_key, type, created_at) VALUES ('f-city', 1, 'city', 'city', 'TEXT', '{now}')"))
+    conn.execute(sa.text("INSERT INTO property_value (contact_id, field_id, workspace_id, value) VALUES (7, 'f-city', 1, 'Oslo')"))
 
 
 def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) -> None:
@@ -71,6 +73,18 @@ def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) 
     assert query(url, "SELECT count(*) FROM batch_result") == [(1,)]
     indexes = run_in(url, lambda conn: {i["name"] for i in sa.inspect(conn).get_indexes("batch_result")})
     assert "ix_batch_result_outcome" in indexes
+    # 0003: existing property values got the digest PROPERTIES matching looks them up by.
+    assert query(url, "SELECT value, value_hash FROM property_value") == [("Oslo", value_hash("Oslo"))]
+    if POSTGRES is None:  # SQLite rebuilt the table: its foreign keys must still cascade
+        keys = query(url, "SELECT \"table\", on_delete FROM pragma_foreign_key_list('property_value')")
+        assert sorted(keys) == [("contact", "CASCADE"), ("property_field", "CASCADE"), ("workspace", "CASCADE")]
+    with serve(url) as (base, _, _):
+        key = cli("keys", "create", "--database", url).stdout.strip().splitlines()[-1]
+        import httpx
+
+        document = 'mutation { upsertContact(input: {contact: {properties: [{name: "city", value: "Oslo"}], firstName: "Found"}, match: {rules: [PROPERTIES], properties: ["city"]}}) { outcome contact { id } } }'
+        body = httpx.post(f"{base}/graphql", json={"query": document}, headers={"Authorization": f"Bearer {key}"}).json()
+    assert body == {"data": {"upsertContact": {"outcome": "UPDATED", "contact": {"id": "7"}}}}
 
 
 def test_serve_migrates_an_empty_database_and_reads_old_rows(tmp_path: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -133,3 +134,23 @@ async def test_property_query_by_name_and_filter(api: Api) -> None:
     assert one["contact"] == {"property": "Gold", "missing": None}
     found = await api.gql('{ contacts(filter: {property: {name: "tier", value: "GOLD"}}) { edges { node { email } } } }')
     assert [e["node"]["email"] for e in found["contacts"]["edges"]] == ["f1@example.com"]
+
+
+async def test_a_value_of_the_maximum_length_is_stored_matched_and_filtered(api: Api) -> None:
+    # 10 000 characters that do not compress: past PostgreSQL's B-tree entry limit, which an
+    # index on whole values would hit (an INTERNAL error before the value digest, migration 0003).
+    await api.property_field("notes")
+    long = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(157))[:10_000]
+    made = await api.upsert({"email": "long@example.com", "properties": [{"name": "notes", "value": long}]})
+    assert made["userErrors"] == [] and made["invalidProperties"] == []
+    again = await api.upsert(
+        {"firstName": "Found", "properties": [{"name": "notes", "value": long}]}, match={"rules": ["PROPERTIES"], "properties": ["notes"]}
+    )
+    assert (again["outcome"], again["matchedBy"], again["contact"]["id"]) == ("UPDATED", "PROPERTIES", made["contact"]["id"])
+    near = await api.upsert(
+        {"email": "near@example.com", "properties": [{"name": "notes", "value": long[:-1] + "x"}]},
+        match={"rules": ["PROPERTIES", "EMAIL"], "properties": ["notes"]},
+    )
+    assert near["outcome"] == "CREATED"  # the same first 9 999 characters are not the same value
+    page = await api.gql("query C($v: String!) { contacts(filter: {property: {name: \"notes\", value: $v}}) { edges { node { email } } } }", {"v": long})
+    assert page["contacts"]["edges"] == [{"node": {"email": "long@example.com"}}]

@@ -36,6 +36,7 @@ from contactql.store.tables import (
     external_url_t,
     membership_t,
     property_value_t,
+    value_hash,
 )
 
 CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)
@@ -160,6 +161,7 @@ _BY_PROPS = sa.select(contact_t).where(
         sa.select(_pv.contact_id).where(
             _pv.workspace_id == _WS,
             _pv.field_id.in_(sa.bindparam("fields", expanding=True)),
+            _pv.value_hash.in_(sa.bindparam("hashes", expanding=True)),
             _pv.value.in_(sa.bindparam("values", expanding=True)),
         )
     )
@@ -214,7 +216,8 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
     if any(name_values.values()):
         _add_rows(state, conn.execute(_BY_NAMES, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
     if prop_pairs:
-        params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": list({v for _, v in prop_pairs})}
+        found = list({v for _, v in prop_pairs})
+        params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": found, "hashes": [value_hash(v) for v in found]}
         _add_rows(state, conn.execute(_BY_PROPS, params))
 
     loaded = list(state.rows)

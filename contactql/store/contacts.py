@@ -18,7 +18,7 @@ from contactql.store.effects import PendingHistory, write_history
 from contactql.store.errors import Invalid
 from contactql.store.model import Source
 from contactql.store.properties import load_fields
-from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t
+from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t, value_hash
 from contactql.store.validate import normalise_email, normalise_mobile
 
 c = contact_t.c
@@ -92,7 +92,7 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> list[
         if value is None:
             where.append(c.id.not_in(has_value))
         else:
-            where.append(c.id.in_(has_value.where(pv.value == value)))
+            where.append(c.id.in_(has_value.where(pv.value_hash == value_hash(value), pv.value == value)))
     return where
 
 

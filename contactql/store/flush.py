@@ -26,13 +26,14 @@ from contactql.store.tables import (
     external_url_t,
     membership_t,
     property_value_t,
+    value_hash,
 )
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
 _UPDATE_CONTACTS = bulk.update(contact_t, "id", _UPDATE_COLUMNS)
 _INSERT_CONTACTS = bulk.insert(contact_t)
 _INSERT_LISTS = bulk.insert(contact_list_t)
-_UPSERT_PROPS = bulk.upsert(property_value_t, ("contact_id", "field_id"), ("value",))
+_UPSERT_PROPS = bulk.upsert(property_value_t, ("contact_id", "field_id"), ("value", "value_hash"))
 _UPSERT_URLS = bulk.upsert(external_url_t, ("contact_id", "ref"), ("url", "label"))
 _DELETE_PROPS = bulk.delete(property_value_t, "contact_id", "field_id")
 _DELETE_URLS = bulk.delete(external_url_t, "contact_id", "ref")
@@ -84,7 +85,9 @@ def _write_props(conn: sa.Connection, state: ChunkState, touched: Iterable[int],
         old, new = state.original_props.get(cid, {}), state.props[cid]
         for field_id, value in new.items():
             if old.get(field_id) != value:
-                upserts.append({"contact_id": rid(cid), "field_id": field_id, "workspace_id": state.workspace_id, "value": value})
+                upserts.append(
+                    {"contact_id": rid(cid), "field_id": field_id, "workspace_id": state.workspace_id, "value": value, "value_hash": value_hash(value)}
+                )
         deletes += [{"contact_id": cid, "field_id": field_id} for field_id in old.keys() - new.keys()]
     _UPSERT_PROPS.execute(conn, upserts)
     _DELETE_PROPS.execute(conn, deletes)

@@ -11,6 +11,7 @@ Identity rules of SPEC §3 live here as unique indexes, never in process memory:
 """
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,13 +130,23 @@ class PropertyField(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+def value_hash(value: str) -> int:
+    """A property value's 64-bit BLAKE2b digest, as a signed BIGINT: what the match index holds.
+    A whole value (up to 10 000 characters) could exceed PostgreSQL's B-tree entry limit."""
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 class PropertyValue(SQLModel, table=True):
     __tablename__ = "property_value"
-    __table_args__ = (sa.Index("ix_property_value_match", "workspace_id", "field_id", "value"),)
+    # Found by (field, digest), then compared whole. No index leads with workspace_id: with stale
+    # statistics PostgreSQL ANDs such an index into look-ups by contact, and in a one-workspace
+    # database every row matches it.
+    __table_args__ = (sa.Index("ix_property_value_hash", "field_id", "value_hash"),)
     contact_id: int = _fk("contact.id", primary_key=True)
     field_id: str = _fk("property_field.id", primary_key=True, big=False)
     workspace_id: int = _fk("workspace.id")
     value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    value_hash: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
 class ContactList(SQLModel, table=True):
