@@ -36,6 +36,7 @@ from contactql.store import batches, lists, properties  # noqa: E402
 from contactql.store.database import Database  # noqa: E402
 from contactql.store.keys import ensure_workspace  # noqa: E402
 from contactql.store.model import MatchRule, MatchStrategy, PropertyType, Source, UpsertOptions  # noqa: E402
+from contactql.store.tables import value_hash  # noqa: E402
 
 PROPS = ("city", "interest", "tier", "score", "since")
 SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } userErrors { code message } } }"
@@ -144,9 +145,9 @@ def sqlite_floor(template: Path, path: Path, batch_count: int, size: int) -> flo
             inserts,
         )
         db.executemany(
-            "INSERT INTO property_value (contact_id, field_id, workspace_id, value) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value",
-            [(cid, fields[p["name"]], p["value"]) for cid, r in zip(ids, rows, strict=True) for p in r["properties"]],
+            "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, 1, ?, ?) "
+            "ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value, value_hash = excluded.value_hash",
+            [(cid, fields[p["name"]], p["value"], value_hash(p["value"])) for cid, r in zip(ids, rows, strict=True) for p in r["properties"]],
         )
         db.executemany("INSERT OR IGNORE INTO list_membership (list_id, contact_id, created_at) VALUES (?, ?, ?)", [(list_id, cid, now) for cid in ids])
         db.execute("COMMIT")

@@ -5,7 +5,7 @@ collide with (by id, externalId, email, mobile and PROPERTIES conditions), with 
 values, list memberships, companies and URLs the items touch. Items are then decided one after
 another against this state in memory, so items that share an identity see each other's
 writes (one contact, not two), and `flush.py` writes the difference between the loaded and the
-final state in a few `executemany` statements.
+final state in a few set-based statements (store/bulk.py).
 
 Completeness: a collision or a match can only involve a value some item names (its own
 email, mobile, externalId, condition values) or a contact already loaded, so the in-memory

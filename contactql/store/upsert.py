@@ -2,7 +2,7 @@
 
     load_chunk   → a few SELECTs for every key the items name          (chunk.py)
     decide       → per item, in order, in memory: match, plan, check   (decide.py)
-    flush        → a few executemany INSERT/UPDATE/DELETE               (flush.py)
+    flush        → a few set-based INSERT/UPDATE/DELETE (bulk.py)     (flush.py)
 
 `upsert_chunk` runs inside the caller's transaction; the single-contact mutation, the batch
 worker and the CSV importer all call it (a single upsert is a chunk of one, or of several
