@@ -3,9 +3,11 @@
 1. the engine: contacts/s from claim to COMPLETED (in-process, the batch worker alone);
 2. the physical floor: the same rows written with bare sqlite3 executemany in one transaction;
 3. end to end: batches submitted over HTTP to `contactql serve` and polled to completion;
+   3b. the same with two processes on one database: an API-only `contactql serve`
+   (CONTACTQL_WORKERS=false) and a second one that applies the batches;
 4. the do-nothing floor: the same documents sent to stock Strawberry (benchmarks/floor_app.py).
 
-    python benchmarks/batch_upsert.py [--batches 20] [--size 1000]
+    python benchmarks/batch_upsert.py [--batches 20] [--size 1000] [--database ENGINE SERVER SPLIT]
 
 Each batch: half new contacts, half matching existing contacts by email (rule EMAIL), each
 with 5 custom properties and 1 list. Bounded: a fixed number of batches per figure.
@@ -197,8 +199,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--database", nargs=2, metavar=("ENGINE_URL", "SERVER_URL"),
-                        help="two empty PostgreSQL databases for (1) and (3); default: SQLite files")
+    parser.add_argument("--database", nargs=3, metavar=("ENGINE_URL", "SERVER_URL", "SPLIT_URL"),
+                        help="three empty PostgreSQL databases for (1), (3) and (3b); default: SQLite files")
     args = parser.parse_args()
     n, size = args.batches, args.size
     documents = [
@@ -219,6 +221,18 @@ def main() -> None:
             setup_server(port, key, n, size)
             end_to_end = asyncio.run(over_http(port, key, documents, poll=True))
 
+        # (3b) The same, with the work split over two `contactql serve` processes on one
+        # database: one answers the API with CONTACTQL_WORKERS=false, the other applies batches.
+        port, worker_port = free_port(), free_port()
+        split_db = args.database[2] if args.database else f"sqlite:///{Path(tmp) / 'split.db'}"
+        api = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", split_db, "--log-level", "warning"]
+        worker = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(worker_port), "--database", split_db, "--log-level", "warning"]
+        with process(api, port=port, env={**env, "CONTACTQL_WORKERS": "false"}, log=Path(tmp) / "api.log") as server:
+            key = server.stdout.readline().strip() if server.stdout else ""
+            with process(worker, port=worker_port, env=env, log=Path(tmp) / "worker.log"):
+                setup_server(port, key, n, size)
+                split = asyncio.run(over_http(port, key, documents, poll=True))
+
         floor_port = free_port()
         floor = [PYTHON, "-m", "uvicorn", "benchmarks.floor_app:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"]
         with process(floor, port=floor_port, env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}):
@@ -230,6 +244,7 @@ def main() -> None:
         ["1. engine, claim to COMPLETED", f"{engine:,.0f}", f"{engine / floor_sqlite:.0%} of (2)", "≥ 25% of (2)"],
         ["2. bare sqlite3 executemany (physical floor)", f"{floor_sqlite:,.0f}", "", ""],
         ["3. end to end over HTTP, submit to COMPLETED", f"{end_to_end:,.0f}", f"{end_to_end / do_nothing:.2f}× (4)", "≥ 1.5× (4)"],
+        ["3b. the same, API and worker in two processes", f"{split:,.0f}", f"{split / do_nothing:.2f}× (4)", "≥ 1.5× (4)"],
         ["4. do-nothing stock Strawberry, same documents", f"{do_nothing:,.0f}", "", ""],
     ]
     print(table(rows, ["figure", "contacts/s", "ratio", "target"]))

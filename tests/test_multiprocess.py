@@ -125,3 +125,33 @@ def test_a_rule_no_index_covers_cannot_create_twice_in_two_processes(database_ur
         assert worker.exitcode == 0
     assert sorted(results.get(timeout=5) for _ in workers) == ["CREATED", "UPDATED"]
     assert query(database_url, "SELECT count(*) FROM contact") == [(1,)]
+
+
+PROGRESS = "subscription P($id: ID!) { batchProgress(id: $id) { status processed created } }"
+
+
+async def test_an_api_only_process_and_a_worker_process_split_the_batch_work(database_url: str) -> None:
+    """README's split topology: batches accepted by a `CONTACTQL_WORKERS=false` process are
+    applied by the other process, and a `batchProgress` subscriber of the API process sees the
+    batch finish (from the database, as no worker of its own reports to it)."""
+    import websockets
+
+    with serve(database_url, env={"CONTACTQL_WORKERS": "false"}) as (api, key, _), serve(database_url) as (_, again, _):
+        assert key is not None and again is None
+        contacts = [{"email": f"split{i % 250}@example.com", "firstName": f"S{i}"} for i in range(300)]
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            response = await http.post(f"{api}/graphql", json={"query": SUBMIT, "variables": {"input": {"contacts": contacts}}})
+            batch_id = response.json()["data"]["upsertContacts"]["batch"]["id"]
+        socket = await websockets.connect(api.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"])
+        try:
+            await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+            assert json.loads(await socket.recv()) == {"type": "connection_ack"}
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"id": batch_id}}}))
+            pushed = []
+            while (message := json.loads(await asyncio.wait_for(socket.recv(), 60)))["type"] != "complete":
+                assert message["type"] == "next", message
+                pushed.append(message["payload"]["data"]["batchProgress"])
+        finally:
+            await socket.close()
+    assert pushed[-1] == {"status": "COMPLETED", "processed": 300, "created": 250}
+    assert query(database_url, "SELECT count(*) FROM contact") == [(250,)]
