@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -80,8 +81,6 @@ def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) 
         assert sorted(keys) == [("contact", "CASCADE"), ("property_field", "CASCADE"), ("workspace", "CASCADE")]
     with serve(url) as (base, _, _):
         key = cli("keys", "create", "--database", url).stdout.strip().splitlines()[-1]
-        import httpx
-
         document = 'mutation { upsertContact(input: {contact: {properties: [{name: "city", value: "Oslo"}], firstName: "Found"}, match: {rules: [PROPERTIES], properties: ["city"]}}) { outcome contact { id } } }'
         body = httpx.post(f"{base}/graphql", json={"query": document}, headers={"Authorization": f"Bearer {key}"}).json()
     assert body == {"data": {"upsertContact": {"outcome": "UPDATED", "contact": {"id": "7"}}}}
