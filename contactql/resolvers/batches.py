@@ -19,7 +19,8 @@ from contactql.store.errors import ErrorCode, Problem, StoreError
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.lists import get_list
 from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
-from contactql.store.validate import enum_value, validate_contact, validate_events, validate_match
+from contactql.store.options import validate_events, validate_match
+from contactql.store.validate import enum_value, validate_contact
 
 MAX_RESULTS_PAGE = 1000
 PROGRESS_POLL_SECONDS = 1.0

@@ -17,7 +17,8 @@ from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import Source, UpsertOptions
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert import Request, Work, upsert_chunk
-from contactql.store.validate import parse_contact_id, validate_contact, validate_events, validate_match
+from contactql.store.options import validate_events, validate_match
+from contactql.store.validate import parse_contact_id, validate_contact
 
 
 async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:
