@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 import pytest
 
+from contactql.config import Settings
 from tests.conftest import count_statements
 from tests.helpers import Api
 
@@ -19,6 +21,12 @@ query P($first: Int, $after: String, $filter: ContactFilter) {
   }
 }
 """
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No batch or webhook workers: their idle polls would land in the statement counts below."""
+    return dataclasses.replace(settings, workers=False)
 
 
 async def test_pages_walk_every_contact_once_in_id_order(api: Api) -> None:
