@@ -19,6 +19,8 @@ definitions, and every value travels as a bound parameter.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +35,51 @@ class _Plan:
     keys: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    convert: Callable[[Sequence[Mapping[str, Any]]], list[Any]] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "convert", _converter(tuple(k.removeprefix(PREFIX) for k in self.keys), self.processors))
+
+
+def _converter(names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | None, ...]) -> Callable[[Sequence[Mapping[str, Any]]], list[Any]]:
+    """rows → one parameter tuple per row, in statement order, each value through its column's
+    bind processor. `itemgetter` picks the values in C; only processed columns cost Python."""
+    pick = operator.itemgetter(*names)
+    processed = [(i, _repeating(p)) for i, p in enumerate(processors) if p is not None]
+    if len(names) == 1:
+        only = processors[0]
+        return lambda rows: [(pick(row) if only is None else only(pick(row)),) for row in rows]
+
+    def convert(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        if not processed:
+            return list(map(pick, rows))
+        out = []
+        for row in rows:
+            values = list(pick(row))
+            for i, process in processed:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
+
+    return convert
+
+
+def _repeating(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A processor that reuses its last answer for the same immutable value: a chunk stamps
+    every row with one `now`, so a timestamp column is formatted once, not once per row."""
+    last: list[Any] = [_UNSET, None]
+
+    def cached(value: Any) -> Any:
+        if value is last[0] and isinstance(value, _IMMUTABLE):
+            return last[1]
+        last[0], last[1] = value, process(value)
+        return last[1]
+
+    return cached
+
+
+_UNSET = object()
+_IMMUTABLE = (dt.datetime, str, int, bool, float)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,23 +98,29 @@ PREFIX = "p_"  # bindparam names may not be column names in .values()
 
 
 class Bulk:
-    def __init__(self, build: Callable[[str], sa.Executable], shape: Shape | None = None) -> None:
+    def __init__(self, build: Callable[[str], sa.Executable], shape: Shape | None = None, serialised: Sequence[str] = ()) -> None:
         """`build(dialect_name)` makes the statement (dialects differ for ON CONFLICT); its
         parameters are named after row keys, optionally with the `p_` prefix. With a `shape`,
-        PostgreSQL gets the one-statement array form instead."""
+        PostgreSQL gets the one-statement array form instead. Columns in `serialised` skip
+        their bind processor: the caller hands over the stored form."""
         self._build = build
         self._shape = shape
+        self._serialised = frozenset(serialised)
         self._plans: dict[str, _Plan] = {}
 
     def _plan(self, dialect: sa.Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
             if self._shape is not None and dialect.name == "postgresql":
-                plan = _array_plan(self._shape, dialect)
+                plan = _array_plan(self._shape, dialect, self._serialised)
             else:
                 compiled = self._build(dialect.name).compile(dialect=dialect)
                 keys = tuple(compiled.positiontup or compiled.binds)
-                processors = tuple(compiled.binds[k].type.bind_processor(dialect) for k in keys)
+                # The dialect's own processor (SQLite: datetimes as SQLAlchemy's text format), as Core uses.
+                processors = tuple(
+                    None if k.removeprefix(PREFIX) in self._serialised else compiled.binds[k].type.dialect_impl(dialect).bind_processor(dialect)
+                    for k in keys
+                )
                 plan = _Plan(str(compiled), keys, processors, compiled.positiontup is not None)
             self._plans[dialect.name] = plan
         return plan
@@ -77,19 +130,17 @@ class Bulk:
         if not rows:
             return
         plan = self._plan(conn.dialect)
-        fields = tuple(zip((k.removeprefix(PREFIX) for k in plan.keys), plan.processors, strict=True))
+        values = plan.convert(rows)
         if self._shape is not None and conn.dialect.name == "postgresql":
-            arrays = tuple([row[k] if p is None else p(row[k]) for row in rows] for k, p in fields)
-            conn.exec_driver_sql(plan.sql, arrays)
+            conn.exec_driver_sql(plan.sql, tuple(map(list, zip(*values, strict=True))))  # one array per column
             return
-        values = [tuple(row[k] if p is None else p(row[k]) for k, p in fields) for row in rows]
         if plan.positional:
             conn.exec_driver_sql(plan.sql, values)
         else:
             conn.exec_driver_sql(plan.sql, [dict(zip(plan.keys, v, strict=True)) for v in values])
 
 
-def _array_plan(shape: Shape, dialect: sa.Dialect) -> _Plan:
+def _array_plan(shape: Shape, dialect: sa.Dialect, serialised: frozenset[str]) -> _Plan:
     quote = dialect.identifier_preparer.quote
     table = shape.table
     columns = [table.c[name] for name in shape.columns]
@@ -118,7 +169,7 @@ def _array_plan(shape: Shape, dialect: sa.Dialect) -> _Plan:
         sql = f"DELETE FROM {name} AS t USING {rows} WHERE {found}"
     else:
         raise ValueError(f"unknown bulk statement kind {shape.kind!r}")
-    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+    processors = tuple(None if c.name in serialised else c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
     return _Plan(sql, shape.columns, processors, True)
 
 
@@ -126,12 +177,15 @@ def _all(table: sa.Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns)
 
 
-def insert(table: sa.Table, columns: Sequence[str] | None = None) -> Bulk:
-    """INSERT of every column, or of `columns` only (the others take their defaults)."""
+def insert(table: sa.Table, columns: Sequence[str] | None = None, *, serialised: Sequence[str] = ()) -> Bulk:
+    """INSERT of every column, or of `columns` only (the others take their defaults).
+    `serialised`: JSON columns whose rows already carry the JSON text."""
     if columns is None:
-        return Bulk(lambda _dialect: sa.insert(table), Shape(table, "insert", _all(table)))
+        return Bulk(lambda _dialect: sa.insert(table), Shape(table, "insert", _all(table)), serialised)
     return Bulk(
-        lambda _dialect: sa.insert(table).values({c: sa.bindparam(PREFIX + c) for c in columns}), Shape(table, "insert", tuple(columns))
+        lambda _dialect: sa.insert(table).values({c: sa.bindparam(PREFIX + c) for c in columns}),
+        Shape(table, "insert", tuple(columns)),
+        serialised,
     )
 
 

@@ -40,7 +40,8 @@ from contactql.store.tables import (
 )
 
 CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)
-INDEXED_COLUMNS = ("external_id", "email", "mobile", "first_name", "last_name")
+IDENTITY_INDEXED = ("external_id", "email", "mobile")
+INDEXED_COLUMNS = (*IDENTITY_INDEXED, "first_name", "last_name")
 _CASELESS = {"first_name", "last_name"}
 
 
@@ -68,9 +69,13 @@ class Work:
 
 
 class ChunkState:
-    def __init__(self, workspace_id: int, fields: FieldSet) -> None:
+    def __init__(self, workspace_id: int, fields: FieldSet, *, by_properties: bool = True) -> None:
+        """`by_properties`: some item matches by the PROPERTIES rule, so names and property
+        values are indexed too (kept up to date on every write, so only when asked)."""
         self.workspace_id = workspace_id
         self.fields = fields
+        self.by_properties = by_properties
+        self.indexed = INDEXED_COLUMNS if by_properties else IDENTITY_INDEXED
         self.rows: dict[int, dict[str, Any]] = {}
         self.original: dict[int, dict[str, Any]] = {}
         self.props: dict[int, dict[str, str]] = {}
@@ -81,7 +86,7 @@ class ChunkState:
         self.original_companies: dict[int, set[str]] = {}
         self.urls_of: dict[int, dict[str, tuple[str, str | None]]] = {}
         self.original_urls: dict[int, dict[str, tuple[str, str | None]]] = {}
-        self.index: dict[str, dict[Any, set[int]]] = {c: {} for c in INDEXED_COLUMNS}
+        self.index: dict[str, dict[Any, set[int]]] = {c: {} for c in self.indexed}
         self.pairs: dict[tuple[str, str], int] = {}
         self.prop_index: dict[tuple[str, str], set[int]] = {}
         self.lists_by_id: MutableMapping[str, ListRow] = {}
@@ -101,7 +106,7 @@ class ChunkState:
 
     def set_row(self, cid: int, row: dict[str, Any]) -> None:
         old = self.rows.get(cid)
-        for column in INDEXED_COLUMNS:
+        for column in self.indexed:
             old_key = index_key(column, old[column]) if old else None
             new_key = index_key(column, row[column])
             if old_key != new_key:
@@ -121,11 +126,13 @@ class ChunkState:
 
     def set_props(self, cid: int, props: dict[str, str]) -> None:
         old = self.props.get(cid, {})
+        self.props[cid] = props
+        if not self.by_properties:
+            return
         for key in old.items() - props.items():
             self.prop_index.get(key, set()).discard(cid)
         for key in props.items() - old.items():
             self.prop_index.setdefault(key, set()).add(cid)
-        self.props[cid] = props
 
     def with_column(self, column: str, value: Any) -> set[int]:
         return self.index[column].get(index_key(column, value), set())
@@ -184,11 +191,12 @@ _URLS = sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_ur
 
 
 def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog) -> ChunkState:
-    wants_props = any(w.item.properties or MatchRule.PROPERTIES in w.options.match.rules for w in work)
+    by_properties = any(MatchRule.PROPERTIES in w.options.match.rules for w in work)
+    wants_props = by_properties or any(w.item.properties for w in work)
     fields = FieldSet({}, {})
     if wants_props:
         fields = catalog.fields(conn, workspace_id, ((p.id, p.name) for w in work for p in w.item.properties))
-    state = ChunkState(workspace_id, fields)
+    state = ChunkState(workspace_id, fields, by_properties=by_properties)
 
     ids: set[int] = set()
     values: dict[str, set[Any]] = {"external_id": set(), "email": set(), "mobile": set()}

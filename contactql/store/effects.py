@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
@@ -87,22 +88,29 @@ class Effects:
             self.events.append(PendingEvent(cid, event_type, False, params, row))
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime) else value
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a history entry")
+
+
+def changes_json(changes: Sequence[tuple[str, Any, Any]]) -> str:
+    """A history entry's changes as the JSON text the column stores (datetimes in ISO 8601)."""
+    return json.dumps([{"field": f, "old": old, "new": new} for f, old, new in changes], separators=(",", ":"), default=_iso)
 
 
 def history_rows(entries: Sequence[PendingHistory], workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> list[dict[str, Any]]:
     return [
         {
             "contact_id": rid(h.cid), "workspace_id": workspace_id, "source": h.source.value, "actor": h.actor,
-            "batch_id": h.batch_id, "created_at": now,
-            "changes": [{"field": f, "old": _plain(old), "new": _plain(new)} for f, old, new in h.changes],
+            "batch_id": h.batch_id, "created_at": now, "changes": changes_json(h.changes),
         }
         for h in entries
     ]  # fmt: skip
 
 
-_INSERT_HISTORY = insert(history_t, ("contact_id", "workspace_id", "source", "actor", "batch_id", "changes", "created_at"))
+# `changes` arrives serialised (one json.dumps per entry, datetimes by `default`), not walked twice.
+_INSERT_HISTORY = insert(history_t, ("contact_id", "workspace_id", "source", "actor", "batch_id", "changes", "created_at"), serialised=("changes",))
 _INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "created_at"))
 _INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_id", "params", "created_at"))
 
