@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from contactql.store import idempotency, lists, webhooks
@@ -111,7 +111,7 @@ def accept_batch(
         **dict.fromkeys(("processed", *COUNTERS), 0),
     }  # fmt: skip
     conn.execute(sa.insert(batch_t), values)
-    conn.execute(sa.insert(batch_payload_t), {"batch_id": batch_id, "items": json.dumps(list(entries), separators=(",", ":"))})
+    conn.execute(sa.insert(batch_payload_t), {"batch_id": batch_id, "items": orjson.dumps(list(entries)).decode()})
     if idempotency_key is not None:
         idempotency.remember(conn, workspace_id=workspace_id, key=idempotency_key[0], request_hash=idempotency_key[1], response={"batch_id": batch_id}, now=now)
     found = get_batch(conn, workspace_id=workspace_id, batch_id=batch_id)
@@ -174,7 +174,7 @@ def page_results(
         query = query.where(r_index > after_index)
     rows = conn.execute(query.order_by(r_index).limit(limit))
     total = conn.scalar(sa.select(sa.func.count()).select_from(batch_result_t).where(*where))
-    return [ItemResult.from_json(json.loads(row[0])) for row in rows], int(total or 0)
+    return [ItemResult.from_json(orjson.loads(row[0])) for row in rows], int(total or 0)
 
 
 def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float) -> BatchRow | None:
@@ -218,7 +218,7 @@ def renew_lease(conn: sa.Connection, *, batch_id: str, owner: str, lease_seconds
 
 def load_payload(conn: sa.Connection, *, batch_id: str) -> list[dict[str, Any]]:
     raw = conn.scalar(sa.select(batch_payload_t.c["items"]).where(batch_payload_t.c.batch_id == batch_id))
-    return list(json.loads(raw or "[]"))
+    return list(orjson.loads(raw or "[]"))
 
 
 def _held(conn: sa.Connection, batch_id: str, owner: str) -> Any:
@@ -256,7 +256,7 @@ def apply_batch_chunk(
         conn,
         [
             {"batch_id": batch_id, "index": res.index, "outcome": None if res.outcome is None else res.outcome.value,
-             "result": json.dumps(res.to_json(), separators=(",", ":"))}
+             "result": orjson.dumps(res.to_json()).decode()}
             for res in results
         ],
     )  # fmt: skip
@@ -300,7 +300,7 @@ def report(conn: sa.Connection, batch: BatchRow) -> dict[str, Any]:
         if outcome is None:
             failed.append(index)
         else:
-            ids[_OUTCOME_COUNTER[Outcome(outcome)]].extend(json.loads(result)["contact_ids"])
+            ids[_OUTCOME_COUNTER[Outcome(outcome)]].extend(orjson.loads(result)["contact_ids"])
     body: dict[str, Any] = {"batchId": batch.id, "status": batch.status.value, "total": batch.total}
     body.update({name: {"count": getattr(batch, name), "contactIds": [str(i) for i in found]} for name, found in ids.items()})
     body["failed"] = {"count": batch.failed, "indexes": failed}

@@ -36,7 +36,7 @@ class Catalog:
     def fields(self, conn: sa.Connection, workspace_id: int, wanted: Iterable[tuple[str | None, str | None]] = ()) -> FieldSet:
         """The workspace's fields, fresh from the database when a wanted (id, name) is not cached."""
         cached = self._fields.get(workspace_id)
-        if cached is None or any(cached.find(field_id, name) is None for field_id, name in wanted):
+        if cached is None or any(cached.find(field_id, name) is None for field_id, name in set(wanted)):
             cached = load_fields(conn, workspace_id=workspace_id)
             with self._lock:
                 self._fields[workspace_id] = cached

@@ -10,6 +10,7 @@ stand-in ids until their ids are allocated.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,7 +31,13 @@ from contactql.store.tables import (
 )
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
-_UPDATE_CONTACTS = bulk.update(contact_t, "id", _UPDATE_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_contacts(columns: tuple[str, ...]) -> bulk.Bulk:
+    """UPDATE of just these columns: SQLite rewrites the entries of every index whose column is
+    SET, changed or not, so a name change must not touch the email, mobile and identity indexes."""
+    return bulk.update(contact_t, "id", columns)
 _INSERT_CONTACTS = bulk.insert(contact_t)
 _INSERT_LISTS = bulk.insert(contact_list_t)
 _UPSERT_PROPS = bulk.upsert(property_value_t, ("contact_id", "field_id"), ("value", "value_hash"))
@@ -47,7 +54,7 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult],
     _INSERT_LISTS.execute(conn, list(state.new_lists.values()))
     touched = sorted(state.touched)
     # Updates first: an update that moves a contact off an identity frees it for an insert.
-    _UPDATE_CONTACTS.execute(conn, [state.rows[cid] for cid in touched if cid > 0 and state.rows[cid] != state.original[cid]])
+    _update_changed(conn, state, touched)
     real = _insert_contacts(conn, state)
     if real:
         for result in results:
@@ -63,6 +70,20 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult],
     _write_links(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
     _write_urls(conn, state, touched, rid)
     effects.write(conn, state.effects, workspace_id=state.workspace_id, rid=rid, now=now)
+
+
+def _update_changed(conn: sa.Connection, state: ChunkState, touched: Iterable[int]) -> None:
+    """Changed contacts, one UPDATE per set of changed columns (few per chunk: items alike)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cid in touched:
+        if cid < 0:
+            continue
+        row, old = state.rows[cid], state.original[cid]
+        columns = tuple(c for c in _UPDATE_COLUMNS if row[c] != old[c])
+        if columns:
+            by_columns.setdefault(columns, []).append(row)
+    for columns, rows in by_columns.items():
+        _update_contacts(columns).execute(conn, rows)
 
 
 def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:

@@ -199,7 +199,7 @@ class ContactItem:
             index=data["index"],
             contact_id=data.get("contact_id"),
             values=dict(data.get("values") or {}),
-            properties=tuple(PropertyInput(**p) for p in data.get("properties") or ()),
+            properties=tuple([PropertyInput(p["id"], p["name"], p["value"], p["position"]) for p in data.get("properties") or ()]),
             lists=None
             if lists is None
             else ListChanges(

@@ -42,10 +42,10 @@ class FieldDef:
 
     def canonical(self, value: str) -> str:
         """The stored spelling of `value`; raises ValueError with the reason it is refused."""
+        if self.type is PropertyType.TEXT:
+            return value
         text = value.strip()
         match self.type:
-            case PropertyType.TEXT:
-                return value
             case PropertyType.NUMBER:
                 try:
                     number = decimal.Decimal(text)

@@ -11,6 +11,7 @@ Identity rules of SPEC §3 live here as unique indexes, never in process memory:
 """
 
 import datetime as dt
+import functools
 import hashlib
 from typing import Any
 
@@ -130,6 +131,7 @@ class PropertyField(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+@functools.lru_cache(maxsize=1024)  # property values repeat (cities, tiers, dates): digest each once
 def value_hash(value: str) -> int:
     """A property value's 64-bit BLAKE2b digest, as a signed BIGINT: what the match index holds.
     A whole value (up to 10 000 characters) could exceed PostgreSQL's B-tree entry limit."""
