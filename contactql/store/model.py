@@ -203,9 +203,9 @@ class ContactItem:
             lists=None
             if lists is None
             else ListChanges(
-                add=tuple(ListRef(**r) for r in lists["add"]),
-                remove=tuple(ListRef(**r) for r in lists["remove"]),
-                set=None if lists["set"] is None else tuple(ListRef(**r) for r in lists["set"]),
+                add=tuple([ListRef(r["id"], r["name"]) for r in lists["add"]]),
+                remove=tuple([ListRef(r["id"], r["name"]) for r in lists["remove"]]),
+                set=None if lists["set"] is None else tuple([ListRef(r["id"], r["name"]) for r in lists["set"]]),
             ),
             companies=None if data.get("companies") is None else tuple(data["companies"]),
             urls=None

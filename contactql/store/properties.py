@@ -25,6 +25,7 @@ from contactql.store.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME
 MAX_SELECT_OPTIONS = 500
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
+_TEXT = PropertyType.TEXT  # a module constant: on Python 3.11 each `PropertyType.TEXT` is a descriptor call
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class FieldDef:
 
     def canonical(self, value: str) -> str:
         """The stored spelling of `value`; raises ValueError with the reason it is refused."""
-        if self.type is PropertyType.TEXT:
+        if self.type is _TEXT:
             return value
         text = value.strip()
         match self.type:
