@@ -16,7 +16,8 @@ SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $inpu
 STATUS = "query B($id: ID!) { batch(id: $id) { status total processed created updated unchanged skipped failed } }"
 ITEMS = 6000
 DISTINCT = 4500
-ENV = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "250", "CONTACTQL_LEASE_SECONDS": "2"}
+# Small chunks: the kill points land mid-batch however fast the engine is (600 chunk transactions).
+ENV = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "10", "CONTACTQL_LEASE_SECONDS": "2"}
 
 
 def post(base: str, key: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:

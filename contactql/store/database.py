@@ -12,7 +12,8 @@ return its result. How depends on the dialect, never on the function:
   locked" inside a process) and take `BEGIN IMMEDIATE` (a deferred transaction that reads then
   writes fails with SQLITE_BUSY at once whatever the busy timeout); reads have a small pool.
   WAL mode, `synchronous=FULL` by default (an acknowledged write survives power loss), a busy
-  timeout for other processes, foreign keys on.
+  timeout for other processes, foreign keys on, and WAL checkpoints on a thread of their own
+  rather than inside whichever COMMIT crosses SQLite's mark (store/checkpoint.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from contactql.config import Settings
 from contactql.store import migrate
 from contactql.store.catalog import Catalog
+from contactql.store.checkpoint import Checkpointer
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,6 +50,9 @@ class Database:
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
+            self._checkpointer = Checkpointer(
+                sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, lambda fn: self._writer.submit(fn).result()
+            )
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="contactql-reader")
         else:
             self._async = create_async_engine(settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -73,7 +78,10 @@ class Database:
             if write:
                 conn.execution_options(**{_WRITE: True})
             with conn.begin():
-                return fn(conn, *args, **kwargs)
+                result = fn(conn, *args, **kwargs)
+        if write:
+            self._checkpointer.written()
+        return result
 
     async def migrate(self) -> str | None:
         """Bring the database to the newest schema revision (Alembic); returns the revision."""
@@ -84,9 +92,10 @@ class Database:
             await self._async.dispose()
             return
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._checkpointer.close)  # before the writer it may be waiting on
         await loop.run_in_executor(None, functools.partial(self._writer.shutdown, wait=True))
         await loop.run_in_executor(None, functools.partial(self._readers.shutdown, wait=True))
-        self.engine.dispose()
+        self.engine.dispose()  # the last connection to close checkpoints what is left
 
 
 def sqlite_path(url: str) -> str:
@@ -107,6 +116,7 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
         f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
         "PRAGMA temp_store=MEMORY",
+        "PRAGMA wal_autocheckpoint=0",  # checkpoints run on a thread of their own: store/checkpoint.py
     )
 
     @event.listens_for(engine, "connect")
