@@ -67,13 +67,15 @@ def _converter(names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | 
 def _repeating(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A processor that reuses its last answer for the same immutable value: a chunk stamps
     every row with one `now`, so a timestamp column is formatted once, not once per row."""
-    last: list[Any] = [_UNSET, None]
+    last: list[tuple[Any, Any]] = [(_UNSET, None)]  # one (value, answer) pair, replaced whole: plans are shared by threads
 
     def cached(value: Any) -> Any:
-        if value is last[0] and isinstance(value, _IMMUTABLE):
-            return last[1]
-        last[0], last[1] = value, process(value)
-        return last[1]
+        seen, answer = last[0]
+        if value is seen and isinstance(value, _IMMUTABLE):
+            return answer
+        answer = process(value)
+        last[0] = (value, answer)
+        return answer
 
     return cached
 
