@@ -107,8 +107,12 @@ class ChunkState:
     def set_row(self, cid: int, row: dict[str, Any]) -> None:
         old = self.rows.get(cid)
         for column in self.indexed:
-            old_key = index_key(column, old[column]) if old else None
-            new_key = index_key(column, row[column])
+            new_key = row[column]
+            old_key = old[column] if old else None
+            if old_key == new_key:
+                continue
+            if column in _CASELESS:
+                old_key, new_key = index_key(column, old_key), index_key(column, new_key)
             if old_key != new_key:
                 if old_key is not None:
                     self.index[column].get(old_key, set()).discard(cid)

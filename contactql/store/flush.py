@@ -100,16 +100,19 @@ def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:
 def _write_props(conn: sa.Connection, state: ChunkState, touched: Iterable[int], rid: Any) -> None:
     upserts: list[dict[str, Any]] = []
     deletes: list[dict[str, Any]] = []
+    workspace_id, current, original = state.workspace_id, state.props, state.original_props
     for cid in touched:
-        if cid not in state.props:
+        if (new := current.get(cid)) is None:
             continue
-        old, new = state.original_props.get(cid, {}), state.props[cid]
-        for field_id, value in new.items():
-            if old.get(field_id) != value:
-                upserts.append(
-                    {"contact_id": rid(cid), "field_id": field_id, "workspace_id": state.workspace_id, "value": value, "value_hash": value_hash(value)}
-                )
-        deletes += [{"contact_id": cid, "field_id": field_id} for field_id in old.keys() - new.keys()]
+        old = original.get(cid) or {}
+        contact_id = rid(cid)
+        upserts += [
+            {"contact_id": contact_id, "field_id": field_id, "workspace_id": workspace_id, "value": value, "value_hash": value_hash(value)}
+            for field_id, value in new.items()
+            if old.get(field_id) != value
+        ]
+        if old:
+            deletes += [{"contact_id": cid, "field_id": field_id} for field_id in old.keys() - new.keys()]
     _UPSERT_PROPS.execute(conn, upserts)
     _DELETE_PROPS.execute(conn, deletes)
 
