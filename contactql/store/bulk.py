@@ -29,28 +29,25 @@ import sqlalchemy as sa
 from contactql.store import dialect as dialects
 
 
+Convert = Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
     keys: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    convert: Convert
     positional: bool
-    convert: Callable[[Sequence[Mapping[str, Any]]], list[Any]] = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "convert", _converter(tuple(k.removeprefix(PREFIX) for k in self.keys), self.processors))
 
 
-def _converter(names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | None, ...]) -> Callable[[Sequence[Mapping[str, Any]]], list[Any]]:
+def _converter(keys: Sequence[str], processors: Sequence[Callable[[Any], Any] | None]) -> Convert:
     """rows → one parameter tuple per row, in statement order, each value through its column's
     bind processor. `itemgetter` picks the values in C; only processed columns cost Python."""
-    pick = operator.itemgetter(*names)
+    names = [k.removeprefix(PREFIX) for k in keys]
+    pick = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
     processed = [(i, _repeating(p)) for i, p in enumerate(processors) if p is not None]
-    if len(names) == 1:
-        only = processors[0]
-        return lambda rows: [(pick(row) if only is None else only(pick(row)),) for row in rows]
 
-    def convert(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def convert(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         if not processed:
             return list(map(pick, rows))
         out = []
@@ -67,14 +64,15 @@ def _converter(names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | 
 def _repeating(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A processor that reuses its last answer for the same immutable value: a chunk stamps
     every row with one `now`, so a timestamp column is formatted once, not once per row."""
-    last: list[tuple[Any, Any]] = [(_UNSET, None)]  # one (value, answer) pair, replaced whole: plans are shared by threads
+    last: tuple[Any, Any] = (_UNSET, None)  # one (value, answer) pair, replaced whole: plans are shared by threads
 
     def cached(value: Any) -> Any:
-        seen, answer = last[0]
+        nonlocal last
+        seen, answer = last
         if value is seen and isinstance(value, _IMMUTABLE):
             return answer
         answer = process(value)
-        last[0] = (value, answer)
+        last = (value, answer)
         return answer
 
     return cached
@@ -123,7 +121,7 @@ class Bulk:
                     None if k.removeprefix(PREFIX) in self._serialised else compiled.binds[k].type.dialect_impl(dialect).bind_processor(dialect)
                     for k in keys
                 )
-                plan = _Plan(str(compiled), keys, processors, compiled.positiontup is not None)
+                plan = _Plan(str(compiled), keys, _converter(keys, processors), compiled.positiontup is not None)
             self._plans[dialect.name] = plan
         return plan
 
@@ -172,7 +170,7 @@ def _array_plan(shape: Shape, dialect: sa.Dialect, serialised: frozenset[str]) -
     else:
         raise ValueError(f"unknown bulk statement kind {shape.kind!r}")
     processors = tuple(None if c.name in serialised else c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
-    return _Plan(sql, shape.columns, processors, True)
+    return _Plan(sql, shape.columns, _converter(shape.columns, processors), True)
 
 
 def _all(table: sa.Table) -> tuple[str, ...]:

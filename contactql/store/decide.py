@@ -128,10 +128,7 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
         result.outcome = Outcome.CREATED
     else:
         result.outcome = Outcome.UPDATED if any(p.changes for p in plans) else Outcome.UNCHANGED
-    if len(plans) == 1:
-        result.changed_fields = [name for name, _, _ in plans[0].changes]  # one target names each field once
-    else:
-        result.changed_fields = list(dict.fromkeys(name for p in plans for name, _, _ in p.changes))
+    result.changed_fields = list(dict.fromkeys(name for p in plans for name, _, _ in p.changes))
     return result
 
 

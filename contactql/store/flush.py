@@ -38,6 +38,8 @@ def _update_contacts(columns: tuple[str, ...]) -> bulk.Bulk:
     """UPDATE of just these columns: SQLite rewrites the entries of every index whose column is
     SET, changed or not, so a name change must not touch the email, mobile and identity indexes."""
     return bulk.update(contact_t, "id", columns)
+
+
 _INSERT_CONTACTS = bulk.insert(contact_t)
 _INSERT_LISTS = bulk.insert(contact_list_t)
 _UPSERT_PROPS = bulk.upsert(property_value_t, ("contact_id", "field_id"), ("value", "value_hash"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contactql.store.errors import Problem
@@ -203,9 +203,9 @@ class ContactItem:
             lists=None
             if lists is None
             else ListChanges(
-                add=tuple([ListRef(r["id"], r["name"]) for r in lists["add"]]),
-                remove=tuple([ListRef(r["id"], r["name"]) for r in lists["remove"]]),
-                set=None if lists["set"] is None else tuple([ListRef(r["id"], r["name"]) for r in lists["set"]]),
+                add=_refs(lists["add"]),
+                remove=_refs(lists["remove"]),
+                set=None if lists["set"] is None else _refs(lists["set"]),
             ),
             companies=None if data.get("companies") is None else tuple(data["companies"]),
             urls=None
@@ -213,6 +213,10 @@ class ContactItem:
             else UrlChanges(urls["clear_all"], tuple(UrlInput(**u) for u in urls["upserts"])),
             client_ref=data.get("client_ref"),
         )
+
+
+def _refs(rows: Sequence[Mapping[str, Any]]) -> tuple[ListRef, ...]:
+    return tuple([ListRef(r["id"], r["name"]) for r in rows])
 
 
 def _to_json(value: Any) -> Any:

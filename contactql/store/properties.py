@@ -25,7 +25,6 @@ from contactql.store.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME
 MAX_SELECT_OPTIONS = 500
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
-_TEXT = PropertyType.TEXT  # a module constant: on Python 3.11 each `PropertyType.TEXT` is a descriptor call
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,8 +42,8 @@ class FieldDef:
 
     def canonical(self, value: str) -> str:
         """The stored spelling of `value`; raises ValueError with the reason it is refused."""
-        if self.type is _TEXT:
-            return value
+        if self.type is PropertyType.TEXT:
+            return value  # stored as given: no strip to compute
         text = value.strip()
         match self.type:
             case PropertyType.NUMBER:
