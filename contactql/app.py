@@ -52,7 +52,8 @@ from contactql.webhook_sender import WebhookSender
 
 log = logging.getLogger("contactql")
 
-STATIC = Path(__file__).resolve().parent / "static"
+PACKAGE = Path(__file__).resolve().parent
+STATIC = PACKAGE / "static"
 # The GraphiQL page loads nothing from anywhere but this server (scripts/vendor-graphiql).
 GRAPHIQL_HEADERS = {
     "Content-Security-Policy": "; ".join((
@@ -166,7 +167,9 @@ class GraphQLView(GraphQL[Context, None]):
 
 def response_media_type(accept: str) -> str:
     """application/graphql-response+json when the client names it and ranks it at least as
-    high as JSON; else application/json (also for no Accept, */* and application/*)."""
+    high as JSON; else application/json (also for no Accept, */* and application/*).
+    Written here: Starlette has no content negotiation, and this one choice between two media
+    types needs only the q-values, not a negotiation library."""
     named: dict[str, float] = {}
     for part in accept.lower().split(","):
         media, _, params = part.partition(";")
@@ -223,7 +226,7 @@ class AuthenticatedGraphQL:
     def __init__(self, view: GraphQLView, graphiql: bool) -> None:
         self.view = view
         self.page: Response = (
-            HTMLResponse((Path(__file__).resolve().parent / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS) if graphiql else PlainTextResponse("Not Found", 404)
+            HTMLResponse((PACKAGE / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS) if graphiql else PlainTextResponse("Not Found", 404)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
