@@ -87,6 +87,15 @@ async def make_key(app: Any, *, workspace: str = "default", scope: Scope = Scope
     return str(await app.state.services.db.write(new_key, workspace=workspace, scope=scope, name=name or f"{workspace}-{scope.value}"))
 
 
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *, scope: Scope = Scope.WRITE, **changes: Any) -> AsyncIterator[tuple[Any, Api]]:
+    """The real app with some settings changed, started, and a client holding a key of `scope`."""
+    app = create_app(dataclasses.replace(settings, **changes))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield app, Api(http, await make_key(app, scope=scope))
+
+
 @pytest.fixture
 async def api(app: Any, http: httpx.AsyncClient) -> Api:
     """A write-scoped client of workspace `default`."""

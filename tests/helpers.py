@@ -197,3 +197,16 @@ def _wait_until_up(process: subprocess.Popen[str], base: str) -> str | None:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def queue_two_batches(base: str, key: str, size: int = 3000) -> list[str]:
+    """Submit two batches of `size` new contacts to a running server; returns their ids. The
+    first keeps the worker busy, so the second is still queued when a test subscribes to it."""
+    submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
+    ids = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        for name in ("ahead", "watched"):
+            contacts = [{"email": f"{name}{i}@example.com"} for i in range(size)]
+            response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
+            ids.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+    return ids

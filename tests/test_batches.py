@@ -14,7 +14,7 @@ import pytest
 from contactql.app import create_app
 from contactql.config import Settings
 from contactql.store.model import Scope
-from tests.conftest import count_statements, make_key
+from tests.conftest import count_statements, make_key, running
 from tests.helpers import Api
 
 SUBMIT = """
@@ -164,26 +164,23 @@ async def test_refused_batches_store_nothing(paused: tuple[Any, Api], options: d
 
 
 async def test_a_batch_is_a_handful_of_statements_per_chunk(settings: Settings) -> None:
-    app = create_app(dataclasses.replace(settings, workers=False, batch_chunk_size=500))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            api = Api(http, await make_key(app))
-            for name in ("a", "b", "c", "d", "e"):
-                await api.property_field(name)
-            contacts = [
-                {"email": f"s{i}@example.com", "firstName": f"F{i}", "lists": {"add": [{"name": "Imported"}]},
-                 "properties": [{"name": n, "value": f"{n}{i}"} for n in ("a", "b", "c", "d", "e")]}
-                for i in range(1000)
-            ]  # fmt: skip
-            batch = (await submit(api, contacts))["batch"]
-            with count_statements(app) as statements:
-                await app.state.batch_worker.drain()
-            done = await status(api, batch["id"], first=1)
-            assert done["created"] == 1000
-            # ten chunks (a tenth each, for progress), each a few reads and executemany writes —
-            # not one round trip per contact, property or membership (1000 contacts, 7000 rows)
-            chunks = 10
-            assert len(statements) <= 4 + 12 * chunks, statements
+    async with running(settings, workers=False, batch_chunk_size=500) as (app, api):
+        for name in ("a", "b", "c", "d", "e"):
+            await api.property_field(name)
+        contacts = [
+            {"email": f"s{i}@example.com", "firstName": f"F{i}", "lists": {"add": [{"name": "Imported"}]},
+             "properties": [{"name": n, "value": f"{n}{i}"} for n in ("a", "b", "c", "d", "e")]}
+            for i in range(1000)
+        ]  # fmt: skip
+        batch = (await submit(api, contacts))["batch"]
+        with count_statements(app) as statements:
+            await app.state.batch_worker.drain()
+        done = await status(api, batch["id"], first=1)
+        assert done["created"] == 1000
+        # ten chunks (a tenth each, for progress), each a few reads and executemany writes —
+        # not one round trip per contact, property or membership (1000 contacts, 7000 rows)
+        chunks = 10
+        assert len(statements) <= 4 + 12 * chunks, statements
 
 
 async def test_batches_query_filters_by_status_newest_first(paused: tuple[Any, Api]) -> None:

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.helpers import free_port, repo_root, serve
+from tests.helpers import free_port, queue_two_batches, repo_root, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -40,7 +39,6 @@ UPSERT = """mutation {
   }
 }"""
 CONTACTS = "{ contacts(first: 10) { totalCount edges { node { email firstName } } } }"
-SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +135,7 @@ def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, da
         ))  # fmt: skip
         page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
         paste_key(page, key)
-        batches = []
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-            for name in ("ahead", "watched"):  # the first keeps the worker busy: the second waits
-                contacts = [{"email": f"{name}{i}@example.com"} for i in range(3000)]
-                response = http.post("/graphql", json={"query": SUBMIT, "variables": {"input": {"contacts": contacts}}})
-                batches.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+        batches = queue_two_batches(base, key)
 
         document = f'subscription {{ batchProgress(id: "{batches[1]}") {{ status processed total }} }}'
         final = run(page, document, '"COMPLETED"')

@@ -11,9 +11,8 @@ import json
 import subprocess
 import tempfile
 
-import httpx
 
-from tests.helpers import repo_root, serve
+from tests.helpers import queue_two_batches, repo_root, serve
 
 ROOT = repo_root()
 BIN = ROOT / "node_modules" / ".bin"
@@ -51,13 +50,7 @@ def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) ->
     env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
     with serve(database_url, env=env) as (base, key, _):
         assert key is not None
-        submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
-        ids = []
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-            for name in ("ahead", "watched"):  # the first keeps the worker busy: the second waits
-                contacts = [{"email": f"{name}{i}@example.com"} for i in range(3000)]
-                response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
-                ids.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+        ids = queue_two_batches(base, key)
         result = node("node", "tests/clients/progress.mjs", base, key, ids[1])
     assert result.returncode == 0, result.stderr
     pushed = [json.loads(line)["data"]["batchProgress"] for line in result.stdout.splitlines()]

@@ -3,16 +3,14 @@ GraphiQL page's own assets — through the real ASGI app."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from contactql.app import create_app
 from contactql.config import ConfigError, Settings, load_settings
-from tests.conftest import make_key
+from tests.conftest import running
 from tests.helpers import Api
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -67,10 +65,8 @@ async def test_other_clients_get_application_json(api: Api, accept: str | None) 
 
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, rate_limit_per_minute=1))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Api(http, await make_key(app))
+    async with running(settings, rate_limit_per_minute=1) as (_, api):
+        yield api
 
 
 async def test_the_rate_limit_stays_429_in_either_media_type(limited: Api) -> None:
@@ -84,10 +80,8 @@ ORIGIN = "https://app.example.com"
 
 @pytest.fixture
 async def cors(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, cors_origins=(ORIGIN,)))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Api(http, await make_key(app))
+    async with running(settings, cors_origins=(ORIGIN,)) as (_, api):
+        yield api
 
 
 def preflight(origin: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import subprocess
 import sys
@@ -19,10 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contactql.app import create_app
 from contactql.config import Settings
-from contactql.store.model import Scope
-from tests.conftest import make_key
+from tests.conftest import running
 from tests.helpers import POSTGRES, Api, free_port, query
 from tests.test_batches import status, wait_finished
 
@@ -107,10 +104,8 @@ async def test_refused_import_requests(api: Api, input_: dict[str, Any], field: 
 
 @pytest.fixture
 async def private_ok(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Api(http, await make_key(app, scope=Scope.WRITE))
+    async with running(settings, allow_private_webhooks=True) as (_, api):
+        yield api
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ introspection in production, rate limits, revoked keys, and every SSRF target.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -13,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contactql.app import create_app
 from contactql.config import Settings
-from tests.conftest import make_key
+from tests.conftest import running
 from tests.helpers import Api, serve
 
 
@@ -93,10 +91,8 @@ async def test_batched_operations_are_refused(api: Api) -> None:
 
 @pytest.fixture
 async def production(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, graphiql=False))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Api(http, await make_key(app))
+    async with running(settings, graphiql=False) as (_, api):
+        yield api
 
 
 async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api) -> None:
@@ -111,10 +107,8 @@ async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api
 
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, rate_limit_per_minute=40))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Api(http, await make_key(app))
+    async with running(settings, rate_limit_per_minute=40) as (_, api):
+        yield api
 
 
 async def test_rate_limit_counts_each_aliased_mutation(limited: Api) -> None:
@@ -212,16 +206,13 @@ async def test_redirects_are_not_followed(settings: Settings) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
     try:
-        app = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-                api = Api(http, await make_key(app))
-                result = (await api.gql(
-                    "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code message } } }",
-                    {"u": f"http://127.0.0.1:{port}/file.csv"},
-                ))["importContacts"]  # fmt: skip
-                assert result["batch"] is None
-                assert result["userErrors"][0]["message"] == "the file could not be downloaded: HTTP 307"
+        async with running(settings, allow_private_webhooks=True) as (_, api):
+            result = (await api.gql(
+                "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code message } } }",
+                {"u": f"http://127.0.0.1:{port}/file.csv"},
+            ))["importContacts"]  # fmt: skip
+            assert result["batch"] is None
+            assert result["userErrors"][0]["message"] == "the file could not be downloaded: HTTP 307"
     finally:
         server.should_exit = True
         await task
