@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import PYTHON, free_port, process, table  # noqa: E402
+from benchmarks.loadgen import PYTHON, free_port, process, serve_command, table  # noqa: E402
 from contactql.batch_worker import BatchWorker, ProgressHub  # noqa: E402
 from contactql.config import Settings  # noqa: E402
 from contactql.resolvers.batches import validate_entries  # noqa: E402
@@ -215,7 +215,7 @@ def main() -> None:
         port = free_port()
         env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_RATE_LIMIT": "10000000"}
         server_db = args.database[1] if args.database else f"sqlite:///{Path(tmp) / 'http.db'}"
-        serve = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", server_db, "--log-level", "warning"]
+        serve = serve_command(port, server_db)
         with process(serve, port=port, env=env, log=Path(tmp) / "serve.log") as server:
             key = server.stdout.readline().strip() if server.stdout else ""
             setup_server(port, key, n, size)
@@ -225,8 +225,7 @@ def main() -> None:
         # database: one answers the API with CONTACTQL_WORKERS=false, the other applies batches.
         port, worker_port = free_port(), free_port()
         split_db = args.database[2] if args.database else f"sqlite:///{Path(tmp) / 'split.db'}"
-        api = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", split_db, "--log-level", "warning"]
-        worker = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(worker_port), "--database", split_db, "--log-level", "warning"]
+        api, worker = serve_command(port, split_db), serve_command(worker_port, split_db)
         with process(api, port=port, env={**env, "CONTACTQL_WORKERS": "false"}, log=Path(tmp) / "api.log") as server:
             key = server.stdout.readline().strip() if server.stdout else ""
             with process(worker, port=worker_port, env=env, log=Path(tmp) / "worker.log"):

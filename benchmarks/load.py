@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import PYTHON, _read_response, encode, free_port, process, table  # noqa: E402
+from benchmarks.loadgen import _read_response, encode, free_port, process, serve_command, table  # noqa: E402
 
 UPSERT = "mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { outcome userErrors { code } } }"
 BATCH = "mutation B($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } userErrors { code } } }"
@@ -83,7 +83,7 @@ def main() -> None:
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         port, log = free_port(), Path(tmp) / "serve.log"
-        serve = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", f"sqlite:///{Path(tmp) / 'load.db'}", "--log-level", "warning"]
+        serve = serve_command(port, f"sqlite:///{Path(tmp) / 'load.db'}")
         env = {"CONTACTQL_RATE_LIMIT": "10000000", "CONTACTQL_MAX_BATCH_SIZE": "1000"}
         with process(serve, port=port, env=env, log=log) as server:
             key = server.stdout.readline().strip() if server.stdout else ""

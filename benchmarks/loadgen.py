@@ -139,3 +139,8 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 PYTHON = sys.executable
+
+
+def serve_command(port: int, database: str) -> list[str]:
+    """`contactql serve` on 127.0.0.1:`port` over `database`, quiet but for warnings."""
+    return [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database, "--log-level", "warning"]

@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import PYTHON, Run, drive, encode, free_port, process, table  # noqa: E402
+from benchmarks.loadgen import PYTHON, Run, drive, encode, free_port, process, serve_command, table  # noqa: E402
 
 DOCUMENT = """mutation Upsert($input: UpsertContactInput!) {
   upsertContact(input: $input) {
@@ -104,7 +104,7 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             key = ""
             for n, port in enumerate(ports):
-                serve = [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database, "--log-level", "warning"]
+                serve = serve_command(port, database)
                 server = stack.enter_context(process(serve, port=port, env=env, log=Path(tmp) / f"serve{n}.log"))
                 key = key or (server.stdout.readline().strip() if server.stdout else "")
             if not key.startswith("cql_"):
