@@ -1,6 +1,6 @@
 """SQLite WAL checkpoints run on their own thread (store/checkpoint.py): committed writes reach
 the database file while the server runs, and the WAL starts over under steady writes instead of
-growing without end. SQLite only: PostgreSQL has no WAL file of ours to look at."""
+growing without end. On a SQLite file in both test runs: PostgreSQL has no WAL file of ours."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ import pytest
 
 from contactql.store import checkpoint
 from contactql.store.database import sqlite_path
-from tests.helpers import POSTGRES, Api
+from tests.helpers import Api
 
-pytestmark = pytest.mark.skipif(POSTGRES is not None, reason="a SQLite WAL property; the SQLite run covers it")
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A SQLite file whatever engine the rest of the run uses."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}"
 
 
 def _in_database_file(path: str) -> int:
