@@ -102,7 +102,7 @@ class BatchWorker:
         size = chunk_size(batch.total, self._settings.batch_chunk_size)
         self._progress.publish(batch)
         start = batch.processed
-        while start < batch.total:
+        while start < batch.total and not batch.finished:  # finished early: FAILED
             chunk = entries[start : start + size]
             batch = await self._apply(batch, start, chunk)
             start = batch.processed

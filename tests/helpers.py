@@ -55,16 +55,16 @@ async def pg_admin(*statements: str) -> None:
 
 
 def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of one SQL statement on a test database, whichever the engine."""
+    """Rows of one SQL statement on a test database, whichever the engine (none for DDL)."""
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
     async def run() -> list[tuple[Any, ...]]:
         engine = create_async_engine(normalise_url(database_url))
         try:
-            async with engine.connect() as conn:
+            async with engine.begin() as conn:  # committed: a statement may change the database too
                 result = await conn.exec_driver_sql(sql, params) if params else await conn.execute(sa.text(sql))
-                return [tuple(row) for row in result]
+                return [tuple(row) for row in result] if result.returns_rows else []
         finally:
             await engine.dispose()
 

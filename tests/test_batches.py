@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from contactql.app import create_app
 from contactql.config import Settings
 from contactql.store.model import Scope
 from tests.conftest import count_statements, make_key, running
-from tests.helpers import Api
+from tests.helpers import Api, query
 
 SUBMIT = """
 mutation Submit($input: UpsertContactsInput!) {
@@ -120,6 +121,33 @@ async def test_items_follow_upsert_contact_rules_and_one_bad_item_never_fails_it
     created = await api.contact(results[0]["contactIds"][0])
     assert created["source"] == "BATCH" and created["createdBy"] == "batcher" and created["confirmed"] is True
     assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 3
+
+
+def refuse_email(database_url: str, email: str) -> None:
+    """A fault the database itself raises: inserting a contact with this email aborts."""
+    if database_url.startswith("postgresql"):
+        query(database_url, f"CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.email = '{email}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+        query(database_url, "CREATE TRIGGER refuse BEFORE INSERT ON contact FOR EACH ROW EXECUTE FUNCTION refuse()")
+    else:
+        query(database_url, f"CREATE TRIGGER refuse BEFORE INSERT ON contact WHEN NEW.email = '{email}' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+
+
+async def test_a_chunk_the_database_keeps_refusing_fails_the_batch_with_the_reason(
+    paused: tuple[Any, Api], database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, api = paused
+    refuse_email(database_url, "refused@example.com")
+    batch = (await submit(api, [{"email": "fine@example.com"}, {"email": "refused@example.com"}]))["batch"]
+    with caplog.at_level(logging.WARNING, logger="contactql.batches"):
+        await app.state.batch_worker.drain()  # the refused chunk is tried 5 times over ~3 s
+    done = await status(api, batch["id"])
+    # Chunks of one item here: the first stays applied, the second is refused every time.
+    assert (done["status"], done["processed"], done["created"]) == ("FAILED", 1, 1)
+    assert done["finishedAt"] is not None
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 1
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("items from 1 could not be applied" in m for m in messages)
+    assert not any("lease lost" in m for m in messages), "a FAILED batch is not worked on again"
 
 
 async def test_results_page_in_input_order_and_filter(paused: tuple[Any, Api]) -> None:
