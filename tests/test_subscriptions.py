@@ -23,6 +23,12 @@ async def connect(base: str, init: dict[str, Any] | None) -> Any:
     return socket
 
 
+async def receive(socket: Any) -> dict[str, Any]:
+    frame = await socket.recv()
+    assert isinstance(frame, str), "graphql-transport-ws messages are text frames: browsers' clients ignore binary ones"
+    return dict(json.loads(frame))
+
+
 async def test_batch_progress_pushes_every_tenth_and_completes(database_url: str) -> None:
     with serve(database_url, env=ENV) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}
@@ -34,11 +40,11 @@ async def test_batch_progress_pushes_every_tenth_and_completes(database_url: str
                 submitted.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
         socket = await connect(base, {"Authorization": f"Bearer {key}"})
         try:
-            assert json.loads(await socket.recv()) == {"type": "connection_ack"}
+            assert await receive(socket) == {"type": "connection_ack"}
             await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"id": submitted[1]}}}))
             pushed = []
             while True:
-                message = json.loads(await socket.recv())
+                message = await receive(socket)
                 if message["type"] == "complete":
                     break
                 assert message["type"] == "next", message

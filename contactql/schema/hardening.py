@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import (
     AddValidationRules,
@@ -81,7 +82,13 @@ def _nul_in_variables(variables: dict[str, Any] | None) -> str | None:
 
 
 def _has_nul(value: Any) -> bool:
-    """The fast pass, without paths: a 10 000-contact batch's variables are scanned on each request."""
+    """The fast pass, without paths: a 10 000-contact batch's variables are scanned on each
+    request. orjson writes NUL as the escape \\u0000 and runs at C speed (~1 µs a contact);
+    values that are not plain JSON (a direct `schema.execute`) are walked instead."""
+    try:
+        return b"\\u0000" in orjson.dumps(value)
+    except TypeError:
+        pass
     stack = [value]
     while stack:
         value = stack.pop()
