@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.loadgen import PYTHON, free_port, process, serve_command, table  # noqa: E402
 from contactql.batch_worker import BatchWorker, ProgressHub  # noqa: E402
 from contactql.config import Settings  # noqa: E402
-from contactql.resolvers.batches import validate_entries  # noqa: E402
 from contactql.store import batches, lists, properties  # noqa: E402
+from contactql.store.batches import validate_entries  # noqa: E402
 from contactql.store.database import Database  # noqa: E402
 from contactql.store.keys import ensure_workspace  # noqa: E402
 from contactql.store.model import MatchRule, MatchStrategy, PropertyType, Source, UpsertOptions  # noqa: E402

@@ -42,6 +42,7 @@ from contactql.batch_worker import BatchWorker, ProgressHub
 from contactql.config import Settings, load_settings
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.resolvers.context import Context, Loaders, Services
+from contactql.runtime import Helper
 from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
 from contactql.store.database import Database
@@ -260,7 +261,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     progress = ProgressHub()
     sender = WebhookSender(db, settings)
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
-    services = Services(settings=settings, db=db, writer=UpsertWriter(db), progress=progress, wake_batches=worker.wake)
+    services = Services(
+        settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake
+    )
     view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute))
 
     @contextlib.asynccontextmanager
@@ -278,6 +281,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await services.writer.close()
+            await asyncio.to_thread(services.helper.close)
             await view.keys.close()
             await db.dispose()
 

@@ -35,6 +35,7 @@ class Settings:
     batch_chunk_size: int = 500
     workers: bool = True
     key_cache_seconds: float = 5.0
+    helper_processes: int = 1  # validate big batches beside the server (runtime.py); 0: in threads
 
     @property
     def dialect(self) -> str:
@@ -121,4 +122,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_chunk_size=_int(env, "CONTACTQL_BATCH_CHUNK_SIZE", 500, low=1, high=5_000),
         workers=_bool(env, "CONTACTQL_WORKERS", True),
         key_cache_seconds=float(_int(env, "CONTACTQL_KEY_CACHE_SECONDS", 5, low=0, high=300)),
+        helper_processes=_int(env, "CONTACTQL_HELPER_PROCESSES", 1, low=0, high=8),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import strawberry
 
 from contactql import outbound
 from contactql.resolvers.context import Info
+from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
@@ -20,19 +21,10 @@ from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.lists import get_list
 from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
 from contactql.store.options import validate_events, validate_match
-from contactql.store.validate import enum_value, validate_contact
+from contactql.store.validate import enum_value
 
 MAX_RESULTS_PAGE = 1000
 PROGRESS_POLL_SECONDS = 1.0
-
-
-def validate_entries(contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every item validated once, here; the worker applies what is stored."""
-    out = []
-    for index, raw in enumerate(contacts):
-        item, problems = validate_contact(raw, index)
-        out.append(batches.entry(item, problems))
-    return out
 
 
 def size_problems(count: int, max_items: int) -> list[Problem]:
@@ -64,8 +56,8 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     problems = size_problems(len(raw["contacts"]), services.settings.max_batch_size) + await envelope_problems(info, raw) + problems + event_problems
     if problems:
         return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
-    # Validation is CPU work: keep the event loop answering other requests meanwhile.
-    entries = await asyncio.to_thread(validate_entries, raw["contacts"])
+    # Validation is CPU work: off the event loop, for big batches in a process of its own (runtime.py).
+    entries = await services.helper.run(batches.validate_entries, raw["contacts"], big=len(raw["contacts"]) >= BIG_BATCH)
     options = UpsertOptions(
         match=match,
         list_id=None if raw.get("listId") is None else str(raw["listId"]),
@@ -118,7 +110,7 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         actor=info.context.principal.key_name,
     )
     try:
-        entries = await asyncio.to_thread(imports.entries, data)
+        entries = await services.helper.run(imports.entries, data, big=len(data) >= BIG_FILE)
         row = await info.context.db.write(
             batches.accept_import, workspace_id=info.context.workspace_id, entries=entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl")
         )

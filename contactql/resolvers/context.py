@@ -22,6 +22,7 @@ from contactql.config import Settings
 from contactql.store import companies, contacts, lists
 from contactql.store.companies import CompanyRow
 from contactql.store.database import Database
+from contactql.runtime import Helper
 from contactql.store.keys import Principal
 from contactql.store.lists import ListRow
 from contactql.store.properties import FieldSet
@@ -33,12 +34,14 @@ V = TypeVar("V")
 
 @dataclasses.dataclass(slots=True)
 class Services:
-    """What lives as long as the app: settings, database, the group-commit writer, and the
-    background workers' hooks (wake the batch worker, progress for subscribers)."""
+    """What lives as long as the app: settings, database, the group-commit writer, the helper
+    process for CPU-heavy validation, and the background workers' hooks (wake the batch
+    worker, progress for subscribers)."""
 
     settings: Settings
     db: Database
     writer: UpsertWriter
+    helper: Helper
     progress: ProgressHub
     wake_batches: Callable[[], None]
 

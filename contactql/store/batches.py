@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from contactql.store.errors import Problem
 from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.tables import batch_payload_t, batch_result_t, batch_t
 from contactql.store.upsert import Work, upsert_chunk
+from contactql.store.validate import validate_contact
 
 b = batch_t.c
 r = batch_result_t.c
@@ -84,6 +85,11 @@ def entry(item: ContactItem, problems: Sequence[Problem]) -> dict[str, Any]:
     if problems:
         return {"index": item.index, "client_ref": item.client_ref, "problems": [p.to_json() for p in problems]}
     return {"index": item.index, "item": item.to_json()}
+
+
+def validate_entries(contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every item validated once, before the batch is stored; the worker applies what is stored."""
+    return [entry(*validate_contact(raw, index)) for index, raw in enumerate(contacts)]
 
 
 def accept_batch(

@@ -1,0 +1,74 @@
+"""runtime.py: big batches are validated in a helper process with the same results as in a
+thread; a problem raised there comes back whole; a helper that dies is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from contactql.config import Settings
+from contactql.runtime import BIG_BATCH, Helper
+from contactql.store import imports
+from contactql.store.batches import validate_entries
+from contactql.store.errors import ErrorCode, Invalid
+from tests.conftest import running
+from tests.test_batches import STATUS, submit
+
+
+def contacts(count: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"email": f"p{i}@example.com", "mobile": f"+4790{i:06d}"} for i in range(count)]
+    out[7] = {"email": "not an email"}
+    out[count - 1] = {"mobile": "12"}
+    return out
+
+
+async def test_a_big_batch_is_validated_in_the_helper_process_with_the_same_results(settings: Settings) -> None:
+    items = contacts(BIG_BATCH + 50)
+    async with running(settings, workers=False, max_batch_size=1000, batch_chunk_size=100) as (app, api):
+        batch = (await submit(api, items))["batch"]
+        helper_pid = await app.state.services.helper.run(os.getpid, big=True)
+        await app.state.batch_worker.drain()
+        done = (await api.gql(STATUS, {"id": batch["id"], "failedOnly": True}))["batch"]
+    assert helper_pid != os.getpid(), "a big batch is validated in a process of its own"
+    assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", len(items) - 2, 2)
+    failed = {edge["node"]["index"]: edge["node"]["errors"] for edge in done["results"]["edges"]}
+    assert [(e["field"], e["code"]) for e in failed[7]] == [(["contacts", "7", "email"], "INVALID_EMAIL")]
+    assert [(e["field"], e["code"]) for e in failed[len(items) - 1]] == [(["contacts", str(len(items) - 1), "mobile"], "INVALID_PHONE")]
+    helper = Helper(1)
+    try:  # the same entries as validation in this process gives
+        assert await helper.run(validate_entries, items, big=True) == validate_entries(items)
+    finally:
+        helper.close()
+
+
+async def test_a_problem_raised_in_the_helper_comes_back_with_its_path_and_code() -> None:
+    helper = Helper(1)
+    try:
+        with pytest.raises(Invalid) as raised:
+            await helper.run(imports.entries, b"email\n" + b"a@example.com\n" * 6000 + b"\x00", big=True)
+    finally:
+        helper.close()
+    [problem] = raised.value.problems
+    assert (problem.path, problem.code) == (("file",), ErrorCode.INVALID_INPUT)
+    assert "NUL byte" in problem.message
+
+
+async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost() -> None:
+    helper = Helper(1)
+    try:
+        first = await helper.run(os.getpid, big=True)
+        os.kill(first, signal.SIGKILL)
+        items = contacts(BIG_BATCH)
+        assert await helper.run(validate_entries, items, big=True) == validate_entries(items)  # in a thread meanwhile
+        second = await helper.run(os.getpid, big=True)
+        assert second not in (first, os.getpid())
+    finally:
+        helper.close()
+
+
+async def test_small_work_and_processes_0_stay_in_this_process() -> None:
+    assert await Helper(1).run(os.getpid, big=False) == os.getpid()
+    assert await Helper(0).run(os.getpid, big=True) == os.getpid()
