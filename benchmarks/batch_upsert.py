@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.loadgen import PYTHON, free_port, process, serve_command, table  # noqa: E402
 from contactql.batch_worker import BatchWorker, ProgressHub  # noqa: E402
 from contactql.config import Settings  # noqa: E402
+from contactql.runtime import tune_gc  # noqa: E402
 from contactql.store import batches, lists, properties  # noqa: E402
 from contactql.store.batches import validate_entries  # noqa: E402
 from contactql.store.database import Database  # noqa: E402
@@ -203,6 +204,7 @@ def main() -> None:
                         help="three empty PostgreSQL databases for (1), (3) and (3b); default: SQLite files")
     args = parser.parse_args()
     n, size = args.batches, args.size
+    tune_gc()  # (1) runs the engine in this process: with the interpreter settings `contactql serve` uses
     documents = [
         {"count": size, "body": json.dumps({"query": SUBMIT, "variables": {"input": {"contacts": contacts(b, size), "match": {"rules": ["EMAIL"]}}}})}
         for b in range(n)

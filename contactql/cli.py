@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contactql.config import ConfigError, Settings, load_settings
+from contactql.runtime import tune_gc
 from contactql.store import migrate
 from contactql.store.database import Database
 from contactql.store.errors import StoreError
@@ -49,7 +50,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("First start: created workspace 'default' and this admin API key (shown once):", file=sys.stderr)
         print(key, flush=True)
     print(f"ContactQL on http://{args.host}:{args.port}/graphql ({settings.database_url})", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    app = create_app(settings)
+    tune_gc()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
 
@@ -63,6 +66,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.importer import CannotImport, run_import
 
+    tune_gc()
     try:
         return asyncio.run(run_import(settings, Path(args.file), workspace=args.workspace, list_name=args.list, dedupe_on=args.dedupe_on))
     except (CannotImport, OSError) as error:

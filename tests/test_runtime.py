@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from contactql.config import Settings
@@ -15,6 +18,7 @@ from contactql.store import imports
 from contactql.store.batches import validate_entries
 from contactql.store.errors import ErrorCode, Invalid
 from tests.conftest import running
+from tests.helpers import serve
 from tests.test_batches import STATUS, submit
 
 
@@ -67,6 +71,32 @@ async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost() -> None:
         assert second not in (first, os.getpid())
     finally:
         helper.close()
+
+
+def test_the_helper_exits_when_the_server_is_killed(database_url: str) -> None:
+    with serve(database_url, env={"CONTACTQL_MAX_BATCH_SIZE": "1000"}) as (base, key, server):
+        submitted = httpx.post(
+            f"{base}/graphql",
+            json={"query": "mutation S($c: [ContactInput!]!) { upsertContacts(input: {contacts: $c}) { batch { id } } }", "variables": {"c": contacts(BIG_BATCH)}},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        assert submitted["data"]["upsertContacts"]["batch"]["id"]
+        children = [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert sum(b"spawn_main" in c for c in commands) == 1, "the big batch started one helper process"
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while alive := [pid for pid in children if _running(pid)]:  # the helper, and multiprocessing's resource tracker
+            assert time.monotonic() < deadline, f"{alive} outlived the server by 10 s"
+            time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 async def test_small_work_and_processes_0_stay_in_this_process() -> None:
