@@ -35,11 +35,22 @@ def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
     PostgreSQL: the column's own sequence. SQLite: after the largest id — safe because a write
     transaction holds SQLite's only write lock (BEGIN IMMEDIATE) until it commits."""
     if conn.dialect.name == "postgresql":
-        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
-        rows = conn.execute(sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count)))
-        return [row[0] for row in rows]
-    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+        return [row[0] for row in conn.execute(_next_ids(table), {"count": count})]
+    start = conn.execute(_largest_id(table)).scalar_one()
     return list(range(start + 1, start + 1 + count))
+
+
+# Built once per table: building a SELECT of functions costs more than running it (~0.1 ms of a
+# single upsert's writer time, measured with py-spy).
+@functools.cache
+def _next_ids(table: sa.Table) -> sa.Select[Any]:
+    sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+    return sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, sa.bindparam("count", type_=sa.Integer)))
+
+
+@functools.cache
+def _largest_id(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
 
 
 @functools.cache
