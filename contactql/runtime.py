@@ -6,8 +6,8 @@ becomes ~40 000 dicts and lists that live until its request ends; at the default
 a full one that walks every object of the process (schema, modules, caches). Objects made at
 startup are moved out of the collector's way (`gc.freeze`), and the older generations are
 collected less often. Reference counting still frees at once everything not in a cycle.
-Measured on the batch benchmark: end to end 1 480–1 760 → 1 870–1 950 contacts/s, the engine
-alone +4–8 %.
+Measured on the batch benchmark: one-process end to end 1 480–1 760 → 1 780–1 950
+contacts/s, the engine alone +4–8 %.
 
 `Helper` checks a big batch's contacts (or a CSV file's rows) in a helper process. Validation
 is ~100 µs of Python a contact (email-validator, phonenumbers, our rules); in a thread of the
