@@ -84,7 +84,9 @@ class Helper:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         except BrokenProcessPool:
             log.warning("the helper process died; working in a thread, a new process next time")
-            self._pool = None
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None
             return await asyncio.to_thread(fn, *args)
 
     def close(self) -> None:

@@ -65,6 +65,15 @@ async def test_nul_characters_are_refused_before_anything_runs(api: Api, documen
     assert (await api.gql("{ contacts { totalCount } lists { totalCount } }")) == {"contacts": {"totalCount": 0}, "lists": {"totalCount": 0}}
 
 
+async def test_a_backslash_before_u0000_is_text_not_a_nul(api: Api) -> None:
+    # The fast NUL check searches the JSON form for the escape \u0000; this text only looks like it.
+    town = "C:\\u0000dir"
+    created = await api.upsert({"email": "a@example.com", "address": {"town": town}})
+    assert created["userErrors"] == []
+    stored = await api.gql("query C($id: ID!) { contact(id: $id) { address { town } } }", {"id": created["contact"]["id"]})
+    assert stored["contact"]["address"]["town"] == town
+
+
 async def test_a_body_over_16_mib_is_refused_413_before_it_is_read(api: Api) -> None:
     big = b'{"query": "{ workspace { name } }", "variables": {"x": "' + b"x" * (17 * 1024 * 1024) + b'"}}'
     response = await api.http.post("/graphql", content=big, headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})

@@ -19,10 +19,10 @@ from strawberry.dataloader import DataLoader
 
 from contactql.batch_worker import ProgressHub
 from contactql.config import Settings
+from contactql.runtime import Helper
 from contactql.store import companies, contacts, lists
 from contactql.store.companies import CompanyRow
 from contactql.store.database import Database
-from contactql.runtime import Helper
 from contactql.store.keys import Principal
 from contactql.store.lists import ListRow
 from contactql.store.properties import FieldSet
