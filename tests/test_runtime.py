@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from contactql.config import Settings
@@ -18,8 +18,16 @@ from contactql.store import imports
 from contactql.store.batches import validate_entries
 from contactql.store.errors import ErrorCode, Invalid
 from tests.conftest import running
-from tests.helpers import serve
+from tests.helpers import queue_two_batches, serve
 from tests.test_batches import STATUS, submit
+
+
+@pytest.fixture
+def helper() -> Iterator[Helper]:
+    """A helper of its own, closed after the test."""
+    started = Helper(1)
+    yield started
+    started.close()
 
 
 def contacts(count: int) -> list[dict[str, Any]]:
@@ -29,7 +37,7 @@ def contacts(count: int) -> list[dict[str, Any]]:
     return out
 
 
-async def test_a_big_batch_is_validated_in_the_helper_process_with_the_same_results(settings: Settings) -> None:
+async def test_a_big_batch_is_validated_in_the_helper_process_with_the_same_results(settings: Settings, helper: Helper) -> None:
     items = contacts(BIG_BATCH + 50)
     async with running(settings, workers=False, max_batch_size=1000, batch_chunk_size=100) as (app, api):
         batch = (await submit(api, items))["batch"]
@@ -41,46 +49,31 @@ async def test_a_big_batch_is_validated_in_the_helper_process_with_the_same_resu
     failed = {edge["node"]["index"]: edge["node"]["errors"] for edge in done["results"]["edges"]}
     assert [(e["field"], e["code"]) for e in failed[7]] == [(["contacts", "7", "email"], "INVALID_EMAIL")]
     assert [(e["field"], e["code"]) for e in failed[len(items) - 1]] == [(["contacts", str(len(items) - 1), "mobile"], "INVALID_PHONE")]
-    helper = Helper(1)
-    try:  # the same entries as validation in this process gives
-        assert await helper.run(validate_entries, items, big=True) == validate_entries(items)
-    finally:
-        helper.close()
+    # the same entries as validation in this process gives
+    assert await helper.run(validate_entries, items, big=True) == validate_entries(items)
 
 
-async def test_a_problem_raised_in_the_helper_comes_back_with_its_path_and_code() -> None:
-    helper = Helper(1)
-    try:
-        with pytest.raises(Invalid) as raised:
-            await helper.run(imports.entries, b"email\n" + b"a@example.com\n" * 6000 + b"\x00", big=True)
-    finally:
-        helper.close()
+async def test_a_problem_raised_in_the_helper_comes_back_with_its_path_and_code(helper: Helper) -> None:
+    with pytest.raises(Invalid) as raised:
+        await helper.run(imports.entries, b"email\n" + b"a@example.com\n" * 6000 + b"\x00", big=True)
     [problem] = raised.value.problems
     assert (problem.path, problem.code) == (("file",), ErrorCode.INVALID_INPUT)
     assert "NUL byte" in problem.message
 
 
-async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost() -> None:
-    helper = Helper(1)
-    try:
-        first = await helper.run(os.getpid, big=True)
-        os.kill(first, signal.SIGKILL)
-        items = contacts(BIG_BATCH)
-        assert await helper.run(validate_entries, items, big=True) == validate_entries(items)  # in a thread meanwhile
-        second = await helper.run(os.getpid, big=True)
-        assert second not in (first, os.getpid())
-    finally:
-        helper.close()
+async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost(helper: Helper) -> None:
+    first = await helper.run(os.getpid, big=True)
+    os.kill(first, signal.SIGKILL)
+    items = contacts(BIG_BATCH)
+    assert await helper.run(validate_entries, items, big=True) == validate_entries(items)  # in a thread meanwhile
+    second = await helper.run(os.getpid, big=True)
+    assert second not in (first, os.getpid())
 
 
 def test_the_helper_exits_when_the_server_is_killed(database_url: str) -> None:
-    with serve(database_url, env={"CONTACTQL_MAX_BATCH_SIZE": "1000"}) as (base, key, server):
-        submitted = httpx.post(
-            f"{base}/graphql",
-            json={"query": "mutation S($c: [ContactInput!]!) { upsertContacts(input: {contacts: $c}) { batch { id } } }", "variables": {"c": contacts(BIG_BATCH)}},
-            headers={"Authorization": f"Bearer {key}"},
-        ).json()
-        assert submitted["data"]["upsertContacts"]["batch"]["id"]
+    with serve(database_url) as (base, key, server):
+        assert key is not None
+        queue_two_batches(base, key, size=BIG_BATCH)
         children = [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
         assert sum(b"spawn_main" in c for c in commands) == 1, "the big batch started one helper process"
