@@ -76,6 +76,7 @@ PRINCIPAL = "contactql.principal"
 RESPONSE_MEDIA = "contactql.response_media"
 REQUEST_ERROR = "contactql.request_error"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+STOP_SECONDS = 10.0  # for the batch worker and the webhook sender to stop at shutdown
 # A WebSocket's context before its connection_init names a key: sees no workspace.
 NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", scope=KeyScope.READ)
 
@@ -277,9 +278,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:
+                # Bounded: a loop that ignored its cancellation must not keep the server up.
+                _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+                for task in stuck:
+                    log.error("%s did not stop within %g s; shutting down without it", task.get_name(), STOP_SECONDS)
             await services.writer.close()
             await asyncio.to_thread(services.helper.close)
             await view.keys.close()

@@ -79,7 +79,8 @@ class BatchWorker:
             except Exception:
                 log.exception("claiming a batch failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see webhook_sender.run
+                    await self._wake.wait()
 
     async def drain(self) -> None:
         """Apply batches until none is waiting (none queued, none with an expired lease)."""

@@ -64,8 +64,12 @@ class WebhookSender:
                     continue
                 idle = await self._idle_seconds()
                 self._wake.clear()
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for returns the result
+                # of a wait that ended in the tick it was cancelled (a wake-up at shutdown),
+                # swallowing the cancellation, and the server never stops (CPython gh-86296).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle)
+                    async with asyncio.timeout(idle):
+                        await self._wake.wait()
 
     async def _idle_seconds(self) -> float:
         next_due = await self._db.read(webhooks.next_due)

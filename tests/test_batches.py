@@ -259,3 +259,16 @@ async def test_the_worker_in_the_app_completes_batches_by_itself(api: Api) -> No
     batch = (await submit(api, [{"email": f"auto{i}@example.com"} for i in range(30)]))["batch"]
     done = await wait_finished(api, batch["id"])
     assert (done["status"], done["created"]) == ("COMPLETED", 30)
+
+
+async def test_the_server_stops_promptly_even_as_work_arrives(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    # Shutdown cancels the batch worker and the webhook sender in the very tick a batch (and its
+    # webhook) woke them: neither may swallow that cancellation and hold the shutdown up.
+    app = create_app(settings)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    await asyncio.sleep(0.3)  # both are idle, waiting to be woken
+    app.state.batch_worker.wake()
+    app.state.webhook_sender.wake()
+    await lifespan.__aexit__(None, None, None)
+    assert "did not stop" not in caplog.text

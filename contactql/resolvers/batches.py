@@ -183,7 +183,8 @@ async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch,
         pushed = row.processed
         while not row.finished:
             try:
-                row = await asyncio.wait_for(updates.get(), PROGRESS_POLL_SECONDS)
+                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see webhook_sender.run
+                    row = await updates.get()
             except TimeoutError:  # another process may be applying it: ask the database
                 row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row
             if row.finished or row.processed > pushed:
