@@ -112,9 +112,14 @@ class BatchWorker:
             self._on_finished()
 
     async def _apply(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
+        # Only the last chunk waits for the disk (Database.write_redoable): the items were stored
+        # durably when the batch was accepted and each chunk moves `processed` with its writes,
+        # so chunks a power loss takes back are applied again when the batch resumes, as after a
+        # crash. Webhooks are claimed by a write that waits: nothing of a chunk leaves first.
+        write = self._db.write if start + len(chunk) >= batch.total else self._db.write_redoable
         for attempt in range(CHUNK_RETRIES + 1):
             try:
-                return await self._db.write(
+                return await write(
                     batches.apply_batch_chunk,
                     batch_id=batch.id,
                     owner=self._owner,

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from contactql.app import create_app
 from contactql.config import Settings
@@ -209,6 +210,36 @@ async def test_a_batch_is_a_handful_of_statements_per_chunk(settings: Settings) 
         # not one round trip per contact, property or membership (1000 contacts, 7000 rows)
         chunks = 10
         assert len(statements) <= 4 + 12 * chunks, statements
+
+
+async def test_only_a_batch_s_last_chunk_waits_for_the_disk(paused: tuple[Any, Api]) -> None:
+    # The batch is stored durably when accepted; a power loss that took back chunks before the
+    # last would only make it resume before them. The last chunk (COMPLETED) and every other
+    # write still wait for the disk — whichever pooled connection an earlier chunk used.
+    app, api = paused
+    engine = app.state.services.db.engine
+    postgres = engine.dialect.name == "postgresql"
+    durable, redoable = ("on", "off") if postgres else ("2", "1")  # synchronous_commit / synchronous FULL, NORMAL
+    commits: list[str] = []
+
+    def on_commit(conn: Any) -> None:
+        cursor = conn.connection.cursor()
+        cursor.execute("SHOW synchronous_commit" if postgres else "PRAGMA synchronous")
+        commits.append(str(cursor.fetchone()[0]))
+        cursor.close()
+
+    batch = (await submit(api, [{"email": f"disk{i}@example.com"} for i in range(12)]))["batch"]  # 6 chunks of 2
+    event.listen(engine, "commit", on_commit)
+    try:
+        await app.state.batch_worker.drain()
+        for i in range(8):
+            assert (await api.upsert({"email": f"after{i}@example.com"}))["outcome"] == "CREATED"
+    finally:
+        event.remove(engine, "commit", on_commit)
+    done = await status(api, batch["id"])
+    assert (done["status"], done["created"]) == ("COMPLETED", 12)
+    assert commits.count(redoable) == 5, commits
+    assert redoable not in commits[commits.index(redoable) + 5 :], commits  # the last chunk and everything after
 
 
 async def test_batches_query_filters_by_status_newest_first(paused: tuple[Any, Api]) -> None:

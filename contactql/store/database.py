@@ -37,7 +37,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 StoreFn = Callable[Concatenate[sa.Connection, P], T]
 
-_WRITE = "contactql_write"
+_WRITE = "contactql_write"  # execution options: BEGIN IMMEDIATE, with the configured durability
+_REDOABLE = "contactql_write_redoable"  # BEGIN IMMEDIATE, COMMIT not waiting for the disk
 READER_THREADS = 4
 
 
@@ -60,26 +61,40 @@ class Database:
 
     async def read(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(conn, …)` in a read transaction (one consistent snapshot)."""
-        return await self._run(fn, False, *args, **kwargs)
+        return await self._run(fn, None, *args, **kwargs)
 
     async def write(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(conn, …)` in a write transaction: committed when it returns, rolled back if it raises."""
-        return await self._run(fn, True, *args, **kwargs)
+        return await self._run(fn, _WRITE, *args, **kwargs)
 
-    async def _run(self, fn: StoreFn[P, T], write: bool, /, *args: Any, **kwargs: Any) -> T:
+    async def write_redoable(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`write`, but the COMMIT returns before the writes reach the disk: for work that is redone
+        from what is durable if a power loss takes it back (a batch's chunks before its last).
+
+        Both databases write their log in order, so a power loss can only take back a tail of
+        transactions — this one with every later one, never a part of it — and the next
+        `write` makes this one durable with itself. A crash of ContactQL loses nothing: the
+        writes are with the database (SQLite: with the operating system). SQLite:
+        `synchronous=NORMAL` for this transaction, the next one starts with the configured
+        setting again. PostgreSQL: `synchronous_commit` off for this transaction."""
+        return await self._run(fn, _REDOABLE, *args, **kwargs)
+
+    async def _run(self, fn: StoreFn[P, T], mode: str | None, /, *args: Any, **kwargs: Any) -> T:
         if self._async is not None:
             async with self._async.connect() as conn, conn.begin():
+                if mode == _REDOABLE:
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 return await conn.run_sync(fn, *args, **kwargs)
-        call = functools.partial(self._in_thread, fn, write, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._writer if write else self._readers, call)
+        call = functools.partial(self._in_thread, fn, mode, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._readers if mode is None else self._writer, call)
 
-    def _in_thread(self, fn: StoreFn[P, T], write: bool, args: Any, kwargs: Any) -> T:
+    def _in_thread(self, fn: StoreFn[P, T], mode: str | None, args: Any, kwargs: Any) -> T:
         with self.engine.connect() as conn:
-            if write:
-                conn.execution_options(**{_WRITE: True})
+            if mode is not None:
+                conn.execution_options(**{mode: True})
             with conn.begin():
                 result = fn(conn, *args, **kwargs)
-        if write:
+        if mode is not None:
             self._checkpointer.written()
         return result
 
@@ -128,10 +143,19 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
             cursor.execute(pragma)
         cursor.close()
 
+    durable, redoable = f"PRAGMA synchronous={settings.sqlite_synchronous}", "PRAGMA synchronous=NORMAL"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Straight to the driver: this runs for every transaction and needs no result.
-        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
-        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        driver: Any = conn.connection.driver_connection
+        options = conn.get_execution_options()
+        if options.get(_WRITE) or options.get(_REDOABLE):
+            # SQLite reads the setting at COMMIT but takes it only outside a transaction: every
+            # write sets it, so one that did not ask never inherits NORMAL from one that did.
+            driver.execute(redoable if options.get(_REDOABLE) else durable)
+            driver.execute("BEGIN IMMEDIATE")
+        else:
+            driver.execute("BEGIN")
 
     return engine
