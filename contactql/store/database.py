@@ -37,8 +37,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 StoreFn = Callable[Concatenate[sa.Connection, P], T]
 
-_WRITE = "contactql_write"  # execution options: BEGIN IMMEDIATE, with the configured durability
-_REDOABLE = "contactql_write_redoable"  # BEGIN IMMEDIATE, COMMIT not waiting for the disk
+_WRITE = "contactql_write"  # execution option: BEGIN IMMEDIATE; its value, whether COMMIT waits for the disk
+_DURABLE, _REDOABLE = "durable", "redoable"
 READER_THREADS = 4
 
 
@@ -65,7 +65,7 @@ class Database:
 
     async def write(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(conn, …)` in a write transaction: committed when it returns, rolled back if it raises."""
-        return await self._run(fn, _WRITE, *args, **kwargs)
+        return await self._run(fn, _DURABLE, *args, **kwargs)
 
     async def write_redoable(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`write`, but the COMMIT returns before the writes reach the disk: for work that is redone
@@ -79,22 +79,23 @@ class Database:
         setting again. PostgreSQL: `synchronous_commit` off for this transaction."""
         return await self._run(fn, _REDOABLE, *args, **kwargs)
 
-    async def _run(self, fn: StoreFn[P, T], mode: str | None, /, *args: Any, **kwargs: Any) -> T:
+    async def _run(self, fn: StoreFn[P, T], write: str | None, /, *args: Any, **kwargs: Any) -> T:
+        """`write`: None for a read, else `_DURABLE` or `_REDOABLE`."""
         if self._async is not None:
             async with self._async.connect() as conn, conn.begin():
-                if mode == _REDOABLE:
+                if write == _REDOABLE:
                     await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 return await conn.run_sync(fn, *args, **kwargs)
-        call = functools.partial(self._in_thread, fn, mode, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._readers if mode is None else self._writer, call)
+        call = functools.partial(self._in_thread, fn, write, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._readers if write is None else self._writer, call)
 
-    def _in_thread(self, fn: StoreFn[P, T], mode: str | None, args: Any, kwargs: Any) -> T:
+    def _in_thread(self, fn: StoreFn[P, T], write: str | None, args: Any, kwargs: Any) -> T:
         with self.engine.connect() as conn:
-            if mode is not None:
-                conn.execution_options(**{mode: True})
+            if write is not None:
+                conn.execution_options(**{_WRITE: write})
             with conn.begin():
                 result = fn(conn, *args, **kwargs)
-        if mode is not None:
+        if write is not None:
             self._checkpointer.written()
         return result
 
@@ -143,17 +144,16 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
             cursor.execute(pragma)
         cursor.close()
 
-    durable, redoable = f"PRAGMA synchronous={settings.sqlite_synchronous}", "PRAGMA synchronous=NORMAL"
+    synchronous = {_DURABLE: f"PRAGMA synchronous={settings.sqlite_synchronous}", _REDOABLE: "PRAGMA synchronous=NORMAL"}
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Straight to the driver: this runs for every transaction and needs no result.
         driver: Any = conn.connection.driver_connection
-        options = conn.get_execution_options()
-        if options.get(_WRITE) or options.get(_REDOABLE):
+        if write := conn.get_execution_options().get(_WRITE):
             # SQLite reads the setting at COMMIT but takes it only outside a transaction: every
             # write sets it, so one that did not ask never inherits NORMAL from one that did.
-            driver.execute(redoable if options.get(_REDOABLE) else durable)
+            driver.execute(synchronous[write])
             driver.execute("BEGIN IMMEDIATE")
         else:
             driver.execute("BEGIN")
