@@ -89,7 +89,7 @@ async def engine_rate(path: Path | str, batch_count: int, size: int) -> float:
     started = time.perf_counter()
     await worker.drain()
     elapsed = time.perf_counter() - started
-    done = (await db.read(batches.page_batches, workspace_id=workspace, status=None, limit=batch_count, after=None))[0]
+    done = await db.read(batches.page_batches, workspace_id=workspace, status=None, limit=batch_count, after=None)
     await db.dispose()
     _check(done, size)
     return batch_count * size / elapsed

@@ -134,15 +134,14 @@ async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:
 
 async def page_batches(info: Info, first: int, after: str | None, status: Any) -> BatchConnection:
     limit = check_first(first)
-    rows, total = await info.context.db.read(
-        batches.page_batches,
-        workspace_id=info.context.workspace_id,
-        status=None if status is None else BatchStatus(enum_value(status)),
-        limit=limit + 1,
-        after=decode_time_cursor(after),
-    )
+    where = {"workspace_id": info.context.workspace_id, "status": None if status is None else BatchStatus(enum_value(status))}
+    rows = await info.context.db.read(batches.page_batches, **where, limit=limit + 1, after=decode_time_cursor(after))
+
+    async def count() -> int:
+        return await info.context.db.read(batches.count_batches, **where)
+
     edges = [BatchEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=Batch.from_row(row)) for row in rows[:limit]]
-    return BatchConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)
+    return BatchConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), count=count)
 
 
 async def page_results(

@@ -83,13 +83,19 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
     limit = check_first(first)
     cid = None if contact_id is None else parse_contact_id(contact_id)
     if contact_id is not None and cid is None:
-        return EventConnection(edges=[], page_info=page_info([], has_next=False, after=after), total_count=0)
-    rows, total = await info.context.db.read(
-        events.page_events, workspace_id=info.context.workspace_id, type=type, contact_id=cid, since=since, limit=limit + 1,
-        after=decode_id_cursor(after),
-    )  # fmt: skip
+        return EventConnection(edges=[], page_info=page_info([], has_next=False, after=after), count=_none)
+    where = {"workspace_id": info.context.workspace_id, "type": type, "contact_id": cid, "since": since}
+    rows = await info.context.db.read(events.page_events, **where, limit=limit + 1, after=decode_id_cursor(after))
+
+    async def count() -> int:
+        return await info.context.db.read(events.count_events, **where)
+
     edges = [EventEdge(cursor=encode_cursor(seq), node=Event.from_row(r)) for seq, r in rows[:limit]]
-    return EventConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), total_count=total)
+    return EventConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), count=count)
+
+
+async def _none() -> int:
+    return 0
 
 
 async def page_history(info: Info, contact_id: int, first: int, after: str | None) -> ContactHistoryConnection:

@@ -23,9 +23,12 @@ async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:
 
 async def page_lists(info: Info, first: int, after: str | None) -> ContactListConnection:
     limit = check_first(first)
-    rows, total = await info.context.db.read(
-        lists.page_and_count_lists, workspace_id=info.context.workspace_id, limit=limit + 1, after=decode_time_cursor(after)
-    )
+    workspace_id = info.context.workspace_id
+    rows = await info.context.db.read(lists.page_lists, workspace_id=workspace_id, limit=limit + 1, after=decode_time_cursor(after))
+
+    async def count() -> int:
+        return await info.context.db.read(lists.count_lists, workspace_id=workspace_id)
+
     edges = [
         ContactListEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=ContactList.from_row(row))
         for row in rows[:limit]
@@ -33,7 +36,7 @@ async def page_lists(info: Info, first: int, after: str | None) -> ContactListCo
     return ContactListConnection(
         edges=edges,
         page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after),
-        total_count=total,
+        count=count,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -158,7 +159,11 @@ class BatchEdge:
 class BatchConnection:
     edges: list[BatchEdge] = strawberry.field(description="The batches of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    total_count: int = strawberry.field(description="How many batches match.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many batches match (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @raw_input

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry import Maybe
@@ -42,7 +43,11 @@ class EventEdge:
 class EventConnection:
     edges: list[EventEdge] = strawberry.field(description="The events of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    total_count: int = strawberry.field(description="How many events match.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many events match (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.input(description="Conditions every returned event meets.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -51,7 +52,11 @@ class ContactListEdge:
 class ContactListConnection:
     edges: list[ContactListEdge] = strawberry.field(description="The lists of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    total_count: int = strawberry.field(description="How many lists the workspace has.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many lists the workspace has (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type(description="The result of addContactsToList and removeContactsFromList (seed 004's static segments).")

@@ -147,15 +147,21 @@ def get_batch(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> Batch
 
 def page_batches(
     conn: sa.Connection, *, workspace_id: int, status: BatchStatus | None, limit: int, after: tuple[dt.datetime, str] | None
-) -> tuple[list[BatchRow], int]:
-    """Batches newest first, keyset-paginated on (created_at, id); and how many match."""
-    where = [b.workspace_id == workspace_id] + ([b.status == status.value] if status else [])
-    query = sa.select(batch_t).where(*where)
+) -> list[BatchRow]:
+    """Batches newest first, keyset-paginated on (created_at, id)."""
+    query = sa.select(batch_t).where(*_batch_where(workspace_id, status))
     if after is not None:
         query = query.where(sa.tuple_(b.created_at, b.id) < sa.tuple_(*after))
     rows = conn.execute(query.order_by(b.created_at.desc(), b.id.desc()).limit(limit))
-    total = conn.scalar(sa.select(sa.func.count()).select_from(batch_t).where(*where))
-    return [BatchRow.from_row(row) for row in rows], int(total or 0)
+    return [BatchRow.from_row(row) for row in rows]
+
+
+def count_batches(conn: sa.Connection, *, workspace_id: int, status: BatchStatus | None) -> int:
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(batch_t).where(*_batch_where(workspace_id, status))) or 0)
+
+
+def _batch_where(workspace_id: int, status: BatchStatus | None) -> list[sa.ColumnElement[bool]]:
+    return [b.workspace_id == workspace_id] + ([b.status == status.value] if status else [])
 
 
 def page_results(

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.errors import Invalid
-from contactql.store.tables import company_t, contact_company_t
+from contactql.store.tables import company_t, contact_company_t, not_an_index_key
 from contactql.store.validate import MAX_TEXT
 
 
@@ -58,7 +58,7 @@ def companies_of_contacts(
     query = (
         sa.select(contact_company_t.c.contact_id, company_t.c.id, company_t.c.name)
         .join(company_t, company_t.c.id == contact_company_t.c.company_id)
-        .where(contact_company_t.c.contact_id.in_(contact_ids), company_t.c.workspace_id == workspace_id)
+        .where(contact_company_t.c.contact_id.in_(contact_ids), not_an_index_key(company_t.c.workspace_id) == workspace_id)
         .order_by(company_t.c.name_key)
     )
     found: dict[int, list[CompanyRow]] = {cid: [] for cid in contact_ids}

@@ -53,7 +53,8 @@ def contacts_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[int
     return {row.id: _row(row) for row in rows}
 
 
-def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> list[sa.ColumnElement[bool]]:
+def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, list_joined: bool = False) -> list[sa.ColumnElement[bool]]:
+    """The filter's terms; `list_joined`: the caller joins the list's memberships itself."""
     where: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         where.append(c.deleted_at.is_(None))
@@ -75,7 +76,7 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> list[
         where.append(c.sms_status == query.sms_status)
     if query.updated_since is not None:
         where.append(c.updated_at >= query.updated_since)
-    if query.list_id is not None:
+    if query.list_id is not None and not list_joined:
         m = membership_t.c
         where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
     if query.property_name is not None:
@@ -99,10 +100,18 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> list[
 def page_contacts(
     conn: sa.Connection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
 ) -> list[dict[str, Any]]:
-    where = _where(conn, workspace_id, query)
+    """A page in id order, read from an index in that order: the list's memberships for a list,
+    else the workspace's contacts (ix_contact_page) — so it stops after `limit` matches, at any
+    depth (README, "Reading": the status filters have no index of their own)."""
+    m = membership_t.c
+    if query.list_id is None:
+        source, key, where = contact_t, c.id, _where(conn, workspace_id, query)
+    else:
+        source, key = membership_t.join(contact_t, c.id == m.contact_id), m.contact_id
+        where = [m.list_id == query.list_id, *_where(conn, workspace_id, query, list_joined=True)]
     if after_id is not None:
-        where.append(c.id > after_id)
-    rows = conn.execute(sa.select(contact_t).where(*where).order_by(c.id).limit(limit))
+        where.append(key > after_id)
+    rows = conn.execute(sa.select(contact_t).select_from(source).where(*where).order_by(key).limit(limit))
     return [_row(r) for r in rows]
 
 

