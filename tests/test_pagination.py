@@ -48,6 +48,35 @@ async def test_pages_walk_every_contact_once_in_id_order(api: Api) -> None:
     assert pages == 3
 
 
+@pytest.mark.parametrize("by", ["list", "property"])
+async def test_pages_of_a_list_or_a_property_value_walk_its_contacts_once_in_id_order(api: Api, other_workspace: Api, by: str) -> None:
+    """These pages are read from the memberships or the property values (store/contacts.py)."""
+    list_id = await api.create_list("Members")
+    await api.property_field("city")
+    await other_workspace.property_field("city")
+    members = []
+    for i in range(9):
+        member = i % 3 != 1
+        contact = {"email": f"m{i}@example.com", "properties": [{"name": "city", "value": "Oslo" if member else "Bergen"}]}
+        made = await api.upsert(contact, **({"listId": list_id} if member else {}))
+        if member:
+            members.append(made["contact"]["id"])
+    await other_workspace.upsert({"email": "elsewhere@example.com", "properties": [{"name": "city", "value": "Oslo"}]})
+    deleted = members.pop(2)
+    await api.gql('mutation { deleteContact(id: "%s") { deletedId } }' % deleted)
+    where = {"listId": list_id} if by == "list" else {"property": {"name": "city", "value": "Oslo"}}
+    seen: list[str] = []
+    after = None
+    for _ in range(len(members)):  # bounded: a page that ignored `after` would repeat forever
+        page = (await api.gql(PAGE, {"first": 2, "after": after, "filter": where}))["contacts"]
+        assert page["totalCount"] == len(members)
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == members
+
+
 @pytest.mark.parametrize("first", [101, -1, 1000])
 async def test_first_out_of_range_is_an_invalid_input_error(api: Api, first: int) -> None:
     errors = await api.errors(PAGE, {"first": first})

@@ -53,8 +53,9 @@ def contacts_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[int
     return {row.id: _row(row) for row in rows}
 
 
-def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, list_joined: bool = False) -> list[sa.ColumnElement[bool]]:
-    """The filter's terms; `list_joined`: the caller joins the list's memberships itself."""
+def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
+    """The filter's terms. `joined`: the query joins contacts to the memberships of the list, or
+    to the property values of the property filter, and the terms name its columns."""
     where: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         where.append(c.deleted_at.is_(None))
@@ -76,9 +77,12 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, list_
         where.append(c.sms_status == query.sms_status)
     if query.updated_since is not None:
         where.append(c.updated_at >= query.updated_since)
-    if query.list_id is not None and not list_joined:
+    if query.list_id is not None:
         m = membership_t.c
-        where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
+        if joined is membership_t:
+            where.append(m.list_id == query.list_id)
+        else:
+            where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
     if query.property_name is not None:
         fields = load_fields(conn, workspace_id=workspace_id)
         field = fields.by_name.get(query.property_name.strip().lower())
@@ -89,26 +93,31 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, list_
             value = None if query.property_value is None else field.canonical(query.property_value)
         except ValueError as error:
             raise Invalid.at(("filter", "property", "value"), str(error)) from None
-        has_value = sa.select(pv.contact_id).where(pv.workspace_id == workspace_id, pv.field_id == field.id)
+        of_field = (pv.workspace_id == workspace_id, pv.field_id == field.id)
         if value is None:
-            where.append(c.id.not_in(has_value))
+            where.append(c.id.not_in(sa.select(pv.contact_id).where(*of_field)))
+        elif joined is property_value_t:
+            where.extend((*of_field, pv.value_hash == value_hash(value), pv.value == value))
         else:
-            where.append(c.id.in_(has_value.where(pv.value_hash == value_hash(value), pv.value == value)))
+            where.append(c.id.in_(sa.select(pv.contact_id).where(*of_field, pv.value_hash == value_hash(value), pv.value == value)))
     return where
 
 
 def page_contacts(
     conn: sa.Connection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
 ) -> list[dict[str, Any]]:
-    """A page in id order, read from an index in that order: the list's memberships for a list,
-    else the workspace's contacts (ix_contact_page) — so it stops after `limit` matches, at any
-    depth (README, "Reading": the status filters have no index of their own)."""
-    m = membership_t.c
-    if query.list_id is None:
-        source, key, where = contact_t, c.id, _where(conn, workspace_id, query)
+    """A page in id order, read from an index in that order — the list's memberships, the
+    property's values (ix_property_value_hash ends with the contact id), else the workspace's
+    contacts (ix_contact_page) — so it stops after `limit` matches, at any depth (README,
+    "Reading": the status filters have no index of their own)."""
+    if query.list_id is not None:
+        joined, key = membership_t, membership_t.c.contact_id
+    elif query.property_name is not None and query.property_value is not None:
+        joined, key = property_value_t, property_value_t.c.contact_id
     else:
-        source, key = membership_t.join(contact_t, c.id == m.contact_id), m.contact_id
-        where = [m.list_id == query.list_id, *_where(conn, workspace_id, query, list_joined=True)]
+        joined, key = None, c.id
+    source = contact_t if joined is None else joined.join(contact_t, c.id == key)
+    where = _where(conn, workspace_id, query, joined=joined)
     if after_id is not None:
         where.append(key > after_id)
     rows = conn.execute(sa.select(contact_t).select_from(source).where(*where).order_by(key).limit(limit))
