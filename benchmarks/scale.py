@@ -1,0 +1,141 @@
+"""Does an operation cost the same in a big workspace as in a small one? (issue 3: "every query
+takes the caller's workspace", indexed look-ups, keyset pages)
+
+    python benchmarks/scale.py [--sizes 2000 200000] [--repeat 30]
+
+For each size, a fresh SQLite file (synchronous=FULL) migrated by ContactQL, filled with that
+many contacts straight through sqlite3 — each with a normalised email and mobile, a property
+value shared by a twentieth of them, every third in one of 20 lists and every seventh linked to
+one of 1 000 companies, so every page below is full at every size —
+then the operations below through the real ASGI app in this process (httpx), one at a time.
+Filling with sqlite3 keeps the set-up to seconds; every operation timed goes through ContactQL.
+Prints the p50 of each operation at each size: a row that grows with the size reads the
+workspace instead of an index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loadgen import table  # noqa: E402
+from contactql.app import create_app  # noqa: E402
+from contactql.config import Settings  # noqa: E402
+from contactql.schema.pagination import encode_cursor  # noqa: E402
+from contactql.store.keys import new_key  # noqa: E402
+from contactql.store.model import Scope  # noqa: E402
+from contactql.store.tables import value_hash  # noqa: E402
+
+UPSERT = """mutation($input: UpsertContactInput!) { upsertContact(input: $input) {
+  outcome contact { id email } userErrors { field code } } }"""
+PAGE = """query($f: ContactFilter, $a: String) { contacts(first: 50, after: $a, filter: $f) {
+  edges { cursor node { id email mobile properties { value } lists { id } companies { id } externalUrls { url } } } } }"""
+LISTS, COMPANIES, CITIES = 20, 1_000, 20
+
+
+def fill(path: Path, workspace_id: int, field_id: str, size: int) -> None:
+    """`size` contacts as ContactQL stores them, with property values, memberships and companies."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA foreign_keys=OFF")  # the rows below are consistent by construction
+    db.execute("BEGIN")
+    now = "2026-11-23 00:00:00.000000"
+    db.executemany(
+        "INSERT INTO contact_list (id, workspace_id, name, name_key, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(f"list-{n}", workspace_id, f"List {n}", f"list {n}", now) for n in range(LISTS)],
+    )
+    db.executemany(
+        "INSERT INTO company (id, workspace_id, name, name_key, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(f"company-{n}", workspace_id, f"Company {n}", f"company {n}", now) for n in range(COMPANIES)],
+    )
+    db.executemany(
+        "INSERT INTO contact (id, workspace_id, email, mobile, mobile_country_code, first_name, last_name, email_status,"
+        " sms_status, confirmed, source, created_at, updated_at) VALUES (?, ?, ?, ?, 47, 'Kari', ?, 'SUBSCRIBED',"
+        " 'NO_MARKETING', 1, 'API', ?, ?)",
+        ((i, workspace_id, f"kari.{i}@example.com", f"+479{i:07d}", f"N{i}", now, now) for i in range(1, size + 1)),
+    )
+    db.executemany(
+        "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, ?, ?, ?)",
+        ((i, field_id, workspace_id, f"City {i % CITIES}", value_hash(f"City {i % CITIES}")) for i in range(1, size + 1)),
+    )
+    db.executemany(
+        "INSERT INTO list_membership (list_id, contact_id, created_at) VALUES (?, ?, ?)",
+        ((f"list-{i % LISTS}", i, now) for i in range(3, size + 1, 3)),
+    )
+    db.executemany(
+        "INSERT INTO contact_company (contact_id, company_id) VALUES (?, ?)", ((i, f"company-{i % COMPANIES}") for i in range(7, size + 1, 7))
+    )
+    db.execute("COMMIT")
+    db.close()
+
+
+async def measure(size: int, repeat: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scale.db"
+        app = create_app(Settings(database_url=f"sqlite:///{path}"))
+        async with app.router.lifespan_context(app):
+            key = await app.state.services.db.write(new_key, workspace="default", scope=Scope.WRITE, name="scale")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
+
+                async def gql(document: str, variables: dict[str, Any]) -> dict[str, Any]:
+                    body = (await http.post("/graphql", json={"query": document, "variables": variables}, headers={"Authorization": f"Bearer {key}"})).json()
+                    if "errors" in body:
+                        raise SystemExit(f"{document[:40]}: {body['errors']}")
+                    return body["data"]
+
+                made = await gql('mutation { createPropertyField(input: {name: "city", type: TEXT}) { field { id } } }', {})
+                field_id = made["createPropertyField"]["field"]["id"]
+                workspace_id = sqlite3.connect(path).execute("SELECT workspace_id FROM property_field").fetchone()[0]
+                fill(path, workspace_id, field_id, size)
+
+                deep = encode_cursor(size - 200)
+                operations: dict[str, Callable[[int], tuple[str, dict[str, Any]]]] = {
+                    "upsert: a new contact with a property and a list": lambda n: (UPSERT, {"input": {"listId": "list-1", "contact": {
+                        "email": f"new.{n}@example.com", "mobile": f"+4791{n:06d}", "firstName": "New",
+                        "properties": [{"name": "city", "value": "Oslo"}]}}}),
+                    "upsert: an existing contact by email": lambda n: (UPSERT, {"input": {"contact": {"email": f"kari.{n * 13 + 5}@example.com", "firstName": f"K{n}"}}}),
+                    "upsert: by PROPERTIES (one match)": lambda n: (UPSERT, {"input": {"match": {"rules": ["PROPERTIES"], "properties": ["email"]},
+                        "contact": {"email": f"kari.{n * 17 + 9}@example.com", "lastName": f"P{n}"}}}),
+                    "contacts: the first page of 50": lambda n: (PAGE, {}),
+                    "contacts: a page near the end": lambda n: (PAGE, {"a": deep}),
+                    "contacts: a page of a list": lambda n: (PAGE, {"f": {"listId": f"list-{n % LISTS}"}}),
+                    "contacts: a page by property value": lambda n: (PAGE, {"f": {"property": {"name": "city", "value": f"City {n % CITIES}"}}}),
+                    "contacts: by email": lambda n: (PAGE, {"f": {"email": f"kari.{n * 7 + 3}@example.com"}}),
+                }  # fmt: skip
+                p50 = {}
+                for label, make in operations.items():
+                    timings = []
+                    for n in range(repeat):
+                        document, variables = make(n)
+                        started = time.perf_counter()
+                        await gql(document, variables)
+                        timings.append((time.perf_counter() - started) * 1000)
+                    p50[label] = statistics.median(timings)
+        return p50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 200_000])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    results = {size: asyncio.run(measure(size, args.repeat)) for size in args.sizes}
+    labels = list(results[args.sizes[0]])
+    rows = [[label, *(f"{results[size][label]:.2f}" for size in args.sizes)] for label in labels]
+    print("\np50 ms per operation, in-process ASGI, SQLite synchronous=FULL")
+    print(table(rows, ["operation", *(f"{size:,} contacts" for size in args.sizes)]))
+
+
+if __name__ == "__main__":
+    main()
