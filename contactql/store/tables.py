@@ -16,8 +16,8 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 # A 64-bit id that is still SQLite's rowid alias (a SQLite BIGINT PRIMARY KEY is not).
