@@ -2,8 +2,9 @@
 
 One batch at a time per process: claim it under a lease (≤ 30 s), keep the lease alive with a
 heartbeat while working, apply it chunk by chunk (each chunk one transaction, see
-store/batches.py), and tell subscribers after every chunk. After a crash, the batch's lease
-runs out and this or another process resumes it at its first unapplied item.
+store/batches.py), and tell subscribers after every chunk. Stopping mid-batch gives the lease
+back; after a crash the lease runs out. Either way this or another process resumes the batch
+at its first unapplied item.
 
 A chunk that fails unexpectedly is retried with growing pauses (a busy database, a
 concurrent writer); if it still fails the batch itself cannot be processed and is FAILED.
@@ -93,6 +94,12 @@ class BatchWorker:
             await self._process(batch)
         except batches.LeaseLost:
             log.warning("batch %s: lease lost, another process continues it", batch.id)
+        except asyncio.CancelledError:
+            # The server is stopping. The chunk under way still commits on the writer (or rolls
+            # back), then this gives the lease back, so a restart resumes the batch at once.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._db.write(batches.release_lease, batch_id=batch.id, owner=self._owner))
+            raise
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -303,3 +303,19 @@ async def test_the_server_stops_promptly_even_as_work_arrives(settings: Settings
     app.state.webhook_sender.wake()
     await lifespan.__aexit__(None, None, None)
     assert "did not stop" not in caplog.text
+
+
+async def test_a_batch_cut_off_by_a_shutdown_resumes_at_once_after_a_restart(settings: Settings, database_url: str) -> None:
+    """Without the lease given back, the restarted server would wait out the 30 s lease."""
+    contacts = [{"email": f"r{i}@example.com"} for i in range(400)]
+    async with running(settings, max_batch_size=500, batch_chunk_size=4) as (_, api):
+        batch = (await submit(api, contacts))["batch"]
+        for _ in range(1000):  # bounded: until the worker is under way
+            if (await status(api, batch["id"]))["processed"]:
+                break
+            await asyncio.sleep(0.005)
+    [(state, processed, lease)] = query(database_url, f"SELECT status, processed, lease_expires_at FROM batch WHERE id = '{batch['id']}'")
+    assert state == "PROCESSING" and 0 < processed < 400 and lease is None, (state, processed, lease)
+    async with running(settings, max_batch_size=500, batch_chunk_size=4) as (_, api):
+        done = await wait_finished(api, batch["id"], timeout=15)  # half the lease it gave back
+    assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 400, 0)

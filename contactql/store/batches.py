@@ -219,13 +219,23 @@ def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float) -
 
 
 def renew_lease(conn: sa.Connection, *, batch_id: str, owner: str, lease_seconds: float) -> bool:
-    now = dt.datetime.now(dt.UTC)
-    renewed = conn.execute(
+    return _set_lease(conn, batch_id, owner, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lease_seconds))
+
+
+def release_lease(conn: sa.Connection, *, batch_id: str, owner: str) -> bool:
+    """Give the lease back when stopping mid-batch: the next claim, by this server restarted or
+    another, resumes the batch at once rather than when the lease would have run out."""
+    return _set_lease(conn, batch_id, owner, None)
+
+
+def _set_lease(conn: sa.Connection, batch_id: str, owner: str, expires: dt.datetime | None) -> bool:
+    """Only while `owner` holds the batch in progress."""
+    changed = conn.execute(
         sa.update(batch_t)
         .where(b.id == batch_id, b.lease_owner == owner, b.status == BatchStatus.PROCESSING.value)
-        .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
+        .values(lease_expires_at=expires)
     )
-    return renewed.rowcount == 1
+    return changed.rowcount == 1
 
 
 def load_payload(conn: sa.Connection, *, batch_id: str) -> list[dict[str, Any]]:
