@@ -135,7 +135,6 @@ class PropertyField(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-@functools.lru_cache(maxsize=1024)  # property values repeat (cities, tiers, dates): digest each once
 def not_an_index_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """`+column`: the same value, but no index on `column` may answer a term on it.
 
@@ -147,6 +146,7 @@ def not_an_index_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
+@functools.lru_cache(maxsize=1024)  # property values repeat (cities, tiers, dates): digest each once
 def value_hash(value: str) -> int:
     """A property value's 64-bit BLAKE2b digest, as a signed BIGINT: what the match index holds.
     A whole value (up to 10 000 characters) could exceed PostgreSQL's B-tree entry limit."""
