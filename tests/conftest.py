@@ -118,15 +118,16 @@ async def other_workspace(app: Any, http: httpx.AsyncClient) -> Api:
 
 
 @contextlib.contextmanager
-def count_statements(app: Any) -> Any:
-    """Count the SQL statements the app sends while the block runs."""
+def count_statements(app: Any, *, with_params: bool = False) -> Any:
+    """Count the SQL statements the app sends while the block runs; `with_params`: each as
+    (statement, parameters), the first row's for an executemany."""
     from sqlalchemy import event
 
     engine = app.state.services.db.engine
-    seen: list[str] = []
+    seen: list[Any] = []
 
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        seen.append((statement, params[0] if executemany else params) if with_params else statement)
 
     event.listen(engine, "before_cursor_execute", before)
     try:
