@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
@@ -63,17 +62,18 @@ class _DurableWriter:
     """One thread, one connection, one durable transaction per upsert (see the module doc)."""
 
     def __init__(self, path: str) -> None:
-        self._executor = ThreadPoolExecutor(1)
-        self._local = threading.local()
+        self._executor = ThreadPoolExecutor(1)  # its one thread makes and keeps the connection
         self._path = path
+        self._db: sqlite3.Connection | None = None
+        self._fields: dict[str, str] = {}
 
     def _conn(self) -> sqlite3.Connection:
-        if (conn := getattr(self._local, "conn", None)) is None:
-            conn = self._local.conn = sqlite3.connect(self._path, isolation_level=None)
+        if self._db is None:
+            self._db = sqlite3.connect(self._path, isolation_level=None)
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
-                conn.execute(f"PRAGMA {pragma}")
-            self._fields = dict(conn.execute("SELECT name, id FROM property_field WHERE workspace_id = 1"))
-        return conn
+                self._db.execute(f"PRAGMA {pragma}")
+            self._fields = dict(self._db.execute("SELECT name, id FROM property_field WHERE workspace_id = 1"))
+        return self._db
 
     def _write(self, contact: dict[str, Any], list_id: str) -> int:
         db = self._conn()

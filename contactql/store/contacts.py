@@ -96,10 +96,12 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joine
         of_field = (pv.workspace_id == workspace_id, pv.field_id == field.id)
         if value is None:
             where.append(c.id.not_in(sa.select(pv.contact_id).where(*of_field)))
-        elif joined is property_value_t:
-            where.extend((*of_field, pv.value_hash == value_hash(value), pv.value == value))
         else:
-            where.append(c.id.in_(sa.select(pv.contact_id).where(*of_field, pv.value_hash == value_hash(value), pv.value == value)))
+            equal = (*of_field, pv.value_hash == value_hash(value), pv.value == value)
+            if joined is property_value_t:
+                where.extend(equal)
+            else:
+                where.append(c.id.in_(sa.select(pv.contact_id).where(*equal)))
     return where
 
 
