@@ -78,6 +78,16 @@ class WebhookSender:
         return min(IDLE_POLL_SECONDS, max(0.05, (next_due - dt.datetime.now(dt.UTC)).total_seconds()))
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: DeliveryRow) -> None:
+        try:
+            await self._send(client, delivery)
+        except asyncio.CancelledError:
+            # The server is stopping mid-attempt: give the delivery back, so a restart sends it
+            # at once instead of after the lease (an attempt already recorded keeps its record).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._db.write(webhooks.release_lease, delivery_id=delivery.id, owner=self._owner))
+            raise
+
+    async def _send(self, client: httpx.AsyncClient, delivery: DeliveryRow) -> None:
         error = await outbound.problem_with(delivery.url, allow_private=self._settings.allow_private_webhooks)
         if error is None:
             now = dt.datetime.now(dt.UTC)

@@ -142,14 +142,21 @@ FAST_RETRIES = (0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
 class Receiver:
     """A real HTTP receiver on 127.0.0.1 answering with the statuses it is given, in turn."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], *, hold_first: bool = False) -> None:
+        """`hold_first`: the first call gets no answer until the receiver stops (bounded: 30 s)."""
         self.statuses = statuses
         self.calls: list[tuple[dict[str, str], bytes]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.hold_first = hold_first
+        self.released = asyncio.Event()
 
     async def hook(self, request: Request) -> PlainTextResponse:
         self.calls.append((dict(request.headers), await request.body()))
+        if self.hold_first and len(self.calls) == 1:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await self.released.wait()
         code = self.statuses[min(len(self.calls), len(self.statuses)) - 1]
         return PlainTextResponse("ok" if code < 300 else "nope", status_code=code)
 
@@ -158,8 +165,8 @@ class Receiver:
 async def receiver() -> AsyncIterator[Any]:
     started: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def start(statuses: list[int]) -> Receiver:
-        hook = Receiver(statuses)
+    async def start(statuses: list[int], *, hold_first: bool = False) -> Receiver:
+        hook = Receiver(statuses, hold_first=hold_first)
         app = Starlette(routes=[Route("/hook", hook.hook, methods=["POST"])])
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=hook.port, log_level="warning", lifespan="off"))
         task = asyncio.create_task(server.serve())
@@ -171,7 +178,8 @@ async def receiver() -> AsyncIterator[Any]:
         return hook
 
     yield start
-    for _, server, task in started:
+    for hook, server, task in started:
+        hook.released.set()
         server.should_exit = True
         await task
 

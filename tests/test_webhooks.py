@@ -14,8 +14,8 @@ from standardwebhooks.webhooks import Webhook
 from contactql.app import create_app
 from contactql.config import Settings
 from contactql.store.model import Scope
-from tests.conftest import FAST_RETRIES, make_key
-from tests.helpers import Api
+from tests.conftest import FAST_RETRIES, make_key, running
+from tests.helpers import Api, query
 from tests.test_batches import status, submit
 
 async def wait_webhook(api: Api, batch_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
@@ -85,3 +85,25 @@ async def test_a_pending_delivery_survives_a_restart(settings: Settings, receive
             webhook = await wait_webhook(api, batch["id"], "DELIVERED")
             assert webhook["attempts"] == 1
             assert json.loads(hook.calls[0][1])["batchId"] == batch["id"]
+
+
+async def test_a_delivery_cut_off_by_a_shutdown_is_sent_at_once_after_a_restart(settings: Settings, database_url: str, receiver: Any) -> None:
+    """Without the lease given back, the restarted server would wait out the 30 s lease."""
+    hook = await receiver([204], hold_first=True)  # the first attempt hangs until the server stops
+    changed = dataclasses.replace(settings, allow_private_webhooks=True)
+    async with running(changed, scope=Scope.ADMIN) as (_, api):
+        batch = (await submit(api, [{"email": "cut@example.com"}], webhookUrl=hook.url))["batch"]
+        for _ in range(1000):  # bounded: until the sender is mid-attempt
+            if hook.calls:
+                break
+            await asyncio.sleep(0.01)
+        assert len(hook.calls) == 1
+    [(state, attempts, owner, lease)] = query(
+        database_url, f"SELECT status, attempts, lease_owner, lease_expires_at FROM webhook_delivery WHERE batch_id = '{batch['id']}'"
+    )
+    assert (state, attempts, owner, lease) == ("PENDING", 0, None, None)
+
+    async with running(changed, scope=Scope.ADMIN) as (_, api):
+        webhook = await wait_webhook(api, batch["id"], "DELIVERED", timeout=15)  # half the lease it gave back
+    assert webhook["attempts"] == 1
+    assert len(hook.calls) == 2 and hook.calls[0][0]["webhook-id"] == hook.calls[1][0]["webhook-id"]

@@ -116,6 +116,19 @@ def record_attempt(
     return DeliveryStatus(values.get("status", DeliveryStatus.PENDING.value))
 
 
+def release_lease(conn: sa.Connection, *, delivery_id: str, owner: str) -> bool:
+    """Give a delivery back unattempted when stopping mid-attempt: the next claim, by this
+    server restarted or another, sends it at once rather than when the lease would have run
+    out. The attempt is not counted; the receiver may have had it, and the resend carries the
+    same `webhook-id` (at-least-once, as Standard Webhooks expects)."""
+    changed = conn.execute(
+        sa.update(webhook_delivery_t)
+        .where(w.id == delivery_id, w.lease_owner == owner, w.status == DeliveryStatus.PENDING.value)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return changed.rowcount == 1
+
+
 def delivery_of_batch(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> DeliveryRow | None:
     row = conn.execute(
         sa.select(webhook_delivery_t).where(w.workspace_id == workspace_id, w.batch_id == batch_id).order_by(w.created_at).limit(1)
