@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
+from pathlib import Path
+
 import httpx
 
+from contactql.config import Settings
+from tests.conftest import running
 from tests.helpers import UPSERT, serve
 
 
@@ -53,3 +58,38 @@ async def test_concurrent_upserts_of_many_identities_make_one_contact_each(datab
             assert data["contacts"]["totalCount"] == 10
             assert data["lists"]["totalCount"] == 1
             assert data["lists"]["edges"][0]["node"]["size"] == 10
+
+
+async def test_a_write_lock_held_by_another_process_never_stalls_the_server(tmp_path: Path) -> None:
+    """Single upserts run their statements on the event loop (Database.write_here). While
+    another connection holds SQLite's write lock, an upsert waits for it on the writer thread:
+    the server goes on answering, and the upsert lands once the lock is free."""
+    path = tmp_path / "locked.db"
+    busy_timeout_s = 5
+    async with running(Settings(database_url=f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=busy_timeout_s * 1000)) as (_, api):
+        loop = asyncio.get_running_loop()
+        ticks: list[float] = []
+
+        async def tick() -> None:  # a stalled loop shows as a gap between ticks
+            for _ in range(1000):  # bounded: ~10 s
+                ticks.append(loop.time())
+                await asyncio.sleep(0.01)
+
+        other = sqlite3.connect(path, isolation_level=None)
+        ticker = asyncio.create_task(tick())
+        try:
+            other.execute("BEGIN IMMEDIATE")  # as another process's writer would
+            waiting = asyncio.create_task(api.upsert({"email": "held@example.com"}))
+            await asyncio.sleep(1)
+            assert not waiting.done()
+            assert (await api.http.get("/healthz")).status_code == 200
+            assert (await api.gql("{ contacts(first: 1) { edges { node { id } } } }"))["contacts"]["edges"] == []
+            assert not waiting.done(), "answered while the lock was held elsewhere"
+            other.execute("COMMIT")
+            made = await asyncio.wait_for(waiting, 2 * busy_timeout_s)
+        finally:
+            ticker.cancel()
+            other.close()
+    assert made["outcome"] == "CREATED" and made["userErrors"] == []
+    longest = max(b - a for a, b in zip(ticks, ticks[1:]))
+    assert longest < busy_timeout_s / 2, f"the event loop stalled {longest:.1f} s waiting for the lock"

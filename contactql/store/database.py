@@ -11,6 +11,7 @@ return its result. How depends on the dialect, never on the function:
   per transaction. Writes have ONE thread (a single writer that queues, never "database is
   locked" inside a process) and take `BEGIN IMMEDIATE` (a deferred transaction that reads then
   writes fails with SQLITE_BUSY at once whatever the busy timeout); reads have a small pool.
+  The single upserts' group commit skips even that hop when the lock is free (`write_here`).
   WAL mode, `synchronous=FULL` by default (an acknowledged write survives power loss), a busy
   timeout for other processes, foreign keys on, and WAL checkpoints on a thread of their own
   rather than inside whichever COMMIT crosses SQLite's mark (store/checkpoint.py).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -39,6 +41,7 @@ StoreFn = Callable[Concatenate[sa.Connection, P], T]
 
 _WRITE = "contactql_write"  # execution option: BEGIN IMMEDIATE; its value, whether COMMIT waits for the disk
 _DURABLE, _REDOABLE = "durable", "redoable"
+_NO_WAIT = "contactql_no_wait"  # execution option: BEGIN IMMEDIATE fails at once when the lock is taken
 READER_THREADS = 4
 
 
@@ -55,6 +58,7 @@ class Database:
                 sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, lambda fn: self._writer.submit(fn).result()
             )
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="contactql-reader")
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="contactql-commit")  # write_here's COMMITs
         else:
             self._async = create_async_engine(settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self.engine = self._async.sync_engine
@@ -78,6 +82,46 @@ class Database:
         `synchronous=NORMAL` for this transaction, the next one starts with the configured
         setting again. PostgreSQL: `synchronous_commit` off for this transaction."""
         return await self._run(fn, _REDOABLE, *args, **kwargs)
+
+    async def write_here(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`write` for short, CPU-bound transactions (the single upserts' group commit): on
+        SQLite the statements run on the calling event-loop thread and only the COMMIT, which
+        waits for the disk, goes to the writer thread.
+
+        A thread hop per transaction costs more than the statements: the writer thread and the
+        event loop hand the GIL back and forth around every sqlite3 call. Measured with 16
+        concurrent upserts: 0.6 ms of CPU per hop with no database work at all. The write lock
+        is taken without waiting (busy timeout 0 for the BEGIN IMMEDIATE): when the writer
+        thread or another process holds it, the transaction runs on the writer thread as
+        `write` does, so the event loop never waits on a lock. PostgreSQL: `write`."""
+        if self._async is not None:
+            return await self._run(fn, _DURABLE, *args, **kwargs)
+        conn = self.engine.connect().execution_options(**{_WRITE: _DURABLE, _NO_WAIT: True})
+        try:
+            transaction = conn.begin()
+        except (sa.exc.OperationalError, sqlite3.OperationalError) as error:
+            conn.close()
+            if not _is_busy(error):
+                raise
+            return await self._run(fn, _DURABLE, *args, **kwargs)
+        try:
+            result = fn(conn, *args, **kwargs)
+        except BaseException:
+            transaction.rollback()
+            conn.close()
+            raise
+        # The connection belongs to the commit thread from here: a cancelled caller leaves the
+        # COMMIT to finish there, never a half-closed connection behind. Not the writer thread:
+        # a write queued there ahead of this COMMIT would wait for the lock this one holds.
+        await asyncio.get_running_loop().run_in_executor(self._committer, self._commit, conn, transaction)
+        return result
+
+    def _commit(self, conn: sa.Connection, transaction: sa.RootTransaction) -> None:
+        try:
+            transaction.commit()
+        finally:
+            conn.close()
+        self._checkpointer.written()
 
     async def _run(self, fn: StoreFn[P, T], write: str | None, /, *args: Any, **kwargs: Any) -> T:
         """`write`: None for a read, else `_DURABLE` or `_REDOABLE`."""
@@ -109,9 +153,15 @@ class Database:
             return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._checkpointer.close)  # before the writer it may be waiting on
+        await loop.run_in_executor(None, functools.partial(self._committer.shutdown, wait=True))
         await loop.run_in_executor(None, functools.partial(self._writer.shutdown, wait=True))
         await loop.run_in_executor(None, functools.partial(self._readers.shutdown, wait=True))
         self.engine.dispose()  # the last connection to close checkpoints what is left
+
+
+def _is_busy(error: Exception) -> bool:
+    driver_error = getattr(error, "orig", error)  # SQLAlchemy's wrapper, or sqlite3's own
+    return getattr(driver_error, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}
 
 
 def sqlite_path(url: str) -> str:
@@ -154,7 +204,14 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
             # SQLite reads the setting at COMMIT but takes it only outside a transaction: every
             # write sets it, so one that did not ask never inherits NORMAL from one that did.
             driver.execute(synchronous[write])
-            driver.execute("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(_NO_WAIT):
+                driver.execute("PRAGMA busy_timeout=0")
+                try:
+                    driver.execute("BEGIN IMMEDIATE")
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
+            else:
+                driver.execute("BEGIN IMMEDIATE")
         else:
             driver.execute("BEGIN")
 
