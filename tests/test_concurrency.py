@@ -11,6 +11,7 @@ import httpx
 
 from contactql.config import Settings
 from tests.conftest import running
+from tests.test_batches import submit, wait_finished
 from tests.helpers import UPSERT, serve
 
 
@@ -93,3 +94,34 @@ async def test_a_write_lock_held_by_another_process_never_stalls_the_server(tmp_
     assert made["outcome"] == "CREATED" and made["userErrors"] == []
     longest = max(b - a for a, b in zip(ticks, ticks[1:]))
     assert longest < busy_timeout_s / 2, f"the event loop stalled {longest:.1f} s waiting for the lock"
+
+
+async def test_a_batch_is_never_starved_by_a_stream_of_single_upserts(tmp_path: Path) -> None:
+    """A batch's chunks wait for the write lock on the writer thread, up to the busy timeout,
+    while single upserts take it on the event loop without waiting (Database.write_here). The
+    two go on side by side: with a busy timeout this short, a chunk kept from the lock by
+    back-to-back upserts would fail the batch."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'stream.db'}", sqlite_busy_timeout_ms=300)
+    async with running(settings, max_batch_size=500, batch_chunk_size=4) as (_, api):
+        batch = (await submit(api, [{"email": f"b{i}@example.com"} for i in range(400)]))["batch"]
+        finished = asyncio.Event()
+
+        async def client(n: int) -> list[str]:
+            outcomes = []
+            for i in range(200):  # bounded: stops with the batch or after 200 upserts
+                if finished.is_set():
+                    break
+                made = await api.upsert({"email": f"s{n}-{i % 20}@example.com", "firstName": f"F{i}"})
+                assert made["userErrors"] == [], made
+                outcomes.append(made["outcome"])
+            return outcomes
+
+        async def watch() -> dict[str, object]:
+            try:
+                return await wait_finished(api, batch["id"], timeout=60)
+            finally:
+                finished.set()
+
+        done, *streams = await asyncio.gather(watch(), *(client(n) for n in range(16)))
+    assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 400, 0), done
+    assert sum(map(len, streams)) >= 16, "the stream of upserts ran alongside the batch"
