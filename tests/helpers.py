@@ -199,14 +199,15 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def queue_two_batches(base: str, key: str, size: int = 3000) -> list[str]:
-    """Submit two batches of `size` new contacts to a running server; returns their ids. The
-    first keeps the worker busy, so the second is still queued when a test subscribes to it."""
+def queue_two_batches(base: str, key: str, size: int = 3000, *, ahead: int | None = None) -> list[str]:
+    """Submit two batches to a running server, `ahead` (default `size`) new contacts and then
+    `size`; returns their ids. The first keeps the worker busy, so the second is still queued
+    when a test subscribes to it: make `ahead` big enough to outlast a client's start."""
     submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
     ids = []
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-        for name in ("ahead", "watched"):
-            contacts = [{"email": f"{name}{i}@example.com"} for i in range(size)]
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        for name, count in (("ahead", ahead or size), ("watched", size)):
+            contacts = [{"email": f"{name}{i}@example.com"} for i in range(count)]
             response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
             ids.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
     return ids

@@ -135,7 +135,7 @@ def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, da
         ))  # fmt: skip
         page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
         paste_key(page, key)
-        batches = queue_two_batches(base, key)
+        batches = queue_two_batches(base, key, ahead=10_000)
 
         document = f'subscription {{ batchProgress(id: "{batches[1]}") {{ status processed total }} }}'
         final = run(page, document, '"COMPLETED"')

@@ -50,7 +50,7 @@ def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) ->
     env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
     with serve(database_url, env=env) as (base, key, _):
         assert key is not None
-        ids = queue_two_batches(base, key)
+        ids = queue_two_batches(base, key, ahead=10_000)  # Node starts in ~1 s, slower on a busy machine
         result = node("node", "tests/clients/progress.mjs", base, key, ids[1])
     assert result.returncode == 0, result.stderr
     pushed = [json.loads(line)["data"]["batchProgress"] for line in result.stdout.splitlines()]
