@@ -5,8 +5,9 @@ takes the caller's workspace", indexed look-ups, keyset pages)
 
 For each size, a fresh SQLite file (synchronous=FULL) migrated by ContactQL, filled with that
 many contacts straight through sqlite3 — each with a normalised email and mobile, a property
-value shared by a twentieth of them, every third in one of 20 lists and every seventh linked to
-one of 1 000 companies, so every page below is full at every size —
+value shared by a twentieth of them, every twentieth subscribed to SMS, every third in one of
+20 lists and every seventh linked to one of 1 000 companies, so every page below is full at
+every size but the one of a status no one has —
 then the operations below through the real ASGI app in this process (httpx), one at a time.
 Filling with sqlite3 keeps the set-up to seconds; every operation timed goes through ContactQL.
 Prints the p50 of each operation at each size: a row that grows with the size reads the
@@ -62,8 +63,9 @@ def fill(path: Path, workspace_id: int, field_id: str, size: int) -> None:
     db.executemany(
         "INSERT INTO contact (id, workspace_id, email, mobile, mobile_country_code, first_name, last_name, email_status,"
         " sms_status, confirmed, source, created_at, updated_at) VALUES (?, ?, ?, ?, 47, 'Kari', ?, 'SUBSCRIBED',"
-        " 'NO_MARKETING', 1, 'API', ?, ?)",
-        ((i, workspace_id, f"kari.{i}@example.com", f"+479{i:07d}", f"N{i}", now, now) for i in range(1, size + 1)),
+        " ?, 1, 'API', ?, ?)",
+        ((i, workspace_id, f"kari.{i}@example.com", f"+479{i:07d}", f"N{i}", "NO_MARKETING" if i % 20 else "SUBSCRIBED", now, now)
+         for i in range(1, size + 1)),
     )
     db.executemany(
         "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, ?, ?, ?)",
@@ -112,6 +114,8 @@ async def measure(size: int, repeat: int) -> dict[str, float]:
                     "contacts: a page of a list": lambda n: (PAGE, {"f": {"listId": f"list-{n % LISTS}"}}),
                     "contacts: a page by property value": lambda n: (PAGE, {"f": {"property": {"name": "city", "value": f"City {n % CITIES}"}}}),
                     "contacts: by email": lambda n: (PAGE, {"f": {"email": f"kari.{n * 7 + 3}@example.com"}}),
+                    "contacts: a page by an email status no one has": lambda n: (PAGE, {"f": {"emailStatus": "BOUNCED"}}),
+                    "contacts: a page by sms status, every 20th": lambda n: (PAGE, {"f": {"smsStatus": "SUBSCRIBED"}}),
                 }  # fmt: skip
                 p50 = {}
                 for label, make in operations.items():

@@ -34,11 +34,13 @@ FULL = "id email mobile externalId firstName properties { field { name } value }
 PAGE = "query($f: ContactFilter, $a: String) { contacts(first: 5, after: $a, filter: $f) { edges { cursor node { %s } } } }" % FULL
 
 
-def whole_workspace_reads(path: Path, seen: list[tuple[str, Any]], *, page_may_sort: bool = False) -> list[str]:
+def whole_workspace_reads(path: Path, seen: list[tuple[str, Any]], *, page_may_sort: bool = False, filtered: bool = False) -> list[str]:
     """Plan lines that read a growing table whole, or all of a workspace's rows in it, and pages
     (LIMIT) that sort: a sort reads every match before the first row.
 
-    Allowed: a page read in the index's own order, which stops after its rows."""
+    Allowed: a page read in the index's own order, which stops after its rows — unless the page
+    is `filtered`: then it stops after its matches, and reads the whole workspace for a value
+    few contacts have (a page of BOUNCED contacts, 55 ms on 200 000 contacts)."""
     bad = []
     with sa.create_engine(f"sqlite:///{path}").connect() as conn:
         raw = conn.connection.driver_connection
@@ -47,7 +49,7 @@ def whole_workspace_reads(path: Path, seen: list[tuple[str, Any]], *, page_may_s
                 continue
             plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params)]
             sorts = any("TEMP B-TREE" in line for line in plan)
-            ordered_page = " LIMIT " in statement and not sorts
+            ordered_page = " LIMIT " in statement and not sorts and not filtered
             allowed = page_may_sort or any(" ".join(statement.split()).startswith(prefix) for prefix in SORTS_ALLOWED)
             if " LIMIT " in statement and sorts and not allowed:
                 bad.append(f"a page that sorts its matches\n    in: {' '.join(statement.split())[:300]}")
@@ -97,7 +99,8 @@ async def test_everyday_operations_never_read_a_whole_workspace(tmp_path: Path) 
                 for name, f in {
                     "email": {"email": "p4@example.com"}, "mobile": {"mobile": "+4790000004"}, "externalId": {"externalId": "x4"},
                     "list": {"listId": list_id}, "property": {"property": {"name": "city", "value": "c1"}},
-                    "updatedSince": {"updatedSince": "2999-01-01T00:00:00Z"},
+                    "updatedSince": {"updatedSince": "2999-01-01T00:00:00Z"}, "emailStatus": {"emailStatus": "BOUNCED"},
+                    "smsStatus": {"smsStatus": "SUBSCRIBED"},
                 }.items()
             },  # fmt: skip
             "a later page of a list": lambda: api.gql(PAGE, {"f": {"listId": list_id}, "a": _cursor(first_id)}),
@@ -118,7 +121,8 @@ async def test_everyday_operations_never_read_a_whole_workspace(tmp_path: Path) 
                 await operation()
             assert seen, f"{label}: no statements captured"
             # contacts changed since a time are found by ix_contact_updated, then put in id order
-            if bad := whole_workspace_reads(path, seen, page_may_sort=label == "a page filtered by updatedSince"):
+            filtered = label.startswith(("a page filtered", "a later page of", "a later page by"))
+            if bad := whole_workspace_reads(path, seen, page_may_sort=label == "a page filtered by updatedSince", filtered=filtered):
                 problems[label] = bad
         assert problems == {}, "\n".join(f"{k}:\n  " + "\n  ".join(v) for k, v in problems.items())
 

@@ -99,6 +99,10 @@ class Contact(SQLModel, table=True):
         # Keyset pages (`id > after ORDER BY id`) and look-ups by id within a workspace: without
         # it, SQLite read every contact of the workspace through ix_contact_updated (migration 0004).
         sa.Index("ix_contact_page", "workspace_id", "id"),
+        # Pages filtered by a status, in id order: through ix_contact_page a page stops only
+        # after its matches, and a status few contacts have read the workspace (migration 0005).
+        sa.Index("ix_contact_email_status", "workspace_id", "email_status", "id"),
+        sa.Index("ix_contact_sms_status", "workspace_id", "sms_status", "id"),
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     workspace_id: int = _fk("workspace.id")
