@@ -13,8 +13,9 @@ with synchronous=FULL, already fsynced in the WAL); a crash during one is recove
 SQLite starts the WAL over only when a checkpoint has copied all of it, and a checkpoint that
 runs beside a busy writer never catches up with the frames appended meanwhile: left alone, the
 WAL grew to 430 MB on the batch benchmark. So once the WAL holds `RESTART_FRAMES`, the last
-copy runs on the writer's own thread between two write transactions (`between_writes`): only
-the frames since the concurrent copy are left, and the next write starts the WAL over.
+copy runs between two write transactions (`between_writes`: on the writer's thread, holding the
+write lock): only the frames since the concurrent copy are left, and the next write starts the
+WAL over.
 
 SQLite's own rules still apply across processes: the last connection to close a database
 checkpoints it, and another process's checkpointer copies this one's frames too.

@@ -54,9 +54,7 @@ class Database:
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
-            self._checkpointer = Checkpointer(
-                sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, lambda fn: self._writer.submit(fn).result()
-            )
+            self._checkpointer = Checkpointer(sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, self._between_writes)
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="contactql-reader")
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="contactql-commit")  # write_here's COMMITs
         else:
@@ -115,6 +113,23 @@ class Database:
         # a write queued there ahead of this COMMIT would wait for the lock this one holds.
         await asyncio.get_running_loop().run_in_executor(self._committer, self._commit, conn, transaction)
         return result
+
+    def _between_writes(self, fn: Callable[[], T]) -> T:
+        """Run `fn` between two write transactions (the checkpointer's last copy): on the writer
+        thread, holding SQLite's write lock. The thread alone is not enough since `write_here`
+        runs transactions on the event loop: the lock waits for one under way and keeps the next
+        out (it finds the lock taken and queues on this thread)."""
+
+        def locked() -> T:
+            with self.engine.connect() as conn:
+                driver: Any = conn.connection.driver_connection
+                driver.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout; raises sqlite3.Error
+                try:
+                    return fn()
+                finally:
+                    driver.execute("ROLLBACK")  # nothing was written under it
+
+        return self._writer.submit(locked).result()
 
     def _commit(self, conn: sa.Connection, transaction: sa.RootTransaction) -> None:
         try:
