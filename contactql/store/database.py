@@ -84,7 +84,7 @@ class Database:
     async def write_here(self, fn: StoreFn[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`write` for short, CPU-bound transactions (the single upserts' group commit): on
         SQLite the statements run on the calling event-loop thread and only the COMMIT, which
-        waits for the disk, goes to the writer thread.
+        waits for the disk, goes to a thread of its own.
 
         A thread hop per transaction costs more than the statements: the writer thread and the
         event loop hand the GIL back and forth around every sqlite3 call. Measured with 16
@@ -121,13 +121,10 @@ class Database:
         out (it finds the lock taken and queues on this thread)."""
 
         def locked() -> T:
-            with self.engine.connect() as conn:
-                driver: Any = conn.connection.driver_connection
-                driver.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout; raises sqlite3.Error
-                try:
-                    return fn()
-                finally:
-                    driver.execute("ROLLBACK")  # nothing was written under it
+            # A write transaction like any other (BEGIN IMMEDIATE, up to the busy timeout; the
+            # `begin` listener raises sqlite3's own error) in which nothing is written.
+            with self.engine.connect().execution_options(**{_WRITE: _DURABLE}) as conn, conn.begin():
+                return fn()
 
         return self._writer.submit(locked).result()
 
