@@ -1,52 +1,151 @@
 """One configuration object, built from the environment once (see README "Configuration").
 
-The database URL decides the dialect; every other setting has a default that is safe for a
-single machine. Invalid values fail at start-up with a message naming the variable.
+Every setting is declared once, below: its name, type, default, bounds and documentation. The
+loader, the error messages and README's configuration table (`markdown_table`, checked by
+tests/test_config.py) all come from that declaration. The database URL decides the dialect;
+every other setting has a default that is safe for a single machine. An invalid value fails at
+start-up with one line naming the variable.
+
+pydantic, not pydantic-settings: the loader takes any mapping (the CLI passes the environment,
+tests pass a dict), and pydantic-settings reads only `os.environ` and dotenv files.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import urllib.parse
 from collections.abc import Mapping
+from typing import Any, Literal
 
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PREFIX = "CONTACTQL_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./contactql.db"
 MAX_BATCH_SIZE_CEILING = 10_000
+# Svix's schedule after the first attempt (immediately): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+SVIX_RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 class ConfigError(ValueError):
     """A configuration variable has a value ContactQL cannot use."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    sqlite_synchronous: str = "FULL"
-    sqlite_busy_timeout_ms: int = 5_000
-    max_batch_size: int = 1_000
-    rate_limit_per_minute: int = 1_200
-    graphiql: bool = True
-    allow_private_webhooks: bool = False
-    max_import_mb: int = 100
-    cors_origins: tuple[str, ...] = ()
-    lease_seconds: float = 30.0
-    webhook_retry_delays: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
-    batch_chunk_size: int = 500
-    workers: bool = True
-    key_cache_seconds: float = 5.0
-    helper_processes: int = 1  # validate big batches beside the server (runtime.py); 0: in threads
+def _env(name: str, shown_default: str | None = None) -> dict[str, Any]:
+    """Field metadata: the variable's name (when it is not PREFIX + the field's name) and how
+    README shows the default."""
+    extra: dict[str, Any] = {"env": name}
+    if shown_default is not None:
+        extra["shown_default"] = shown_default
+    return extra
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, description="`sqlite:///…` and `postgresql://…` forms are accepted too; the URL decides the engine"
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        "FULL", description="`FULL`: an acknowledged write survives power loss; `NORMAL` trades that for speed"
+    )
+    sqlite_busy_timeout_ms: int = Field(5_000, ge=0, le=600_000, description="how long a write waits for another process's write")
+    max_batch_size: int = Field(1_000, ge=1, le=MAX_BATCH_SIZE_CEILING, description="most contacts per `upsertContacts`")
+    rate_limit_per_minute: int = Field(
+        120_000,
+        ge=1,
+        le=100_000_000,
+        description="cost per minute per API key, on HTTP and WebSocket alike (a request costs at least 1; README \"Hardening\")",
+        json_schema_extra=_env("CONTACTQL_RATE_LIMIT"),
+    )
+    max_cost: int = Field(
+        10_000, ge=1, le=100_000_000, description="the most one request may cost, estimated before it runs (`COST_LIMIT` above it)"
+    )
+    graphiql: bool = Field(True, description="`false` turns off GraphiQL (page and assets) and introspection")
+    allow_private_webhooks: bool = Field(
+        False, description="allow `http` and private or loopback addresses for webhook and import URLs (local development)"
+    )
+    max_import_mb: int = Field(100, ge=1, le=10_000, description="CSV import size cap, in MiB")
+    cors_origins: tuple[str, ...] = Field(
+        (),
+        description="comma-separated origins (`https://app.example.com`) allowed to call from a browser (HTTP and WebSocket), or `*`",
+        json_schema_extra=_env("CONTACTQL_CORS_ORIGINS", "none"),
+    )
+    key_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="how long a server trusts a key look-up: a revoked key, on HTTP or an open WebSocket, works at most this long"
+    )
+    workers: bool = Field(True, description="`false`: this process serves the API only and applies no batches or webhooks")
+    lease_seconds: float = Field(30.0, ge=1, le=30, description="batch lease, renewed while a worker applies it")
+    batch_chunk_size: int = Field(500, ge=1, le=5_000, description="most items per chunk transaction (a chunk is also at most a tenth of its batch)")
+    webhook_retry_delays: tuple[float, ...] = Field(
+        SVIX_RETRY_DELAYS,
+        min_length=1,
+        max_length=20,
+        description="seconds between webhook attempts, comma-separated",
+        json_schema_extra=_env("CONTACTQL_WEBHOOK_RETRY_DELAYS", "Svix's: `5,300,1800,7200,18000,36000,36000`"),
+    )
+    helper_processes: int = Field(
+        1, ge=0, le=8, description="processes that validate big batches (200+ contacts) and CSV files beside the server; `0`: in a thread"
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> Any:
+        return normalise_url(value) if isinstance(value, str) else value
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", "webhook_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        """Origins as a browser sends them (scheme://host[:port]), or `*`."""
+        cleaned = tuple(o.rstrip("/") for o in origins)
+        for origin in cleaned:
+            if origin == "*":
+                continue
+            parts = urllib.parse.urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+        return cleaned
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays(cls, delays: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 <= d <= 7 * 24 * 3600 for d in delays):
+            raise ValueError("each delay is 0 to 604800 seconds")
+        return delays
 
     @property
     def dialect(self) -> str:
         return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
 
     def with_database(self, url: str | None) -> Settings:
-        return self if url is None else dataclasses.replace(self, database_url=normalise_url(url))
+        return self if url is None else self.replace(database_url=url)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, validated like the environment's values."""
+        try:
+            return Settings.model_validate({**self.model_dump(), **changes})
+        except pydantic.ValidationError as error:
+            raise ConfigError(_one_line(error)) from None
+
+
+def env_name(field: str) -> str:
+    extra = Settings.model_fields[field].json_schema_extra
+    return str(extra["env"]) if isinstance(extra, dict) and "env" in extra else PREFIX + field.upper()
 
 
 def normalise_url(url: str) -> str:
     """Accept the URL forms users type and give SQLAlchemy's async driver names."""
+    url = url.strip()
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
@@ -55,72 +154,50 @@ def normalise_url(url: str) -> str:
         return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
     if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         return url
-    raise ConfigError(f"CONTACTQL_DATABASE_URL: unsupported database URL scheme in {url.split(':', 1)[0]!r}")
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
-    return value
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    """Comma-separated origins (scheme://host[:port], as a browser sends them), or `*`."""
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    for origin in origins:
-        if origin == "*":
-            continue
-        parts = urllib.parse.urlsplit(origin)
-        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
-            raise ConfigError(f"CONTACTQL_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
-    return origins
+    raise ValueError(f"unsupported database URL scheme {url.split(':', 1)[0]!r}: give sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `env` (default: the process environment); an empty value is unset."""
     env = os.environ if env is None else env
-    synchronous = env.get("CONTACTQL_SQLITE_SYNCHRONOUS", "FULL").strip().upper()
-    if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
-        raise ConfigError("CONTACTQL_SQLITE_SYNCHRONOUS: expected FULL, NORMAL or EXTRA")
-    origins = _origins(env.get("CONTACTQL_CORS_ORIGINS", ""))
-    delays = Settings.webhook_retry_delays
-    if raw_delays := env.get("CONTACTQL_WEBHOOK_RETRY_DELAYS", "").strip():
-        try:
-            delays = tuple(float(d) for d in raw_delays.split(","))
-        except ValueError:
-            raise ConfigError("CONTACTQL_WEBHOOK_RETRY_DELAYS: expected seconds, comma-separated") from None
-    return Settings(
-        database_url=normalise_url(env.get("CONTACTQL_DATABASE_URL") or DEFAULT_DATABASE_URL),
-        sqlite_synchronous=synchronous,
-        sqlite_busy_timeout_ms=_int(env, "CONTACTQL_SQLITE_BUSY_TIMEOUT_MS", 5_000, low=0, high=600_000),
-        max_batch_size=_int(env, "CONTACTQL_MAX_BATCH_SIZE", 1_000, low=1, high=MAX_BATCH_SIZE_CEILING),
-        rate_limit_per_minute=_int(env, "CONTACTQL_RATE_LIMIT", 1_200, low=1, high=10_000_000),
-        graphiql=_bool(env, "CONTACTQL_GRAPHIQL", True),
-        allow_private_webhooks=_bool(env, "CONTACTQL_ALLOW_PRIVATE_WEBHOOKS", False),
-        max_import_mb=_int(env, "CONTACTQL_MAX_IMPORT_MB", 100, low=1, high=10_000),
-        cors_origins=origins,
-        lease_seconds=float(_int(env, "CONTACTQL_LEASE_SECONDS", 30, low=1, high=30)),
-        webhook_retry_delays=delays,
-        batch_chunk_size=_int(env, "CONTACTQL_BATCH_CHUNK_SIZE", 500, low=1, high=5_000),
-        workers=_bool(env, "CONTACTQL_WORKERS", True),
-        key_cache_seconds=float(_int(env, "CONTACTQL_KEY_CACHE_SECONDS", 5, low=0, high=300)),
-        helper_processes=_int(env, "CONTACTQL_HELPER_PROCESSES", 1, low=0, high=8),
-    )
+    given = {field: env[name] for field in Settings.model_fields if (raw := env.get(name := env_name(field))) is not None and raw.strip()}
+    try:
+        return Settings.model_validate(given)
+    except pydantic.ValidationError as error:
+        raise ConfigError(_one_line(error)) from None
+
+
+def _one_line(error: pydantic.ValidationError) -> str:
+    """`CONTACTQL_X: what is wrong, got 'value'` for the first problem."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    name = env_name(field) if field in Settings.model_fields else field
+    message = str(first["msg"]).removeprefix("Value error, ")
+    shown = first.get("input")
+    got = isinstance(shown, str | int | float) and shown != "" and repr(shown) not in message
+    return f"{name}: {message}" + (f", got {shown!r}" if got else "")
+
+
+def markdown_table() -> str:
+    """README's configuration table, from the declarations above."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for field, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = extra.get("shown_default") or f"`{_shown(info.default)}`"
+        bounds = _bounds(info.metadata)
+        lines.append(f"| `{env_name(field)}` | {default} | {info.description}{bounds} |")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _bounds(metadata: list[Any]) -> str:
+    low = next((m.ge for m in metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in metadata if hasattr(m, "le")), None)
+    return "" if low is None or high is None else f" ({_shown(low)}–{_shown(high)})"
