@@ -6,8 +6,14 @@ store/batches.py), and tell subscribers after every chunk. Stopping mid-batch gi
 back; after a crash the lease runs out. Either way this or another process resumes the batch
 at its first unapplied item.
 
-A chunk that fails unexpectedly is retried with growing pauses (a busy database, a
-concurrent writer); if it still fails the batch itself cannot be processed and is FAILED.
+One bad item never fails its neighbours. A chunk that fails with a database error that can
+pass (busy, a concurrent writer, a lost connection) is retried with growing pauses. A chunk
+that still fails, or fails with any other error, is split in halves, each applied on its own,
+down to the single items that fail alone: each of those gets a failed result with code
+INTERNAL, its traceback is logged under an incident id the result names, and the batch goes
+on. An item is only blamed while the database takes other writes; when it does not, the
+batch stays leased and is resumed at that item once the lease runs out. A batch is FAILED
+only when its stored items cannot be read back.
 """
 
 from __future__ import annotations
@@ -15,18 +21,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+
 from contactql.config import Settings
 from contactql.store import batches
 from contactql.store.database import Database
+from contactql.supervise import supervised
 
 log = logging.getLogger("contactql.batches")
 
 CHUNK_RETRIES = 4
 IDLE_POLL_SECONDS = 1.0
+# Database errors that can pass: retried as they are rather than blamed on an item.
+PASSING_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.IntegrityError, sqlite3.OperationalError, OSError, TimeoutError)
+
+
+def _passing(error: BaseException) -> bool:
+    return isinstance(error, PASSING_ERRORS) or bool(getattr(error, "connection_invalidated", False))
 
 
 class ProgressHub:
@@ -73,15 +89,15 @@ class BatchWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("claiming a batch failed")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see webhook_sender.run
-                    await self._wake.wait()
+        await supervised("batch worker", self.step)
+
+    async def step(self) -> None:
+        """Apply what is waiting, then wait for a wake-up or the next poll."""
+        self._wake.clear()
+        await self.drain()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see webhook_sender.step
+                await self._wake.wait()
 
     async def drain(self) -> None:
         """Apply batches until none is waiting (none queued, none with an expired lease)."""
@@ -106,11 +122,19 @@ class BatchWorker:
                 await heartbeat
 
     async def _process(self, batch: batches.BatchRow) -> None:
-        entries = await self._db.read(batches.load_payload, batch_id=batch.id)
+        try:
+            entries = await self._db.read(batches.load_payload, batch_id=batch.id)
+        except Exception as error:
+            if _passing(error):
+                raise  # the batch stays leased and is taken again when the lease runs out
+            log.exception("batch %s: its stored items cannot be read", batch.id)
+            await self._db.write(batches.fail_batch, batch_id=batch.id, owner=self._owner, error=f"its stored items cannot be read: {type(error).__name__}")
+            self._on_finished()
+            return
         size = chunk_size(batch.total, self._settings.batch_chunk_size)
         self._progress.publish(batch)
         start = batch.processed
-        while start < batch.total and not batch.finished:  # finished early: FAILED
+        while start < batch.total and not batch.finished:
             chunk = entries[start : start + size]
             batch = await self._apply(batch, start, chunk)
             start = batch.processed
@@ -119,6 +143,31 @@ class BatchWorker:
             self._on_finished()
 
     async def _apply(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
+        """Apply `chunk`, or, when it fails, its halves one after the other (see the module doc)."""
+        try:
+            return await self._write_chunk(batch, start, chunk)
+        except batches.LeaseLost:
+            raise
+        except Exception as error:
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                batch = await self._apply(batch, start, chunk[:half])
+                return await self._apply(batch, batch.processed, chunk[half:])
+            if _passing(error) and not await self._database_writes(batch):
+                raise  # the database is the problem, not the item: resumed here later
+            incident = uuid.uuid4().hex[:12]
+            log.error("batch %s: item %d failed unexpectedly (incident %s)", batch.id, start, incident, exc_info=error)
+            return await self._db.write(
+                batches.fail_items,
+                batch_id=batch.id,
+                owner=self._owner,
+                start=start,
+                entries=chunk,
+                incident=incident,
+                lease_seconds=self._settings.lease_seconds,
+            )
+
+    async def _write_chunk(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
         # Only the last chunk waits for the disk (Database.write_redoable): the items were stored
         # durably when the batch was accepted and each chunk moves `processed` with its writes,
         # so chunks a power loss takes back are applied again when the batch resumes, as after a
@@ -137,17 +186,19 @@ class BatchWorker:
                 )
             except batches.LeaseLost:
                 raise
-            except Exception as error:  # noqa: BLE001 - retried, then the batch is FAILED with the reason
-                if attempt == CHUNK_RETRIES:
-                    log.exception("batch %s: items from %d could not be applied", batch.id, start)
-                    failed = await self._db.write(
-                        batches.fail_batch, batch_id=batch.id, owner=self._owner, error=f"items from {start} could not be applied: {type(error).__name__}"
-                    )
-                    if failed is None:
-                        raise batches.LeaseLost(batch.id) from error
-                    return failed
+            except Exception as error:
+                if attempt == CHUNK_RETRIES or not _passing(error):
+                    raise
+                log.warning("batch %s: items from %d: %s; trying again", batch.id, start, type(error).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
+
+    async def _database_writes(self, batch: batches.BatchRow) -> bool:
+        """Whether the database takes a write now (renewing the lease is one)."""
+        try:
+            return await self._db.write(batches.renew_lease, batch_id=batch.id, owner=self._owner, lease_seconds=self._settings.lease_seconds)
+        except Exception:
+            return False
 
     async def _heartbeat(self, batch_id: str) -> None:
         interval = self._settings.lease_seconds / 3

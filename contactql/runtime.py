@@ -24,6 +24,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from collections.abc import Callable
@@ -55,6 +56,21 @@ def _start_helper() -> None:
     tune_gc()
 
 
+def _crossing(fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)` in the helper, whose error must reach the server: an exception that cannot
+    make the trip back (one that does not pickle, or does not unpickle: its class takes other
+    arguments than its message) would break the pool, the server's and every later job's. Such
+    an error is replaced by a RuntimeError that says what it was."""
+    try:
+        return fn(*args)
+    except Exception as error:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            raise RuntimeError(f"{type(error).__name__}: {error}") from None
+        raise
+
+
 def _exit_with_parent() -> None:
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -81,7 +97,7 @@ class Helper:
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(self._processes, mp_context=context, initializer=_start_helper)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _crossing, fn, *args)
         except BrokenProcessPool:
             log.warning("the helper process died; working in a thread, a new process next time")
             if self._pool is not None:
@@ -90,6 +106,7 @@ class Helper:
             return await asyncio.to_thread(fn, *args)
 
     def close(self) -> None:
+        """Stop the helper process, waiting for work under way."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

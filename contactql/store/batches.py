@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from contactql.store import idempotency, lists, webhooks
 from contactql.store.bulk import insert
 from contactql.store.catalog import Catalog
-from contactql.store.errors import Problem
+from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.tables import batch_payload_t, batch_result_t, batch_t
 from contactql.store.upsert import Work, upsert_chunk
@@ -87,9 +87,9 @@ def entry(item: ContactItem, problems: Sequence[Problem]) -> dict[str, Any]:
     return {"index": item.index, "item": item.to_json()}
 
 
-def validate_entries(contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def validate_entries(contacts: Sequence[Mapping[str, Any]], default_country: str | None = None) -> list[dict[str, Any]]:
     """Every item validated once, before the batch is stored; the worker applies what is stored."""
-    return [entry(*validate_contact(raw, index)) for index, raw in enumerate(contacts)]
+    return [entry(*validate_contact(raw, index, default_country)) for index, raw in enumerate(contacts)]
 
 
 def accept_batch(
@@ -189,6 +189,31 @@ def page_results(
     return [ItemResult.from_json(orjson.loads(row[0])) for row in rows], int(total or 0)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FailureGroup:
+    """Failed items that share a reason: a code on a field (the item's own path, no index)."""
+
+    code: ErrorCode
+    field: tuple[str, ...]
+    count: int
+    example_ref: str | None
+    example_message: str
+
+
+def failure_groups(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> list[FailureGroup]:
+    """The batch's failed items grouped by reason, most frequent first; an item with several
+    problems counts once under each."""
+    owned = sa.exists().where(b.id == r.batch_id, b.workspace_id == workspace_id)
+    counts: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+    for (raw,) in conn.execute(sa.select(r.result).where(r.batch_id == batch_id, owned, r.outcome.is_(None)).order_by(r_index)):
+        result = orjson.loads(raw)
+        for problem in {(p["code"], tuple(p["path"])): p for p in result["errors"]}.values():
+            group = counts.setdefault((problem["code"], tuple(problem["path"])), [0, result.get("client_ref"), problem["message"]])
+            group[0] += 1
+    groups = [FailureGroup(ErrorCode(code), path, n, ref, message) for (code, path), (n, ref, message) in counts.items()]
+    return sorted(groups, key=lambda g: (-g.count, g.code, g.field))
+
+
 def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float) -> BatchRow | None:
     """Lease the oldest batch that is queued, or in progress under an expired lease."""
     now = dt.datetime.now(dt.UTC)
@@ -270,10 +295,37 @@ def apply_batch_chunk(
     options = UpsertOptions.from_json(held.options)
     work = [Work(ContactItem.from_json(e["item"]), options) for e in entries if "item" in e]
     applied = iter(upsert_chunk(conn, workspace_id=held.workspace_id, work=work, catalog=catalog))
-    results = [
-        next(applied) if "item" in e else ItemResult(index=e["index"], client_ref=e.get("client_ref"), errors=[Problem.from_json(p) for p in e["problems"]])
-        for e in entries
-    ]
+    results = [next(applied) if "item" in e else _refused(e) for e in entries]
+    return _record(conn, held, start, results, lease_seconds)
+
+
+def fail_items(
+    conn: sa.Connection, *, batch_id: str, owner: str, start: int, entries: Sequence[dict[str, Any]], incident: str, lease_seconds: float
+) -> BatchRow:
+    """Items [start, …) that could not be applied, whatever was tried: each gets a failed result
+    with code INTERNAL naming `incident` (the server log has its traceback under that id), and
+    the batch goes on with the items after them."""
+    held = _held(conn, batch_id, owner)
+    if held.processed != start:
+        raise LeaseLost(batch_id)
+    message = f"this item could not be applied because of an unexpected error (incident {incident} in the server log); nothing of it was written"
+    results = [ItemResult(index=e["index"], client_ref=_client_ref(e), errors=[Problem((), ErrorCode.INTERNAL, message)]) for e in entries]
+    return _record(conn, held, start, results, lease_seconds)
+
+
+def _refused(entry: Mapping[str, Any]) -> ItemResult:
+    """The result of an item validation already failed when the batch was accepted."""
+    return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), errors=[Problem.from_json(p) for p in entry["problems"]])
+
+
+def _client_ref(entry: Mapping[str, Any]) -> str | None:
+    return entry["item"].get("client_ref") if "item" in entry else entry.get("client_ref")
+
+
+def _record(conn: sa.Connection, held: Any, start: int, results: Sequence[ItemResult], lease_seconds: float) -> BatchRow:
+    """The chunk's item results, the batch's counters and lease — and, for the last chunk,
+    COMPLETED plus the webhook's outbox row."""
+    batch_id = held.id
     _INSERT_RESULTS.execute(
         conn,
         [
@@ -286,7 +338,7 @@ def apply_batch_chunk(
     for res in results:
         counts["failed" if res.outcome is None else _OUTCOME_COUNTER[res.outcome]] += 1
     now = dt.datetime.now(dt.UTC)
-    processed = start + len(entries)
+    processed = start + len(results)
     values: dict[str, Any] = {c: getattr(held, c) + n for c, n in counts.items()}
     values.update(processed=processed, lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
     if processed >= held.total:

@@ -23,10 +23,13 @@ checkpoints it, and another process's checkpointer copies this one's frames too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+
+from contactql.supervise import backoff
 
 log = logging.getLogger("contactql.checkpoint")
 
@@ -55,22 +58,41 @@ class Checkpointer:
         self._thread.join()
 
     def _run(self) -> None:
+        """Supervised (see supervise.py): an unexpected error is logged with its traceback, the
+        connection is opened afresh and the loop goes on after a growing pause."""
         connection: sqlite3.Connection | None = None
+        failures = 0
         try:
             while True:
                 self._wake.wait()
                 if self._stopped.is_set():
                     return
                 self._wake.clear()
-                if connection is None:
-                    connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-                    connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-                self._checkpoint(connection)
-                if self._stopped.wait(MIN_INTERVAL_SECONDS):  # fewer, larger checkpoints
+                try:
+                    if connection is None:
+                        connection = self._connect()
+                    self._checkpoint(connection)
+                    failures = 0
+                    pause = MIN_INTERVAL_SECONDS  # fewer, larger checkpoints
+                except Exception:
+                    failures += 1
+                    pause = backoff(failures)
+                    log.exception("WAL checkpointer of %s: unexpected error (%d in a row); going on in %g s", self._path, failures, pause)
+                    if connection is not None:
+                        with contextlib.suppress(Exception):
+                            connection.close()
+                        connection = None
+                    self._wake.set()  # what was to be checkpointed still is
+                if self._stopped.wait(pause):
                     return
         finally:
             if connection is not None:
                 connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        return connection
 
     def _checkpoint(self, connection: sqlite3.Connection) -> None:
         try:

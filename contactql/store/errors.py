@@ -32,6 +32,7 @@ class ErrorCode(enum.StrEnum):
     TOO_MANY_EXTERNAL_URLS = "TOO_MANY_EXTERNAL_URLS"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     FORBIDDEN = "FORBIDDEN"
+    INTERNAL = "INTERNAL"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,6 +57,11 @@ class StoreError(Exception):
     def __init__(self, *problems: Problem) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = list(problems)
+
+    def __reduce__(self) -> tuple[type[StoreError], tuple[Problem, ...]]:
+        # Pickled by its problems, not its message: a CSV refused in the helper process
+        # (runtime.py) crosses back to the server as the same error.
+        return type(self), tuple(self.problems)
 
 
 class Invalid(StoreError):

@@ -59,4 +59,5 @@ def remember(conn: sa.Connection, *, workspace_id: int, key: str, request_hash: 
 
 
 def purge_expired(conn: sa.Connection, *, now: dt.datetime) -> int:
+    """Delete records older than 24 hours (they answer nothing any more); how many went."""
     return conn.execute(sa.delete(idempotency_t).where(k.created_at <= now - TTL)).rowcount

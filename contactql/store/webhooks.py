@@ -69,9 +69,8 @@ def enqueue_many(
     )  # fmt: skip
 
 
-def claim_due(conn: sa.Connection, *, owner: str, lease_seconds: float, limit: int) -> list[DeliveryRow]:
-    """Lease up to `limit` deliveries whose next attempt is due, with their workspace's secret."""
-    now = dt.datetime.now(dt.UTC)
+def claim_due(conn: sa.Connection, *, owner: str, lease_seconds: float, limit: int, now: dt.datetime) -> list[DeliveryRow]:
+    """Lease up to `limit` deliveries whose next attempt is due at `now`, with their workspace's secret."""
     due = sa.and_(
         w.status == DeliveryStatus.PENDING.value,
         w.next_attempt_at <= now,
@@ -95,14 +94,14 @@ def claim_due(conn: sa.Connection, *, owner: str, lease_seconds: float, limit: i
 
 
 def record_attempt(
-    conn: sa.Connection, *, delivery_id: str, owner: str, error: str | None, delays: Sequence[float]
-) -> DeliveryStatus | None:
-    """Note one attempt: DELIVERED, or PENDING with the next time, or FAILED after the last.
-    After attempt n fails, attempt n + 1 comes `delays[n - 1]` seconds later (Settings)."""
-    now = dt.datetime.now(dt.UTC)
+    conn: sa.Connection, *, delivery_id: str, owner: str, error: str | None, delays: Sequence[float], now: dt.datetime
+) -> tuple[DeliveryStatus | None, int]:
+    """Note one attempt made at `now`: DELIVERED, or PENDING with the next time, or FAILED after
+    the last; returns the status and the attempts so far. After attempt n fails, attempt n + 1
+    comes `delays[n - 1]` seconds later, ±10 % (Settings.webhook_retry_delays)."""
     row = conn.execute(sa.select(w.attempts).where(w.id == delivery_id, w.lease_owner == owner)).first()
     if row is None:
-        return None  # the lease was lost: the new owner records its own attempt
+        return None, 0  # the lease was lost: the new owner records its own attempt
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "lease_owner": None, "lease_expires_at": None}
     if error is None:
@@ -113,7 +112,7 @@ def record_attempt(
         delay = delays[attempts - 1] * random.uniform(0.9, 1.1)  # jitter: retries of many receivers spread out
         values.update(last_error=error, next_attempt_at=now + dt.timedelta(seconds=delay))
     conn.execute(sa.update(webhook_delivery_t).where(w.id == delivery_id), values)
-    return DeliveryStatus(values.get("status", DeliveryStatus.PENDING.value))
+    return DeliveryStatus(values.get("status", DeliveryStatus.PENDING.value)), attempts
 
 
 def release_lease(conn: sa.Connection, *, delivery_id: str, owner: str) -> bool:
