@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +25,10 @@ from contactql.store.tables import property_field_t
 from contactql.store.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME
 
 MAX_SELECT_OPTIONS = 500
+MAX_NUMBER_DIGITS = 100
+# ASCII only: Decimal also reads "1_000" and other scripts' digits, which no spreadsheet means.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -41,20 +47,14 @@ class FieldDef:
         return cls(row.id, row.name, PropertyType(row.type), options, row.created_at)
 
     def canonical(self, value: str) -> str:
-        """The stored spelling of `value`; raises ValueError with the reason it is refused."""
+        """The stored spelling of `value`; raises ValueError with the reason it is refused
+        (and nothing else, whatever the text: callers turn the reason into invalidProperties)."""
         if self.type is PropertyType.TEXT:
             return value  # stored as given: no strip to compute
         text = value.strip()
         match self.type:
             case PropertyType.NUMBER:
-                try:
-                    number = decimal.Decimal(text)
-                except decimal.InvalidOperation:
-                    raise ValueError("not a number") from None
-                if not number.is_finite():
-                    raise ValueError("not a finite number")
-                canonical = format(number.normalize(), "f")
-                return "0" if canonical in {"-0", "0"} else canonical
+                return canonical_number(text)
             case PropertyType.BOOLEAN:
                 lowered = text.lower()
                 if lowered in _TRUE:
@@ -63,16 +63,51 @@ class FieldDef:
                     return "false"
                 raise ValueError("not a boolean (true or false)")
             case PropertyType.DATE:
+                if not _ISO_DATE.fullmatch(text):
+                    raise ValueError("not a date (YYYY-MM-DD)")
                 try:
                     return dt.date.fromisoformat(text).isoformat()
                 except ValueError:
-                    raise ValueError("not a date (YYYY-MM-DD)") from None
+                    raise ValueError("not a date (YYYY-MM-DD): no such day") from None
             case PropertyType.SELECT:
+                wanted = _fold(text)
                 for option in self.options or ():
-                    if option.lower() == text.lower():
+                    if _fold(option) == wanted:
                         return option
                 raise ValueError(f"not one of the options: {', '.join(self.options or ())}")
         raise AssertionError(self.type)
+
+
+def canonical_number(text: str) -> str:
+    """A NUMBER in plain decimal notation with every digit kept, no exponent, no trailing zeros
+    ("1.50" → "1.5", "1e3" → "1000", "-0" → "0"). Refused: anything but ASCII digits with an
+    optional sign, point and exponent ("1,5", "1_000", "١٢٣", "NaN"), and values whose plain form
+    would have more than MAX_NUMBER_DIGITS digits ("1e1000000": 10 characters that would be a
+    million), so a value can never grow on its way to the database."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError("not a number (digits, an optional sign, a decimal point and an exponent such as 1.5e3)")
+    sign, digits, exponent = decimal.Decimal(text).as_tuple()  # exact: no context, no rounding
+    assert isinstance(exponent, int)  # the pattern admits no NaN or Infinity
+    kept = "".join(map(str, digits)).lstrip("0")
+    if not kept:
+        return "0"
+    stripped = kept.rstrip("0")
+    exponent += len(kept) - len(stripped)
+    whole = max(len(stripped) + exponent, 0)  # digits before the point
+    fraction = max(-exponent, 0)  # digits after it
+    if whole + fraction > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number has at most {MAX_NUMBER_DIGITS} digits written out in full (no exponent); this one has {whole + fraction}")
+    if exponent >= 0:
+        plain = stripped + "0" * exponent
+    else:
+        padded = stripped.rjust(fraction + 1, "0")
+        plain = f"{padded[:-fraction]}.{padded[-fraction:]}"
+    return ("-" if sign else "") + plain
+
+
+def _fold(text: str) -> str:
+    """Caseless, composed: "STRASSE" is "straße", and a decomposed "é" is "é"."""
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 @dataclasses.dataclass(slots=True)
@@ -104,6 +139,23 @@ def load_fields(conn: sa.Connection, *, workspace_id: int) -> FieldSet:
 
 def list_fields(conn: sa.Connection, *, workspace_id: int) -> list[FieldDef]:
     return list((load_fields(conn, workspace_id=workspace_id)).by_id.values())
+
+
+def property_names(conn: sa.Connection, *, workspace_id: int) -> set[str]:
+    """The workspace's property names, lower-case, as the database has them now."""
+    p = property_field_t.c
+    return set(conn.scalars(sa.select(p.name_key).where(p.workspace_id == workspace_id)))
+
+
+def create_text_fields(conn: sa.Connection, *, workspace_id: int, names: Iterable[str]) -> list[FieldDef]:
+    """TEXT properties of these names, but for names that exist by now (any case)."""
+    existing = property_names(conn, workspace_id=workspace_id)
+    created = []
+    for name in dict.fromkeys(names):
+        if name.strip().lower() not in existing:
+            created.append(create_field(conn, workspace_id=workspace_id, name=name, type=PropertyType.TEXT, options=None))
+            existing.add(name.strip().lower())
+    return created
 
 
 def create_field(
