@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from contactql.resolvers.context import Info
+from contactql.resolvers.workspace import country_for
 from contactql.schema.contact import Contact, ContactConnection, ContactEdge
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, encode_cursor, page_info
@@ -52,10 +53,11 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: sto
 
 
 async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPayload:
-    item, problems = validate_contact(raw["contact"])
+    country, problems = await country_for(info, raw, [raw["contact"]])
+    item, item_problems = validate_contact(raw["contact"], default_country=country)
     match, match_problems = validate_match(raw.get("match"))
     event_options, event_problems = validate_events(raw.get("events"))
-    problems = [p.under("contact") for p in problems] + match_problems + event_problems
+    problems += [p.under("contact") for p in item_problems] + match_problems + event_problems
     key = raw.get("idempotencyKey")
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))

@@ -10,6 +10,7 @@ import strawberry
 
 from contactql import outbound
 from contactql.resolvers.context import Info
+from contactql.resolvers.workspace import country_for
 from contactql.schema.contact import Contact
 from contactql.schema.enums import UpsertOutcome
 from contactql.schema.errors import user_errors
@@ -42,8 +43,9 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContact
     """Seed 004's subscribe: match by email or phone (the oldest of two), new contacts pending
     confirmation and unconfirmed, an event per call for the workflow that sends the email."""
     contact = raw["contact"]
-    item, problems = validate_contact(contact)
-    problems = [p.under("contact") for p in problems]
+    country, problems = await country_for(info, raw, [contact])
+    item, item_problems = validate_contact(contact, default_country=country)
+    problems += [p.under("contact") for p in item_problems]
     problems += [
         Problem(("contact", name), ErrorCode.INVALID_INPUT, "a subscription sets the email status through double opt-in")
         for name in FORM_CANNOT_SET
@@ -90,7 +92,8 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
     async def count() -> int:
         return await info.context.db.read(events.count_events, **where)
 
-    edges = [EventEdge(cursor=encode_cursor(seq), node=Event.from_row(r)) for seq, r in rows[:limit]]
+    with_token = info.context.principal.is_admin
+    edges = [EventEdge(cursor=encode_cursor(seq), node=Event.from_row(r, with_token=with_token)) for seq, r in rows[:limit]]
     return EventConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), count=count)
 
 

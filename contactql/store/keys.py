@@ -48,6 +48,7 @@ class WorkspaceRow:
     id: int
     name: str
     webhook_secret: str
+    default_country: str | None = None
 
 
 def hash_key(secret: str) -> str:
@@ -67,13 +68,24 @@ def ensure_workspace(conn: sa.Connection, *, name: str) -> WorkspaceRow:
     if row is None:
         values = {"name": name, "webhook_secret": _webhook_secret(), "created_at": dt.datetime.now(dt.UTC)}
         new_id = conn.execute(sa.insert(workspace_t).returning(workspace_t.c.id), values).scalar_one()
-        return WorkspaceRow(new_id, name, values["webhook_secret"])
-    return WorkspaceRow(row.id, row.name, row.webhook_secret)
+        return WorkspaceRow(new_id, name, str(values["webhook_secret"]))
+    return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
 
 
 def get_workspace(conn: sa.Connection, *, workspace_id: int) -> WorkspaceRow:
     row = conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id)).one()
-    return WorkspaceRow(row.id, row.name, row.webhook_secret)
+    return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
+
+
+def default_country(conn: sa.Connection, *, workspace_id: int) -> str | None:
+    """The country national phone numbers of this workspace are read in, if it has one."""
+    return conn.scalar(sa.select(workspace_t.c.default_country).where(workspace_t.c.id == workspace_id))
+
+
+def set_default_country(conn: sa.Connection, *, workspace_id: int, country: str | None) -> WorkspaceRow:
+    """`country`: ISO 3166 alpha-2 (validated by the caller), or None for none."""
+    conn.execute(sa.update(workspace_t).where(workspace_t.c.id == workspace_id).values(default_country=country))
+    return get_workspace(conn, workspace_id=workspace_id)
 
 
 def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope) -> str:
@@ -123,9 +135,21 @@ def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
 
 
 def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None) -> str:
-    """A key for `workspace` (created if needed), named after its scope unless named."""
+    """A key for `workspace` (created if needed), named after its scope unless named. Names
+    are unique among a workspace's keys, so `keys revoke NAME` names one key."""
     row = ensure_workspace(conn, name=workspace)
-    return create_key(conn, workspace_id=row.id, name=name or f"{scope.value}-key-{count_keys(conn, workspace_id=row.id) + 1}", scope=scope)
+    taken = set(conn.scalars(sa.select(api_key_t.c.name).where(api_key_t.c.workspace_id == row.id)))
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise Invalid.at(("name",), f"a key name is 1 to {MAX_NAME} characters")
+        if name in taken:
+            raise Invalid.at(("name",), f"workspace {workspace!r} already has a key named {name!r}; choose another --name")
+    else:
+        number = count_keys(conn, workspace_id=row.id) + 1
+        while (name := f"{scope.value}-key-{number}") in taken:
+            number += 1
+    return create_key(conn, workspace_id=row.id, name=name, scope=scope)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,10 +176,11 @@ def revoke_key(conn: sa.Connection, *, workspace: str, key: str) -> int:
     """Revoke the workspace's key given by its name or by the key itself; how many were revoked."""
     k = api_key_t.c
     workspace_id = sa.select(workspace_t.c.id).where(workspace_t.c.name == workspace).scalar_subquery()
-    matches = sa.or_(k.name == key, k.key_hash == hash_key(key))
-    done = conn.execute(
-        sa.update(api_key_t).where(k.workspace_id == workspace_id, matches, k.revoked_at.is_(None)).values(revoked_at=dt.datetime.now(dt.UTC))
-    )
+    matches = sa.and_(k.workspace_id == workspace_id, sa.or_(k.name == key, k.key_hash == hash_key(key)), k.revoked_at.is_(None))
+    found = conn.scalar(sa.select(sa.func.count()).where(matches)) or 0
+    if found > 1:  # two keys of one name, made before names were unique
+        raise Invalid.at(("key",), f"{found} active keys are named {key!r}; revoke the one you mean by giving the key itself")
+    done = conn.execute(sa.update(api_key_t).where(matches).values(revoked_at=dt.datetime.now(dt.UTC)))
     return done.rowcount
 
 

@@ -66,6 +66,8 @@ class Workspace(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
     webhook_secret: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     created_at: dt.datetime = _ts()
+    # ISO 3166 alpha-2: national phone numbers sent without a country are read in it.
+    default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
 
 
 class ApiKey(SQLModel, table=True):

@@ -85,26 +85,58 @@ def normalise_email(raw: str) -> str:
     return checked.normalized.lower()
 
 
-def normalise_mobile(raw: str, country_code: int | None = None) -> tuple[str, int]:
-    """E.164 and its country code. `raw` is international unless `country_code` is given."""
+COUNTRY_HINT = "give its country: defaultCountry on the request, the workspace's defaultCountry, or a country column in a CSV file"
+
+
+def needs_country(contact: Mapping[str, Any]) -> bool:
+    """Whether a ContactInput names a phone number without its country (no + or 00)."""
+    texts = [contact.get("mobile")]
+    texts += [p.get("value") for p in contact.get("properties") or () if str(p.get("name") or "").strip().lower() == "mobile"]
+    return any(isinstance(t, str) and t.strip() and not t.strip().startswith(("+", "00")) for t in texts)
+
+
+def country_code_problem(raw: str) -> str | None:
+    """Why `raw` is not an ISO 3166 alpha-2 country phonenumbers knows, or None."""
+    if raw.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"{raw.strip()!r} is not a country code such as NO, GB or US (ISO 3166 alpha-2)"
+
+
+def normalise_mobile(raw: str, country_code: int | None = None, default_country: str | None = None) -> tuple[str, int]:
+    """E.164 and its country calling code; raises ValueError with a readable reason.
+
+    The number must be valid (phonenumbers' `is_valid_number`: an existing range of its
+    country), not merely of a possible length. Read as: with `country_code`, a national number
+    of that calling code; with a leading `+` or `00`, international; otherwise national in
+    `default_country` (ISO 3166 alpha-2) first, then, for digits alone, international without
+    the `+` (4790812501). A national form — a trunk `0` or an area code in parentheses — is
+    never read as international: without a default country it is refused, saying how to give it."""
     text = raw.strip()
     try:
         if country_code is not None:
             region = phonenumbers.region_code_for_country_code(country_code)
             if region == "ZZ":
                 raise ValueError(f"{country_code} is not a country calling code")
-            number = phonenumbers.parse(text, region)
-        else:
-            if text.startswith("00"):
-                text = "+" + text[2:]
-            elif not text.startswith("+"):
-                text = "+" + text  # digits that start with a country code (seed 004: "380942583691")
-            number = phonenumbers.parse(text, None)
+            return _valid(phonenumbers.parse(text, region), f"not a valid number for calling code +{country_code}", country_code)
+        if text.startswith(("+", "00")):
+            return _valid(phonenumbers.parse("+" + text.removeprefix("00") if text.startswith("00") else text, None), "not a valid phone number")
+        national = text.startswith("0") or "(" in text
+        if default_country is not None:
+            number = phonenumbers.parse(text, default_country.upper())
+            if phonenumbers.is_valid_number(number) or national:
+                return _valid(number, f"not a valid phone number of {default_country.upper()}")
+        elif national:
+            raise ValueError(f"{text!r} is a national number; {COUNTRY_HINT}")
+        reason = "not a valid phone number" + ("" if default_country else f" with a country code; if it is a national number, {COUNTRY_HINT}")
+        return _valid(phonenumbers.parse("+" + text, None), reason)
     except phonenumbers.NumberParseException as error:
         raise ValueError(str(error.args[0] if error.args else error)) from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.country_code
+
+
+def _valid(number: phonenumbers.PhoneNumber, reason: str, country_code: int | None = None) -> tuple[str, int]:
+    if not phonenumbers.is_valid_number(number) or (country_code is not None and number.country_code != country_code):
+        raise ValueError(reason)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), int(number.country_code or 0)
 
 
 def parse_contact_id(raw: Any) -> int | None:
@@ -118,12 +150,14 @@ def parse_contact_id(raw: Any) -> int | None:
 
 
 class _Checker:
-    """Collects the problems of one item; `path` entries are GraphQL field names."""
+    """Collects the problems of one item; `path` entries are GraphQL field names. Knows the
+    country national phone numbers are read in, when one is given."""
 
-    __slots__ = ("problems",)
+    __slots__ = ("country", "problems")
 
-    def __init__(self) -> None:
+    def __init__(self, country: str | None = None) -> None:
         self.problems: list[Problem] = []
+        self.country = country
 
     def add(self, path: tuple[str, ...], message: str, code: ErrorCode = ErrorCode.INVALID_INPUT) -> None:
         self.problems.append(Problem(path, code, message))
@@ -135,8 +169,9 @@ class _Checker:
         return value
 
 
-def validate_contact(raw: Mapping[str, Any], index: int = 0) -> tuple[ContactItem, list[Problem]]:
-    check = _Checker()
+def validate_contact(raw: Mapping[str, Any], index: int = 0, default_country: str | None = None) -> tuple[ContactItem, list[Problem]]:
+    """The item and every problem of it; national phone numbers are read in `default_country`."""
+    check = _Checker(default_country)
     item = ContactItem(index=index)
     values = item.values
 
@@ -186,7 +221,7 @@ def _set_mobile(check: _Checker, values: dict[str, Any], raw: Mapping[str, Any])
     has_code, has_number = "mobileCountryCode" in raw, "mobileNumber" in raw
     results: list[tuple[str, int] | None] = []
     if has_mobile:
-        results.append(_mobile(check, ("mobile",), raw["mobile"], None))
+        results.append(_mobile(check, ("mobile",), raw["mobile"]))
     if has_code or has_number:
         code, number = raw.get("mobileCountryCode"), _blank_to_none(raw.get("mobileNumber"))
         if number is None and code is None:
@@ -206,12 +241,12 @@ def _set_mobile(check: _Checker, values: dict[str, Any], raw: Mapping[str, Any])
     values["mobile"], values["mobile_country_code"] = final if final else (None, None)
 
 
-def _mobile(check: _Checker, path: tuple[str, ...], raw: Any, code: int | None) -> Any:
+def _mobile(check: _Checker, path: tuple[str, ...], raw: Any, code: int | None = None) -> Any:
     text = _blank_to_none(raw)
     if text is None:
         return None
     try:
-        return normalise_mobile(text, code)
+        return normalise_mobile(text, code, check.country)
     except ValueError as error:
         check.add(path, f"invalid phone number: {error}", ErrorCode.INVALID_PHONE)
         return False
@@ -283,7 +318,7 @@ def _set_builtin(check: _Checker, values: dict[str, Any], field: str, path: tupl
     if field == "email":
         _set_email(check, values, path, value)
     elif field == "mobile":
-        result = _mobile(check, path, value, None)
+        result = _mobile(check, path, value)
         if result is not False:
             values["mobile"], values["mobile_country_code"] = result if result else (None, None)
     else:

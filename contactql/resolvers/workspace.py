@@ -1,0 +1,49 @@
+"""The calling key's workspace: reading it, its settings, and the country national phone
+numbers are read in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from contactql.resolvers.context import Info
+from contactql.schema.errors import user_errors
+from contactql.schema.workspace import Workspace, WorkspacePayload
+from contactql.store import keys
+from contactql.store.errors import ErrorCode, Problem
+from contactql.store.validate import country_code_problem, needs_country
+
+
+async def get_workspace(info: Info) -> Workspace:
+    return Workspace.from_row(await info.context.db.read(keys.get_workspace, workspace_id=info.context.workspace_id))
+
+
+async def update_workspace(info: Info, raw: Mapping[str, Any]) -> WorkspacePayload:
+    workspace_id = info.context.workspace_id
+    if "defaultCountry" in raw:
+        country, problems = _country(raw["defaultCountry"])
+        if problems:
+            return WorkspacePayload(workspace=None, user_errors=user_errors(problems, "input"))
+        row = await info.context.db.write(keys.set_default_country, workspace_id=workspace_id, country=country)
+    else:
+        row = await info.context.db.read(keys.get_workspace, workspace_id=workspace_id)
+    return WorkspacePayload(workspace=Workspace.from_row(row), user_errors=[])
+
+
+async def country_for(info: Info, raw: Mapping[str, Any], contacts: list[Mapping[str, Any]] | None = None) -> tuple[str | None, list[Problem]]:
+    """The country a request's national phone numbers are read in: its `defaultCountry`, else
+    the workspace's. With `contacts` given, the workspace is only asked when one of them has
+    a number without its country (most single upserts need no read for it)."""
+    if raw.get("defaultCountry") is not None:
+        return _country(raw["defaultCountry"])
+    if contacts is not None and not any(needs_country(c) for c in contacts):
+        return None, []
+    return await info.context.db.read(keys.default_country, workspace_id=info.context.workspace_id), []
+
+
+def _country(raw: str | None) -> tuple[str | None, list[Problem]]:
+    if raw is None or not raw.strip():
+        return None, []
+    if (why := country_code_problem(raw)) is not None:
+        return None, [Problem(("defaultCountry",), ErrorCode.INVALID_INPUT, why)]
+    return raw.strip().upper(), []
