@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy
 
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.runtime import tune_gc
@@ -39,11 +42,23 @@ async def _write(settings: Settings, fn: Any, **kwargs: Any) -> Any:
         await db.dispose()
 
 
+def configure_logging(level: str) -> None:
+    """ContactQL's own log lines (webhook attempts, background loops, masked errors) on stderr
+    at the level of --log-level, beside uvicorn's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+    logger = logging.getLogger("contactql")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from contactql.app import create_app
 
+    configure_logging(args.log_level)
     # On first start (no key at all): workspace `default` and one admin key, shown once.
     key = asyncio.run(_write(settings, first_start_key, name=INITIAL_KEY_NAME))
     if key is not None:
@@ -58,20 +73,32 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=Scope(args.scope), name=args.name))
-    print(f"Created a {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
+    article = "an" if args.scope[0] in "aeiou" else "a"
+    print(f"Created {article} {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
     print(key)
     return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from contactql.importer import CannotImport, run_import
+    from contactql.importer import EXIT_REFUSED, CannotImport, run_import
 
+    configure_logging("warning")
     tune_gc()
     try:
-        return asyncio.run(run_import(settings, Path(args.file), workspace=args.workspace, list_name=args.list, dedupe_on=args.dedupe_on))
+        return asyncio.run(
+            run_import(
+                settings,
+                Path(args.file),
+                workspace=args.workspace,
+                list_name=args.list,
+                dedupe_on=args.dedupe_on,
+                default_country=args.default_country,
+                create_properties=args.create_properties,
+            )
+        )
     except (CannotImport, OSError) as error:
         print(f"contactql import: {error}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -157,11 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--workspace", default="default", help="the key's workspace")
     revoke.set_defaults(run=cmd_keys_revoke)
 
-    importing = with_database(commands.add_parser("import", help="import a CSV file as a batch, here, with a progress bar"))
-    importing.add_argument("file", help="a UTF-8 CSV file whose first line names the columns")
+    importing = with_database(
+        commands.add_parser(
+            "import",
+            help="import a CSV file as a batch, here, with a progress bar",
+            description="Import a CSV file as a batch. Exit status: 0 every row written; 1 some rows failed (the summary says why); "
+            "2 nothing imported (the file, its header or an option was refused).",
+        )
+    )
+    importing.add_argument("file", help="a UTF-8 CSV file (comma, semicolon or tab) whose first row names the columns")
     importing.add_argument("--workspace", default="default", help="workspace name (created if needed)")
     importing.add_argument("--list", help="add every contact to this list (created if needed)")
     importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match rule after externalId (seed 004's dedupeOn)")
+    importing.add_argument("--default-country", metavar="CC", help="ISO 3166 country (e.g. NO) of phone numbers written without one")
+    importing.add_argument(
+        "--create-properties", action="store_true", help="create a TEXT property for each column that is neither a field nor a property"
+    )
     importing.set_defaults(run=cmd_import)
 
     db = commands.add_parser("db", help="database schema migrations").add_subparsers(dest="db_command", required=True)
@@ -174,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a mistake (a setting, a database that cannot be reached, a refused
+    value) is one line on stderr and exit status 2, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings().with_database(getattr(args, "database", None))
@@ -181,6 +221,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as error:
         print(f"contactql: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if error.name == "asyncpg":
+            print("contactql: a PostgreSQL database needs the postgres extra: pip install -e '.[postgres]' (or contactql[postgres])", file=sys.stderr)
+            return 2
+        raise
+    except (OSError, sqlalchemy.exc.DBAPIError) as error:
+        where = _shown_url(settings.database_url) if "settings" in locals() else "the database"
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"contactql: cannot use the database at {where}: {reason}", file=sys.stderr)
+        return 2
+
+
+def _shown_url(url: str) -> str:
+    """The database URL without its password."""
+    return sqlalchemy.make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import strawberry
 
-from contactql import outbound
+from contactql import importer, outbound
 from contactql.resolvers.context import Info
+from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
-from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
+from contactql.schema.enums import ErrorCode as SchemaErrorCode
+from contactql.schema.batches import FailureGroup, ImportReport, Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
-from contactql.store import batches, imports, webhooks
+from contactql.store import batches, webhooks
 from contactql.store.batches import BatchRow
 from contactql.store.errors import ErrorCode, Problem, StoreError
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
@@ -53,11 +55,13 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     services = info.context.services
     match, problems = validate_match(raw.get("match"))
     event_options, event_problems = validate_events(raw.get("events"))
+    country, country_problems = await country_for(info, raw)
     problems = size_problems(len(raw["contacts"]), services.settings.max_batch_size) + await envelope_problems(info, raw) + problems + event_problems
+    problems += country_problems
     if problems:
         return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
     # Validation is CPU work: off the event loop, for big batches in a process of its own (runtime.py).
-    entries = await services.helper.run(batches.validate_entries, raw["contacts"], big=len(raw["contacts"]) >= BIG_BATCH)
+    entries = await services.helper.run(batches.validate_entries, raw["contacts"], country, big=len(raw["contacts"]) >= BIG_BATCH)
     options = UpsertOptions(
         match=match,
         list_id=None if raw.get("listId") is None else str(raw["listId"]),
@@ -95,6 +99,8 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     if list_name is not None and raw.get("listId") is not None:
         problems.append(Problem(("listName",), ErrorCode.INVALID_INPUT, "give at most one of listId or listName"))
     problems += await envelope_problems(info, raw)
+    country, country_problems = await country_for(info, raw)
+    problems += country_problems
     data = b""
     if not problems:
         try:
@@ -109,15 +115,22 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         source=Source.CSV_IMPORT,
         actor=info.context.principal.key_name,
     )
+    db, workspace_id = info.context.db, info.context.workspace_id
+
+    async def validate(fn: Callable[..., Any], *args: Any) -> Any:
+        return await services.helper.run(fn, *args, big=len(data) >= BIG_FILE)
+
     try:
-        entries = await services.helper.run(imports.entries, data, big=len(data) >= BIG_FILE)
-        row = await info.context.db.write(
-            batches.accept_import, workspace_id=info.context.workspace_id, entries=entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl")
+        prepared = await importer.prepare(
+            db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties"))
+        )
+        row = await db.write(
+            batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl")
         )
     except StoreError as refused:
         return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
     services.wake_batches()
-    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[])
+    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[], import_report=ImportReport.of(prepared))
 
 
 async def _read_upload(upload: Any, max_bytes: int) -> bytes:
@@ -161,6 +174,24 @@ async def page_results(
     return BatchResultConnection(
         edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(results) > limit, after=after), total_count=total
     )
+
+
+# What usually fixes the commonest reasons items fail.
+FAILURE_HINTS = {
+    ErrorCode.INVALID_PHONE: "give defaultCountry (or, in a CSV file, a country column) for national numbers",
+    ErrorCode.IDENTITY_REQUIRED: "give each contact an email, a mobile or an externalId",
+}
+
+
+async def failures_of(info: Info, row: BatchRow) -> list[FailureGroup]:
+    groups = await info.context.db.read(batches.failure_groups, workspace_id=info.context.workspace_id, batch_id=row.id)
+    return [
+        FailureGroup(
+            code=SchemaErrorCode(g.code.value), field=list(g.field), count=g.count, example_client_ref=g.example_ref,
+            example_message=g.example_message, hint=FAILURE_HINTS.get(g.code),
+        )
+        for g in groups
+    ]  # fmt: skip
 
 
 async def webhook_of(info: Info, row: BatchRow) -> WebhookDelivery | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Maybe
 from strawberry.file_uploads import Upload
 
 from contactql.resolvers.context import Info
-from contactql.schema.enums import MatchRule, UpsertOutcome, publish
+from contactql.schema.enums import ErrorCode, MatchRule, UpsertOutcome, publish
 from contactql.schema.errors import InvalidProperty, UserError
 from contactql.schema.inputs import ContactInput, MatchStrategyInput, raw_input
 from contactql.schema.pagination import PageInfo
@@ -91,6 +91,16 @@ class BatchResult:
         )
 
 
+@strawberry.type(description="Failed items of a batch that share a reason.")
+class FailureGroup:
+    code: ErrorCode = strawberry.field(description="What kind of problem.")
+    field: list[str] = strawberry.field(description='The field of the item it is about, e.g. ["mobile"]; empty: the item as a whole.')
+    count: int = strawberry.field(description="How many items have it.")
+    example_client_ref: str | None = strawberry.field(description="The clientRef of the first such item (a CSV file's row, e.g. \"row 12\").")
+    example_message: str = strawberry.field(description="That item's message.")
+    hint: str | None = strawberry.field(description="What usually fixes it.")
+
+
 @strawberry.type(description="A result and its cursor.")
 class BatchResultEdge:
     cursor: str = strawberry.field(description="Pass as `after` to get the results after this one.")
@@ -142,6 +152,12 @@ class Batch:
 
         return await page_results(info, self.row, 100 if first is None else first, after, outcome, bool(failed_only))
 
+    @strawberry.field(description="The failed items grouped by reason, most frequent first (an item with several problems counts under each).")
+    async def failures(self, info: Info) -> list[FailureGroup]:
+        from contactql.resolvers.batches import failures_of
+
+        return await failures_of(info, self.row)
+
     @strawberry.field(description="The completion webhook, when the batch has a webhookUrl.")
     async def webhook(self, info: Info) -> WebhookDelivery | None:
         from contactql.resolvers.batches import webhook_of
@@ -181,6 +197,9 @@ class UpsertContactsInput:
     idempotency_key: Maybe[str | None] = strawberry.field(
         description="The same key with the same input within 24 h returns the first call's batch."
     )
+    default_country: Maybe[str | None] = strawberry.field(
+        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
+    )
     events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
         description="Events to write per created / updated contact (seed 004's eventKeyForNewContacts)."
     )
@@ -195,9 +214,40 @@ class ImportContactsInput:
     list_name: Maybe[str | None] = strawberry.field(description="Add every contact to the list with this name, created if needed.")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts (e.g. rules [EXTERNAL_ID, EMAIL]).")
     webhook_url: Maybe[str | None] = strawberry.field(description="POSTed a signed summary when the import finishes.")
+    default_country: Maybe[str | None] = strawberry.field(
+        description="The country (ISO 3166 alpha-2) of phone numbers written without one; a `country` column overrides it per row; default: the workspace's."
+    )
+    create_missing_properties: bool | None = strawberry.field(
+        default=False, description="Create a TEXT property for every column that is neither a contact field nor an existing property."
+    )
 
 
-@strawberry.type(description="The result of upsertContacts: the batch, QUEUED, before any contact is written.")
+@strawberry.type(description="How a CSV file was read: its delimiter, rows and what each column became.")
+class ImportReport:
+    delimiter: str = strawberry.field(description="The delimiter found in the header: comma, semicolon or tab.")
+    rows: int = strawberry.field(description="Rows with data (blank rows are not counted); each is one item of the batch.")
+    field_columns: list[str] = strawberry.field(description="Columns that write contact fields (and country, read for phone numbers).")
+    property_columns: list[str] = strawberry.field(description="Columns that write custom properties.")
+    created_properties: list[str] = strawberry.field(description="TEXT properties created for unknown columns (createMissingProperties).")
+    ignored_columns: list[str] = strawberry.field(
+        description="Columns that are neither contact fields nor properties: not imported (createMissingProperties creates them)."
+    )
+
+    @classmethod
+    def of(cls, prepared: Any) -> ImportReport:
+        header = prepared.header
+        return cls(
+            delimiter=header.shown_delimiter,
+            rows=len(prepared.entries),
+            field_columns=[header.names[i] for i in sorted(header.fields)],
+            property_columns=[header.names[i] for i in sorted(header.properties)],
+            created_properties=list(prepared.created),
+            ignored_columns=list(header.unknown),
+        )
+
+
+@strawberry.type(description="The result of upsertContacts or importContacts: the batch, QUEUED, before any contact is written.")
 class UpsertContactsPayload:
     batch: Batch | None = strawberry.field(description="The accepted batch; null when the request was refused.")
     user_errors: list[UserError] = strawberry.field(description="Why the request was refused.")
+    import_report: ImportReport | None = strawberry.field(default=None, description="How importContacts read the file; null for upsertContacts.")
