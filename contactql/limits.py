@@ -5,23 +5,25 @@ A declared Content-Length over the limit is answered 413 before a byte of the bo
 chunked body is counted while it streams and refused as soon as it passes the limit.
 
 Rate: a token bucket per API key holding one minute's allowance (CONTACTQL_RATE_LIMIT),
-refilled continuously — bursts up to a minute's worth are fine. A GraphQL mutation costs one
-token per root field, so 30 aliased upsertContact calls cost 30; anything else costs one.
-Over the limit: HTTP 429 with Retry-After. Buckets live in each server process.
+refilled continuously — bursts up to a minute's worth are fine. A request takes its estimated
+cost (schema/cost.py), at least 1, whichever transport it came by. Over the limit: HTTP 429
+with Retry-After. Buckets live in each server process.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 import threading
 import time
 from collections.abc import Iterator
 
-from graphql import OperationDefinitionNode, OperationType, get_operation_ast
+from graphql import OperationDefinitionNode, get_operation_ast
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from contactql.schema.cost import estimate
 from contactql.schema.errors import ApiError
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
@@ -86,41 +88,85 @@ class TokenBuckets:
         self._buckets: dict[int, tuple[float, float]] = {}  # key id -> (tokens, when)
         self._lock = threading.Lock()
 
-    def take(self, key_id: int, cost: int) -> float:
-        """Take `cost` tokens; 0 when granted, else how many seconds until they would be."""
+    def take(self, key_id: int, cost: int) -> tuple[float, float]:
+        """Take `cost` tokens: (0, tokens left) when granted, else (seconds until they would
+        be, tokens there are)."""
         now = time.monotonic()
         with self._lock:
             tokens, when = self._buckets.get(key_id, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - when) * self.rate)
             if tokens >= cost:
                 self._buckets[key_id] = (tokens - cost, now)
-                return 0.0
+                return 0.0, tokens - cost
             self._buckets[key_id] = (tokens, now)
-            return (min(cost, self.capacity) - tokens) / self.rate
-
-
-def operation_cost(operation: OperationDefinitionNode | None) -> int:
-    if operation is None or operation.operation != OperationType.MUTATION:
-        return 1
-    return max(1, len(operation.selection_set.selections))
+            return (min(cost, self.capacity) - tokens) / self.rate, tokens
 
 
 class RateLimit(SchemaExtension):
-    """Charges the caller's bucket once the operation is parsed; over the limit, the request
-    fails with RATE_LIMITED and the view answers 429 with Retry-After."""
+    """Costs the operation once it is parsed and validated (schema/cost.py): over
+    CONTACTQL_MAX_COST it is refused with COST_LIMIT and the figures; else its cost is taken
+    from the caller's bucket — over the limit, the request fails with RATE_LIMITED and, over
+    HTTP, the view answers 429 with Retry-After. WebSocket operations are costed and charged
+    to the same bucket. The cost and the bucket are reported in `extensions.cost`."""
 
     def on_validate(self) -> Iterator[None]:
-        context = self.execution_context.context
-        buckets: TokenBuckets | None = getattr(context, "rate_limit", None)
-        if buckets is not None and context.principal.key_id >= 0:
-            wait = buckets.take(context.principal.key_id, operation_cost(self._operation()))
-            if wait > 0:
-                seconds = math.ceil(wait)
-                if context.response is not None:  # the HTTP answer: 429 with Retry-After
-                    context.response.status_code = 429
-                    context.response.headers["Retry-After"] = str(seconds)
-                raise ApiError(f"rate limit exceeded: retry in {seconds} s", "RATE_LIMITED")
+        # Before the yield, yet after validation: ValidationCache, listed before this
+        # extension, validates on its way in, and Strawberry looks at the errors before any
+        # extension's way out.
+        self._charge()
         yield
+
+    def _charge(self) -> None:
+        context = self.execution_context
+        caller = context.context
+        operation = self._operation()
+        if caller is None or caller.principal.key_id < 0:
+            return
+        settings = caller.services.settings
+        cost = 1  # a document refused by validation still costs its parsing
+        if not context.pre_execution_errors and operation is not None:
+            cost = max(1, estimate(context.schema._schema, context.graphql_document, operation, context.variables))
+            self._cost = cost
+            if cost > settings.max_cost:
+                context.pre_execution_errors = [
+                    ApiError(
+                        f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer "
+                        "items (first), fewer nested lists or fewer aliases",
+                        "COST_LIMIT",
+                        cost=cost,
+                        maxCost=settings.max_cost,
+                    )
+                ]
+                return
+        buckets: TokenBuckets | None = caller.rate_limit
+        if buckets is None:
+            return
+        wait, self._left = buckets.take(caller.principal.key_id, cost)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            if caller.response is not None:  # the HTTP answer: 429 with Retry-After
+                caller.response.status_code = 429
+                caller.response.headers["Retry-After"] = str(seconds)
+            context.pre_execution_errors = [
+                ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds)
+            ]
+
+    def get_results(self) -> dict[str, Any]:
+        cost = getattr(self, "_cost", None)
+        buckets: TokenBuckets | None = getattr(self.execution_context.context, "rate_limit", None)
+        if cost is None or buckets is None:
+            return {}
+        return {
+            "cost": {
+                "requestedQueryCost": cost,
+                "maximumQueryCost": self.execution_context.context.services.settings.max_cost,
+                "throttleStatus": {
+                    "maximumAvailable": int(buckets.capacity),
+                    "currentlyAvailable": int(getattr(self, "_left", 0)),
+                    "restoreRate": buckets.rate,
+                },
+            }
+        }
 
     def _operation(self) -> OperationDefinitionNode | None:
         document = self.execution_context.graphql_document

@@ -1,9 +1,9 @@
 """Hardening in one place (SPEC §9): document limits, caches and error masking.
 
-Strawberry's own extensions do the work. Each is handed to the schema as a class, so every
-request gets fresh instances; the limiters' validation rules are built once, at import, because
-`ValidationCache` keys its cache on the rule classes and a rule class made per request would
-never hit it.
+Strawberry's own extensions do the work, but for the depth and alias limits, whose Strawberry
+rules take exponential time on nested fragments (DocumentLimitsRule says why). Each extension
+is handed to the schema as a class, so every request gets fresh instances; the validation rule
+is one class, because `ValidationCache` keys its cache on the rule classes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, StringValueNode, Visitor, visit
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValidationRule,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -22,8 +34,6 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from contactql.schema.errors import ApiError
 
@@ -32,15 +42,65 @@ log = logging.getLogger("contactql.errors")
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 10_000
-_DEPTH_RULE = depth_validator(MAX_DEPTH, None, None)
-_ALIAS_RULE = alias_validator(MAX_ALIASES)
+
+
+class DocumentLimitsRule(ValidationRule):
+    """Depth ≤ 10 and aliases ≤ 30 per operation, fragments included — the checks of
+    Strawberry's QueryDepthLimiter and MaxAliasesLimiter with their messages, in time linear in
+    the document. Those walk every fragment spread again where it is spread, so a chain of
+    fragments that each spread the previous one twice (`fragment f1 on Query { ...f0 ...f0 }` …
+    `f22`, 1 KB) took time exponential in its length, on the event loop. Here each fragment's
+    depth and alias count is computed once and reused (counts grow, the work does not)."""
+
+    def enter_document(self, node: DocumentNode, *_: Any) -> Any:
+        fragments = {d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)}
+        measure = _Measure(fragments)
+        for definition in node.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                name = definition.name.value if definition.name else "anonymous"
+                depth, aliases = measure.selection_set(definition.selection_set)
+                if depth > MAX_DEPTH:
+                    self.report_error(GraphQLError(f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}", definition))
+                if aliases > MAX_ALIASES:
+                    self.report_error(GraphQLError(f"{aliases} aliases found. Allowed: {MAX_ALIASES}", definition))
+        return self.BREAK
+
+
+class _Measure:
+    """(depth, aliases) of selection sets; fragments measured once (None while in progress:
+    a cycle, which graphql-core's NoFragmentCycles reports)."""
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.memo: dict[str, tuple[int, int] | None] = {}
+
+    def selection_set(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+        depth = aliases = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__"):  # introspection: not counted, as QueryDepthLimiter
+                    continue
+                inner_depth, inner_aliases = self.selection_set(selection.selection_set)
+                depth = max(depth, inner_depth + 1 if selection.selection_set else 0)
+                aliases += inner_aliases + (1 if selection.alias else 0)
+            else:
+                inner_depth, inner_aliases = (
+                    self.fragment(selection.name.value) if isinstance(selection, FragmentSpreadNode) else self.selection_set(selection.selection_set)
+                )
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+        return depth, aliases
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name not in self.memo:
+            self.memo[name] = None
+            fragment = self.fragments.get(name)
+            self.memo[name] = self.selection_set(fragment.selection_set) if fragment else (0, 0)
+        return self.memo[name] or (0, 0)
 
 
 class DocumentLimits(AddValidationRules):
-    """Depth ≤ 10 and aliases ≤ 30 (fragments included), as QueryDepthLimiter/MaxAliasesLimiter."""
-
     def __init__(self) -> None:
-        super().__init__([_DEPTH_RULE, _ALIAS_RULE])
+        super().__init__([DocumentLimitsRule])
 
 
 class TokenLimit(MaxTokensLimiter):
@@ -153,7 +213,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
 def extensions(*, introspection: bool) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     from contactql.limits import RateLimit
 
-    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, RateLimit, DocumentLimits, ValidationCache, NoNulText]
+    # Order matters: DocumentLimits adds its rule before ValidationCache validates; NoNulText and
+    # RateLimit look at the validated document (see their on_validate).
+    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, RateLimit]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 

@@ -1,0 +1,179 @@
+"""What a request may cost, estimated from its document before anything runs.
+
+After the conventions of IBM's GraphQL cost directives (`@cost`, `@listSize` with slicing
+arguments and sized fields) and Shopify's calculated query cost:
+
+- a field that returns an object costs 1 (`OBJECT_COST`) for each object it may return;
+  scalar and enum fields cost nothing, introspection fields nothing either;
+- a connection (a field with a `first` argument) returns `first` edges — the argument given,
+  else its default, at most the connection's maximum — so what its `edges` select is counted
+  that many times;
+- a list without `first` is counted at its assumed size (`ASSUMED_SIZES`, else
+  `DEFAULT_LIST_SIZE`): an upper bound where ContactQL bounds it, a typical size where not;
+- `totalCount` costs `COUNT_COST` (a COUNT over the matching rows), a mutation field
+  `MUTATION_COST` on top of what it selects.
+
+Fragments are costed once each (memoised by name and spread once per selection set, as
+execution merges them), so the estimate is linear in the document however its fragments
+nest: a chain of fragments spreading the previous one twice costs what it executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+
+OBJECT_COST = 1
+COUNT_COST = 10
+MUTATION_COST = 10
+DEFAULT_LIST_SIZE = 10
+# Lists without `first`: (parent type, field) → items assumed.
+ASSUMED_SIZES = {
+    ("Contact", "externalUrls"): 3,  # at most 3
+    ("Contact", "lists"): 5,
+    ("Contact", "companies"): 5,
+    ("Contact", "properties"): 10,
+    ("Query", "properties"): 50,
+    ("Query", "webhookEndpoints"): 20,  # at most 20
+    ("UpsertContactPayload", "contacts"): 5,
+    ("UpsertContactPayload", "invalidProperties"): 3,
+    ("UpsertContactPayload", "userErrors"): 3,
+    ("BatchResult", "invalidProperties"): 2,  # a page of 1 000 results stays affordable
+    ("BatchResult", "errors"): 2,
+    ("HistoryEntry", "changes"): 10,
+}
+SIZED_FIELDS = ("edges",)
+# The most a connection returns; a larger `first` is refused when it runs (INVALID_INPUT), so it
+# is costed at the most rather than refused here for its cost.
+MAX_FIRST = 100
+MAX_FIRST_OF = {("Batch", "results"): 1000}
+
+
+class CostEstimator:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any] | None) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables or {}
+        self._fragment_costs: dict[str, int] = {}
+        self._in_progress: set[str] = set()
+
+    def operation(self, operation: OperationDefinitionNode) -> int:
+        root = self.schema.get_root_type(operation.operation)
+        if root is None:
+            return 0
+        extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
+        return self._selection_set(operation.selection_set, root, per_field=extra)
+
+    def _selection_set(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType, per_field: int = 0) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        spread: set[str] = set()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent) + (0 if selection.name.value.startswith("__") else per_field)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                total += self._selection_set(selection.selection_set, condition or parent, per_field)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spread:
+                spread.add(selection.name.value)  # spread twice in one selection set, executed once
+                total += self._fragment(selection.name.value)
+        return total
+
+    def _fragment(self, name: str) -> int:
+        if name in self._fragment_costs:
+            return self._fragment_costs[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._in_progress:  # unknown or a cycle: validation reports it
+            return 0
+        self._in_progress.add(name)
+        condition = self.schema.get_type(fragment.type_condition.name.value)
+        cost = 0 if condition is None else self._selection_set(fragment.selection_set, condition)
+        self._in_progress.discard(name)
+        self._fragment_costs[name] = cost
+        return cost
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        name = node.name.value
+        if name.startswith("__") or not isinstance(parent, GraphQLObjectType) or name not in parent.fields:
+            return 0
+        definition = parent.fields[name]
+        if name == "totalCount":
+            return COUNT_COST
+        named = get_named_type(definition.type)
+        if not isinstance(named, GraphQLObjectType):
+            return 0
+        if "first" in definition.args:
+            first = min(self._first(node, definition.args["first"].default_value), MAX_FIRST_OF.get((parent.name, name), MAX_FIRST))
+            return self._connection(node, named, first)
+        inner = OBJECT_COST + self._selection_set(node.selection_set, named)
+        if _is_list(definition.type):
+            return ASSUMED_SIZES.get((parent.name, name), DEFAULT_LIST_SIZE) * inner
+        return inner
+
+    def _connection(self, node: FieldNode, connection: GraphQLObjectType, first: int) -> int:
+        """A connection object, its edges counted `first` times and the rest once."""
+        cost = OBJECT_COST
+        for selection in node.selection_set.selections if node.selection_set else ():
+            if isinstance(selection, FieldNode) and selection.name.value in SIZED_FIELDS:
+                cost += first * self._field_items(selection, connection)
+            elif isinstance(selection, FieldNode):
+                cost += self._field(selection, connection)
+            else:  # fragments on the connection type: counted once, edges included
+                cost += self._selection_set(SelectionSetNode(selections=(selection,)), connection)
+        return cost
+
+    def _field_items(self, node: FieldNode, parent: GraphQLObjectType) -> int:
+        """The cost of one item of a list field (an edge)."""
+        definition = parent.fields.get(node.name.value)
+        named = get_named_type(definition.type) if definition else None
+        return OBJECT_COST + self._selection_set(node.selection_set, named) if isinstance(named, GraphQLObjectType) else 0
+
+    def _first(self, node: FieldNode, default: Any) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == "first":
+                value: Any = argument.value
+                if isinstance(value, IntValueNode):
+                    return max(0, int(value.value))
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    return max(0, given) if isinstance(given, int) else _default(default)
+                return _default(default)
+        return _default(default)
+
+
+def _default(default: Any) -> int:
+    return default if isinstance(default, int) else DEFAULT_LIST_SIZE
+
+
+def _is_list(type_: GraphQLOutputType) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+def estimate(
+    schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> int:
+    """The estimated cost of running `operation` of `document` with `variables`."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return CostEstimator(schema, fragments, variables).operation(operation)
