@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -34,12 +34,16 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from contactql.auth import KeyCache
 from contactql.batch_worker import BatchWorker, ProgressHub
 from contactql.config import Settings, load_settings
+from contactql.housekeeping import Housekeeper
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.resolvers.context import Context, Loaders, Services
 from contactql.runtime import Helper
@@ -49,6 +53,7 @@ from contactql.store.database import Database
 from contactql.store.keys import Principal
 from contactql.store.model import Scope as KeyScope
 from contactql.store.writer import UpsertWriter
+from contactql.supervise import Clock, utc_now
 from contactql.webhook_sender import WebhookSender
 
 log = logging.getLogger("contactql")
@@ -82,18 +87,63 @@ NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", s
 
 
 class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws whose connection_init must carry `{"Authorization": "Bearer <key>"}`."""
+    """graphql-transport-ws whose connection_init must carry `{"Authorization": "Bearer <key>"}`.
+
+    The key is checked again before every operation (through the key cache, so at most
+    CONTACTQL_KEY_CACHE_SECONDS late) and, while the socket is open, every that many seconds
+    (at least 1) against the database: a revoked key's socket is closed with 4403. Every
+    operation is costed and charged to the key's bucket, as over HTTP (limits.RateLimit)."""
+
+    view: GraphQLView
+    _header: str | None = None
+    _watcher: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
         header = payload.get("Authorization") if isinstance(payload, dict) else None
-        principal = await self.view.keys.principal(header if isinstance(header, str) else None)  # type: ignore[attr-defined]
+        self._header = header if isinstance(header, str) else None
+        principal = await self.view.keys.principal(self._header)
         if principal is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
         self.context.principal = principal
         self.context.loaders = Loaders(self.context.services.db, principal.workspace_id)
+        self.context.rate_limit = self.view.rate_limit
         await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_key(), name="contactql-ws-key")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged:
+            if not await self._key_still_valid(fresh=False):
+                return
+            # A loader's cache must not outlive its operation: a socket runs many.
+            self.context.loaders = Loaders(self.context.services.db, self.context.principal.workspace_id)
+        await super().handle_subscribe(message)
+
+    async def _key_still_valid(self, *, fresh: bool) -> bool:
+        principal = await self.view.keys.principal(self._header, fresh=fresh)
+        if principal is None or principal.key_id != self.context.principal.key_id:
+            await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
+            return False
+        return True
+
+    async def _watch_key(self) -> None:
+        interval = max(1.0, self.view.keys.ttl)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await self._key_still_valid(fresh=True):
+                    return
+            except Exception:  # a database hiccup must not close a valid socket; try again
+                log.warning("re-checking a WebSocket's key failed", exc_info=True)
+
+    async def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await super().shutdown()
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -107,6 +157,9 @@ class GraphQLView(GraphQL[Context, None]):
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             multipart_uploads_enabled=True,
+            # Browsers send no CORS preflight for a WebSocket: the handshake's Origin is
+            # checked against the same list as HTTP's CORS (same-origin pages always pass).
+            allowed_origins=settings.cors_origins,
         )
         self.services = services
         self.keys = keys
@@ -124,7 +177,8 @@ class GraphQLView(GraphQL[Context, None]):
             try:
                 response = await self.run(request)
             except HTTPException as error:
-                response = PlainTextResponse(error.reason, status_code=error.status_code)
+                status, message = _instead(error)
+                response = refusal(status, message, media=scope[RESPONSE_MEDIA])
             if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 if scope.get(REQUEST_ERROR) and response.status_code == 200:
@@ -135,11 +189,51 @@ class GraphQLView(GraphQL[Context, None]):
             await request.close()
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
-        # Uploads exist for importContacts only (SPEC §9): refuse any other multipart operation.
+        # Uploads exist for importContacts only: refuse any other multipart operation.
         data = await super().parse_multipart(request)
         if not isinstance(data, dict) or not _only_imports(data.get("query"), data.get("operationName")):
-            raise HTTPException(400, "multipart requests are accepted for importContacts only")
+            raise HTTPException(400, MULTIPART_ONLY_IMPORTS)
         return data
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            parsed = self.decode_json(data)
+        except (orjson.JSONDecodeError, UnicodeDecodeError):
+            raise HTTPException(400, NOT_JSON) from None
+        if isinstance(parsed, list):
+            raise HTTPException(400, NO_BATCHING)
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, NOT_AN_OBJECT)
+        return parsed
+
+    async def execute_single(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: Any,
+    ) -> ExecutionResult:
+        # As Strawberry's, but for the operations allowed: queries and mutations by POST; no
+        # subscription over HTTP (Strawberry would run one by POST and fail), nothing by GET.
+        allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else set()
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise HTTPException(405 if request_adapter.method == "GET" else 400, _wrong_transport(error.operation_type, request_adapter.method)) from None
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason() + " (name it with operationName)") from None
+        except MissingQueryError:
+            raise HTTPException(400, f"the request has no query: {SEND_JSON}") from None
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get(PRINCIPAL, NOBODY)
@@ -198,6 +292,41 @@ def _quality(params: str) -> float:
     return 1.0
 
 
+# What a refused request should have been (GraphQL over HTTP answers, not plain text).
+SEND_JSON = 'send POST /graphql with Content-Type: application/json and a body such as {"query": "{ workspace { name } }", "variables": {}}'
+NOT_JSON = f"the body is not valid JSON (UTF-8): {SEND_JSON}"
+NOT_AN_OBJECT = f"the body must be a JSON object: {SEND_JSON}"
+NO_BATCHING = "batched operations (a JSON array) are not accepted: send one operation per request, as a JSON object"
+MULTIPART_ONLY_IMPORTS = f"multipart/form-data is accepted for importContacts uploads only; for any other operation, {SEND_JSON}"
+UNSUPPORTED_TYPE = f"unsupported Content-Type: {SEND_JSON} (multipart/form-data for importContacts uploads)"
+# Strawberry's reasons, by what they are about, said with what to send instead.
+_INSTEAD = {
+    "Unsupported content type": (415, UNSUPPORTED_TYPE),
+    "Unable to parse request body as JSON": (400, NOT_JSON),
+    "Batching is not enabled": (400, NO_BATCHING),
+    "No GraphQL query found in the request": (400, f"the request has no query: {SEND_JSON}"),
+    "GraphQL only supports GET and POST requests.": (405, f"this method is not accepted: {SEND_JSON}"),
+}
+
+
+def _instead(error: HTTPException) -> tuple[int, str]:
+    return _INSTEAD.get(error.reason, (error.status_code, error.reason))
+
+
+def _wrong_transport(operation: StrawberryOperation, method: str) -> str:
+    if operation is StrawberryOperation.SUBSCRIPTION:
+        return "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"
+    return f"GraphQL {operation.value} operations are not accepted by {method}: {SEND_JSON}"
+
+
+def refusal(status: int, message: str, *, media: str = "application/json", code: str = "INVALID_INPUT") -> Response:
+    """A request refused before GraphQL ran, as GraphQL over HTTP answers one: JSON with
+    `errors[0].extensions.code` and a message that says what to send instead."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = {"Allow": "GET, POST"} if status == 405 else None
+    return JSONResponse(body, status_code=status, media_type=media, headers=headers)
+
+
 def _is_request_error(result: ExecutionResult) -> bool:
     """Errors raised before execution began carry no path; field errors always do."""
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
@@ -234,7 +363,9 @@ class AuthenticatedGraphQL:
     def __init__(self, view: GraphQLView, graphiql: bool) -> None:
         self.view = view
         self.page: Response = (
-            HTMLResponse((PACKAGE / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS) if graphiql else PlainTextResponse("Not Found", 404)
+            HTMLResponse((PACKAGE / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS)
+            if graphiql
+            else refusal(404, f"GraphiQL is turned off on this server (CONTACTQL_GRAPHIQL=false); {SEND_JSON}", code="NOT_FOUND")
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -256,12 +387,25 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+async def home(request: Request) -> Response:
+    """`GET /`: a browser goes to GraphiQL; anything else is told where things are."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/graphql", status_code=307)
+    return JSONResponse({"graphql": "/graphql", "health": "/healthz", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
+
+
+async def not_found(request: Request, _: Exception) -> Response:
+    return refusal(404, f"nothing at {request.url.path}: GraphQL is at /graphql (GraphiQL in a browser), health at /healthz", code="NOT_FOUND")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
+    """The ASGI app; `clock` is the time the background loops schedule by (tests move it)."""
     settings = settings or load_settings()
     db = Database(settings)
     progress = ProgressHub()
-    sender = WebhookSender(db, settings)
+    sender = WebhookSender(db, settings, clock)
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
+    housekeeper = Housekeeper(db, clock)
     services = Services(
         settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake
     )
@@ -272,7 +416,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await db.migrate()
         tasks = []
         if settings.workers:
-            tasks = [asyncio.create_task(worker.run(), name="contactql-batches"), asyncio.create_task(sender.run(), name="contactql-webhooks")]
+            tasks = [
+                asyncio.create_task(worker.run(), name="contactql-batches"),
+                asyncio.create_task(sender.run(), name="contactql-webhooks"),
+                asyncio.create_task(housekeeper.run(), name="contactql-housekeeping"),
+            ]
         try:
             yield
         finally:
@@ -290,8 +438,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = AuthenticatedGraphQL(view, settings.graphiql)
     routes: list[BaseRoute] = [
+        Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
     ]
     if settings.graphiql:
@@ -307,8 +456,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_age=600,
         )
         middleware.insert(0, cors)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={404: not_found})
     app.state.services = services
     app.state.batch_worker = worker
     app.state.webhook_sender = sender
+    app.state.housekeeper = housekeeper
     return app

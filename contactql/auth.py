@@ -40,14 +40,19 @@ class KeyCache:
         self._touched: dict[int, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def principal(self, header: str | None) -> Principal | None:
+    @property
+    def ttl(self) -> float:
+        return self._ttl
+
+    async def principal(self, header: str | None, *, fresh: bool = False) -> Principal | None:
+        """Who `header` (`Bearer <key>`) names, or None; `fresh`: ask the database, not the cache."""
         token = bearer_token(header)
         if token is None:
             return None
         digest = hash_key(token)
         now = time.monotonic()
         cached = self._entries.get(digest)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > now and not fresh:
             found = cached[1]
         else:
             found = await self._db.read(authenticate, secret=token)

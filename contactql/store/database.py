@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+from pathlib import Path
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from contactql.config import Settings
+from contactql.config import ConfigError, Settings
 from contactql.store import migrate
 from contactql.store.catalog import Catalog
 from contactql.store.checkpoint import Checkpointer
@@ -52,6 +53,9 @@ class Database:
         self._async: AsyncEngine | None = None
         self.catalog = Catalog()
         if self.dialect == "sqlite":
+            folder = Path(sqlite_path(settings.database_url)).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise ConfigError(f"CONTACTQL_DATABASE_URL: the folder {folder} of the SQLite file does not exist; create it, or give another path")
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
             self._checkpointer = Checkpointer(sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, self._between_writes)
