@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -84,13 +83,13 @@ async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def make_key(app: Any, *, workspace: str = "default", scope: Scope = Scope.WRITE, name: str | None = None) -> str:
-    return str(await app.state.services.db.write(new_key, workspace=workspace, scope=scope, name=name or f"{workspace}-{scope.value}"))
+    return str(await app.state.services.db.write(new_key, workspace=workspace, scope=scope, name=name))
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, scope: Scope = Scope.WRITE, **changes: Any) -> AsyncIterator[tuple[Any, Api]]:
     """The real app with some settings changed, started, and a client holding a key of `scope`."""
-    app = create_app(dataclasses.replace(settings, **changes))
+    app = create_app(settings.replace(**changes))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             yield app, Api(http, await make_key(app, scope=scope))
@@ -187,7 +186,7 @@ async def receiver() -> AsyncIterator[Any]:
 @pytest.fixture
 async def live(settings: Settings) -> AsyncIterator[tuple[Any, Api, str]]:
     """The app with its workers running, private webhooks allowed and fast retries."""
-    app = create_app(dataclasses.replace(settings, allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
+    app = create_app(settings.replace(allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
             admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))

@@ -86,7 +86,7 @@ mutation Upsert($input: UpsertContactInput!) {{
     outcome matchedBy changedFields
     contact {{ {CONTACT_FIELDS} }}
     contacts {{ id }}
-    invalidProperties {{ id name value reason }}
+    invalidProperties {{ fieldId name value reason }}
     invalidContactIds
     userErrors {{ field code message }}
   }}

@@ -24,7 +24,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line_and_it_works(database
     with serve(database) as (base, first_key, _):
         assert first_key is None, "a database that has a key gets no first-start key"
         response = httpx.post(f"{base}/graphql", json={"query": "{ workspace { name } }"}, headers={"Authorization": f"Bearer {key}"})
-        assert response.json() == {"data": {"workspace": {"name": "acme"}}}
+        assert response.json()["data"] == {"workspace": {"name": "acme"}}
         denied = httpx.post(
             f"{base}/graphql",
             json={"query": 'mutation { createList(name: "x") { list { id } } }'},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -26,7 +25,7 @@ query P($first: Int, $after: String, $filter: ContactFilter) {
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """No batch or webhook workers: their idle polls would land in the statement counts below."""
-    return dataclasses.replace(settings, workers=False)
+    return settings.replace(workers=False)
 
 
 async def test_pages_walk_every_contact_once_in_id_order(api: Api) -> None:

@@ -69,8 +69,8 @@ async def test_values_are_stored_in_canonical_form(api: Api, type_: str, options
 @pytest.mark.parametrize(
     ("type_", "options", "given", "reason"),
     [
-        ("NUMBER", None, "twelve", "not a number"),
-        ("NUMBER", None, "NaN", "not a finite number"),
+        ("NUMBER", None, "twelve", "not a number (digits, an optional sign, a decimal point and an exponent such as 1.5e3)"),
+        ("NUMBER", None, "NaN", "not a number (digits, an optional sign, a decimal point and an exponent such as 1.5e3)"),
         ("BOOLEAN", None, "maybe", "not a boolean (true or false)"),
         ("DATE", None, "31/12/2024", "not a date (YYYY-MM-DD)"),
         ("SELECT", ["Gold", "Silver"], "Bronze", "not one of the options: Gold, Silver"),
@@ -83,7 +83,7 @@ async def test_values_that_fail_their_type_are_invalid_properties_and_the_rest_i
     result = await api.upsert({"email": "b@example.com", "firstName": "B", "properties": [{"name": "p", "value": given}]})
     assert result["outcome"] == "CREATED"
     assert result["contact"]["firstName"] == "B"
-    assert result["invalidProperties"] == [{"id": field_id, "name": "p", "value": given, "reason": reason}]
+    assert result["invalidProperties"] == [{"fieldId": field_id, "name": "p", "value": given, "reason": reason}]
     assert result["contact"]["properties"] == []
 
 
@@ -98,7 +98,7 @@ async def test_unknown_property_names_and_ids_are_reported(api: Api) -> None:
         }
     )
     assert result["outcome"] == "CREATED"
-    assert [(p["id"], p["name"], p["value"]) for p in result["invalidProperties"]] == [
+    assert [(p["fieldId"], p["name"], p["value"]) for p in result["invalidProperties"]] == [
         (None, "interest", "ice hockey"),
         ("3fa85f64-5717-4562-b3fc-123123d23dds", None, "0236"),
     ]

@@ -53,12 +53,33 @@ async def test_a_big_batch_is_validated_in_the_helper_process_with_the_same_resu
     assert await helper.run(validate_entries, items, big=True) == validate_entries(items)
 
 
-async def test_a_problem_raised_in_the_helper_comes_back_with_its_path_and_code(helper: Helper) -> None:
+@pytest.mark.parametrize(
+    ("data", "says"), [(b"email\n" + b"a@example.com\n" * 6000 + b"\x00", "NUL byte"), (b"email\n" + "bj\xf8rn@example.com\n".encode("latin-1") * 6000, "not UTF-8")]
+)
+async def test_a_problem_raised_in_the_helper_comes_back_with_its_path_and_code(helper: Helper, data: bytes, says: str) -> None:
     with pytest.raises(Invalid) as raised:
-        await helper.run(imports.entries, b"email\n" + b"a@example.com\n" * 6000 + b"\x00", big=True)
+        await helper.run(imports.read_header, data, set(), big=True)
     [problem] = raised.value.problems
     assert (problem.path, problem.code) == (("file",), ErrorCode.INVALID_INPUT)
-    assert "NUL byte" in problem.message
+    assert says in problem.message
+    first = await helper.run(os.getpid, big=True)
+    assert first != os.getpid() and await helper.run(os.getpid, big=True) == first, "the same helper process goes on"
+
+
+class Unpicklable(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")  # args no longer rebuild it: unpickling fails
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable(7, "boom")
+
+
+async def test_an_error_that_cannot_cross_back_arrives_as_a_runtime_error_and_the_helper_goes_on(helper: Helper) -> None:
+    with pytest.raises(RuntimeError, match="Unpicklable: 7: boom"):
+        await helper.run(raise_unpicklable, big=True)
+    first = await helper.run(os.getpid, big=True)
+    assert await helper.run(os.getpid, big=True) == first != os.getpid()
 
 
 async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost(helper: Helper) -> None:

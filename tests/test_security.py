@@ -14,14 +14,14 @@ import pytest
 
 from contactql.config import Settings
 from tests.conftest import running
-from tests.helpers import Api, serve
+from tests.helpers import Api, query, serve
 
 
 def deep_query(depth: int) -> str:
     inner = "id"
     for _ in range(depth):
-        inner = f"lists {{ contacts {{ edges {{ node {{ {inner} }} }} }} }}"
-    return f"{{ contacts {{ edges {{ node {{ {inner} }} }} }} }}"
+        inner = f"lists {{ contacts(first: 5) {{ edges {{ node {{ {inner} }} }} }} }}"
+    return f"{{ contacts(first: 5) {{ edges {{ node {{ {inner} }} }} }} }}"
 
 
 ALIASED_FRAGMENT = "query { ...W } fragment W on Query { " + " ".join(f"w{i}: workspace {{ name }}" for i in range(31)) + " }"
@@ -116,25 +116,32 @@ async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api
 
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncIterator[Api]:
-    async with running(settings, rate_limit_per_minute=40) as (_, api):
+    async with running(settings, rate_limit_per_minute=100) as (_, api):
         yield api
 
 
-async def test_rate_limit_counts_each_aliased_mutation(limited: Api) -> None:
-    aliased = "mutation { " + " ".join(f'u{i}: upsertContact(input: {{contact: {{email: "r{i}@example.com"}}}}) {{ outcome }}' for i in range(30)) + " }"
-    first = await limited.post(aliased)
-    assert first.status_code == 200 and "errors" not in first.json()
-    second = await limited.post(aliased)  # 30 more than the 10 left
-    assert second.status_code == 429
-    assert int(second.headers["Retry-After"]) >= 1
-    assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-    assert second.json()["data"] is None
-    assert (await limited.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 30, "the refused request wrote nothing"
+def aliased_upserts(first: int, count: int) -> str:
+    return "mutation { " + " ".join(f'u{i}: upsertContact(input: {{contact: {{email: "r{i}@example.com"}}}}) {{ outcome }}' for i in range(first, first + count)) + " }"
+
+
+async def test_the_rate_limit_takes_each_request_s_cost(limited: Api, database_url: str) -> None:
+    # Each aliased upsertContact { outcome }: 10 for the mutation and 1 for its payload.
+    for start, left in ((0, 67), (3, 34), (6, 1)):
+        answer = await limited.post(aliased_upserts(start, 3))
+        assert answer.status_code == 200 and "errors" not in answer.json()
+        cost = answer.json()["extensions"]["cost"]
+        assert (cost["requestedQueryCost"], cost["throttleStatus"]["currentlyAvailable"], cost["throttleStatus"]["maximumAvailable"]) == (33, left, 100)
+    refused = await limited.post(aliased_upserts(9, 3))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    [error] = refused.json()["errors"]
+    assert error["extensions"] == {"code": "RATE_LIMITED", "cost": 33, "retryAfter": int(refused.headers["Retry-After"])}
+    assert refused.json()["data"] is None
+    assert query(database_url, "SELECT count(*) FROM contact") == [(9,)], "the refused request wrote nothing"
 
 
 async def test_rate_limit_per_key_not_shared(limited: Api, app: Any) -> None:
-    for _ in range(40):
-        await limited.post("{ workspace { name } }")
+    for _ in range(100):
+        await limited.post("{ workspace { name } }")  # costs 1
     assert (await limited.post("{ workspace { name } }")).status_code == 429
 
 

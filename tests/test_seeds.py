@@ -58,7 +58,7 @@ async def test_seed_000_insert_then_update_by_contact_id_then_email_and_mobile_r
     assert created["outcome"] == "CREATED"
     assert created["invalidContactIds"] == ["234567"], "no record with that contactId: a new one is created"
     assert created["invalidProperties"] == [
-        {"id": "3fa85f64-5717-4562-b3fc-123123d23dds", "name": None, "value": "0236", "reason": "no property with this id 3fa85f64-5717-4562-b3fc-123123d23dds"}
+        {"fieldId": "3fa85f64-5717-4562-b3fc-123123d23dds", "name": None, "value": "0236", "reason": "no property with this id 3fa85f64-5717-4562-b3fc-123123d23dds"}
     ]
     contact = created["contact"]
     assert contact["id"] != "234567"

@@ -40,14 +40,14 @@ async def events(api: Api, **filter_: Any) -> list[dict[str, Any]]:
     return [e["node"] for e in (await api.gql(EVENTS, {"f": filter_}))["events"]["edges"]]
 
 
-async def test_seed_004_subscribe_creates_a_pending_unconfirmed_contact_and_an_event(api: Api) -> None:
+async def test_seed_004_subscribe_creates_a_pending_unconfirmed_contact_and_an_event(api: Api, admin: Api) -> None:
     result = await subscribe(api, SEED_004_SUBSCRIBE)
     assert result["outcome"] == "CREATED"
     contact = result["contact"]
     assert (contact["emailStatus"], contact["confirmed"], contact["source"]) == ("PENDING_CONFIRMATION", False, "SUBSCRIBE")
     assert contact["mobile"] == "+380942583691" and contact["address"]["town"] == "London"
     assert [item["name"] for item in contact["lists"]] == ["Subscribers"]
-    [event] = await events(api)
+    [event] = await events(admin)  # only admin keys see the token (see below)
     assert event["type"] == "subscribeFromApi-abc"
     assert event["key"] == contact["id"] == event["contactId"], "seed 004: the event key is the contact id"
     assert set(event["params"]) == {"ContactId", "EmailAddress", "ConfirmationToken", "formType"}
@@ -61,9 +61,19 @@ async def test_seed_004_subscribe_creates_a_pending_unconfirmed_contact_and_an_e
     assert again["outcome"] is None and again["userErrors"] == [{"field": ["token"], "code": "NOT_FOUND"}]
 
 
-async def test_tokens_are_stored_only_as_digests(app: Any, api: Api) -> None:
+async def test_only_admin_keys_see_the_confirmation_token(api: Api, admin: Api, reader: Api) -> None:
+    """With the token, anyone could confirm a subscription on the subscriber's behalf."""
+    await subscribe(api, {"contact": {"email": "t@example.com"}, "formType": "news"})
+    for key in (api, reader):
+        [event] = await events(key)
+        assert set(event["params"]) == {"ContactId", "EmailAddress", "formType"}
+    [event] = await events(admin)
+    assert set(event["params"]) == {"ContactId", "EmailAddress", "formType", "ConfirmationToken"}
+
+
+async def test_tokens_are_stored_only_as_digests(app: Any, api: Api, admin: Api) -> None:
     await subscribe(api, {"contact": {"email": "t@example.com"}})
-    [event] = await events(api)
+    [event] = await events(admin)
     stored = await app.state.services.db.read(lambda conn: conn.execute(sa.select(token_t)).all())
     assert len(stored) == 1
     assert event["params"]["ConfirmationToken"] not in {str(v) for row in stored for v in row}

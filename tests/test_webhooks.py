@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from typing import Any
 
@@ -69,7 +68,7 @@ async def test_a_webhook_that_always_fails_ends_failed_after_the_schedule(live: 
 
 async def test_a_pending_delivery_survives_a_restart(settings: Settings, receiver: Any) -> None:
     hook = await receiver([204])
-    first = create_app(dataclasses.replace(settings, allow_private_webhooks=True, workers=False))
+    first = create_app(settings.replace(allow_private_webhooks=True, workers=False))
     async with first.router.lifespan_context(first):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
             api = Api(http, await make_key(first, scope=Scope.ADMIN))
@@ -78,7 +77,7 @@ async def test_a_pending_delivery_survives_a_restart(settings: Settings, receive
             assert (await status(api, batch["id"]))["webhook"]["status"] == "PENDING"
     assert hook.calls == []
 
-    second = create_app(dataclasses.replace(settings, allow_private_webhooks=True))
+    second = create_app(settings.replace(allow_private_webhooks=True))
     async with second.router.lifespan_context(second):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http:
             api = Api(http, await make_key(second, scope=Scope.ADMIN, name="again"))
@@ -90,7 +89,7 @@ async def test_a_pending_delivery_survives_a_restart(settings: Settings, receive
 async def test_a_delivery_cut_off_by_a_shutdown_is_sent_at_once_after_a_restart(settings: Settings, database_url: str, receiver: Any) -> None:
     """Without the lease given back, the restarted server would wait out the 30 s lease."""
     hook = await receiver([204], hold_first=True)  # the first attempt hangs until the server stops
-    changed = dataclasses.replace(settings, allow_private_webhooks=True)
+    changed = settings.replace(allow_private_webhooks=True)
     async with running(changed, scope=Scope.ADMIN) as (_, api):
         batch = (await submit(api, [{"email": "cut@example.com"}], webhookUrl=hook.url))["batch"]
         for _ in range(1000):  # bounded: until the sender is mid-attempt

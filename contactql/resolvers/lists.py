@@ -49,7 +49,10 @@ async def create_list(info: Info, name: str) -> ContactListPayload:
 
 
 async def get_properties(info: Info) -> list[PropertyField]:
-    return [PropertyField.from_def(f) for f in (await info.context.loaders.fields()).by_id.values()]
+    # From the database, never the catalog: a listing shows a field created a moment ago, by
+    # this process or another.
+    fields = await info.context.db.read(properties.list_fields, workspace_id=info.context.workspace_id)
+    return [PropertyField.from_def(f) for f in fields]
 
 
 async def create_property_field(info: Info, name: str, type: str, options: list[str] | None) -> PropertyFieldPayload:

@@ -129,7 +129,7 @@ ErrorCode = publish(
     {
         "INVALID_INPUT": "A value is malformed, out of range or contradicts another.",
         "INVALID_EMAIL": "The email address is not valid.",
-        "INVALID_PHONE": "The phone number is not a possible number.",
+        "INVALID_PHONE": "The phone number is not a valid number of its country, or its country is unknown (give defaultCountry).",
         "IDENTITY_REQUIRED": "A contact needs at least one of email, mobile or externalId.",
         "NOT_FOUND": "No contact matches (onNoMatch FAIL), or the id names nothing.",
         "LIST_NOT_FOUND": "A list given by id does not exist.",
@@ -141,5 +141,6 @@ ErrorCode = publish(
         "TOO_MANY_EXTERNAL_URLS": "A contact can have at most 3 external URLs.",
         "IDEMPOTENCY_KEY_REUSED": "The idempotency key was used with a different input.",
         "FORBIDDEN": "The API key's scope does not allow this.",
+        "INTERNAL": "An unexpected error stopped this item alone; nothing of it was written and the message names the incident in the server log.",
     },
 )

@@ -8,6 +8,7 @@ data — a read-only key calling a mutation, a page size out of range — and al
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -20,8 +21,8 @@ from contactql.store.model import InvalidProperty as InvalidPropertyRow
 class ApiError(GraphQLError):
     """A deliberate GraphQL error; `code` becomes `extensions.code`."""
 
-    def __init__(self, message: str, code: str = "INVALID_INPUT") -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, message: str, code: str = "INVALID_INPUT", **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
 
 
 @strawberry.type(description="A problem with the data of a request: where it is, what kind, and a readable message.")
@@ -43,7 +44,9 @@ def user_errors(problems: Iterable[Problem], *prefix: str) -> list[UserError]:
 
 @strawberry.type(description="A property value that was not written, and why (seed 000's InvalidProperties).")
 class InvalidProperty:
-    id: strawberry.ID | None = strawberry.field(description="The property field's id, when known.")
+    field_id: strawberry.ID | None = strawberry.field(
+        description="The id of the property field the value was for, when one was found (not an id of this report: it has none)."
+    )
     name: str | None = strawberry.field(description="The property name as sent, or the field's name.")
     value: str | None = strawberry.field(description="The value that was refused.")
     reason: str = strawberry.field(description="Why it was refused.")
@@ -51,5 +54,5 @@ class InvalidProperty:
     @classmethod
     def from_row(cls, row: InvalidPropertyRow) -> InvalidProperty:
         return cls(
-            id=None if row.id is None else strawberry.ID(row.id), name=row.name, value=row.value, reason=row.reason
+            field_id=None if row.id is None else strawberry.ID(row.id), name=row.name, value=row.value, reason=row.reason
         )

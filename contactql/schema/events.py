@@ -13,6 +13,7 @@ from contactql.schema.enums import ContactSource
 from contactql.schema.errors import UserError
 from contactql.schema.inputs import ContactInput, raw_input
 from contactql.schema.pagination import PageInfo
+from contactql.store.effects import CONFIRMATION_TOKEN
 from contactql.store.events import EndpointRow, EventRow, HistoryRow
 
 
@@ -22,14 +23,19 @@ class Event:
     type: str = strawberry.field(description="The event type, e.g. subscribeFromApi-newsletter or your own onCreate type.")
     key: str = strawberry.field(description="Subscribe events: the contact id (seed 004); others: its email, else mobile, else id.")
     contact_id: strawberry.ID = strawberry.field(description="The contact it happened to.")
-    params: JSON = strawberry.field(description="ContactId, EmailAddress, SMS, and formType / ConfirmationToken where they apply.")
+    params: JSON = strawberry.field(
+        description="ContactId, EmailAddress, SMS, and formType where they apply; ConfirmationToken only for admin keys."
+    )
     created_at: dt.datetime = strawberry.field(description="When it happened (with the write that caused it).")
 
     @classmethod
-    def from_row(cls, row: EventRow) -> Event:
+    def from_row(cls, row: EventRow, *, with_token: bool) -> Event:
+        """`with_token`: keep a double opt-in ConfirmationToken in `params` (admin keys only:
+        with it, anyone could confirm a subscription on the subscriber's behalf)."""
+        params = row.params if with_token else {k: v for k, v in row.params.items() if k != CONFIRMATION_TOKEN}
         return cls(
             id=strawberry.ID(row.id), type=row.type, key=row.key, contact_id=strawberry.ID(str(row.contact_id)),
-            params=row.params, created_at=row.created_at,
+            params=params, created_at=row.created_at,
         )  # fmt: skip
 
 
@@ -134,3 +140,6 @@ class EventOptionsInput:
 class SubscribeContactInput:
     contact: ContactInput = strawberry.field(description="The contact; its email status is set by the double opt-in, not by the form.")
     form_type: Maybe[str | None] = strawberry.field(description="Appended to the event types: subscribeFromApi-<formType>.")
+    default_country: Maybe[str | None] = strawberry.field(
+        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
+    )

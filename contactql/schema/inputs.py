@@ -149,6 +149,9 @@ class UpsertContactInput:
     idempotency_key: Maybe[str | None] = strawberry.field(
         description="The same key with the same input within 24 h returns the first call's result without applying it again."
     )
+    default_country: Maybe[str | None] = strawberry.field(
+        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
+    )
     events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
         description="Events to write when the contact is created or updated (seeds 003, 004)."
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from contactql.resolvers import batches, contacts, events, lists
+from contactql.resolvers import batches, contacts, events, lists, workspace
 from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
@@ -27,6 +27,7 @@ from contactql.schema.events import (
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.schema.workspace import IsAdmin, UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store.contacts import ContactQuery
 
 
@@ -37,28 +38,6 @@ class CanWrite(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.principal.can_write
-
-
-class IsAdmin(BasePermission):
-    message = "only an API key with scope admin can read this"
-    error_class = ApiError
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.principal.is_admin
-
-
-@strawberry.type(description="The workspace of the calling API key: every contact it sees lives here.")
-class Workspace:
-    name: str = strawberry.field(description="The workspace's name.")
-    secret: strawberry.Private[str]
-
-    @strawberry.field(
-        description="The secret (whsec_…) that signs this workspace's webhooks (Standard Webhooks); admin keys only.",
-        permission_classes=[IsAdmin],
-    )
-    def webhook_secret(self) -> str | None:
-        return self.secret
 
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
@@ -131,10 +110,7 @@ class Query:
 
     @strawberry.field(description="The workspace of the calling API key.")
     async def workspace(self, info: Info) -> Workspace:
-        from contactql.store.keys import get_workspace
-
-        row = await info.context.db.read(get_workspace, workspace_id=info.context.workspace_id)
-        return Workspace(name=row.name, secret=row.webhook_secret)
+        return await workspace.get_workspace(info)
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
@@ -227,6 +203,12 @@ class Mutation:
         self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]
     ) -> UpsertContactsPayload:
         return await batches.import_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+
+    @strawberry.mutation(description="Change the workspace's settings (admin keys).", permission_classes=[IsAdmin])
+    async def update_workspace(
+        self, info: Info, input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="The settings to change.")]
+    ) -> WorkspacePayload:
+        return await workspace.update_workspace(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
 
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
     async def create_list(

@@ -31,6 +31,7 @@ from contactql.store.model import Source, UpsertOptions
 from contactql.store.tables import endpoint_t, event_t, history_t, token_t
 
 SUBSCRIBED_EVENT, SUBSCRIBED_AGAIN_EVENT = "subscribeFromApi", "subscribeUpdateFromApi"
+CONFIRMATION_TOKEN = "ConfirmationToken"  # the event parameter; shown to admin keys and the signed event webhook only
 
 
 def new_token() -> str:
@@ -77,7 +78,7 @@ class Effects:
             name = SUBSCRIBED_EVENT if created else SUBSCRIBED_AGAIN_EVENT
             params = {} if row["email"] is None else {"EmailAddress": row["email"]}
             if token is not None:
-                params["ConfirmationToken"] = token
+                params[CONFIRMATION_TOKEN] = token
             if form:
                 params["formType"] = form
             self.events.append(PendingEvent(cid, f"{name}-{form}" if form else name, True, params, row))
