@@ -31,12 +31,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
-from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -254,7 +254,7 @@ class GraphQLView(GraphQL[Context, None]):
         if request.scope.get(RESPONSE_MEDIA) == GRAPHQL_RESPONSE_JSON and _is_request_error(result):
             # Parse, validation and variable errors: no `data` entry at all, not `"data": null`.
             request.scope[REQUEST_ERROR] = True
-            processed.pop("data", None)  # type: ignore[misc]
+            processed.pop("data", None)
         return processed
 
     def decode_json(self, data: str | bytes) -> object:
@@ -329,7 +329,7 @@ def refusal(status: int, message: str, *, media: str = "application/json", code:
 
 def _is_request_error(result: ExecutionResult) -> bool:
     """Errors raised before execution began carry no path; field errors always do."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
 
 
 def _only_imports(query: object, operation_name: object) -> bool:
@@ -428,7 +428,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 task.cancel()
             if tasks:
                 # Bounded: a loop that ignored its cancellation must not keep the server up.
-                _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+                _stopped, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
                 for task in stuck:
                     log.error("%s did not stop within %g s; shutting down without it", task.get_name(), STOP_SECONDS)
             await services.writer.close()

@@ -89,7 +89,7 @@ async def run_import(
 ) -> int:
     if default_country is not None and (why := country_code_problem(default_country)) is not None:
         raise CannotImport(f"--default-country: {why}")
-    data = path.read_bytes()
+    data = await asyncio.to_thread(path.read_bytes)
     if len(data) > settings.max_import_mb * 1024 * 1024:
         raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
     db = Database(settings)
@@ -127,7 +127,8 @@ async def _apply(db: Database, settings: Settings, batch: batches.BatchRow) -> b
     work = asyncio.create_task(worker.drain())
     with tqdm(total=batch.total, desc="importing", unit=" contacts", file=sys.stderr) as bar:
         while True:
-            batch = await db.read(batches.get_batch, workspace_id=batch.workspace_id, batch_id=batch.id) or batch
+            now = await db.read(batches.get_batch, workspace_id=batch.workspace_id, batch_id=batch.id)
+            batch = now or batch
             bar.update(batch.processed - bar.n)
             if batch.finished:
                 break

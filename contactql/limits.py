@@ -13,10 +13,10 @@ with Retry-After. Buckets live in each server process.
 from __future__ import annotations
 
 import math
-from typing import Any
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import OperationDefinitionNode, get_operation_ast
 from starlette.responses import JSONResponse

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 MAX_URL_LENGTH = 2048
+PRIVATE_HINT = "for local development, CONTACTQL_ALLOW_PRIVATE_WEBHOOKS=true allows http and private addresses"
 
 
 def _syntax_problem(url: str, *, allow_private: bool) -> str | None:
@@ -29,15 +30,38 @@ def _syntax_problem(url: str, *, allow_private: bool) -> str | None:
         return "is not a URL"
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes or not parts.hostname:
-        return "must be an https URL" if not allow_private else "must be an http(s) URL"
+        return f"must be an https URL ({PRIVATE_HINT})" if not allow_private else "must be an http(s) URL"
     return None
 
 
+# IANA's special-purpose IPv4 ranges: Python 3.11's `is_global` misses some (192.0.0.0/24…).
+_SPECIAL_V4 = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24", "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24",
+        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    )
+)  # fmt: skip
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+# IPv6 ranges whose last 32 bits (or, for 6to4, bits 16-48) are an IPv4 address the packet reaches.
+_V4_IN_LAST_32 = tuple(ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48"))
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_SPECIAL_V6 = tuple(ipaddress.ip_network(n) for n in ("2001::/23", "2001:db8::/32", "3fff::/20"))
+
+
 def _refused(address: str) -> bool:
+    """Anything but global unicast; an IPv6 address that carries an IPv4 one (mapped,
+    compatible, translated, NAT64, 6to4) is judged by that IPv4 address alone."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _V4_IN_LAST_32):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _SIX_TO_FOUR:
+            ip = ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF)
+        else:
+            return ip not in _GLOBAL_UNICAST_V6 or any(ip in net for net in _SPECIAL_V6) or not ip.is_global
+    return not ip.is_global or ip.is_multicast or any(ip in net for net in _SPECIAL_V4)
 
 
 async def problem_with(url: str, *, allow_private: bool) -> str | None:
@@ -53,8 +77,8 @@ async def problem_with(url: str, *, allow_private: bool) -> str | None:
     except (OSError, UnicodeError):
         return f"the host {host!r} cannot be resolved"
     addresses = {info[4][0] for info in infos}
-    if not addresses or any(_refused(a) for a in addresses):
-        return "must not point to a loopback, private, link-local or other non-public address"
+    if not addresses or any(_refused(str(a)) for a in addresses):
+        return f"must point to a public address, not a loopback, private, link-local or other reserved one ({PRIVATE_HINT})"
     return None
 
 
@@ -62,13 +86,13 @@ class FetchError(Exception):
     """A file could not be fetched; the message says why, for the client."""
 
 
-async def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 60.0) -> bytes:
+async def fetch(url: str, *, allow_private: bool, max_bytes: int, seconds: float = 60.0) -> bytes:
     """GET `url` (credentials in the URL are sent as Basic auth, seed 004), at most `max_bytes`."""
     if (problem := await problem_with(url, allow_private=allow_private)) is not None:
         raise FetchError(f"url {problem}")
     data = bytearray()
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=seconds, follow_redirects=False, trust_env=False) as client:
             async with client.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise FetchError(f"the file could not be downloaded: HTTP {response.status_code}")

@@ -29,7 +29,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger("contactql.runtime")
 
@@ -37,7 +37,6 @@ GC_THRESHOLDS = (10_000, 50, 100)  # CPython's default: (700, 10, 10)
 BIG_BATCH = 200  # contacts; fewer are validated in a thread
 BIG_FILE = 64 * 1024  # bytes of CSV
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -90,7 +89,7 @@ class Helper:
         self._processes = processes
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
-    async def run(self, fn: Callable[P, T], /, *args: P.args, big: bool) -> T:
+    async def run(self, fn: Callable[..., T], /, *args: Any, big: bool) -> T:
         if self._processes < 1 or not big:
             return await asyncio.to_thread(fn, *args)
         if self._pool is None:

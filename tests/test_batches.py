@@ -60,8 +60,8 @@ async def status(api: Api, batch_id: str, **variables: Any) -> dict[str, Any]:
     return (await api.gql(STATUS, {"id": batch_id, **variables}))["batch"]
 
 
-async def wait_finished(api: Api, batch_id: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_finished(api: Api, batch_id: str, within: float = 20) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         batch = await status(api, batch_id)
         if batch["status"] in ("COMPLETED", "FAILED"):
@@ -318,5 +318,5 @@ async def test_a_batch_cut_off_by_a_shutdown_resumes_at_once_after_a_restart(set
     [(state, processed, lease)] = query(database_url, f"SELECT status, processed, lease_expires_at FROM batch WHERE id = '{batch['id']}'")
     assert state == "PROCESSING" and 0 < processed < 400 and lease is None, (state, processed, lease)
     async with running(settings, max_batch_size=500, batch_chunk_size=4) as (_, api):
-        done = await wait_finished(api, batch["id"], timeout=15)  # half the lease it gave back
+        done = await wait_finished(api, batch["id"], within=15)  # half the lease it gave back
     assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 400, 0)

@@ -11,7 +11,6 @@ import json
 import subprocess
 import tempfile
 
-
 from tests.helpers import queue_two_batches, repo_root, serve
 
 ROOT = repo_root()

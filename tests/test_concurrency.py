@@ -11,8 +11,8 @@ import httpx
 
 from contactql.config import Settings
 from tests.conftest import running
-from tests.test_batches import submit, wait_finished
 from tests.helpers import UPSERT, serve
+from tests.test_batches import submit, wait_finished
 
 
 async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(database_url: str) -> None:
@@ -92,7 +92,7 @@ async def test_a_write_lock_held_by_another_process_never_stalls_the_server(tmp_
             ticker.cancel()
             other.close()
     assert made["outcome"] == "CREATED" and made["userErrors"] == []
-    longest = max(b - a for a, b in zip(ticks, ticks[1:]))
+    longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
     assert longest < busy_timeout_s / 2, f"the event loop stalled {longest:.1f} s waiting for the lock"
 
 
@@ -118,7 +118,7 @@ async def test_a_batch_is_never_starved_by_a_stream_of_single_upserts(tmp_path: 
 
         async def watch() -> dict[str, object]:
             try:
-                return await wait_finished(api, batch["id"], timeout=60)
+                return await wait_finished(api, batch["id"], within=60)
             finally:
                 finished.set()
 

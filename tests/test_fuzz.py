@@ -7,20 +7,19 @@ code), never 5xx. CONTACTQL_FUZZ_EXAMPLES raises the example count (default mode
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import hypothesis_graphql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
-import asyncio
-import threading
-
-import httpx
 
 from contactql.app import create_app
 from contactql.config import Settings

@@ -65,7 +65,7 @@ async def test_an_uploaded_csv_becomes_a_batch_with_a_result_per_row(api: Api) -
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("email\n".encode() + "anna@example.com\nbj\xf8rn@example.com\n".encode("latin-1"), "not UTF-8"),
+        (b"email\n" + "anna@example.com\nbj\xf8rn@example.com\n".encode("latin-1"), "not UTF-8"),
         ("email\nanna@example.com\n".encode("utf-16"), "NUL byte"),
         (b"", "empty"),
         (b"email\n", "no rows"),
@@ -120,7 +120,9 @@ async def file_server() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/contacts.csv", csv_file)]), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(3000):  # bounded: until the server listens
+        if server.started:
+            break
         await asyncio.sleep(0.01)
     yield f"http://importer:s3cret@127.0.0.1:{port}/contacts.csv", seen
     server.should_exit = True

@@ -219,7 +219,9 @@ async def test_redirects_are_not_followed(settings: Settings) -> None:
     target = Starlette(routes=[Route("/file.csv", lambda _: RedirectResponse("http://169.254.169.254/latest/meta-data"))])
     server = uvicorn.Server(uvicorn.Config(target, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(3000):  # bounded: until the server listens
+        if server.started:
+            break
         await asyncio.sleep(0.01)
     try:
         async with running(settings, allow_private_webhooks=True) as (_, api):

@@ -17,8 +17,9 @@ from tests.conftest import FAST_RETRIES, make_key, running
 from tests.helpers import Api, query
 from tests.test_batches import status, submit
 
-async def wait_webhook(api: Api, batch_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+
+async def wait_webhook(api: Api, batch_id: str, wanted: str, within: float = 20) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         webhook = (await api.gql("query W($id: ID!) { batch(id: $id) { webhook { url status attempts lastError deliveredAt } } }", {"id": batch_id}))["batch"]["webhook"]
         if webhook["status"] == wanted:
@@ -103,6 +104,6 @@ async def test_a_delivery_cut_off_by_a_shutdown_is_sent_at_once_after_a_restart(
     assert (state, attempts, owner, lease) == ("PENDING", 0, None, None)
 
     async with running(changed, scope=Scope.ADMIN) as (_, api):
-        webhook = await wait_webhook(api, batch["id"], "DELIVERED", timeout=15)  # half the lease it gave back
+        webhook = await wait_webhook(api, batch["id"], "DELIVERED", within=15)  # half the lease it gave back
     assert webhook["attempts"] == 1
     assert len(hook.calls) == 2 and hook.calls[0][0]["webhook-id"] == hook.calls[1][0]["webhook-id"]

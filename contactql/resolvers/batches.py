@@ -12,8 +12,8 @@ from contactql import importer, outbound
 from contactql.resolvers.context import Info
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
+from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, FailureGroup, ImportReport, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.enums import ErrorCode as SchemaErrorCode
-from contactql.schema.batches import FailureGroup, ImportReport, Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
 from contactql.store import batches, webhooks
@@ -104,7 +104,7 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     data = b""
     if not problems:
         try:
-            data = await (_read_upload(file, max_bytes) if file is not None else outbound.fetch(url, allow_private=settings.allow_private_webhooks, max_bytes=max_bytes))
+            data = await (_read_upload(file, max_bytes) if file is not None else outbound.fetch(str(url), allow_private=settings.allow_private_webhooks, max_bytes=max_bytes))
         except outbound.FetchError as error:
             problems.append(Problem(("file",) if file is not None else ("url",), ErrorCode.INVALID_INPUT, str(error)))
     if problems:
@@ -147,7 +147,7 @@ async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:
 
 async def page_batches(info: Info, first: int, after: str | None, status: Any) -> BatchConnection:
     limit = check_first(first)
-    where = {"workspace_id": info.context.workspace_id, "status": None if status is None else BatchStatus(enum_value(status))}
+    where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "status": None if status is None else BatchStatus(enum_value(status))}
     rows = await info.context.db.read(batches.page_batches, **where, limit=limit + 1, after=decode_time_cursor(after))
 
     async def count() -> int:

@@ -15,10 +15,10 @@ from contactql.schema.pagination import check_first, decode_id_cursor, encode_cu
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.store import contacts as store
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.model import Source, UpsertOptions
 from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
-from contactql.store.upsert import Request, Work, upsert_chunk
+from contactql.store.model import Source, UpsertOptions
 from contactql.store.options import validate_events, validate_match
+from contactql.store.upsert import Request, Work, upsert_chunk
 from contactql.store.validate import parse_contact_id, validate_contact
 
 

@@ -86,7 +86,7 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
     cid = None if contact_id is None else parse_contact_id(contact_id)
     if contact_id is not None and cid is None:
         return EventConnection(edges=[], page_info=page_info([], has_next=False, after=after), count=_none)
-    where = {"workspace_id": info.context.workspace_id, "type": type, "contact_id": cid, "since": since}
+    where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "type": type, "contact_id": cid, "since": since}
     rows = await info.context.db.read(events.page_events, **where, limit=limit + 1, after=decode_id_cursor(after))
 
     async def count() -> int:

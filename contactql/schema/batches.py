@@ -21,7 +21,6 @@ from contactql.store.model import BatchStatus as StoreBatchStatus
 from contactql.store.model import DeliveryStatus, ItemResult
 from contactql.store.webhooks import DeliveryRow
 
-
 if TYPE_CHECKING:
     from contactql.schema.events import EventOptionsInput
 
@@ -49,7 +48,7 @@ WebhookDeliveryStatus = publish(
 @strawberry.type(description="The webhook a batch sends when it finishes (Standard Webhooks, retried).")
 class WebhookDelivery:
     url: str = strawberry.field(description="Where it is sent.")
-    status: WebhookDeliveryStatus = strawberry.field(description="Whether it was delivered.")
+    status: WebhookDeliveryStatus = strawberry.field(description="Whether it was delivered.")  # type: ignore[valid-type]
     attempts: int = strawberry.field(description="Attempts made so far.")
     last_error: str | None = strawberry.field(description="Why the last attempt failed.")
     delivered_at: dt.datetime | None = strawberry.field(description="When the receiver accepted it.")
@@ -118,7 +117,7 @@ class BatchResultConnection:
 class Batch:
     row: strawberry.Private[BatchRow]
     id: strawberry.ID = strawberry.field(description="The batch's id (a UUID; seed 001's batchId).")
-    status: BatchStatus = strawberry.field(description="Where the batch is.")
+    status: BatchStatus = strawberry.field(description="Where the batch is.")  # type: ignore[valid-type]
     total: int = strawberry.field(description="Items in the batch.")
     processed: int = strawberry.field(description="Items with a result so far.")
     created: int = strawberry.field(description="Items that created a contact.")
@@ -200,7 +199,7 @@ class UpsertContactsInput:
     default_country: Maybe[str | None] = strawberry.field(
         description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
     )
-    events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
+    events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
         description="Events to write per created / updated contact (seed 004's eventKeyForNewContacts)."
     )
 

@@ -110,7 +110,7 @@ class Contact:
         return (await info.context.loaders.properties.load(self.key)).get(field.id)
 
     @strawberry.field(description="The static lists the contact belongs to, by name.")
-    async def lists(self, info: Info) -> list[Annotated["ContactList", strawberry.lazy("contactql.schema.lists")]]:
+    async def lists(self, info: Info) -> list[Annotated[ContactList, strawberry.lazy("contactql.schema.lists")]]:
         from contactql.schema.lists import ContactList
 
         return [ContactList.from_row(row) for row in await info.context.loaders.lists.load(self.key)]
@@ -126,7 +126,7 @@ class Contact:
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="How many entries (at most 100; null: 50).")] = 50,
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
-    ) -> Annotated["ContactHistoryConnection", strawberry.lazy("contactql.schema.events")]:
+    ) -> Annotated[ContactHistoryConnection, strawberry.lazy("contactql.schema.events")]:
         from contactql.resolvers.events import page_history
 
         return await page_history(info, self.key, 50 if first is None else first, after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import strawberry
 from strawberry import Maybe
@@ -35,7 +36,7 @@ class Event:
         params = row.params if with_token else {k: v for k, v in row.params.items() if k != CONFIRMATION_TOKEN}
         return cls(
             id=strawberry.ID(row.id), type=row.type, key=row.key, contact_id=strawberry.ID(str(row.contact_id)),
-            params=params, created_at=row.created_at,
+            params=cast(JSON, params), created_at=row.created_at,
         )  # fmt: skip
 
 

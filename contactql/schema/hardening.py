@@ -9,7 +9,7 @@ is one class, because `ValidationCache` keys its cache on the rule classes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
@@ -83,10 +84,11 @@ class _Measure:
                 inner_depth, inner_aliases = self.selection_set(selection.selection_set)
                 depth = max(depth, inner_depth + 1 if selection.selection_set else 0)
                 aliases += inner_aliases + (1 if selection.alias else 0)
-            else:
-                inner_depth, inner_aliases = (
-                    self.fragment(selection.name.value) if isinstance(selection, FragmentSpreadNode) else self.selection_set(selection.selection_set)
-                )
+            elif isinstance(selection, FragmentSpreadNode):
+                inner_depth, inner_aliases = self.fragment(selection.name.value)
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+            elif isinstance(selection, InlineFragmentNode):
+                inner_depth, inner_aliases = self.selection_set(selection.selection_set)
                 depth, aliases = max(depth, inner_depth), aliases + inner_aliases
         return depth, aliases
 
@@ -116,7 +118,7 @@ class NoNulText(SchemaExtension):
     which overwrites `pre_execution_errors`), before anything executes.
     """
 
-    def on_validate(self):  # type: ignore[no-untyped-def]
+    def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if not context.pre_execution_errors:
             where = _nul_in_variables(context.variables) or _nul_in_document(context)

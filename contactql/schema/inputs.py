@@ -19,7 +19,6 @@ from strawberry import Maybe
 from contactql.schema.enums import ContactField, EmailStatus, MatchAction, MatchRule, MultipleMatchAction, NoMatchAction, SmsStatus
 from contactql.store.model import DEFAULT_RULES
 
-
 if TYPE_CHECKING:
     from contactql.schema.events import EventOptionsInput
 
@@ -152,6 +151,6 @@ class UpsertContactInput:
     default_country: Maybe[str | None] = strawberry.field(
         description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
     )
-    events: Maybe[Annotated["EventOptionsInput", strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
+    events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
         description="Events to write when the contact is created or updated (seeds 003, 004)."
     )

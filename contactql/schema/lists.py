@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -63,11 +64,11 @@ class ContactListConnection:
 class ListMembershipPayload:
     list: ContactList | None = strawberry.field(description="The list; null when it was not found.")
     changed: int = strawberry.field(description="Memberships added or removed.")
-    unknown_ids: list[str] = strawberry.field(description="Given contact ids or externalIds that name no contact of the workspace.")
-    user_errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+    unknown_ids: builtins.list[str] = strawberry.field(description="Given contact ids or externalIds that name no contact of the workspace.")
+    user_errors: builtins.list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="The result of createList.")
 class ContactListPayload:
     list: ContactList | None = strawberry.field(description="The new list; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    user_errors: builtins.list[UserError] = strawberry.field(description="Why it was refused.")

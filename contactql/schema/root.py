@@ -3,6 +3,7 @@ mutations need a write key, and the workspace's webhook secret an admin key."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -14,8 +15,6 @@ from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.errors import ApiError
-from contactql.schema.filters import ContactFilter
-from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.events import (
     DeleteWebhookEndpointPayload,
     EventConnection,
@@ -24,6 +23,8 @@ from contactql.schema.events import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
+from contactql.schema.filters import ContactFilter
+from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
@@ -74,7 +75,7 @@ class Query:
         return await lists.get_list(info, id)
 
     @strawberry.field(description="The workspace's custom property fields, in creation order.")
-    async def properties(self, info: Info) -> list[PropertyField]:
+    async def properties(self, info: Info) -> builtins.list[PropertyField]:
         return await lists.get_properties(info)
 
     @strawberry.field(description="One batch by id (seed 001's batchId, seed 004's import status).")
@@ -105,7 +106,7 @@ class Query:
         return await events.page_events(info, 50 if first is None else first, after, f.type, f.contact_id, f.since)
 
     @strawberry.field(description="Where the workspace's events are delivered.")
-    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
+    async def webhook_endpoints(self, info: Info) -> builtins.list[WebhookEndpoint]:
         return await events.list_endpoints(info)
 
     @strawberry.field(description="The workspace of the calling API key.")

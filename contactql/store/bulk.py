@@ -22,12 +22,12 @@ import dataclasses
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from contactql.store import dialect as dialects
-
 
 Convert = Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]
 
@@ -98,7 +98,7 @@ PREFIX = "p_"  # bindparam names may not be column names in .values()
 
 
 class Bulk:
-    def __init__(self, build: Callable[[str], sa.Executable], shape: Shape | None = None, serialised: Sequence[str] = ()) -> None:
+    def __init__(self, build: Callable[[str], sa.ClauseElement], shape: Shape | None = None, serialised: Sequence[str] = ()) -> None:
         """`build(dialect_name)` makes the statement (dialects differ for ON CONFLICT); its
         parameters are named after row keys, optionally with the `p_` prefix. With a `shape`,
         PostgreSQL gets the one-statement array form instead. Columns in `serialised` skip
@@ -114,7 +114,7 @@ class Bulk:
             if self._shape is not None and dialect.name == "postgresql":
                 plan = _array_plan(self._shape, dialect, self._serialised)
             else:
-                compiled = self._build(dialect.name).compile(dialect=dialect)
+                compiled = cast(SQLCompiler, self._build(dialect.name).compile(dialect=dialect))
                 keys = tuple(compiled.positiontup or compiled.binds)
                 # The dialect's own processor (SQLite: datetimes as SQLAlchemy's text format), as Core uses.
                 processors = tuple(

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections import ChainMap
-from collections.abc import Iterable, Sequence, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from contactql.store.catalog import Catalog
 from contactql.store.companies import existing_company_ids
+from contactql.store.dialect import serialize
+from contactql.store.effects import Effects
 from contactql.store.errors import Problem
 from contactql.store.lists import ListRow
 from contactql.store.matching import Condition, property_conditions
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions
-from contactql.store.catalog import Catalog
-from contactql.store.dialect import serialize
-from contactql.store.effects import Effects
 from contactql.store.properties import FieldSet
 from contactql.store.tables import (
     contact_company_t,
@@ -153,7 +153,7 @@ class ChunkState:
 
 _c = contact_t.c
 _pv = property_value_t.c
-_WS = sa.bindparam("ws")
+_WS: sa.BindParameter[int] = sa.bindparam("ws")
 
 
 def _key_in(column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:

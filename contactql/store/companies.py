@@ -34,15 +34,16 @@ def create_company(conn: sa.Connection, *, workspace_id: int, name: str) -> Comp
     )
     if existing is not None:
         raise Invalid.at(("name",), f"a company named {name!r} already exists (id {existing})")
+    company_id = str(uuid.uuid4())
     row = {
-        "id": str(uuid.uuid4()),
+        "id": company_id,
         "workspace_id": workspace_id,
         "name": name,
         "name_key": name.lower(),
         "created_at": dt.datetime.now(dt.UTC),
     }
     conn.execute(sa.insert(company_t), row)
-    return CompanyRow(row["id"], name)
+    return CompanyRow(company_id, name)
 
 
 def existing_company_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[str]) -> set[str]:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from pathlib import Path
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa

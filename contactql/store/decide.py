@@ -231,8 +231,8 @@ def _plan_create(state: ChunkState, work: Work, resolved: Resolved, now: dt.date
         problems.append(Problem((), ErrorCode.IDENTITY_REQUIRED, "give an email, a mobile or an externalId"))
     if problems:
         raise ItemFailed(*problems)
-    row["id"] = state.new_placeholder()
-    plan = Plan(row["id"], True, row)
+    row["id"] = cid = state.new_placeholder()
+    plan = Plan(cid, True, row)
     if options.subscription is not None and row["email"] is not None:
         row["email_status"] = EmailStatus.PENDING_CONFIRMATION.value
         plan.token = new_token()

@@ -145,11 +145,11 @@ def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | No
             raise Invalid.at(("name",), f"a key name is 1 to {MAX_NAME} characters")
         if name in taken:
             raise Invalid.at(("name",), f"workspace {workspace!r} already has a key named {name!r}; choose another --name")
-    else:
-        number = count_keys(conn, workspace_id=row.id) + 1
-        while (name := f"{scope.value}-key-{number}") in taken:
-            number += 1
-    return create_key(conn, workspace_id=row.id, name=name, scope=scope)
+        return create_key(conn, workspace_id=row.id, name=name, scope=scope)
+    number = count_keys(conn, workspace_id=row.id) + 1
+    while f"{scope.value}-key-{number}" in taken:
+        number += 1
+    return create_key(conn, workspace_id=row.id, name=f"{scope.value}-key-{number}", scope=scope)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

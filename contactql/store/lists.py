@@ -158,7 +158,7 @@ def change_members(
         changed = sorted(members if contact_ids is None and external_ids is None else targets & members)
     if changed:
         now = dt.datetime.now(dt.UTC)
-        before = {cid: set() for cid in changed} | {
+        before: dict[int, set[str]] = {cid: set() for cid in changed} | {
             cid: set(ids) for cid, ids in _memberships(conn, changed).items()
         }
         if add:

@@ -182,14 +182,7 @@ def create_field(
     )
     if exists is not None:
         raise Invalid.at(("name",), f"a property named {name!r} already exists (id {exists})", ErrorCode.INVALID_INPUT)
-    row = {
-        "id": str(uuid.uuid4()),
-        "workspace_id": workspace_id,
-        "name": name,
-        "name_key": name.lower(),
-        "type": type.value,
-        "options": clean_options,
-        "created_at": dt.datetime.now(dt.UTC),
-    }
-    conn.execute(sa.insert(property_field_t), row)
-    return FieldDef(row["id"], name, type, tuple(clean_options) if clean_options else None, row["created_at"])
+    field = FieldDef(str(uuid.uuid4()), name, type, tuple(clean_options) if clean_options else None, dt.datetime.now(dt.UTC))
+    row = {"workspace_id": workspace_id, "name_key": name.lower(), "type": type.value, "options": clean_options}
+    conn.execute(sa.insert(property_field_t), {**row, "id": field.id, "name": name, "created_at": field.created_at})
+    return field

@@ -360,22 +360,28 @@ class WebhookEndpoint(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
-contact_t = Contact.__table__
-property_field_t = PropertyField.__table__
-property_value_t = PropertyValue.__table__
-contact_list_t = ContactList.__table__
-membership_t = ListMembership.__table__
-company_t = Company.__table__
-contact_company_t = ContactCompany.__table__
-external_url_t = ExternalUrl.__table__
-workspace_t = Workspace.__table__
-api_key_t = ApiKey.__table__
-batch_t = Batch.__table__
-batch_payload_t = BatchPayload.__table__
-batch_result_t = BatchResult.__table__
-webhook_delivery_t = WebhookDelivery.__table__
-idempotency_t = IdempotencyKey.__table__
-event_t = Event.__table__
-history_t = ContactHistory.__table__
-token_t = ConfirmationToken.__table__
-endpoint_t = WebhookEndpoint.__table__
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    return metadata.tables[str(model.__tablename__)]
+
+
+contact_t = _table(Contact)
+property_field_t = _table(PropertyField)
+property_value_t = _table(PropertyValue)
+contact_list_t = _table(ContactList)
+membership_t = _table(ListMembership)
+company_t = _table(Company)
+contact_company_t = _table(ContactCompany)
+external_url_t = _table(ExternalUrl)
+workspace_t = _table(Workspace)
+api_key_t = _table(ApiKey)
+batch_t = _table(Batch)
+batch_payload_t = _table(BatchPayload)
+batch_result_t = _table(BatchResult)
+webhook_delivery_t = _table(WebhookDelivery)
+idempotency_t = _table(IdempotencyKey)
+event_t = _table(Event)
+history_t = _table(ContactHistory)
+token_t = _table(ConfirmationToken)
+endpoint_t = _table(WebhookEndpoint)

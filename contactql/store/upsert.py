@@ -18,12 +18,11 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-
 from contactql.store import idempotency
 from contactql.store.catalog import Catalog
-from contactql.store.errors import Conflict
 from contactql.store.chunk import Work, load_chunk
 from contactql.store.decide import decide
+from contactql.store.errors import Conflict
 from contactql.store.flush import flush
 from contactql.store.model import ItemResult
 

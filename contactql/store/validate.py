@@ -298,7 +298,7 @@ def _properties(
         # A built-in field's name wins over an id: built-in fields have no ids, and seed 000's
         # example sends {"propertyid": <placeholder>, "propertyname": "firstname"}.
         builtin = BUILTIN_PROPERTY_NAMES.get(name.lower()) if name else None
-        ref = f"name:{name.lower()}" if builtin or field_id is None else f"id:{field_id}"  # type: ignore[union-attr]
+        ref = f"name:{str(name).lower()}" if builtin or field_id is None else f"id:{field_id}"
         if ref in seen:
             check.add(path, "the same property is given twice")
             continue
