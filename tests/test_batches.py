@@ -320,3 +320,44 @@ async def test_a_batch_cut_off_by_a_shutdown_resumes_at_once_after_a_restart(set
     async with running(settings, max_batch_size=500, batch_chunk_size=4) as (_, api):
         done = await wait_finished(api, batch["id"], within=15)  # half the lease it gave back
     assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 400, 0)
+
+
+async def test_a_number_that_once_failed_a_batch_is_one_item_s_invalid_property(paused: tuple[Any, Api]) -> None:
+    app, api = paused
+    await api.property_field("score", "NUMBER")
+    contacts = [{"email": f"n{i}@example.com", "properties": [{"name": "score", "value": "1e1000000" if i == 5 else str(i)}]} for i in range(12)]
+    batch = (await submit(api, contacts))["batch"]
+    await app.state.batch_worker.drain()
+    done = await status(api, batch["id"])
+    assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 12, 0)
+    results = [e["node"] for e in done["results"]["edges"]]
+    assert [r["invalidProperties"] for r in results if r["invalidProperties"]] == [
+        [{"name": "score", "reason": "a number has at most 100 digits written out in full (no exponent); this one has 1000001"}]
+    ]
+
+
+async def test_an_unexpected_error_in_one_item_fails_that_item_alone(
+    paused: tuple[Any, Api], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault injected into deciding one item, in the middle of a chunk: the rest are applied."""
+    from contactql.store import upsert
+
+    real = upsert.decide
+
+    def poisoned(state: Any, work: Any, now: Any) -> Any:
+        if work.item.values.get("email") == "poison@example.com":
+            raise ZeroDivisionError("injected")
+        return real(state, work, now)
+
+    monkeypatch.setattr(upsert, "decide", poisoned)
+    app, api = paused
+    contacts = [{"email": f"g{i}@example.com"} for i in range(10)]
+    contacts[6] = {"email": "poison@example.com", "clientRef": "the poisoned one"}
+    batch = (await submit(api, contacts))["batch"]
+    await app.state.batch_worker.drain()
+    done = await status(api, batch["id"])
+    assert (done["status"], done["processed"], done["created"], done["failed"]) == ("COMPLETED", 10, 9, 1)
+    [failed] = [e["node"] for e in done["results"]["edges"] if e["node"]["outcome"] is None]
+    assert (failed["index"], failed["clientRef"], failed["errors"][0]["code"]) == (6, "the poisoned one", "INTERNAL")
+    assert "incident" in failed["errors"][0]["message"] and "injected" not in failed["errors"][0]["message"], "no internals reach the client"
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)

@@ -154,3 +154,71 @@ async def test_a_value_of_the_maximum_length_is_stored_matched_and_filtered(api:
     assert near["outcome"] == "CREATED"  # the same first 9 999 characters are not the same value
     page = await api.gql("query C($v: String!) { contacts(filter: {property: {name: \"notes\", value: $v}}) { edges { node { email } } } }", {"v": long})
     assert page["contacts"]["edges"] == [{"node": {"email": "long@example.com"}}]
+
+
+LONG_NUMBER = "123456789012345678901234567891"
+NOT_A_NUMBER = "not a number (digits, an optional sign, a decimal point and an exponent such as 1.5e3)"
+TOO_LONG = "a number has at most 100 digits written out in full (no exponent); this one has "
+
+
+@pytest.mark.parametrize(
+    ("type_", "options", "given", "stored", "reason"),
+    [
+        ("NUMBER", None, LONG_NUMBER, LONG_NUMBER, None),  # every digit, not rounded to 28
+        ("NUMBER", None, "-" + LONG_NUMBER + ".000", "-" + LONG_NUMBER, None),
+        ("NUMBER", None, "1e3", "1000", None),
+        ("NUMBER", None, "-0.000", "0", None),
+        ("NUMBER", None, "1e99", "1" + "0" * 99, None),
+        ("NUMBER", None, "1e-99", "0." + "0" * 98 + "1", None),
+        ("NUMBER", None, "1e1000000", None, TOO_LONG + "1000001"),  # 10 characters that would be a million
+        ("NUMBER", None, "1e-1000000", None, TOO_LONG + "1000000"),
+        ("NUMBER", None, "9" * 101, None, TOO_LONG + "101"),
+        ("NUMBER", None, "1e999999999999", None, NOT_A_NUMBER),  # an exponent of 12 digits
+        ("NUMBER", None, "Infinity", None, NOT_A_NUMBER),
+        ("NUMBER", None, "1_000", None, NOT_A_NUMBER),
+        ("NUMBER", None, "١٢٣", None, NOT_A_NUMBER),  # Arabic-Indic digits
+        ("NUMBER", None, "1,5", None, NOT_A_NUMBER),
+        ("NUMBER", None, "1\x0b5", None, NOT_A_NUMBER),
+        ("DATE", None, "20240229", None, "not a date (YYYY-MM-DD)"),
+        ("DATE", None, "2024-W01-1", None, "not a date (YYYY-MM-DD)"),
+        ("DATE", None, "2023-02-29", None, "not a date (YYYY-MM-DD): no such day"),
+        ("DATE", None, "٢٠٢٤-٠١-٠١", None, "not a date (YYYY-MM-DD)"),
+        ("DATE", None, "0001-01-01", "0001-01-01", None),
+        ("BOOLEAN", None, " TRUE\t", "true", None),
+        ("BOOLEAN", None, "ja", None, "not a boolean (true or false)"),
+        ("SELECT", ["Straße", "Café"], "STRASSE", "Straße", None),  # caseless
+        ("SELECT", ["Straße", "Café"], "cafe\u0301", "Café", None),  # a decomposed é is é
+        ("TEXT", None, "x" * 10_000, "x" * 10_000, None),
+    ],
+)
+async def test_the_extremes_of_typed_values(
+    api: Api, type_: str, options: list[str] | None, given: str, stored: str | None, reason: str | None
+) -> None:
+    await api.property_field("p", type_, options)
+    result = await api.upsert({"email": "edge@example.com", "properties": [{"name": "p", "value": given}]})
+    assert result["outcome"] == "CREATED" and result["userErrors"] == []
+    if reason is None:
+        assert result["invalidProperties"] == [] and result["contact"]["properties"][0]["value"] == stored
+    else:
+        assert [(p["value"], p["reason"]) for p in result["invalidProperties"]] == [(given, reason)]
+        assert result["contact"]["properties"] == []
+
+
+@pytest.mark.parametrize("given", ["1e1000000", "1e-1000000", "NaN", "1_0"])
+async def test_a_number_no_column_can_hold_is_a_clear_answer_on_every_path(api: Api, given: str) -> None:
+    """Filters, dry runs, subscriptions and matching took the Decimal error as INTERNAL."""
+    await api.property_field("score", "NUMBER")
+    filtered = await api.post('query F($v: String) { contacts(filter: {property: {name: "score", value: $v}}) { totalCount } }', {"v": given})
+    [error] = filtered.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT" and "number" in error["message"]
+    dry = await api.upsert({"email": "d@example.com", "properties": [{"name": "score", "value": given}]}, dryRun=True)
+    assert dry["outcome"] == "CREATED" and [p["name"] for p in dry["invalidProperties"]] == ["score"]
+    subscribed = await api.gql(
+        "mutation S($input: SubscribeContactInput!) { subscribeContact(input: $input) { outcome invalidProperties { reason } } }",
+        {"input": {"contact": {"email": "s@example.com", "properties": [{"name": "score", "value": given}]}}},
+    )
+    assert subscribed["subscribeContact"]["outcome"] == "CREATED" and len(subscribed["subscribeContact"]["invalidProperties"]) == 1
+    matched = await api.upsert(
+        {"email": "m@example.com"}, match={"rules": ["PROPERTIES"], "properties": ["score"], "values": [{"name": "score", "value": given}]}
+    )
+    assert [(e["field"], e["code"]) for e in matched["userErrors"]] == [(["match", "values", "0", "value"], "INVALID_INPUT")]

@@ -1,0 +1,83 @@
+"""Configuration: the documented defaults are what the code uses, and README says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from contactql.config import SVIX_RETRY_DELAYS, ConfigError, Settings, load_settings, markdown_table
+from tests.helpers import repo_root
+
+DOCUMENTED = {
+    "database_url": "sqlite+aiosqlite:///./contactql.db",
+    "sqlite_synchronous": "FULL",
+    "sqlite_busy_timeout_ms": 5000,
+    "max_batch_size": 1000,
+    "rate_limit_per_minute": 120_000,
+    "max_cost": 10_000,
+    "graphiql": True,
+    "allow_private_webhooks": False,
+    "max_import_mb": 100,
+    "cors_origins": (),
+    "key_cache_seconds": 5.0,
+    "workers": True,
+    "lease_seconds": 30.0,
+    "batch_chunk_size": 500,
+    "webhook_retry_delays": (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0),
+    "helper_processes": 1,
+}
+
+
+def test_an_empty_environment_gives_the_documented_defaults_field_by_field() -> None:
+    settings = load_settings({})
+    assert set(Settings.model_fields) == set(DOCUMENTED)
+    for field, value in DOCUMENTED.items():
+        assert getattr(settings, field) == value, field
+    # The webhook schedule is real numbers a sender can use, not a class attribute's descriptor.
+    assert isinstance(settings.webhook_retry_delays, tuple) and len(settings.webhook_retry_delays) == 7
+    assert settings.webhook_retry_delays == SVIX_RETRY_DELAYS and all(isinstance(d, float) for d in settings.webhook_retry_delays)
+    assert Settings() == settings
+
+
+def test_readme_shows_the_configuration_the_code_declares() -> None:
+    readme = (repo_root() / "README.md").read_text()
+    assert markdown_table() in readme, "regenerate README's table: python -c 'from contactql.config import markdown_table; print(markdown_table())'"
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CONTACTQL_RATE_LIMIT": "0"}, "CONTACTQL_RATE_LIMIT: Input should be greater than or equal to 1"),
+        ({"CONTACTQL_RATE_LIMIT": "lots"}, "CONTACTQL_RATE_LIMIT: Input should be a valid integer"),
+        ({"CONTACTQL_GRAPHIQL": "maybe"}, "CONTACTQL_GRAPHIQL: Input should be a valid boolean"),
+        ({"CONTACTQL_WEBHOOK_RETRY_DELAYS": "5,soon"}, "CONTACTQL_WEBHOOK_RETRY_DELAYS"),
+        ({"CONTACTQL_WEBHOOK_RETRY_DELAYS": "-1"}, "each delay is 0 to 604800 seconds"),
+        ({"CONTACTQL_SQLITE_SYNCHRONOUS": "OFF"}, "CONTACTQL_SQLITE_SYNCHRONOUS: Input should be 'FULL', 'NORMAL' or 'EXTRA'"),
+        ({"CONTACTQL_DATABASE_URL": "mysql://x"}, "CONTACTQL_DATABASE_URL: unsupported database URL scheme 'mysql'"),
+        ({"CONTACTQL_LEASE_SECONDS": "31"}, "CONTACTQL_LEASE_SECONDS: Input should be less than or equal to 30"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+    assert says in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_values_are_read_as_people_write_them() -> None:
+    settings = load_settings(
+        {
+            "CONTACTQL_GRAPHIQL": "off",
+            "CONTACTQL_SQLITE_SYNCHRONOUS": " normal ",
+            "CONTACTQL_WEBHOOK_RETRY_DELAYS": "1, 2.5 ,",
+            "CONTACTQL_DATABASE_URL": "postgres://u@db/contacts",
+            "CONTACTQL_MAX_BATCH_SIZE": "",  # empty: unset
+        }
+    )
+    assert (settings.graphiql, settings.sqlite_synchronous, settings.webhook_retry_delays) == (False, "NORMAL", (1.0, 2.5))
+    assert settings.database_url == "postgresql+asyncpg://u@db/contacts" and settings.dialect == "postgresql"
+    assert settings.max_batch_size == 1000
+
+
+def test_a_copy_with_changes_is_validated_too() -> None:
+    with pytest.raises(ConfigError, match="CONTACTQL_MAX_BATCH_SIZE"):
+        Settings().replace(max_batch_size=0)
+    assert Settings().replace(workers=False).workers is False

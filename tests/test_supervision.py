@@ -1,0 +1,237 @@
+"""Background loops under the defaults: the webhook schedule as configured (moved through by
+a test clock, never shortened), and every loop surviving a failure injected into it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contactql import housekeeping
+from contactql.app import create_app
+from contactql.config import SVIX_RETRY_DELAYS, Settings
+from contactql.store import batches, checkpoint, idempotency, webhooks
+from contactql.store.model import Scope
+from contactql.supervise import MAX_BACKOFF_SECONDS, supervised
+from tests.conftest import make_key, running
+from tests.helpers import Api, query
+from tests.test_batches import submit, wait_finished
+
+
+class TestClock:
+    """Real time plus whatever the test has moved it forward by."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@contextlib.asynccontextmanager
+async def started(settings: Settings, clock: TestClock) -> AsyncIterator[tuple[Any, Api]]:
+    # Private addresses allowed: the receiver listens on 127.0.0.1. Every other setting is the default.
+    app = create_app(settings.replace(allow_private_webhooks=True), clock=clock)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield app, Api(http, await make_key(app, scope=Scope.ADMIN))
+
+
+def delivery(database_url: str, batch_id: str) -> tuple[str, int, Any, str | None]:
+    """The batch's webhook delivery: (status, attempts, next attempt, last error); ("NONE", 0, …)
+    until the batch has finished."""
+    rows = query(database_url, f"SELECT status, attempts, next_attempt_at, last_error FROM webhook_delivery WHERE batch_id = '{batch_id}'")
+    if not rows:
+        return "NONE", 0, None, None
+    [(state, attempts, next_at, error)] = rows
+    if isinstance(next_at, str):  # SQLite hands back its text
+        next_at = dt.datetime.fromisoformat(next_at)
+    return state, attempts, next_at if next_at.tzinfo else next_at.replace(tzinfo=dt.UTC), error
+
+
+async def attempts_reach(database_url: str, batch_id: str, attempts: int) -> tuple[str, int, Any, str | None]:
+    for _ in range(1000):  # bounded: 10 s
+        found = delivery(database_url, batch_id)
+        if found[1] >= attempts:
+            return found
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still {found} waiting for attempt {attempts}")
+
+
+async def test_a_failing_receiver_is_retried_on_svix_s_schedule_until_it_fails(settings: Settings, database_url: str, receiver: Any) -> None:
+    hook = await receiver([500])
+    clock = TestClock()
+    async with started(settings, clock) as (app, api):
+        batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
+        await wait_finished(api, batch["id"])
+        state, attempts, next_at, error = await attempts_reach(database_url, batch["id"], 1)
+        assert (state, error) == ("PENDING", "HTTP 500")
+        for number, delay in enumerate(SVIX_RETRY_DELAYS, start=2):
+            waited = (next_at - clock()).total_seconds()
+            assert 0.9 * delay - 1 <= waited <= 1.1 * delay, (number, waited, delay)  # the schedule, with its ±10 % jitter
+            clock.advance(waited - 1)
+            app.state.webhook_sender.wake()
+            await asyncio.sleep(0.3)
+            assert delivery(database_url, batch["id"])[1] == number - 1, "nothing is sent before it is due"
+            clock.advance(1.5)
+            app.state.webhook_sender.wake()
+            state, attempts, next_at, error = await attempts_reach(database_url, batch["id"], number)
+        assert (state, attempts, error) == ("FAILED", 8, "HTTP 500")
+        assert len(hook.calls) == 8 and len({headers["webhook-id"] for headers, _ in hook.calls}) == 1
+        webhook = (await api.gql("query W($id: ID!) { batch(id: $id) { webhook { status attempts } } }", {"id": batch["id"]}))["batch"]["webhook"]
+        assert (webhook["status"], webhook["attempts"]) == ("FAILED", 8)
+
+
+async def test_one_failed_delivery_is_delivered_on_the_next_attempt_and_later_webhooks_still_go(settings: Settings, database_url: str, receiver: Any) -> None:
+    hook = await receiver([500, 204, 204])
+    clock = TestClock()
+    async with started(settings, clock) as (app, api):
+        first = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
+        await attempts_reach(database_url, first["id"], 1)
+        clock.advance(6)
+        app.state.webhook_sender.wake()
+        assert (await attempts_reach(database_url, first["id"], 2))[0] == "DELIVERED"
+        second = (await submit(api, [{"email": "b@example.com"}], webhookUrl=hook.url))["batch"]
+        assert (await attempts_reach(database_url, second["id"], 1))[:2] == ("DELIVERED", 1)
+
+
+async def test_the_webhook_sender_survives_an_unexpected_error_in_an_attempt(
+    settings: Settings, database_url: str, receiver: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook = await receiver([204])
+    clock = TestClock()
+    record = webhooks.record_attempt
+    calls = 0
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("injected: recording the attempt failed")
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "record_attempt", failing_once)
+    async with started(settings, clock) as (app, api):
+        batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
+        for _ in range(500):
+            if calls:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert delivery(database_url, batch["id"])[:2] == ("PENDING", 0), "kept, under its lease"
+        clock.advance(31)  # the lease of the attempt that failed runs out
+        app.state.webhook_sender.wake()
+        assert (await attempts_reach(database_url, batch["id"], 1))[0] == "DELIVERED"
+        assert app.state.webhook_sender is not None and len(hook.calls) == 2
+    assert any("failed unexpectedly" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_every_loop_goes_on_after_an_error_in_one_step(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, receiver: Any, database_url: str
+) -> None:
+    """The batch worker's claim and the webhook sender's claim each fail once; both go on."""
+    hook = await receiver([204])
+    failed: set[str] = set()
+
+    def once(name: str, real: Any) -> Any:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            if name not in failed:
+                failed.add(name)
+                raise sqlite3.DatabaseError(f"injected into {name}")
+            return real(*args, **kwargs)
+
+        return step
+
+    monkeypatch.setattr(batches, "claim_next_batch", once("batches", batches.claim_next_batch))
+    monkeypatch.setattr(webhooks, "claim_due", once("webhooks", webhooks.claim_due))
+    async with started(settings, TestClock()) as (_, api):
+        batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
+        assert (await wait_finished(api, batch["id"]))["status"] == "COMPLETED"
+        assert (await attempts_reach(database_url, batch["id"], 1))[0] == "DELIVERED"
+    assert failed == {"batches", "webhooks"}
+    logged = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert {r.getMessage().split(":")[0] for r in logged} >= {"batch worker", "webhook sender"} and all(r.exc_info for r in logged)
+
+
+async def test_supervision_backs_off_while_errors_last_and_resets_after_a_good_step() -> None:
+    outcomes = [False, False, False, True, False]
+    pauses: list[float] = []
+
+    async def step() -> None:
+        if not outcomes:
+            raise asyncio.CancelledError
+        if not outcomes.pop(0):
+            raise ValueError("injected")
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    with pytest.raises(asyncio.CancelledError):
+        await supervised("test loop", step, pause=pause)
+    assert pauses == [0.5, 1.0, 2.0, 0.5]
+    assert MAX_BACKOFF_SECONDS == 30.0
+
+
+async def test_housekeeping_deletes_expired_idempotency_records_and_survives_an_error(
+    app: Any, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, database_url: str
+) -> None:
+    await api.upsert({"email": "k@example.com"}, idempotencyKey="k-1")
+    assert query(database_url, "SELECT count(*) FROM idempotency_key") == [(1,)]
+    clock = TestClock()
+    keeper = housekeeping.Housekeeper(app.state.services.db, clock)
+    assert await keeper.sweep() == 0, "a day has not passed"
+    clock.advance(24 * 3600 + 1)
+    purge = idempotency.purge_expired
+    calls = 0
+
+    def failing_once(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("injected")
+        return purge(*args, **kwargs)
+
+    monkeypatch.setattr(idempotency, "purge_expired", failing_once)
+    task = asyncio.create_task(keeper.run())
+    for _ in range(300):
+        if query(database_url, "SELECT count(*) FROM idempotency_key") == [(0,)]:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert query(database_url, "SELECT count(*) FROM idempotency_key") == [(0,)]
+    assert calls == 2 and any("housekeeping: unexpected error" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_checkpointer_survives_an_unexpected_error(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """On a SQLite file whatever the engine under test: the checkpointer is SQLite's."""
+    real = checkpoint._checkpoint_now
+    calls: list[str] = []
+
+    def failing_once(connection: sqlite3.Connection) -> tuple[int, int, int]:
+        calls.append("called")
+        if len(calls) == 1:
+            raise ValueError("injected into the checkpointer")
+        return real(connection)
+
+    monkeypatch.setattr(checkpoint, "_checkpoint_now", failing_once)
+    with caplog.at_level(logging.ERROR, logger="contactql.checkpoint"):
+        async with running(Settings(database_url=f"sqlite:///{tmp_path / 'wal.db'}")) as (_, api):
+            for i in range(40):
+                await api.upsert({"email": f"c{i}@example.com"})
+                await asyncio.sleep(0.05)
+    assert len(calls) >= 2, "it checkpointed again after the error"
+    assert any("injected into the checkpointer" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
