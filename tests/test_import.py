@@ -35,8 +35,8 @@ CSV = (
 )
 
 
-async def upload(api: Api, data: bytes, **input_: Any) -> httpx.Response:
-    operations = {"query": IMPORT, "variables": {"input": {"file": None, **input_}}}
+async def upload(api: Api, data: bytes, document: str = IMPORT, **input_: Any) -> httpx.Response:
+    operations = {"query": document, "variables": {"input": {"file": None, **input_}}}
     files = {"0": ("contacts.csv", data, "text/csv")}
     form = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.input.file"]})}
     return await api.http.post("/graphql", data=form, files=files, headers={"Authorization": f"Bearer {api.key}"})

@@ -54,6 +54,8 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: sto
 
 async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPayload:
     country, problems = await country_for(info, raw, [raw["contact"]])
+    if problems:  # the contact's numbers cannot be read without it
+        return UpsertContactPayload.failed(problems)
     item, item_problems = validate_contact(raw["contact"], default_country=country)
     match, match_problems = validate_match(raw.get("match"))
     event_options, event_problems = validate_events(raw.get("events"))

@@ -44,6 +44,8 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContact
     confirmation and unconfirmed, an event per call for the workflow that sends the email."""
     contact = raw["contact"]
     country, problems = await country_for(info, raw, [contact])
+    if problems:  # the contact's numbers cannot be read without it
+        return UpsertContactPayload.failed(problems)
     item, item_problems = validate_contact(contact, default_country=country)
     problems += [p.under("contact") for p in item_problems]
     problems += [

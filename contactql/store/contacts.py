@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from contactql.store.chunk import CONTACT_COLUMNS
 from contactql.store.effects import PendingHistory, write_history
 from contactql.store.errors import Invalid
+from contactql.store.keys import default_country
 from contactql.store.model import Source
 from contactql.store.properties import load_fields
 from contactql.store.tables import contact_t, external_url_t, membership_t, property_value_t, value_hash
@@ -65,10 +66,13 @@ def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joine
         except ValueError:
             where.append(c.email == query.email.strip().lower())  # cannot match: no stored email is invalid
     if query.mobile is not None:
+        # A national number is read in the workspace's default country, as when it was written.
+        international = query.mobile.strip().startswith(("+", "00"))
+        country = None if international else default_country(conn, workspace_id=workspace_id)
         try:
-            where.append(c.mobile == normalise_mobile(query.mobile)[0])
+            where.append(c.mobile == normalise_mobile(query.mobile, None, country)[0])
         except ValueError:
-            where.append(c.mobile == query.mobile.strip())
+            where.append(c.mobile == query.mobile.strip())  # cannot match: no stored mobile is invalid
     if query.external_id is not None:
         where.append(c.external_id == query.external_id.strip())
     if query.email_status is not None:
