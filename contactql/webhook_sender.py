@@ -107,9 +107,10 @@ class WebhookSender:
     async def _send(self, client: httpx.AsyncClient, delivery: DeliveryRow) -> None:
         error = await outbound.problem_with(delivery.url, allow_private=self._settings.allow_private_webhooks)
         if error is None:
-            now = self._clock()
+            # Signed with the wall clock, whatever the scheduling clock says: receivers refuse a
+            # webhook-timestamp far from their own time.
             try:
-                response = await client.post(delivery.url, content=delivery.payload.encode(), headers=signed_headers(delivery, now))
+                response = await client.post(delivery.url, content=delivery.payload.encode(), headers=signed_headers(delivery, utc_now()))
                 if not 200 <= response.status_code < 300:
                     error = f"HTTP {response.status_code}"
             except httpx.TimeoutException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -135,7 +136,25 @@ def count_statements(app: Any, *, with_params: bool = False) -> Any:
         event.remove(engine, "before_cursor_execute", before)
 
 
-FAST_RETRIES = (0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
+class TestClock:
+    """The time the app's background loops schedule by: real time plus what a test moved it
+    forward by — webhook retries are tested on their real schedule, never a shortened one."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
 
 
 class Receiver:
@@ -184,9 +203,10 @@ async def receiver() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[tuple[Any, Api, str]]:
-    """The app with its workers running, private webhooks allowed and fast retries."""
-    app = create_app(settings.replace(allow_private_webhooks=True, webhook_retry_delays=FAST_RETRIES))
+async def live(settings: Settings, clock: TestClock) -> AsyncIterator[tuple[Any, Api, str]]:
+    """The app with its workers running and private webhooks allowed (receivers listen on
+    127.0.0.1); its background loops run by `clock`."""
+    app = create_app(settings.replace(allow_private_webhooks=True), clock=clock)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
             admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))

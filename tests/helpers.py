@@ -154,7 +154,7 @@ def serve(
 
     The server's stderr goes to `log` (a file, so a chatty server can never block on a full pipe)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database_url, "--log-level", "warning"]
+    command = [sys.executable, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database_url]  # as README starts it
     log_file = open(log or os.devnull, "a")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"

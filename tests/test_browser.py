@@ -201,3 +201,36 @@ def test_a_frontend_on_an_allowed_origin_can_call_the_api_and_others_cannot(brow
                 refused = page.evaluate(FETCH, [f"{base}/graphql", key])
             assert refused == {"error": "TypeError: Failed to fetch"}
             assert any("CORS policy" in e for e in errors)
+
+
+SOCKET = """async ([url, key]) => new Promise((resolve) => {
+  const seen = [];
+  const socket = new WebSocket(url, "graphql-transport-ws");
+  const done = (outcome) => { try { socket.close(); } catch (_) {} resolve({outcome, seen}); };
+  setTimeout(() => done("timeout"), 10000);
+  socket.onopen = () => socket.send(JSON.stringify({type: "connection_init", payload: {Authorization: "Bearer " + key}}));
+  socket.onerror = () => done("error");
+  socket.onclose = (event) => done("closed " + event.code);
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    seen.push(message.type === "next" ? message.payload.data : message.type);
+    if (message.type === "connection_ack") {
+      socket.send(JSON.stringify({id: "1", type: "subscribe", payload: {query: "{ workspace { name } }"}}));
+    }
+    if (message.type === "complete") done("complete");
+  };
+})"""
+
+
+def test_a_frontend_on_an_allowed_origin_can_open_a_websocket_and_others_cannot(browser: Browser, database_url: str) -> None:
+    """Browsers send no CORS preflight for a WebSocket: the handshake's Origin is checked
+    against CONTACTQL_CORS_ORIGINS, the list HTTP's CORS uses."""
+    with frontend() as allowed, frontend() as other:
+        with serve(database_url, env={"CONTACTQL_CORS_ORIGINS": allowed}) as (base, key, _):
+            url = base.replace("http", "ws") + "/graphql"
+            with opened(browser, f"{allowed}/") as (page, _, _):
+                answer = page.evaluate(SOCKET, [url, key])
+            assert answer == {"outcome": "complete", "seen": ["connection_ack", {"workspace": {"name": "default"}}, "complete"]}
+            with opened(browser, f"{other}/") as (page, _, _):
+                refused = page.evaluate(SOCKET, [url, key])
+            assert refused["outcome"] in {"error", "closed 1006"} and refused["seen"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -57,3 +58,56 @@ def test_schema_command_prints_the_committed_sdl() -> None:
     result = run_cli("schema")
     assert result.returncode == 0
     assert result.stdout == (repo_root() / "schema.graphql").read_text()
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("keys", "create", "--database", f"sqlite:///{tmp_path}/no/such/folder/contactql.db")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"contactql: CONTACTQL_DATABASE_URL: the folder {tmp_path}/no/such/folder of the SQLite file does not exist; create it, or give another path"
+
+
+def test_a_postgresql_url_without_the_postgres_extra_is_one_line_saying_what_to_install() -> None:
+    # As on a machine where `pip install -e .` left asyncpg out: importing it fails.
+    code = "import sys; sys.modules['asyncpg'] = None; from contactql.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "db", "current", "--database", "postgresql://contactql@127.0.0.1:1/contactql"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "contactql: a PostgreSQL database needs the postgres extra: pip install -e '.[postgres]' (or contactql[postgres])"
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password() -> None:
+    result = run_cli("db", "current", "--database", "postgresql://contactql:s3cret@127.0.0.1:1/contactql")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("contactql: cannot use the database at postgresql+asyncpg://contactql:***@127.0.0.1:1/contactql: ")
+
+
+def test_key_names_are_unique_in_a_workspace_and_revoke_names_one_key(database_url: str) -> None:
+    made = run_cli("keys", "create", "--scope", "admin", "--name", "ops", "--database", database_url)
+    assert made.returncode == 0 and "Created an admin key for workspace 'default':" in made.stderr
+    again = run_cli("keys", "create", "--name", "ops", "--database", database_url)
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr.strip() == "contactql: workspace 'default' already has a key named 'ops'; choose another --name"
+    unnamed = [run_cli("keys", "create", "--database", database_url) for _ in range(2)]
+    assert all(r.returncode == 0 for r in unnamed)
+    names = [line.split()[1] for line in run_cli("keys", "list", "--database", database_url).stdout.splitlines()[1:]]
+    assert names == ["ops", "write-key-2", "write-key-3"]
+    assert run_cli("keys", "revoke", "ops", "--database", database_url).returncode == 0
+    listed = run_cli("keys", "list", "--database", database_url).stdout.splitlines()
+    assert [line.split()[1] for line in listed[1:] if line.split()[-1] != "-"] == ["ops"], "only the key named was revoked"
+
+
+def test_the_server_logs_webhook_attempts_at_its_default_level(database_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with serve(database_url, env={"CONTACTQL_ALLOW_PRIVATE_WEBHOOKS": "true"}, log=log) as (base, key, _):
+        submit = 'mutation { upsertContacts(input: {contacts: [{email: "a@example.com"}], webhookUrl: "http://127.0.0.1:9/hook"}) { batch { id } } }'
+        batch = httpx.post(f"{base}/graphql", json={"query": submit}, headers={"Authorization": f"Bearer {key}"}).json()["data"]["upsertContacts"]["batch"]
+        for _ in range(200):  # bounded: until the first attempt is recorded
+            if "attempt 1 failed" in log.read_text():
+                break
+            time.sleep(0.05)
+    text = log.read_text()
+    assert "webhook msg_" in text and "to http://127.0.0.1:9/hook: attempt 1 failed (ConnectError" in text and "now PENDING" in text, text
+    assert batch["id"]

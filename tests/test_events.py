@@ -111,3 +111,23 @@ async def test_refused_endpoints(admin: Api, url: str, types: list[str], field: 
 async def test_only_admin_keys_manage_endpoints(api: Api) -> None:
     errors = await api.errors(ENDPOINT, {"url": "https://93.184.216.34/hook", "types": ["a"]})
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_the_signed_event_webhook_carries_the_confirmation_token(live: tuple[Any, Api, str], receiver: Any) -> None:
+    """Where the workflow that sends the confirmation email gets its token from."""
+    _, admin, secret = live
+    hook = await receiver([200])
+    await admin.gql(ENDPOINT, {"url": hook.url, "types": ["subscribeFromApi"]})
+    subscribed = await admin.gql(
+        "mutation S($input: SubscribeContactInput!) { subscribeContact(input: $input) { contact { id } } }",
+        {"input": {"contact": {"email": "sub@example.com"}}},
+    )
+    for _ in range(500):
+        if hook.calls:
+            break
+        await asyncio.sleep(0.01)
+    headers, body = hook.calls[0]
+    payload = Webhook(secret).verify(body, headers)
+    token = payload["params"]["ConfirmationToken"]
+    confirmed = await admin.gql("mutation C($t: String!) { confirmContact(token: $t) { contact { id emailStatus } } }", {"t": token})
+    assert confirmed["confirmContact"]["contact"] == {"id": subscribed["subscribeContact"]["contact"]["id"], "emailStatus": "SUBSCRIBED"}

@@ -222,3 +222,32 @@ async def test_a_number_no_column_can_hold_is_a_clear_answer_on_every_path(api: 
         {"email": "m@example.com"}, match={"rules": ["PROPERTIES"], "properties": ["score"], "values": [{"name": "score", "value": given}]}
     )
     assert [(e["field"], e["code"]) for e in matched["userErrors"]] == [(["match", "values", "0", "value"], "INVALID_INPUT")]
+
+
+async def test_a_new_field_is_listed_at_once_here_and_in_another_process(api: Api, database_url: str) -> None:
+    """Listings never come from a cache: the catalog filled by an earlier request kept
+    answering `properties: []` for the life of the process."""
+    import httpx
+
+    from tests.helpers import serve
+
+    assert (await api.gql("{ properties { name } }"))["properties"] == []  # fills every cache there is
+    await api.upsert({"email": "warm@example.com", "properties": [{"name": "nothing-yet", "value": "x"}]})
+    with serve(database_url) as (base, _, _):
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {api.key}"}) as other:
+            async def there(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+                body = (await other.post("/graphql", json={"query": query, "variables": variables or {}})).json()
+                assert "errors" not in body, body
+                return dict(body["data"])
+
+            assert (await there("{ properties { name } lists { totalCount } }")) == {"properties": [], "lists": {"totalCount": 0}}
+            field_id = await api.property_field("tier")
+            list_id = await api.create_list("VIP")
+            assert (await api.gql("{ properties { name } }"))["properties"] == [{"name": "tier"}]
+            assert (await there("{ properties { id name } }"))["properties"] == [{"id": field_id, "name": "tier"}]
+            written = await there(
+                'mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { contact { property(name: "tier") lists { id } } invalidProperties { name } userErrors { code } } }',
+                {"input": {"contact": {"email": "b@example.com", "properties": [{"name": "TIER", "value": "gold"}]}, "listId": list_id}},
+            )
+            assert written["upsertContact"] == {"contact": {"property": "gold", "lists": [{"id": list_id}]}, "invalidProperties": [], "userErrors": []}
+            assert (await there("{ lists { edges { node { name size } } } }"))["lists"]["edges"] == [{"node": {"name": "VIP", "size": 1}}]

@@ -181,6 +181,20 @@ SSRF_TARGETS = [
     "https://[::ffff:127.0.0.1]/hook",
     "https://[fd00::1]/hook",
     "https://[fe80::1]/hook",
+    # IPv6 forms that carry a reserved IPv4 address, each judged by that address
+    "https://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
+    "https://[::a9fe:a9fe]/hook",  # IPv4-compatible 169.254.169.254
+    "https://[::ffff:0:7f00:1]/hook",  # IPv4-translated 127.0.0.1
+    "https://[64:ff9b::7f00:1]/hook",  # NAT64 127.0.0.1
+    "https://[64:ff9b:1::a9fe:a9fe]/hook",  # local-use NAT64
+    "https://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
+    "https://[fec0::1]/hook",  # site-local
+    "https://[2001:db8::1]/hook",  # documentation
+    "https://[2001::1]/hook",  # Teredo
+    "https://[ff02::1]/hook",  # multicast
+    "https://192.0.0.8/hook",  # IETF protocol assignments
+    "https://198.18.0.1/hook",  # benchmarking
+    "https://240.0.0.1/hook",  # reserved
     "https://224.0.0.1/hook",  # multicast
     "http://93.184.216.34/hook",  # public, but not https
     "ftp://93.184.216.34/hook",
@@ -200,9 +214,19 @@ async def test_every_url_the_server_would_call_is_guarded(admin: Api, url: str) 
     ))["createWebhookEndpoint"]  # fmt: skip
     assert endpoint == {"endpoint": None, "userErrors": [{"field": ["url"], "code": "INVALID_INPUT"}]}
     imported = (await admin.gql(
-        "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code } } }", {"u": url}
+        "mutation I($u: String!) { importContacts(input: {url: $u}) { batch { id } userErrors { field code message } } }", {"u": url}
     ))["importContacts"]  # fmt: skip
-    assert imported == {"batch": None, "userErrors": [{"field": ["url"], "code": "INVALID_INPUT"}]}
+    [error] = imported["userErrors"]
+    assert imported["batch"] is None and (error["field"], error["code"]) == (["url"], "INVALID_INPUT")
+    if "invalid" not in url and not url.startswith("ftp"):
+        assert "CONTACTQL_ALLOW_PRIVATE_WEBHOOKS=true" in error["message"], "the refusal says how to allow it in development"
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"])
+def test_global_unicast_addresses_pass_the_guard(address: str) -> None:
+    from contactql.outbound import _refused
+
+    assert not _refused(address)
 
 
 async def test_redirects_are_not_followed(settings: Settings) -> None:

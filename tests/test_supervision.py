@@ -20,24 +20,9 @@ from contactql.config import SVIX_RETRY_DELAYS, Settings
 from contactql.store import batches, checkpoint, idempotency, webhooks
 from contactql.store.model import Scope
 from contactql.supervise import MAX_BACKOFF_SECONDS, supervised
-from tests.conftest import make_key, running
+from tests.conftest import TestClock, make_key, running
 from tests.helpers import Api, query
 from tests.test_batches import submit, wait_finished
-
-
-class TestClock:
-    """Real time plus whatever the test has moved it forward by."""
-
-    __test__ = False
-
-    def __init__(self) -> None:
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += dt.timedelta(seconds=seconds)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,186 @@
+"""The same auth, scope, rate and cost rules on every transport (HTTP, WebSocket, multipart),
+against a real `contactql serve`; refusals answered as GraphQL over HTTP answers them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from tests.helpers import Api, serve
+from tests.test_subscriptions import connect, receive
+
+CREATE_LIST = 'mutation { createList(name: "L%d") { list { id } } }'  # 10 + payload 1 + list 1 = 12
+EXPENSIVE = "{ " + " ".join(f"a{i}: contacts(first: 100) {{ edges {{ node {{ lists {{ contacts(first: 100) {{ edges {{ node {{ id }} }} }} }} }} }} }}" for i in range(10)) + " }"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+async def post(base: str, key: str, query: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        return await http.post("/graphql", json={"query": query})
+
+
+async def operation(socket: Any, number: int, query: str) -> dict[str, Any]:
+    """Run one operation on an open graphql-transport-ws socket: its first answer."""
+    await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": {"query": query}}))
+    while True:
+        message = await receive(socket)
+        if message.get("id") == str(number) and message["type"] in {"next", "error"}:
+            return message
+
+
+async def test_a_websocket_runs_mutations_only_while_its_key_is_valid(database_url: str) -> None:
+    """Revoked from the command line while a socket is open: the socket is closed with 4403 within
+    the key-cache interval (5 s by default), and nothing more runs on it."""
+    key = cli("keys", "create", "--name", "frontend", "--database", database_url).stdout.strip().splitlines()[-1]
+    with serve(database_url) as (base, _, _):
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        try:
+            assert await receive(socket) == {"type": "connection_ack"}
+            first = await operation(socket, 1, CREATE_LIST % 1)
+            assert first["type"] == "next" and first["payload"]["data"]["createList"]["list"]["id"]
+            assert cli("keys", "revoke", "frontend", "--database", database_url).returncode == 0
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(15):  # bounded: the key is re-checked every 5 s
+                    for number in range(2, 1000):
+                        await operation(socket, number, CREATE_LIST % number)
+                        await asyncio.sleep(0.5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        finally:
+            await socket.close()
+        lists = await post(base, key, "{ lists { totalCount } }")
+        assert lists.status_code == 401
+
+
+async def test_websocket_operations_take_from_the_same_bucket_as_http(database_url: str) -> None:
+    with serve(database_url, env={"CONTACTQL_RATE_LIMIT": "60"}) as (base, key, _):
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        try:
+            assert await receive(socket) == {"type": "connection_ack"}
+            answers = [await operation(socket, n, CREATE_LIST % n) for n in range(1, 8)]
+        finally:
+            await socket.close()
+        assert [a["type"] for a in answers] == ["next"] * 5 + ["error"] * 2, "12 each: five fit in 60"
+        assert answers[5]["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        over_http = await post(base, key, "{ workspace { name } }")
+        assert over_http.status_code == 429 and over_http.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        listed = await post(base, key, "{ lists { totalCount } }")
+        assert listed.status_code == 429
+
+
+async def test_the_cost_limit_holds_on_http_and_websocket(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
+        refused = await post(base, key, EXPENSIVE)
+        [error] = refused.json()["errors"]
+        assert error["extensions"] == {"code": "COST_LIMIT", "cost": 10 * (1 + 100 * (2 + 5 * (1 + 1 + 100 * 2))), "maxCost": 10000}
+        assert refused.json()["data"] is None and "ask for fewer items" in error["message"]
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        try:
+            assert await receive(socket) == {"type": "connection_ack"}
+            over_ws = await operation(socket, 1, EXPENSIVE)
+        finally:
+            await socket.close()
+        assert over_ws["type"] == "error" and over_ws["payload"][0]["extensions"]["code"] == "COST_LIMIT"
+        page = await post(base, key, "{ contacts(first: 100) { totalCount edges { node { id email lists { name } } } } }")
+        assert page.status_code == 200 and page.json()["extensions"]["cost"]["requestedQueryCost"] == 1 + 10 + 100 * (2 + 5)
+
+
+def fragment_chain(depth: int) -> str:
+    """~1 KB: each fragment spreads the previous one twice (2^depth spreads written out)."""
+    parts = ["fragment f0 on Query { workspace { name } }"]
+    parts += [f"fragment f{i} on Query {{ ...f{i - 1} ...f{i - 1} }}" for i in range(1, depth + 1)]
+    return "\n".join([f"query Chain {{ ...f{depth} }}", *parts])
+
+
+async def test_a_chain_of_fragments_is_validated_in_linear_time_and_costs_what_it_runs(api: Api) -> None:
+    document = fragment_chain(22)
+    assert len(document) < 1300
+    # Bounded, not timed: Strawberry's rules walked 2^22 spreads here, seconds on the event loop.
+    async with asyncio.timeout(30):
+        answer = await api.post(document)
+    assert answer.json()["data"] == {"workspace": {"name": "default"}}
+    assert answer.json()["extensions"]["cost"]["requestedQueryCost"] == 1, "executed once, costed once"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("query { ...a } fragment a on Query { " + " ".join(f"w{i}: workspace {{ name }}" for i in range(16)) + " ...b } fragment b on Query { "
+         + " ".join(f"v{i}: workspace {{ name }}" for i in range(16)) + " }", "32 aliases found. Allowed: 30"),
+    ],
+)  # fmt: skip
+async def test_aliases_are_counted_through_fragments(api: Api, document: str, message: str) -> None:
+    [error] = (await api.post(document)).json()["errors"]
+    assert error["message"] == message and error["extensions"]["code"] == "INVALID_INPUT"
+
+
+JSON_HINT = 'send POST /graphql with Content-Type: application/json and a body such as {"query": "{ workspace { name } }", "variables": {}}'
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "content_type", "status", "message"),
+    [
+        ("POST", "42", "application/json", 400, f"the body must be a JSON object: {JSON_HINT}"),
+        ("POST", '"x"', "application/json", 400, f"the body must be a JSON object: {JSON_HINT}"),
+        ("POST", "null", "application/json", 400, f"the body must be a JSON object: {JSON_HINT}"),
+        ("POST", "true", "application/json", 400, f"the body must be a JSON object: {JSON_HINT}"),
+        ("POST", "{", "application/json", 400, f"the body is not valid JSON (UTF-8): {JSON_HINT}"),
+        ("POST", '[{"query": "{ workspace { name } }"}]', "application/json", 400,
+         "batched operations (a JSON array) are not accepted: send one operation per request, as a JSON object"),
+        ("POST", "{ workspace { name } }", "application/graphql", 415,
+         f"unsupported Content-Type: {JSON_HINT} (multipart/form-data for importContacts uploads)"),
+        ("POST", '{"query": "subscription { batchProgress(id: \\"x\\") { id } }"}', "application/json", 400,
+         "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"),
+        ("POST", '{"variables": {}}', "application/json", 400, f"the request has no query: {JSON_HINT}"),
+        ("PUT", '{"query": "{ workspace { name } }"}', "application/json", 405, f"this method is not accepted: {JSON_HINT}"),
+    ],
+)  # fmt: skip
+async def test_refusals_are_graphql_over_http_json_saying_what_to_send(api: Api, method: str, body: str, content_type: str, status: int, message: str) -> None:
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": content_type}
+    response = await api.http.request(method, "/graphql", content=body.encode(), headers=headers)
+    assert (response.status_code, response.headers["content-type"]) == (status, "application/json")
+    assert response.json() == {"errors": [{"message": message, "extensions": {"code": "INVALID_INPUT"}}]}
+
+
+async def test_get_queries_and_other_multipart_answer_json(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.key}"}
+    got = await api.http.get("/graphql", params={"query": "{ workspace { name } }"}, headers=headers)
+    assert got.status_code == 405 and got.json()["errors"][0] == {
+        "message": f"GraphQL query operations are not accepted by GET: {JSON_HINT}", "extensions": {"code": "INVALID_INPUT"}
+    }
+    operations = {"query": 'mutation { createList(name: "x") { list { id } } }', "variables": {}}
+    multipart = await api.http.post("/graphql", data={"operations": json.dumps(operations), "map": "{}"}, files={"0": ("x", b"x")}, headers=headers)
+    assert multipart.status_code == 400 and multipart.json()["errors"][0]["message"].startswith("multipart/form-data is accepted for importContacts uploads only")
+    asked = await api.http.post("/graphql", content=b"42", headers={**headers, "Content-Type": "application/json", "Accept": "application/graphql-response+json"})
+    assert asked.headers["content-type"] == "application/graphql-response+json"
+
+
+async def test_the_root_and_unknown_paths_point_to_graphql(api: Api) -> None:
+    browser = await api.http.get("/", headers={"Accept": "text/html"})
+    assert browser.status_code == 307 and browser.headers["location"] == "/graphql"
+    client = await api.http.get("/")
+    assert client.status_code == 200 and client.json()["graphql"] == "/graphql"
+    missing = await api.http.get("/api/graphql")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "GraphQL is at /graphql" in missing.json()["errors"][0]["message"]
+
+
+async def test_a_websocket_from_a_disallowed_origin_is_refused_and_an_allowed_one_is_not(database_url: str) -> None:
+    with serve(database_url, env={"CONTACTQL_CORS_ORIGINS": "https://app.example.com"}) as (base, key, _):
+        url = base.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"], origin="https://app.example.com") as socket:  # type: ignore[arg-type]
+            await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+            assert await receive(socket) == {"type": "connection_ack"}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(url, subprotocols=["graphql-transport-ws"], origin="https://evil.example.com")  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
