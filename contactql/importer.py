@@ -164,7 +164,7 @@ async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
     if not batch.failed:
         return
     groups = await db.read(batches.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id)
-    print("\nfailed rows by reason (a row with several problems counts under each):")
+    print("\nwhy rows failed (a row with several problems counts under each):")
     for group in groups:
         field = ".".join(group.field) or "row"
         hint = HINTS.get(group.code)
@@ -173,7 +173,7 @@ async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
     failed = await db.read(
         batches.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=None, failed_only=True
     )
-    print("\nfirst failed rows:")
+    print("\nthe first rows that failed:")
     for result in failed[0]:
         problems = "; ".join(f"{'.'.join(p.path) or 'row'}: {p.message}" for p in result.errors)
         print(f"  {result.client_ref}: {problems}")

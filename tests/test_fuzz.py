@@ -79,7 +79,7 @@ def check_valid(client: AppThread, document: str) -> None:
     body: dict[str, Any] = response.json()
     for error in body.get("errors") or ():
         code = error.get("extensions", {}).get("code")
-        assert code in {"INVALID_INPUT", "FORBIDDEN", "RATE_LIMITED"}, (document, error)
+        assert code in {"INVALID_INPUT", "FORBIDDEN", "RATE_LIMITED", "COST_LIMIT"}, (document, error)
         assert "Traceback" not in error["message"] and "sqlalchemy" not in error["message"].lower()
 
 
