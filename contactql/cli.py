@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("file", help="a UTF-8 CSV file (comma, semicolon or tab) whose first row names the columns")
     importing.add_argument("--workspace", default="default", help="workspace name (created if needed)")
     importing.add_argument("--list", help="add every contact to this list (created if needed)")
-    importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match rule after externalId (seed 004's dedupeOn)")
+    importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match existing contacts by externalId, then by this")
     importing.add_argument("--default-country", metavar="CC", help="ISO 3166 country (e.g. NO) of phone numbers written without one")
     importing.add_argument(
         "--create-properties", action="store_true", help="create a TEXT property for each column that is neither a field nor a property"

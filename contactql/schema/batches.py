@@ -113,10 +113,10 @@ class BatchResultConnection:
     total_count: int = strawberry.field(description="How many results match the filter so far.")
 
 
-@strawberry.type(description="An upsertContacts call or CSV import: stored whole, applied asynchronously (seed 001's 202).")
+@strawberry.type(description="An upsertContacts call or CSV import: stored whole, applied asynchronously (answered before any contact is written).")
 class Batch:
     row: strawberry.Private[BatchRow]
-    id: strawberry.ID = strawberry.field(description="The batch's id (a UUID; seed 001's batchId).")
+    id: strawberry.ID = strawberry.field(description="The batch's id (a UUID).")
     status: BatchStatus = strawberry.field(description="Where the batch is.")  # type: ignore[valid-type]
     total: int = strawberry.field(description="Items in the batch.")
     processed: int = strawberry.field(description="Items with a result so far.")
@@ -138,7 +138,7 @@ class Batch:
             finished_at=row.finished_at,
         )  # fmt: skip
 
-    @strawberry.field(description="The items' results in input order (seed 004's failedContacts: failedOnly).")
+    @strawberry.field(description="The items' results in input order.")
     async def results(
         self,
         info: Info,
@@ -189,9 +189,9 @@ class UpsertContactsInput:
     )
     list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add every contact to this list, which must exist.")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts, for every item.")
-    restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match (seed 004).")
+    restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match.")
     webhook_url: Maybe[str | None] = strawberry.field(
-        description="POSTed a signed summary when the batch finishes (https, public address; seed 001's webHookUrl)."
+        description="POSTed a signed summary when the batch finishes (https, public address)."
     )
     idempotency_key: Maybe[str | None] = strawberry.field(
         description="The same key with the same input within 24 h returns the first call's batch."
@@ -200,12 +200,12 @@ class UpsertContactsInput:
         description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
     )
     events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
-        description="Events to write per created / updated contact (seed 004's eventKeyForNewContacts)."
+        description="Events to write per created / updated contact."
     )
 
 
 @raw_input
-@strawberry.input(description="A CSV file to import as a batch (seed 004's import from an external file): exactly one of file or url.")
+@strawberry.input(description="A CSV file to import as a batch: exactly one of file or url.")
 class ImportContactsInput:
     file: Maybe[Upload | None] = strawberry.field(description="The CSV file, sent with the GraphQL multipart request spec.")
     url: Maybe[str | None] = strawberry.field(description="An https URL to fetch the CSV from; user:password in it is sent as Basic auth.")

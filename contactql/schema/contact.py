@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from contactql.schema.lists import ContactList
 
 
-@strawberry.type(description="A postal address (seed 004).")
+@strawberry.type(description="A postal address.")
 class Address:
     town: str | None = strawberry.field(description="Town or city.")
     region: str | None = strawberry.field(description="Region, state or county.")
@@ -27,14 +27,14 @@ class Address:
     postcode: str | None = strawberry.field(description="Postal code.")
 
 
-@strawberry.type(description="A link to the contact in another system (seed 002; at most 3).")
+@strawberry.type(description="A link to the contact in another system (at most 3).")
 class ExternalUrl:
     ref: str = strawberry.field(description="The unique reference key of the URL.")
     url: str = strawberry.field(description="The https URL.")
     label: str | None = strawberry.field(description="The label to display.")
 
 
-@strawberry.type(description="A company contacts can be linked to (seed 002).")
+@strawberry.type(description="A company contacts can be linked to.")
 class Company:
     id: strawberry.ID = strawberry.field(description="The company's id (a UUID).")
     name: str = strawberry.field(description="The company's name.")
@@ -52,10 +52,10 @@ class Contact:
     last_name: str | None = strawberry.field(description="The last name.")
     email_status: EmailStatus = strawberry.field(description="Consent to marketing email.")
     sms_status: SmsStatus = strawberry.field(description="Consent to marketing SMS.")
-    email_opt_in: bool = strawberry.field(description="True only when emailStatus is SUBSCRIBED (seed 000).")
-    mobile_opt_in: bool = strawberry.field(description="True only when smsStatus is SUBSCRIBED (seed 000).")
-    privacy_consent: bool | None = strawberry.field(description="Whether privacy consent was given (seed 002).")
-    confirmed: bool = strawberry.field(description="Whether the email is confirmed (double opt-in, seed 004).")
+    email_opt_in: bool = strawberry.field(description="True only when emailStatus is SUBSCRIBED.")
+    mobile_opt_in: bool = strawberry.field(description="True only when smsStatus is SUBSCRIBED.")
+    privacy_consent: bool | None = strawberry.field(description="Whether privacy consent was given.")
+    confirmed: bool = strawberry.field(description="Whether the email is confirmed (double opt-in).")
     source: ContactSource = strawberry.field(description="How the contact was created.")
     address: Address | None = strawberry.field(description="The postal address; null when none is known.")
     created_by: str | None = strawberry.field(description="The name of the API key that created the contact.")

@@ -23,18 +23,18 @@ def publish(cls: type[enum.Enum], description: str, values: dict[str, str], name
 
 EmailStatus = publish(
     model.EmailStatus,
-    "Consent to marketing email (seed 002's status codes, plus double opt-in).",
+    "Consent to marketing email (plus double opt-in).",
     {
-        "SUBSCRIBED": "Opted in: emails may be sent (seed 002 code 1).",
-        "UNSUBSCRIBED": "Opted out (seed 002 code 2).",
-        "BOUNCED": "The address bounced (seed 002 code 3).",
-        "NO_MARKETING": "No consent given: nothing is sent (seed 002 code 5; the default).",
+        "SUBSCRIBED": "Opted in: emails may be sent (code 1 in CSV files).",
+        "UNSUBSCRIBED": "Opted out (code 2 in CSV files).",
+        "BOUNCED": "The address bounced (code 3 in CSV files).",
+        "NO_MARKETING": "No consent given: nothing is sent (code 5 in CSV files; the default).",
         "PENDING_CONFIRMATION": "Subscribed through a form, waiting for double opt-in confirmation.",
     },
 )
 SmsStatus = publish(
     model.SmsStatus,
-    "Consent to marketing SMS (seed 002's sms status codes).",
+    "Consent to marketing SMS.",
     {
         "SUBSCRIBED": "Opted in: SMS may be sent (code 1).",
         "UNSUBSCRIBED": "Opted out (code 2).",
@@ -55,16 +55,16 @@ UpsertOutcome = publish(
 )
 MatchRule = publish(
     model.MatchRule,
-    "A way to find the existing contact an input means (SPEC §4).",
+    "A way to find the existing contact an input means.",
     {
-        "ID": "The contact with that id (seed 000's contactId).",
-        "EXTERNAL_ID": "The contact with that externalId (seed 004's externalCustomerId).",
+        "ID": "The contact with that id.",
+        "EXTERNAL_ID": "The contact with that externalId.",
         "EMAIL_AND_MOBILE": "Seed 000: both given → that pair; only a mobile → that mobile with no email; only an email → that email with no mobile.",
-        "EMAIL": "Same email, any mobile (seed 004's dedupeOn email).",
-        "MOBILE": "Same mobile, any email (seed 004's dedupeOn phone).",
-        "EMAIL_OR_MOBILE": "Same email or same mobile (seed 004's subscribe); may find two contacts.",
-        "NAME_AND_EMAIL": "Same firstName, lastName (case-insensitive) and email (seed 002's updateIfExists).",
-        "PROPERTIES": "Every property or field named in `properties` is equal (seed 003's match).",
+        "EMAIL": "Same email, any mobile.",
+        "MOBILE": "Same mobile, any email.",
+        "EMAIL_OR_MOBILE": "Same email or same mobile; may find two contacts.",
+        "NAME_AND_EMAIL": "Same firstName, lastName (case-insensitive) and email.",
+        "PROPERTIES": "Every property or field named in `properties` is equal.",
     },
 )
 MatchAction = publish(
@@ -78,7 +78,7 @@ NoMatchAction = publish(
     {
         "CREATE": "Create a new contact.",
         "SKIP": "Write nothing; the outcome is SKIPPED.",
-        "FAIL": "Fail with NOT_FOUND (seed 004's update-only PUT).",
+        "FAIL": "Fail with NOT_FOUND: an update-only call.",
     },
 )
 MultipleMatchAction = publish(
@@ -86,7 +86,7 @@ MultipleMatchAction = publish(
     "What to do when the deciding rule finds more than one contact.",
     {
         "FAIL": "Fail with AMBIGUOUS_MATCH naming the candidates.",
-        "UPDATE_ALL": "Update every contact found (seed 003).",
+        "UPDATE_ALL": "Update every contact found.",
         "UPDATE_OLDEST": "Update the earliest created contact found.",
     },
 )
@@ -103,7 +103,7 @@ ContactField = publish(
 )
 ContactSource = publish(
     model.Source,
-    "How a contact was created (seed 004's creation source).",
+    "How a contact was created.",
     {
         "API": "By upsertContact.",
         "BATCH": "By upsertContacts.",

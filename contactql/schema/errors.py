@@ -42,7 +42,7 @@ def user_errors(problems: Iterable[Problem], *prefix: str) -> list[UserError]:
     return [UserError.from_problem(p, *prefix) for p in problems]
 
 
-@strawberry.type(description="A property value that was not written, and why (seed 000's InvalidProperties).")
+@strawberry.type(description="A property value that was not written, and why.")
 class InvalidProperty:
     field_id: strawberry.ID | None = strawberry.field(
         description="The id of the property field the value was for, when one was found (not an id of this report: it has none)."

@@ -18,11 +18,11 @@ from contactql.store.effects import CONFIRMATION_TOKEN
 from contactql.store.events import EndpointRow, EventRow, HistoryRow
 
 
-@strawberry.type(description="Something that happened to a contact, for workflows to act on (seeds 003, 004).")
+@strawberry.type(description="Something that happened to a contact, for workflows to act on.")
 class Event:
     id: strawberry.ID = strawberry.field(description="The event's id (a UUID).")
     type: str = strawberry.field(description="The event type, e.g. subscribeFromApi-newsletter or your own onCreate type.")
-    key: str = strawberry.field(description="Subscribe events: the contact id (seed 004); others: its email, else mobile, else id.")
+    key: str = strawberry.field(description="Subscribe events: the contact id; others: its email, else mobile, else id.")
     contact_id: strawberry.ID = strawberry.field(description="The contact it happened to.")
     params: JSON = strawberry.field(
         description="ContactId, EmailAddress, SMS, and formType where they apply; ConfirmationToken only for admin keys."
@@ -131,13 +131,13 @@ class DeleteWebhookEndpointPayload:
 @strawberry.input(name="EventOptions", description="Events to write for the contacts an upsert creates or updates.")
 class EventOptionsInput:
     on_create: Maybe[list[str] | None] = strawberry.field(
-        description="Event types per created contact (seed 004's eventKeyForNewContacts): letters, digits, - and _."
+        description="Event types per created contact: letters, digits, - and _."
     )
-    on_update: Maybe[list[str] | None] = strawberry.field(description="Event types per updated contact (seed 003's customevents).")
+    on_update: Maybe[list[str] | None] = strawberry.field(description="Event types per updated contact.")
 
 
 @raw_input
-@strawberry.input(description="A contact from a subscription form (seed 004): double opt-in, workflow events.")
+@strawberry.input(description="A contact from a subscription form: double opt-in, workflow events.")
 class SubscribeContactInput:
     contact: ContactInput = strawberry.field(description="The contact; its email status is set by the double opt-in, not by the form.")
     form_type: Maybe[str | None] = strawberry.field(description="Appended to the event types: subscribeFromApi-<formType>.")

@@ -5,7 +5,7 @@ keys, an omitted field absent, an explicit null as None) — see `raw_input`. Th
 exactly what `store.validate` takes, and it skips Strawberry's generic per-field conversion,
 which costs ~170 µs per contact (issue 4's measurement) and would be paid again for every
 item of a batch. The schema keeps its typed, documented inputs; only the Python value differs.
-Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear" (SPEC §3).
+Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear".
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def raw_input(cls: type[T]) -> type[T]:
 
 
 @raw_input
-@strawberry.input(description="A custom property value, by the field's id or name (seed 000's propertyfields).")
+@strawberry.input(description="A custom property value, by the field's id or name.")
 class PropertyValueInput:
     id: Maybe[strawberry.ID | None] = strawberry.field(description="The property field's id.")
     name: Maybe[str | None] = strawberry.field(
@@ -54,7 +54,7 @@ class ListRefInput:
 
 
 @raw_input
-@strawberry.input(description="Changes to a contact's list memberships: `set` replaces them all (seed 002's groups).")
+@strawberry.input(description="Changes to a contact's list memberships: `set` replaces them all.")
 class ListChangesInput:
     add: Maybe[list[ListRefInput] | None] = strawberry.field(description="Lists to add the contact to.")
     remove: Maybe[list[ListRefInput] | None] = strawberry.field(description="Lists to remove the contact from.")
@@ -62,7 +62,7 @@ class ListChangesInput:
 
 
 @raw_input
-@strawberry.input(description="A link to the contact in another system (seed 002).")
+@strawberry.input(description="A link to the contact in another system.")
 class ExternalUrlInput:
     ref: str = strawberry.field(description="The unique reference key of the URL.")
     url: Maybe[str | None] = strawberry.field(description="The https URL; null removes the URL with this ref.")
@@ -70,7 +70,7 @@ class ExternalUrlInput:
 
 
 @raw_input
-@strawberry.input(description="A postal address (seed 004); null on the whole address clears it.")
+@strawberry.input(description="A postal address; null on the whole address clears it.")
 class AddressInput:
     town: Maybe[str | None] = strawberry.field(description="Town or city.")
     region: Maybe[str | None] = strawberry.field(description="Region, state or county.")
@@ -81,35 +81,35 @@ class AddressInput:
 @raw_input
 @strawberry.input(description="A contact to create or update. Omitted fields stay as they are; null clears a field.")
 class ContactInput:
-    id: Maybe[strawberry.ID | None] = strawberry.field(description="The contact's id (rule ID; seed 000's contactId).")
+    id: Maybe[strawberry.ID | None] = strawberry.field(description="The contact's id (rule ID).")
     external_id: Maybe[str | None] = strawberry.field(description="The id in another system (rule EXTERNAL_ID).")
     email: Maybe[str | None] = strawberry.field(description="Email address; validated and stored lower-case.")
     mobile: Maybe[str | None] = strawberry.field(
         description="Mobile number with its country code: +4790812501, 004790812501 or 4790812501."
     )
-    mobile_country_code: Maybe[int | None] = strawberry.field(description="Country calling code, with mobileNumber (seed 000).")
-    mobile_number: Maybe[str | None] = strawberry.field(description="National number, with mobileCountryCode (seed 000).")
+    mobile_country_code: Maybe[int | None] = strawberry.field(description="Country calling code, with mobileNumber.")
+    mobile_number: Maybe[str | None] = strawberry.field(description="National number, with mobileCountryCode.")
     first_name: Maybe[str | None] = strawberry.field(description="First name.")
     last_name: Maybe[str | None] = strawberry.field(description="Last name.")
-    email_opt_in: Maybe[bool | None] = strawberry.field(description="true → emailStatus SUBSCRIBED, false → UNSUBSCRIBED (seed 000).")
-    mobile_opt_in: Maybe[bool | None] = strawberry.field(description="true → smsStatus SUBSCRIBED, false → UNSUBSCRIBED (seed 000).")
-    email_status: Maybe[EmailStatus | None] = strawberry.field(description="Email consent (seed 002); must agree with emailOptIn.")
-    sms_status: Maybe[SmsStatus | None] = strawberry.field(description="SMS consent (seed 002); must agree with mobileOptIn.")
-    privacy_consent: Maybe[bool | None] = strawberry.field(description="Whether privacy consent was given (seed 002).")
+    email_opt_in: Maybe[bool | None] = strawberry.field(description="true → emailStatus SUBSCRIBED, false → UNSUBSCRIBED.")
+    mobile_opt_in: Maybe[bool | None] = strawberry.field(description="true → smsStatus SUBSCRIBED, false → UNSUBSCRIBED.")
+    email_status: Maybe[EmailStatus | None] = strawberry.field(description="Email consent; must agree with emailOptIn.")
+    sms_status: Maybe[SmsStatus | None] = strawberry.field(description="SMS consent; must agree with mobileOptIn.")
+    privacy_consent: Maybe[bool | None] = strawberry.field(description="Whether privacy consent was given.")
     properties: Maybe[list[PropertyValueInput] | None] = strawberry.field(description="Custom property values (at most 200).")
     lists: Maybe[ListChangesInput | None] = strawberry.field(description="Changes to list memberships.")
     companies: Maybe[list[strawberry.ID] | None] = strawberry.field(
         description="Replaces the linked companies; every id must exist (COMPANY_NOT_FOUND)."
     )
     external_urls: Maybe[list[ExternalUrlInput] | None] = strawberry.field(
-        description="Sets URLs by ref (at most 3 in all); null removes every URL (seed 002)."
+        description="Sets URLs by ref (at most 3 in all); null removes every URL."
     )
     address: Maybe[AddressInput | None] = strawberry.field(description="Postal address fields to set.")
     client_ref: Maybe[str | None] = strawberry.field(description="Your own reference, echoed in results; never stored on the contact.")
 
 
 @raw_input
-@strawberry.input(name="MatchStrategy", description="How to find the existing contact an input means (SPEC §4).")
+@strawberry.input(name="MatchStrategy", description="How to find the existing contact an input means.")
 class MatchStrategyInput:
     rules: list[MatchRule] = strawberry.field(
         default_factory=lambda: [MatchRule(r.value) for r in DEFAULT_RULES],
@@ -119,7 +119,7 @@ class MatchStrategyInput:
         description="For rule PROPERTIES: property or field names (case-insensitive) that must all be equal."
     )
     values: Maybe[list[PropertyValueInput] | None] = strawberry.field(
-        description="For rule PROPERTIES: match on these values instead of the input's own (seed 003's PATCH)."
+        description="For rule PROPERTIES: match on these values instead of the input's own."
     )
     on_match: MatchAction = strawberry.field(default=MatchAction.UPDATE, description="What to do with a contact found.")
     on_no_match: NoMatchAction = strawberry.field(default=NoMatchAction.CREATE, description="What to do when nothing is found.")
@@ -127,7 +127,7 @@ class MatchStrategyInput:
         default=MultipleMatchAction.FAIL, description="What to do when the deciding rule finds several contacts."
     )
     require_on_create: Maybe[list[ContactField] | None] = strawberry.field(
-        description="Fields a new contact must have (seed 002: firstName, lastName and email when no id is given)."
+        description="Fields a new contact must have (e.g. [FIRST_NAME, LAST_NAME, EMAIL])."
     )
 
 
@@ -136,11 +136,11 @@ class MatchStrategyInput:
 class UpsertContactInput:
     contact: ContactInput = strawberry.field(description="The contact's values.")
     list_id: Maybe[strawberry.ID | None] = strawberry.field(
-        description="Also add the contact to this list, which must exist (seed 000's listId; LIST_NOT_FOUND)."
+        description="Also add the contact to this list, which must exist (else LIST_NOT_FOUND)."
     )
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find an existing contact; default [ID, EXTERNAL_ID, EMAIL_AND_MOBILE].")
     restore_deleted: bool | None = strawberry.field(
-        default=False, description="Restore a deleted contact that matches instead of skipping it (seed 004)."
+        default=False, description="Restore a deleted contact that matches instead of skipping it."
     )
     dry_run: bool | None = strawberry.field(
         default=False, description="Match and validate, return what would happen, and write nothing."
@@ -152,5 +152,5 @@ class UpsertContactInput:
         description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
     )
     events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
-        description="Events to write when the contact is created or updated (seeds 003, 004)."
+        description="Events to write when the contact is created or updated."
     )

@@ -16,7 +16,7 @@ from contactql.schema.pagination import PageInfo
 from contactql.store.lists import ListRow
 
 
-@strawberry.type(description="A static list of contacts (seed 000's lists, seed 002's groups, seed 004's segments).")
+@strawberry.type(description="A static list of contacts (a group or static segment).")
 class ContactList:
     id: strawberry.ID = strawberry.field(description="The list's id (a UUID).")
     name: str = strawberry.field(description="The list's name, unique in the workspace (case-insensitive).")
@@ -60,7 +60,7 @@ class ContactListConnection:
         return await self.count()
 
 
-@strawberry.type(description="The result of addContactsToList and removeContactsFromList (seed 004's static segments).")
+@strawberry.type(description="The result of addContactsToList and removeContactsFromList.")
 class ListMembershipPayload:
     list: ContactList | None = strawberry.field(description="The list; null when it was not found.")
     changed: int = strawberry.field(description="Memberships added or removed.")

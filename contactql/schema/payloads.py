@@ -35,7 +35,7 @@ class UpsertContactPayload:
     invalid_properties: list[InvalidProperty] = strawberry.field(
         description="Property values that were not written, and why; the rest of the contact was written."
     )
-    invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace (seed 000).")
+    invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace.")
     user_errors: list[UserError] = strawberry.field(description="Problems with the input.")
 
     @classmethod

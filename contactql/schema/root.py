@@ -78,7 +78,7 @@ class Query:
     async def properties(self, info: Info) -> builtins.list[PropertyField]:
         return await lists.get_properties(info)
 
-    @strawberry.field(description="One batch by id (seed 001's batchId, seed 004's import status).")
+    @strawberry.field(description="One batch — an upsertContacts call or a CSV import — by id.")
     async def batch(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]
     ) -> Batch | None:
@@ -94,7 +94,7 @@ class Query:
     ) -> BatchConnection:
         return await batches.page_batches(info, 20 if first is None else first, after, status)
 
-    @strawberry.field(description="Events, oldest first (seeds 003, 004): what workflows act on.")
+    @strawberry.field(description="Events, oldest first: what workflows act on.")
     async def events(
         self,
         info: Info,
@@ -117,7 +117,7 @@ class Query:
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
 class Mutation:
     @strawberry.mutation(
-        description="Create or update one contact, matched by the rules of `match` (SPEC §4).",
+        description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],
     )
     async def upsert_contact(
@@ -126,7 +126,7 @@ class Mutation:
         return await contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
 
     @strawberry.mutation(
-        description="Create or update many contacts as one batch: stored and returned QUEUED, applied in the background (seeds 001, 004).",
+        description="Create or update many contacts as one batch: stored and returned QUEUED, applied in the background.",
         permission_classes=[CanWrite],
     )
     async def upsert_contacts(
@@ -144,7 +144,7 @@ class Mutation:
         return await contacts.delete_contact(info, id)
 
     @strawberry.mutation(
-        description="Subscribe a contact from a form (seed 004): matched by email or mobile, double opt-in, workflow events.",
+        description="Subscribe a contact from a form: matched by email or mobile, double opt-in, workflow events.",
         permission_classes=[CanWrite],
     )
     async def subscribe_contact(
@@ -158,7 +158,7 @@ class Mutation:
     ) -> UpsertContactPayload:
         return await events.confirm_contact(info, token)
 
-    @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500 (seed 004).", permission_classes=[CanWrite])
+    @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
     async def add_contacts_to_list(
         self,
         info: Info,
@@ -169,7 +169,7 @@ class Mutation:
         return await events.change_members(info, list_id, contact_ids, external_ids, add=True)
 
     @strawberry.mutation(
-        description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list (seed 004).",
+        description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list.",
         permission_classes=[CanWrite],
     )
     async def remove_contacts_from_list(
@@ -197,7 +197,7 @@ class Mutation:
         return await events.delete_endpoint(info, id)
 
     @strawberry.mutation(
-        description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch (seed 004).",
+        description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch.",
         permission_classes=[CanWrite],
     )
     async def import_contacts(
