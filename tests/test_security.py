@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from contactql.config import Settings
-from tests.conftest import running
+from tests.conftest import make_key, running
 from tests.helpers import Api, query, serve
 
 
@@ -115,23 +115,25 @@ async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api
 
 
 @pytest.fixture
-async def limited(settings: Settings) -> AsyncIterator[Api]:
-    async with running(settings, rate_limit_per_minute=100) as (_, api):
-        yield api
+async def limited(settings: Settings) -> AsyncIterator[tuple[Any, Api]]:
+    async with running(settings, rate_limit_per_minute=100) as (app, api):
+        yield app, api
 
 
 def aliased_upserts(first: int, count: int) -> str:
     return "mutation { " + " ".join(f'u{i}: upsertContact(input: {{contact: {{email: "r{i}@example.com"}}}}) {{ outcome }}' for i in range(first, first + count)) + " }"
 
 
-async def test_the_rate_limit_takes_each_request_s_cost(limited: Api, database_url: str) -> None:
+async def test_the_rate_limit_takes_each_request_s_cost(limited: tuple[Any, Api], database_url: str) -> None:
+    _, api = limited
     # Each aliased upsertContact { outcome }: 10 for the mutation and 1 for its payload.
     for start, left in ((0, 67), (3, 34), (6, 1)):
-        answer = await limited.post(aliased_upserts(start, 3))
+        answer = await api.post(aliased_upserts(start, 3))
         assert answer.status_code == 200 and "errors" not in answer.json()
         cost = answer.json()["extensions"]["cost"]
-        assert (cost["requestedQueryCost"], cost["throttleStatus"]["currentlyAvailable"], cost["throttleStatus"]["maximumAvailable"]) == (33, left, 100)
-    refused = await limited.post(aliased_upserts(9, 3))
+        assert (cost["requestedQueryCost"], cost["throttleStatus"]["maximumAvailable"]) == (33, 100)
+        assert left <= cost["throttleStatus"]["currentlyAvailable"] <= left + 2, "what is left, and what refilled meanwhile"
+    refused = await api.post(aliased_upserts(9, 3))
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     [error] = refused.json()["errors"]
     assert error["extensions"] == {"code": "RATE_LIMITED", "cost": 33, "retryAfter": int(refused.headers["Retry-After"])}
@@ -139,10 +141,14 @@ async def test_the_rate_limit_takes_each_request_s_cost(limited: Api, database_u
     assert query(database_url, "SELECT count(*) FROM contact") == [(9,)], "the refused request wrote nothing"
 
 
-async def test_rate_limit_per_key_not_shared(limited: Api, app: Any) -> None:
-    for _ in range(100):
-        await limited.post("{ workspace { name } }")  # costs 1
-    assert (await limited.post("{ workspace { name } }")).status_code == 429
+async def test_rate_limit_per_key_not_shared(limited: tuple[Any, Api]) -> None:
+    app, api = limited
+    drain = "{ contacts(first: 47) { edges { node { id } } } }"  # 1 + 47 × 2 = 95 of the 100
+    assert (await api.post(drain)).json()["extensions"]["cost"]["requestedQueryCost"] == 95
+    page = "{ contacts(first: 5) { edges { node { id } } } }"  # 11: more than the 5 left and what refills in 3 s
+    assert (await api.post(page)).status_code == 429
+    other = Api(api.http, await make_key(app, name="another key"))
+    assert (await other.post(page)).status_code == 200, "another key has a bucket of its own"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
