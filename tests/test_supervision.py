@@ -25,6 +25,19 @@ from tests.helpers import Api, query
 from tests.test_batches import submit, wait_finished
 
 
+class FailingOnce:
+    """Stands in for a function: the first call raises `error`, later calls run the real one."""
+
+    def __init__(self, real: Any, error: Exception) -> None:
+        self.real, self.error, self.calls = real, error, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise self.error
+        return self.real(*args, **kwargs)
+
+
 @contextlib.asynccontextmanager
 async def started(settings: Settings, clock: TestClock) -> AsyncIterator[tuple[Any, Api]]:
     # Private addresses allowed: the receiver listens on 127.0.0.1. Every other setting is the default.
@@ -97,21 +110,12 @@ async def test_the_webhook_sender_survives_an_unexpected_error_in_an_attempt(
 ) -> None:
     hook = await receiver([204])
     clock = TestClock()
-    record = webhooks.record_attempt
-    calls = 0
-
-    def failing_once(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RuntimeError("injected: recording the attempt failed")
-        return record(*args, **kwargs)
-
-    monkeypatch.setattr(webhooks, "record_attempt", failing_once)
+    record = FailingOnce(webhooks.record_attempt, RuntimeError("injected: recording the attempt failed"))
+    monkeypatch.setattr(webhooks, "record_attempt", record)
     async with started(settings, clock) as (app, api):
         batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
         for _ in range(500):
-            if calls:
+            if record.calls:
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
@@ -128,24 +132,17 @@ async def test_every_loop_goes_on_after_an_error_in_one_step(
 ) -> None:
     """The batch worker's claim and the webhook sender's claim each fail once; both go on."""
     hook = await receiver([204])
-    failed: set[str] = set()
-
-    def once(name: str, real: Any) -> Any:
-        def step(*args: Any, **kwargs: Any) -> Any:
-            if name not in failed:
-                failed.add(name)
-                raise sqlite3.DatabaseError(f"injected into {name}")
-            return real(*args, **kwargs)
-
-        return step
-
-    monkeypatch.setattr(batches, "claim_next_batch", once("batches", batches.claim_next_batch))
-    monkeypatch.setattr(webhooks, "claim_due", once("webhooks", webhooks.claim_due))
+    claims = {
+        "batches": FailingOnce(batches.claim_next_batch, sqlite3.DatabaseError("injected into the batch worker")),
+        "webhooks": FailingOnce(webhooks.claim_due, sqlite3.DatabaseError("injected into the webhook sender")),
+    }
+    monkeypatch.setattr(batches, "claim_next_batch", claims["batches"])
+    monkeypatch.setattr(webhooks, "claim_due", claims["webhooks"])
     async with started(settings, TestClock()) as (_, api):
         batch = (await submit(api, [{"email": "a@example.com"}], webhookUrl=hook.url))["batch"]
         assert (await wait_finished(api, batch["id"]))["status"] == "COMPLETED"
         assert (await attempts_reach(database_url, batch["id"], 1))[0] == "DELIVERED"
-    assert failed == {"batches", "webhooks"}
+    assert all(claim.calls >= 2 for claim in claims.values())
     logged = [r for r in caplog.records if "unexpected error" in r.getMessage()]
     assert {r.getMessage().split(":")[0] for r in logged} >= {"batch worker", "webhook sender"} and all(r.exc_info for r in logged)
 
@@ -178,17 +175,8 @@ async def test_housekeeping_deletes_expired_idempotency_records_and_survives_an_
     keeper = housekeeping.Housekeeper(app.state.services.db, clock)
     assert await keeper.sweep() == 0, "a day has not passed"
     clock.advance(24 * 3600 + 1)
-    purge = idempotency.purge_expired
-    calls = 0
-
-    def failing_once(*args: Any, **kwargs: Any) -> int:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RuntimeError("injected")
-        return purge(*args, **kwargs)
-
-    monkeypatch.setattr(idempotency, "purge_expired", failing_once)
+    purge = FailingOnce(idempotency.purge_expired, RuntimeError("injected"))
+    monkeypatch.setattr(idempotency, "purge_expired", purge)
     task = asyncio.create_task(keeper.run())
     for _ in range(300):
         if query(database_url, "SELECT count(*) FROM idempotency_key") == [(0,)]:
@@ -198,25 +186,17 @@ async def test_housekeeping_deletes_expired_idempotency_records_and_survives_an_
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert query(database_url, "SELECT count(*) FROM idempotency_key") == [(0,)]
-    assert calls == 2 and any("housekeeping: unexpected error" in r.getMessage() for r in caplog.records)
+    assert purge.calls == 2 and any("housekeeping: unexpected error" in r.getMessage() for r in caplog.records)
 
 
 async def test_the_checkpointer_survives_an_unexpected_error(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """On a SQLite file whatever the engine under test: the checkpointer is SQLite's."""
-    real = checkpoint._checkpoint_now
-    calls: list[str] = []
-
-    def failing_once(connection: sqlite3.Connection) -> tuple[int, int, int]:
-        calls.append("called")
-        if len(calls) == 1:
-            raise ValueError("injected into the checkpointer")
-        return real(connection)
-
-    monkeypatch.setattr(checkpoint, "_checkpoint_now", failing_once)
+    checkpoints = FailingOnce(checkpoint._checkpoint_now, ValueError("injected into the checkpointer"))
+    monkeypatch.setattr(checkpoint, "_checkpoint_now", checkpoints)
     with caplog.at_level(logging.ERROR, logger="contactql.checkpoint"):
         async with running(Settings(database_url=f"sqlite:///{tmp_path / 'wal.db'}")) as (_, api):
             for i in range(40):
                 await api.upsert({"email": f"c{i}@example.com"})
                 await asyncio.sleep(0.05)
-    assert len(calls) >= 2, "it checkpointed again after the error"
+    assert checkpoints.calls >= 2, "it checkpointed again after the error"
     assert any("injected into the checkpointer" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
