@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
-from strawberry.permission import BasePermission
 
 from contactql.resolvers import batches, contacts, events, lists, workspace
 from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
-from contactql.schema.errors import ApiError
 from contactql.schema.events import (
     DeleteWebhookEndpointPayload,
     EventConnection,
@@ -27,19 +25,10 @@ from contactql.schema.filters import ContactFilter
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
+from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
-from contactql.schema.workspace import IsAdmin, UpdateWorkspaceInput, Workspace, WorkspacePayload
+from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store.contacts import ContactQuery
-
-
-class CanWrite(BasePermission):
-    message = "this API key has scope read: it cannot run mutations"
-    error_class = ApiError
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.principal.can_write
-
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]

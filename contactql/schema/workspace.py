@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry import Maybe
-from strawberry.permission import BasePermission
 
-from contactql.resolvers.context import Info
-from contactql.schema.errors import ApiError, UserError
+from contactql.schema.errors import UserError
 from contactql.schema.inputs import raw_input
+from contactql.schema.permissions import IsAdmin
 from contactql.store.keys import WorkspaceRow
-
-
-class IsAdmin(BasePermission):
-    message = "only an API key with scope admin can do this"
-    error_class = ApiError
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.principal.is_admin
 
 
 @strawberry.type(description="The workspace of the calling API key: every contact it sees lives here.")
