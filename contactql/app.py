@@ -15,12 +15,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from cross_web import HTTPException
+from cross_web import HTTPException, parse_content_type
 from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -36,7 +37,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message, SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -98,6 +99,13 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     _header: str | None = None
     _watcher: asyncio.Task[None] | None = None
 
+    async def handle_message(self, message: Any) -> None:
+        # Strawberry indexes the message: JSON that is not an object (42, null) broke the socket.
+        if not isinstance(message, dict):
+            await self.handle_invalid_message("WebSocket message must be a JSON object")
+            return
+        await super().handle_message(cast("Message", message))
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
         header = payload.get("Authorization") if isinstance(payload, dict) else None
@@ -114,6 +122,10 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self._watcher = asyncio.create_task(self._watch_key(), name="contactql-ws-key")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) or not isinstance(message.get("id"), str):
+            await self.handle_invalid_message("a subscribe message needs an id and a payload with a query")
+            return
         if self.connection_acknowledged:
             if not await self._key_still_valid(fresh=False):
                 return
@@ -194,6 +206,13 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(data, dict) or not _only_imports(data.get("query"), data.get("operationName")):
             raise HTTPException(400, MULTIPART_ONLY_IMPORTS)
         return data
+
+    async def parse_http_body(self, request: Any) -> Any:
+        # Strawberry takes any type that contains "application/json" (application/jsonx…).
+        media, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and media not in {"application/json", "multipart/form-data"}:
+            raise HTTPException(415, UNSUPPORTED_TYPE)
+        return await super().parse_http_body(request)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -398,6 +417,16 @@ async def not_found(request: Request, _: Exception) -> Response:
     return refusal(404, f"nothing at {request.url.path}: GraphQL is at /graphql (GraphiQL in a browser), health at /healthz", code="NOT_FOUND")
 
 
+async def http_refusal(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (a multipart body it cannot read, a method a route does not
+    take) in the GraphQL-over-HTTP shape, as every other refusal."""
+    status = getattr(error, "status_code", 400)
+    if status == 404:
+        return await not_found(request, error)
+    detail = str(getattr(error, "detail", "") or "the request was refused").rstrip(".")
+    return refusal(status, f"{detail}: {SEND_JSON} (multipart/form-data for importContacts uploads)")
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
     """The ASGI app; `clock` is the time the background loops schedule by (tests move it)."""
     settings = settings or load_settings()
@@ -456,7 +485,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             max_age=600,
         )
         middleware.insert(0, cors)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={404: not_found})
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={StarletteHTTPException: http_refusal})
     app.state.services = services
     app.state.batch_worker = worker
     app.state.webhook_sender = sender

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.app import create_app
 
     configure_logging(args.log_level)
+    _check_port_free(args.host, args.port)  # before a first-start key is printed for a server that cannot start
     # On first start (no key at all): workspace `default` and one admin key, shown once.
     key = asyncio.run(_write(settings, first_start_key, name=INITIAL_KEY_NAME))
     if key is not None:
@@ -69,6 +71,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     tune_gc()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: only a listener is in the way
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(f"cannot listen on {host}:{port} ({error.strerror}): another server runs there, or give --port") from None
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -216,7 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     value) is one line on stderr and exit status 2, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings().with_database(getattr(args, "database", None))
+        settings = load_settings()
+        try:
+            settings = settings.with_database(getattr(args, "database", None))
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("CONTACTQL_DATABASE_URL", "--database")) from None
         return int(args.run(args, settings))
     except (ConfigError, StoreError) as error:
         print(f"contactql: {error}", file=sys.stderr)

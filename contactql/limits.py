@@ -90,16 +90,26 @@ class TokenBuckets:
 
     def take(self, key_id: int, cost: int) -> tuple[float, float]:
         """Take `cost` tokens: (0, tokens left) when granted, else (seconds until they would
-        be, tokens there are)."""
+        be, tokens there are). A request that costs more than the bucket holds takes the whole
+        bucket, full: at most one such request a minute."""
+        needed = min(float(cost), self.capacity)
         now = time.monotonic()
         with self._lock:
-            tokens, when = self._buckets.get(key_id, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - when) * self.rate)
-            if tokens >= cost:
-                self._buckets[key_id] = (tokens - cost, now)
-                return 0.0, tokens - cost
+            tokens = self._tokens(key_id, now)
+            if tokens >= needed:
+                self._buckets[key_id] = (tokens - needed, now)
+                return 0.0, tokens - needed
             self._buckets[key_id] = (tokens, now)
-            return (min(cost, self.capacity) - tokens) / self.rate, tokens
+            return (needed - tokens) / self.rate, tokens
+
+    def available(self, key_id: int) -> float:
+        """The tokens a key has now, taking none."""
+        with self._lock:
+            return self._tokens(key_id, time.monotonic())
+
+    def _tokens(self, key_id: int, now: float) -> float:
+        tokens, when = self._buckets.get(key_id, (self.capacity, now))
+        return min(self.capacity, tokens + (now - when) * self.rate)
 
 
 class RateLimit(SchemaExtension):
@@ -128,6 +138,8 @@ class RateLimit(SchemaExtension):
             cost = max(1, estimate(context.schema._schema, context.graphql_document, operation, context.variables))
             self._cost = cost
             if cost > settings.max_cost:
+                if caller.rate_limit is not None:
+                    self._left = caller.rate_limit.available(caller.principal.key_id)
                 context.pre_execution_errors = [
                     ApiError(
                         f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer "

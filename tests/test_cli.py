@@ -63,7 +63,7 @@ def test_schema_command_prints_the_committed_sdl() -> None:
 def test_a_sqlite_file_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     result = run_cli("keys", "create", "--database", f"sqlite:///{tmp_path}/no/such/folder/contactql.db")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"contactql: CONTACTQL_DATABASE_URL: the folder {tmp_path}/no/such/folder of the SQLite file does not exist; create it, or give another path"
+    assert result.stderr.strip() == f"contactql: the folder {tmp_path}/no/such/folder of the SQLite database does not exist; create it, or give another path"
 
 
 def test_a_postgresql_url_without_the_postgres_extra_is_one_line_saying_what_to_install() -> None:
@@ -111,3 +111,21 @@ def test_the_server_logs_webhook_attempts_at_its_default_level(database_url: str
     text = log.read_text()
     assert "webhook msg_" in text and "to http://127.0.0.1:9/hook: attempt 1 failed (ConnectError" in text and "now PENDING" in text, text
     assert batch["id"]
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_prints_no_key(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"contactql: cannot listen on 127.0.0.1:{port} (")
+    assert not (tmp_path / "x.db").exists(), "nothing was created for a server that could not start"
+
+
+def test_a_bad_database_option_is_named_as_the_option() -> None:
+    result = run_cli("keys", "list", "--database", "mysql://nope")
+    assert result.returncode == 2 and result.stderr.strip().startswith("contactql: --database: unsupported database URL scheme 'mysql'")

@@ -10,6 +10,7 @@ from tests.helpers import Api
 from tests.test_batches import status, submit, wait_finished
 from tests.test_import import upload
 
+ELSEWHERE = "(a number of another country is written with + and its country code)"
 HINT = "give its country: defaultCountry on the request, the workspace's defaultCountry, or a country column in a CSV file"
 WORKSPACE = "mutation W($input: UpdateWorkspaceInput!) { updateWorkspace(input: $input) { workspace { defaultCountry } userErrors { field code message } } }"
 
@@ -23,7 +24,7 @@ WORKSPACE = "mutation W($input: UpdateWorkspaceInput!) { updateWorkspace(input: 
         ("+47 953 45 259", "US", "+4795345259"),  # international wins over the default
         ("004795345259", None, "+4795345259"),
         ("4790812501", None, "+4790812501"),  # digits that start with a country code
-        ("380942583691", "NO", "+380942583691"),  # not Norwegian: read as international
+        ("4795345259", "NO", "+4795345259"),  # a number of the country, with its calling code
     ],
 )
 async def test_numbers_are_read_in_the_country_given(api: Api, mobile: str, country: str | None, stored: str) -> None:
@@ -38,7 +39,9 @@ async def test_numbers_are_read_in_the_country_given(api: Api, mobile: str, coun
         ("953 45 259", None, f"not a valid phone number with a country code; if it is a national number, {HINT}"),  # +95345259 is no number
         ("(646) 755-1998", None, f"'(646) 755-1998' is a national number; {HINT}"),  # would have been New Zealand
         ("07400 123456", None, f"'07400 123456' is a national number; {HINT}"),
-        ("07700 900123", "GB", "not a valid phone number of GB"),  # Ofcom's drama range: possible, not valid
+        ("07700 900123", "GB", f"not a valid phone number of GB {ELSEWHERE}"),  # Ofcom's drama range: possible, not valid
+        ("646 755 1998", "NO", f"not a valid phone number of NO {ELSEWHERE}"),  # not moved to New Zealand (+64)
+        ("380942583691", "NO", f"not a valid phone number of NO {ELSEWHERE}"),  # Ukrainian: needs its +
         ("+47 123", None, "not a valid phone number"),
         ("+1 000 000 0000", None, "not a valid phone number"),
     ],

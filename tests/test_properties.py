@@ -173,7 +173,8 @@ TOO_LONG = "a number has at most 100 digits written out in full (no exponent); t
         ("NUMBER", None, "1e1000000", None, TOO_LONG + "1000001"),  # 10 characters that would be a million
         ("NUMBER", None, "1e-1000000", None, TOO_LONG + "1000000"),
         ("NUMBER", None, "9" * 101, None, TOO_LONG + "101"),
-        ("NUMBER", None, "1e999999999999", None, NOT_A_NUMBER),  # an exponent of 12 digits
+        ("NUMBER", None, "1e999999999999", None, "a number has at most 100 digits written out in full (no exponent); this one has more than a billion"),
+        ("NUMBER", None, "1e+" + "0" * 60 + "1", "10", None),  # an exponent written long
         ("NUMBER", None, "Infinity", None, NOT_A_NUMBER),
         ("NUMBER", None, "1_000", None, NOT_A_NUMBER),
         ("NUMBER", None, "١٢٣", None, NOT_A_NUMBER),  # Arabic-Indic digits
@@ -251,3 +252,13 @@ async def test_a_new_field_is_listed_at_once_here_and_in_another_process(api: Ap
             )
             assert written["upsertContact"] == {"contact": {"property": "gold", "lists": [{"id": list_id}]}, "invalidProperties": [], "userErrors": []}
             assert (await there("{ lists { edges { node { name size } } } }"))["lists"]["edges"] == [{"node": {"name": "VIP", "size": 1}}]
+
+
+@pytest.mark.parametrize(("type_", "options", "value"), [("NUMBER", None, "5"), ("DATE", None, "2024-01-01"), ("BOOLEAN", None, "yes"), ("SELECT", ["Gold"], "gold"), ("TEXT", None, "x")])
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+async def test_a_blank_value_clears_the_property_of_any_type(api: Api, type_: str, options: list[str] | None, value: str, blank: str) -> None:
+    await api.property_field("p", type_, options)
+    made = await api.upsert({"email": "blank@example.com", "properties": [{"name": "p", "value": value}]})
+    assert len(made["contact"]["properties"]) == 1
+    cleared = await api.upsert({"email": "blank@example.com", "properties": [{"name": "p", "value": blank}]})
+    assert (cleared["outcome"], cleared["invalidProperties"], cleared["contact"]["properties"]) == ("UPDATED", [], [])

@@ -184,3 +184,51 @@ async def test_a_websocket_from_a_disallowed_origin_is_refused_and_an_allowed_on
         with pytest.raises(websockets.InvalidStatus) as refused:
             await websockets.connect(url, subprotocols=["graphql-transport-ws"], origin="https://evil.example.com")  # type: ignore[arg-type]
         assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("frame", ["42", "null", '"x"', "[]", '{"type": "subscribe", "id": "1", "payload": 5}', '{"type": "subscribe", "id": "1", "payload": {"query": 5}}'])
+async def test_a_websocket_message_that_is_not_a_message_closes_the_socket_4400(database_url: str, frame: str) -> None:
+    with serve(database_url) as (base, key, _):
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        assert await receive(socket) == {"type": "connection_ack"}
+        await socket.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(socket)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+
+
+async def test_a_request_costing_more_than_the_whole_allowance_is_not_free(database_url: str) -> None:
+    """With CONTACTQL_RATE_LIMIT below CONTACTQL_MAX_COST, such a request takes the whole bucket."""
+    with serve(database_url, env={"CONTACTQL_RATE_LIMIT": "60"}) as (base, key, _):
+        page = "{ contacts(first: 100) { edges { node { id } } } }"  # 201
+        first = await post(base, key, page)
+        assert first.status_code == 200 and first.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 0
+        again = await post(base, key, page)
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 59
+
+
+async def test_a_cost_refusal_reports_the_bucket_as_it_is(api: Api) -> None:
+    refused = await api.post(EXPENSIVE)
+    throttle = refused.json()["extensions"]["cost"]["throttleStatus"]
+    assert refused.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT"
+    assert throttle["currentlyAvailable"] >= throttle["maximumAvailable"] - 1, "nothing was taken"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [(b"x", "multipart/form-data", 400), (b'{"query": "{ workspace { name } }"}', "application/jsonx", 415), (b'{"query": "{ workspace { name } }"}', "text/plain", 415)],
+)
+async def test_what_starlette_or_strawberry_refused_in_plain_text_is_json_too(api: Api, content: bytes, content_type: str, status: int) -> None:
+    response = await api.http.post("/graphql", content=content, headers={"Authorization": f"Bearer {api.key}", "Content-Type": content_type})
+    assert (response.status_code, response.headers["content-type"]) == (status, "application/json")
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT" and "Content-Type: application/json" in error["message"]
+
+
+@pytest.mark.parametrize("file", ["abc", {"a": 1}])
+async def test_an_import_file_that_is_not_an_upload_is_a_user_error(api: Api, file: Any) -> None:
+    answer = await api.gql(
+        "mutation I($f: Upload) { importContacts(input: {file: $f}) { batch { id } userErrors { field code message } } }", {"f": file}
+    )
+    assert answer["importContacts"]["batch"] is None
+    assert [(e["field"], e["code"]) for e in answer["importContacts"]["userErrors"]] == [(["file"], "INVALID_INPUT")]

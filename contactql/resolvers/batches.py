@@ -96,6 +96,8 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     file, url, list_name = raw.get("file"), raw.get("url"), raw.get("listName")
     if (file is None) == (url is None):
         problems.append(Problem(("file",), ErrorCode.INVALID_INPUT, "give exactly one of file or url"))
+    elif file is not None and not callable(getattr(file, "read", None)):  # an upload, not a string or an object
+        problems.append(Problem(("file",), ErrorCode.INVALID_INPUT, "file must be a file part of a multipart request (the GraphQL multipart request spec); or give url"))
     if list_name is not None and raw.get("listId") is not None:
         problems.append(Problem(("listName",), ErrorCode.INVALID_INPUT, "give at most one of listId or listName"))
     problems += await envelope_problems(info, raw)

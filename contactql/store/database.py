@@ -55,7 +55,7 @@ class Database:
         if self.dialect == "sqlite":
             folder = Path(sqlite_path(settings.database_url)).expanduser().resolve().parent
             if not folder.is_dir():
-                raise ConfigError(f"CONTACTQL_DATABASE_URL: the folder {folder} of the SQLite file does not exist; create it, or give another path")
+                raise ConfigError(f"the folder {folder} of the SQLite database does not exist; create it, or give another path")
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
             self._checkpointer = Checkpointer(sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, self._between_writes)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import re
 import unicodedata
 import uuid
@@ -27,7 +26,7 @@ from contactql.store.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME
 MAX_SELECT_OPTIONS = 500
 MAX_NUMBER_DIGITS = 100
 # ASCII only: Decimal also reads "1_000" and other scripts' digits, which no spreadsheet means.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?", re.ASCII)
+_NUMBER = re.compile(r"([+-]?)(?=\.?[0-9])([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?", re.ASCII)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -83,16 +82,23 @@ def canonical_number(text: str) -> str:
     ("1.50" → "1.5", "1e3" → "1000", "-0" → "0"). Refused: anything but ASCII digits with an
     optional sign, point and exponent ("1,5", "1_000", "١٢٣", "NaN"), and values whose plain form
     would have more than MAX_NUMBER_DIGITS digits ("1e1000000": 10 characters that would be a
-    million), so a value can never grow on its way to the database."""
-    if not _NUMBER.fullmatch(text):
+    million), so a value can never grow on its way to the database.
+
+    Read by hand rather than with Decimal: Decimal rounds to its context when normalising, and
+    refuses exponents beyond its range where this says how many digits there would be."""
+    found = _NUMBER.fullmatch(text)
+    if found is None:
         raise ValueError("not a number (digits, an optional sign, a decimal point and an exponent such as 1.5e3)")
-    sign, digits, exponent = decimal.Decimal(text).as_tuple()  # exact: no context, no rounding
-    assert isinstance(exponent, int)  # the pattern admits no NaN or Infinity
-    kept = "".join(map(str, digits)).lstrip("0")
-    if not kept:
+    sign, whole_part, fraction_part, exponent_text = found.groups()
+    digits = (whole_part + (fraction_part or "")).lstrip("0")
+    if not digits:
         return "0"
-    stripped = kept.rstrip("0")
-    exponent += len(kept) - len(stripped)
+    exponent_digits = (exponent_text or "0").lstrip("+-").lstrip("0") or "0"
+    if len(exponent_digits) > 9:  # |exponent| ≥ 10^9: far beyond any number written out in 100 digits
+        raise ValueError(f"a number has at most {MAX_NUMBER_DIGITS} digits written out in full (no exponent); this one has more than a billion")
+    exponent = int(exponent_digits) * (-1 if (exponent_text or "").startswith("-") else 1) - len(fraction_part or "")
+    stripped = digits.rstrip("0")
+    exponent += len(digits) - len(stripped)
     whole = max(len(stripped) + exponent, 0)  # digits before the point
     fraction = max(-exponent, 0)  # digits after it
     if whole + fraction > MAX_NUMBER_DIGITS:
@@ -102,7 +108,7 @@ def canonical_number(text: str) -> str:
     else:
         padded = stripped.rjust(fraction + 1, "0")
         plain = f"{padded[:-fraction]}.{padded[-fraction:]}"
-    return ("-" if sign else "") + plain
+    return ("-" if sign == "-" else "") + plain
 
 
 def _fold(text: str) -> str:

@@ -107,10 +107,11 @@ def normalise_mobile(raw: str, country_code: int | None = None, default_country:
 
     The number must be valid (phonenumbers' `is_valid_number`: an existing range of its
     country), not merely of a possible length. Read as: with `country_code`, a national number
-    of that calling code; with a leading `+` or `00`, international; otherwise national in
-    `default_country` (ISO 3166 alpha-2) first, then, for digits alone, international without
-    the `+` (4790812501). A national form — a trunk `0` or an area code in parentheses — is
-    never read as international: without a default country it is refused, saying how to give it."""
+    of that calling code; with a leading `+` or `00`, international; otherwise, with a
+    `default_country` (ISO 3166 alpha-2), a number of that country (which may start with its
+    calling code: 4790812501 in NO) — never moved to a third country; with none, digits that
+    start with a country code (4790812501). A national form — a trunk `0` or an area code in
+    parentheses — is never read that way: without a country it is refused, saying how to give one."""
     text = raw.strip()
     try:
         if country_code is not None:
@@ -120,15 +121,13 @@ def normalise_mobile(raw: str, country_code: int | None = None, default_country:
             return _valid(phonenumbers.parse(text, region), f"not a valid number for calling code +{country_code}", country_code)
         if text.startswith(("+", "00")):
             return _valid(phonenumbers.parse("+" + text.removeprefix("00") if text.startswith("00") else text, None), "not a valid phone number")
-        national = text.startswith("0") or "(" in text
         if default_country is not None:
-            number = phonenumbers.parse(text, default_country.upper())
-            if phonenumbers.is_valid_number(number) or national:
-                return _valid(number, f"not a valid phone number of {default_country.upper()}")
-        elif national:
+            country = default_country.upper()
+            reason = f"not a valid phone number of {country} (a number of another country is written with + and its country code)"
+            return _valid(phonenumbers.parse(text, country), reason)
+        if text.startswith("0") or "(" in text:
             raise ValueError(f"{text!r} is a national number; {COUNTRY_HINT}")
-        reason = "not a valid phone number" + ("" if default_country else f" with a country code; if it is a national number, {COUNTRY_HINT}")
-        return _valid(phonenumbers.parse("+" + text, None), reason)
+        return _valid(phonenumbers.parse("+" + text, None), f"not a valid phone number with a country code; if it is a national number, {COUNTRY_HINT}")
     except phonenumbers.NumberParseException as error:
         raise ValueError(str(error.args[0] if error.args else error)) from None
 
@@ -289,6 +288,8 @@ def _properties(
         path = ("properties", str(position))
         field_id, name = _blank_to_none(prop.get("id")), _blank_to_none(prop.get("name"))
         value = prop.get("value")
+        if isinstance(value, str) and not value.strip():
+            value = None  # blank counts as null: it clears the value, of every type
         if field_id is None and name is None:
             check.add(path, "give the property's id or name")
             continue
