@@ -31,15 +31,19 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.loadgen import PYTHON, free_port, process, serve_command, table  # noqa: E402
-from contactql.batch_worker import BatchWorker, ProgressHub  # noqa: E402
 from contactql.config import Settings  # noqa: E402
 from contactql.runtime import tune_gc  # noqa: E402
-from contactql.store import batches, lists, properties  # noqa: E402
-from contactql.store.batches import validate_entries  # noqa: E402
-from contactql.store.database import Database  # noqa: E402
-from contactql.store.keys import ensure_workspace  # noqa: E402
+from contactql.store.batches import queue as batches  # noqa: E402
+from contactql.store.batches.queue import validate_entries  # noqa: E402
+from contactql.store.db.database import Database  # noqa: E402
+from contactql.store.db.tables import value_hash  # noqa: E402
 from contactql.store.model import MatchRule, MatchStrategy, PropertyType, Source, UpsertOptions  # noqa: E402
-from contactql.store.tables import value_hash  # noqa: E402
+from contactql.store.workspace import (
+    lists,  # noqa: E402
+    properties,  # noqa: E402
+)
+from contactql.store.workspace.keys import ensure_workspace  # noqa: E402
+from contactql.workers.batches import BatchWorker, ProgressHub  # noqa: E402
 
 PROPS = ("city", "interest", "tier", "score", "since")
 SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } userErrors { code message } } }"

@@ -35,9 +35,9 @@ from benchmarks.loadgen import table  # noqa: E402
 from contactql.app import create_app  # noqa: E402
 from contactql.config import Settings  # noqa: E402
 from contactql.schema.pagination import encode_cursor  # noqa: E402
-from contactql.store.keys import new_key  # noqa: E402
+from contactql.store.db.tables import value_hash  # noqa: E402
 from contactql.store.model import Scope  # noqa: E402
-from contactql.store.tables import value_hash  # noqa: E402
+from contactql.store.workspace.keys import new_key  # noqa: E402
 
 UPSERT = """mutation($input: UpsertContactInput!) { upsertContact(input: $input) {
   outcome contact { id email } userErrors { field code } } }"""

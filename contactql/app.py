@@ -42,20 +42,20 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from contactql.auth import KeyCache
-from contactql.batch_worker import BatchWorker, ProgressHub
 from contactql.config import Settings, load_settings
-from contactql.housekeeping import Housekeeper
+from contactql.context import Context, Loaders, Services
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
-from contactql.resolvers.context import Context, Loaders, Services
 from contactql.runtime import Helper
 from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
-from contactql.store.database import Database
-from contactql.store.keys import Principal
+from contactql.store.db.database import Database
 from contactql.store.model import Scope as KeyScope
-from contactql.store.writer import UpsertWriter
+from contactql.store.upsert.writer import UpsertWriter
+from contactql.store.workspace.keys import Principal
 from contactql.supervise import Clock, utc_now
-from contactql.webhook_sender import WebhookSender
+from contactql.workers.batches import BatchWorker, ProgressHub
+from contactql.workers.housekeeping import Housekeeper
+from contactql.workers.webhooks import WebhookSender
 
 log = logging.getLogger("contactql")
 

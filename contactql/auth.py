@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from contactql.store.database import Database
-from contactql.store.keys import Principal, authenticate, hash_key, touch_key
+from contactql.store.db.database import Database
+from contactql.store.workspace.keys import Principal, authenticate, hash_key, touch_key
 
 MAX_KEY_LENGTH = 200
 

@@ -19,11 +19,11 @@ import sqlalchemy
 
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.runtime import tune_gc
-from contactql.store import migrate
-from contactql.store.database import Database
+from contactql.store.db import migrate
+from contactql.store.db.database import Database
 from contactql.store.errors import StoreError
-from contactql.store.keys import first_start_key, list_keys, new_key, revoke_key
 from contactql.store.model import Scope
+from contactql.store.workspace.keys import first_start_key, list_keys, new_key, revoke_key
 
 INITIAL_KEY_NAME = "initial-admin"
 
@@ -91,7 +91,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from contactql.importer import EXIT_REFUSED, CannotImport, run_import
+    from contactql.workers.importer import EXIT_REFUSED, CannotImport, run_import
 
     configure_logging("warning")
     tune_gc()

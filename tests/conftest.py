@@ -27,9 +27,9 @@ from starlette.routing import Route
 
 from contactql.app import create_app
 from contactql.config import Settings
-from contactql.store.database import Database
-from contactql.store.keys import new_key
+from contactql.store.db.database import Database
 from contactql.store.model import Scope
+from contactql.store.workspace.keys import new_key
 from tests.helpers import POSTGRES, Api, free_port, pg_admin, pg_url, run_async
 
 

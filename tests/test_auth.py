@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contactql.store.keys import hash_key
-from contactql.store.tables import api_key_t
+from contactql.store.db.tables import api_key_t
+from contactql.store.workspace.keys import hash_key
 from tests.helpers import Api
 
 QUERY = {"query": "{ workspace { name } }"}

@@ -340,7 +340,7 @@ async def test_an_unexpected_error_in_one_item_fails_that_item_alone(
     paused: tuple[Any, Api], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A fault injected into deciding one item, in the middle of a chunk: the rest are applied."""
-    from contactql.store import upsert
+    from contactql.store.upsert import pipeline as upsert
 
     real = upsert.decide
 

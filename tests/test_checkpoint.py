@@ -1,4 +1,4 @@
-"""SQLite WAL checkpoints run on their own thread (store/checkpoint.py): committed writes reach
+"""SQLite WAL checkpoints run on their own thread (store/db/checkpoint.py): committed writes reach
 the database file while the server runs, and the WAL starts over under steady writes instead of
 growing without end. On a SQLite file in both test runs: PostgreSQL has no WAL file of ours."""
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from contactql.store import checkpoint
-from contactql.store.database import sqlite_path
+from contactql.store.db import checkpoint
+from contactql.store.db.database import sqlite_path
 from tests.helpers import Api
 
 

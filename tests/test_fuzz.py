@@ -23,8 +23,8 @@ from hypothesis_graphql import nodes
 
 from contactql.app import create_app
 from contactql.config import Settings
-from contactql.store.keys import new_key
 from contactql.store.model import Scope
+from contactql.store.workspace.keys import new_key
 from tests.helpers import repo_root
 
 EXAMPLES = int(os.environ.get("CONTACTQL_FUZZ_EXAMPLES", "60"))

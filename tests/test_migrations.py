@@ -15,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from contactql.config import Settings
-from contactql.store import migrate
-from contactql.store.database import Database
-from contactql.store.tables import metadata, value_hash
+from contactql.store.db import migrate
+from contactql.store.db.database import Database
+from contactql.store.db.tables import metadata, value_hash
 from tests.helpers import POSTGRES, pg_admin, pg_url, query, serve
 
 

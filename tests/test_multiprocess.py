@@ -76,13 +76,13 @@ async def test_two_processes_share_one_database_without_duplicates_or_double_wor
 
 def _decide_then_wait(database_url: str, mobile: str, barrier: Any, results: Any) -> None:
     """A process that upserts by EMAIL and, having decided, waits at `barrier` before writing."""
-    import contactql.store.upsert as upsert_module
+    import contactql.store.upsert.pipeline as upsert_module
     from contactql.config import Settings
-    from contactql.store.database import Database
-    from contactql.store.keys import ensure_workspace
+    from contactql.store.db.database import Database
     from contactql.store.model import MatchRule, MatchStrategy, UpsertOptions
-    from contactql.store.upsert import Work, upsert_chunk
-    from contactql.store.validate import validate_contact
+    from contactql.store.upsert.pipeline import Work, upsert_chunk
+    from contactql.store.upsert.validate import validate_contact
+    from contactql.store.workspace.keys import ensure_workspace
 
     real_flush = upsert_module.flush
 

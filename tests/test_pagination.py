@@ -49,7 +49,7 @@ async def test_pages_walk_every_contact_once_in_id_order(api: Api) -> None:
 
 @pytest.mark.parametrize("by", ["list", "property"])
 async def test_pages_of_a_list_or_a_property_value_walk_its_contacts_once_in_id_order(api: Api, other_workspace: Api, by: str) -> None:
-    """These pages are read from the memberships or the property values (store/contacts.py)."""
+    """These pages are read from the memberships or the property values (store/workspace/contacts.py)."""
     list_id = await api.create_list("Members")
     await api.property_field("city")
     await other_workspace.property_field("city")

@@ -14,8 +14,8 @@ import pytest
 
 from contactql.config import Settings
 from contactql.runtime import BIG_BATCH, Helper
-from contactql.store import imports
-from contactql.store.batches import validate_entries
+from contactql.store.batches import csv as imports
+from contactql.store.batches.queue import validate_entries
 from contactql.store.errors import ErrorCode, Invalid
 from tests.conftest import running
 from tests.helpers import queue_two_batches, serve

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contactql.store.tables import token_t
+from contactql.store.db.tables import token_t
 from tests.helpers import CONTACT_FIELDS, Api
 
 SUBSCRIBE = f"""

@@ -14,12 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from contactql import housekeeping
 from contactql.app import create_app
 from contactql.config import SVIX_RETRY_DELAYS, Settings
-from contactql.store import batches, checkpoint, idempotency, webhooks
+from contactql.store.batches import outbox as webhooks
+from contactql.store.batches import queue as batches
+from contactql.store.db import checkpoint
 from contactql.store.model import Scope
+from contactql.store.upsert import idempotency
 from contactql.supervise import MAX_BACKOFF_SECONDS, supervised
+from contactql.workers import housekeeping
 from tests.conftest import TestClock, make_key, running
 from tests.helpers import Api, query
 from tests.test_batches import submit, wait_finished

@@ -8,22 +8,24 @@ from typing import Any
 
 import strawberry
 
-from contactql import importer, outbound
-from contactql.resolvers.context import Info
+from contactql import outbound
+from contactql.context import Info
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, FailureGroup, ImportReport, UpsertContactsPayload, WebhookDelivery
 from contactql.schema.enums import ErrorCode as SchemaErrorCode
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
-from contactql.store import batches, webhooks
-from contactql.store.batches import BatchRow
+from contactql.store.batches import outbox as webhooks
+from contactql.store.batches import queue as batches
+from contactql.store.batches.queue import BatchRow
 from contactql.store.errors import ErrorCode, Problem, StoreError
-from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
-from contactql.store.lists import get_list
 from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
-from contactql.store.options import validate_events, validate_match
-from contactql.store.validate import enum_value
+from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
+from contactql.store.upsert.options import validate_events, validate_match
+from contactql.store.upsert.validate import enum_value
+from contactql.store.workspace.lists import get_list
+from contactql.workers import importer
 
 MAX_RESULTS_PAGE = 1000
 PROGRESS_POLL_SECONDS = 1.0
@@ -215,7 +217,7 @@ async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch,
         pushed = row.processed
         while not row.finished:
             try:
-                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see webhook_sender.run
+                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see workers/webhooks.py, WebhookSender.step
                     row = await updates.get()
             except TimeoutError:  # another process may be applying it: ask the database
                 row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row

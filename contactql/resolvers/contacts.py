@@ -7,19 +7,19 @@ from typing import Any
 
 import strawberry
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.resolvers.workspace import country_for
 from contactql.schema.contact import Contact, ContactConnection, ContactEdge
 from contactql.schema.errors import ApiError, user_errors
 from contactql.schema.pagination import check_first, decode_id_cursor, encode_cursor, page_info
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
-from contactql.store import contacts as store
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.model import Source, UpsertOptions
-from contactql.store.options import validate_events, validate_match
-from contactql.store.upsert import Request, Work, upsert_chunk
-from contactql.store.validate import parse_contact_id, validate_contact
+from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
+from contactql.store.upsert.options import validate_events, validate_match
+from contactql.store.upsert.pipeline import Request, Work, upsert_chunk
+from contactql.store.upsert.validate import parse_contact_id, validate_contact
+from contactql.store.workspace import contacts as store
 
 
 async def get_contact(info: Info, id: strawberry.ID) -> Contact | None:

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from contactql import outbound
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.resolvers.workspace import country_for
 from contactql.schema.contact import Contact
 from contactql.schema.enums import UpsertOutcome
@@ -28,12 +28,12 @@ from contactql.schema.events import (
 from contactql.schema.lists import ContactList, ListMembershipPayload
 from contactql.schema.pagination import check_first, decode_id_cursor, encode_cursor, page_info
 from contactql.schema.payloads import UpsertContactPayload
-from contactql.store import events, lists
-from contactql.store.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.errors import ErrorCode, Problem, StoreError
 from contactql.store.model import MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Source, Subscription, UpsertOptions
-from contactql.store.upsert import Request, Work
-from contactql.store.validate import EVENT_TYPE, parse_contact_id, validate_contact
+from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
+from contactql.store.upsert.pipeline import Request, Work
+from contactql.store.upsert.validate import EVENT_TYPE, parse_contact_id, validate_contact
+from contactql.store.workspace import events, lists
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")

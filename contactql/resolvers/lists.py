@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.contact import Company
 from contactql.schema.errors import user_errors
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListEdge, ContactListPayload
 from contactql.schema.pagination import check_first, decode_time_cursor, encode_cursor, page_info
 from contactql.schema.payloads import CompanyPayload
 from contactql.schema.properties import PropertyField, PropertyFieldPayload
-from contactql.store import companies, lists, properties
 from contactql.store.errors import StoreError
 from contactql.store.model import PropertyType
+from contactql.store.workspace import companies, lists, properties
 
 
 async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.errors import user_errors
 from contactql.schema.workspace import Workspace, WorkspacePayload
-from contactql.store import keys
 from contactql.store.errors import ErrorCode, Problem
-from contactql.store.validate import country_code_problem, needs_country
+from contactql.store.upsert.validate import country_code_problem, needs_country
+from contactql.store.workspace import keys
 
 
 async def get_workspace(info: Info) -> Workspace:

@@ -10,16 +10,16 @@ import strawberry
 from strawberry import Maybe
 from strawberry.file_uploads import Upload
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.enums import ErrorCode, MatchRule, UpsertOutcome, publish
 from contactql.schema.errors import InvalidProperty, UserError
 from contactql.schema.inputs import ContactInput, MatchStrategyInput, raw_input
 from contactql.schema.pagination import PageInfo
 from contactql.schema.payloads import item_user_errors
-from contactql.store.batches import BatchRow
+from contactql.store.batches.outbox import DeliveryRow
+from contactql.store.batches.queue import BatchRow
 from contactql.store.model import BatchStatus as StoreBatchStatus
 from contactql.store.model import DeliveryStatus, ItemResult
-from contactql.store.webhooks import DeliveryRow
 
 if TYPE_CHECKING:
     from contactql.schema.events import EventOptionsInput

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
 from contactql.schema.pagination import PageInfo
 from contactql.schema.properties import PropertyField, PropertyValue

@@ -14,8 +14,8 @@ from contactql.schema.enums import ContactSource
 from contactql.schema.errors import UserError
 from contactql.schema.inputs import ContactInput, raw_input
 from contactql.schema.pagination import PageInfo
-from contactql.store.effects import CONFIRMATION_TOKEN
-from contactql.store.events import EndpointRow, EventRow, HistoryRow
+from contactql.store.upsert.effects import CONFIRMATION_TOKEN
+from contactql.store.workspace.events import EndpointRow, EventRow, HistoryRow
 
 
 @strawberry.type(description="Something that happened to a contact, for workflows to act on.")

@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 
 from contactql.schema.enums import EmailStatus, SmsStatus
-from contactql.store.contacts import ContactQuery
+from contactql.store.workspace.contacts import ContactQuery
 
 
 @strawberry.input(description="A custom property equal to a value (null: contacts without a value).")

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import strawberry
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.contact import ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.pagination import PageInfo
-from contactql.store.lists import ListRow
+from contactql.store.workspace.lists import ListRow
 
 
 @strawberry.type(description="A static list of contacts (a group or static segment).")
@@ -38,7 +38,7 @@ class ContactList:
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
     ) -> ContactConnection:
         from contactql.resolvers.contacts import page_contacts
-        from contactql.store.contacts import ContactQuery
+        from contactql.store.workspace.contacts import ContactQuery
 
         return await page_contacts(info, first=50 if first is None else first, after=after, query=ContactQuery(list_id=str(self.id)))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from contactql.resolvers.context import Info
+from contactql.context import Info
 from contactql.schema.errors import ApiError
 
 

@@ -6,7 +6,7 @@ import strawberry
 
 from contactql.schema.enums import PropertyType
 from contactql.schema.errors import UserError
-from contactql.store.properties import FieldDef
+from contactql.store.workspace.properties import FieldDef
 
 
 @strawberry.type(description="A custom property defined in the workspace.")

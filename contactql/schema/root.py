@@ -9,8 +9,8 @@ from typing import Annotated
 
 import strawberry
 
+from contactql.context import Info
 from contactql.resolvers import batches, contacts, events, lists, workspace
-from contactql.resolvers.context import Info
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.events import (
@@ -28,7 +28,7 @@ from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, Upse
 from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
-from contactql.store.contacts import ContactQuery
+from contactql.store.workspace.contacts import ContactQuery
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]

@@ -8,7 +8,7 @@ from strawberry import Maybe
 from contactql.schema.errors import UserError
 from contactql.schema.inputs import raw_input
 from contactql.schema.permissions import IsAdmin
-from contactql.store.keys import WorkspaceRow
+from contactql.store.workspace.keys import WorkspaceRow
 
 
 @strawberry.type(description="The workspace of the calling API key: every contact it sees lives here.")

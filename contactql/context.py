@@ -1,0 +1,118 @@
+"""The per-request context: who calls, the store handles, and this request's DataLoaders.
+
+Loaders are created per request (a loader's cache must not outlive the request that filled
+it) and turn N lookups of one kind into one query: 50 contacts with their properties and
+lists cost a fixed number of queries, not 2 × 50.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from contactql.config import Settings
+from contactql.runtime import Helper
+from contactql.store.db.database import Database
+from contactql.store.upsert.writer import UpsertWriter
+from contactql.store.workspace import companies, contacts, lists
+from contactql.store.workspace.companies import CompanyRow
+from contactql.store.workspace.keys import Principal
+from contactql.store.workspace.lists import ListRow
+from contactql.store.workspace.properties import FieldSet
+from contactql.workers.batches import ProgressHub
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclasses.dataclass(slots=True)
+class Services:
+    """What lives as long as the app: settings, database, the group-commit writer, the helper
+    process for CPU-heavy validation, and the background workers' hooks (wake the batch
+    worker, progress for subscribers)."""
+
+    settings: Settings
+    db: Database
+    writer: UpsertWriter
+    helper: Helper
+    progress: ProgressHub
+    wake_batches: Callable[[], None]
+
+
+class Loaders:
+    def __init__(self, db: Database, workspace_id: int) -> None:
+        self._db = db
+        self._workspace_id = workspace_id
+        self._fields: asyncio.Future[FieldSet] | None = None
+
+    # Created on first use: most requests (an upsert) need none of them.
+    @functools.cached_property
+    def properties(self) -> DataLoader[int, dict[str, str]]:
+        return self._loader(contacts.properties_of_contacts, {})
+
+    @functools.cached_property
+    def lists(self) -> DataLoader[int, list[ListRow]]:
+        return self._loader(lists.lists_of_contacts, [])
+
+    @functools.cached_property
+    def companies(self) -> DataLoader[int, list[CompanyRow]]:
+        return self._loader(companies.companies_of_contacts, [])
+
+    @functools.cached_property
+    def urls(self) -> DataLoader[int, list[tuple[str, str, str | None]]]:
+        return self._loader(contacts.urls_of_contacts, [])
+
+    @functools.cached_property
+    def list_sizes(self) -> DataLoader[str, int]:
+        return self._loader(lists.list_sizes, 0, key="list_ids")
+
+    async def fields(self, *wanted: tuple[str | None, str | None]) -> FieldSet:
+        """The workspace's property fields, read once per request however many ask at once;
+        `wanted` (id, name) pairs missing from it are looked up again (see store/upsert/cache.py)."""
+        if self._fields is None:
+            self._fields = asyncio.ensure_future(self._db.read(self._db.catalog.fields, self._workspace_id))
+        fields = await self._fields
+        if any(fields.find(field_id, name) is None for field_id, name in wanted):
+            fields = await self._db.read(self._db.catalog.fields, self._workspace_id, wanted)
+        return fields
+
+    def _loader(self, fetch: Callable[..., dict[K, V]], default: V, key: str = "contact_ids") -> DataLoader[K, V]:
+        async def load(keys: Sequence[K]) -> list[V]:
+            found = await self._db.read(fetch, workspace_id=self._workspace_id, **{key: list(keys)})
+            return [found.get(key, default) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+
+@dataclasses.dataclass
+class Context:
+    services: Services
+    principal: Principal
+    loaders: Loaders
+    response: Any = None  # the HTTP sub-response (status, headers); None on a WebSocket
+    rate_limit: Any = None  # the process's TokenBuckets (contactql/limits.py)
+
+    @functools.cached_property
+    def request_id(self) -> str:
+        """Names this request in an error and in the server log (made only when needed)."""
+        return uuid.uuid4().hex[:16]
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def workspace_id(self) -> int:
+        return self.principal.workspace_id
+
+
+Info = strawberry.Info[Context, None]
+
+__all__ = ["CompanyRow", "Context", "Info", "ListRow", "Loaders", "Services"]

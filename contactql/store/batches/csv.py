@@ -1,0 +1,208 @@
+"""CSV files to batch items (seed 004's "import from an external file"), as spreadsheets export them.
+
+    read_header(data, properties)  the delimiter, and what each column is; refuses a file whose
+                                   header names no identity column before any row is read
+    entries(data, header, …)       one validated batch item per row
+
+The file must be UTF-8 (a byte-order mark is allowed: Excel's "CSV UTF-8" writes one). The
+delimiter is `,`, `;` (Excel where the decimal separator is a comma) or a tab, whichever splits
+the header into the most columns. Rows are records as a CSV parser reads them: a quoted cell
+may hold line breaks, and "row N" is the spreadsheet's row number (the header is row 1).
+
+Columns, in any case, with or without spaces, `_` or `-`: `email`, `mobile` (or `phone`,
+`sms`), `firstName`, `lastName`, `externalId`, `emailStatus`, `smsStatus`, `emailOptIn`,
+`mobileOptIn`, `privacyConsent` write those fields; `country` (ISO 3166 alpha-2) is the
+country the row's national phone number is read in. A column named like one of the
+workspace's properties writes it; any other column is reported as unknown and ignored, or
+created as a TEXT property when the caller asks for that. Statuses take the enum names or
+seed 002's codes. An empty cell leaves the field as it is. Every row is validated like any
+other item; a bad row becomes a failed result, never a failed import.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+from contactql.store.batches.queue import entry
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.upsert.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME, country_code_problem, validate_contact
+
+MAX_COLUMNS = 250
+DELIMITERS = (",", ";", "\t")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+COUNTRY = "country"  # the column of a row's country, not a contact field
+IDENTITY_FIELDS = ("email", "mobile", "externalId")
+_FIELDS = {
+    "email": "email", "emailaddress": "email", "mobile": "mobile", "phone": "mobile", "sms": "mobile",
+    "firstname": "firstName", "lastname": "lastName", "externalid": "externalId", "externalcustomerid": "externalId",
+    "emailstatus": "emailStatus", "smsstatus": "smsStatus", "emailoptin": "emailOptIn", "mobileoptin": "mobileOptIn",
+    "privacyconsent": "privacyConsent", "country": COUNTRY,
+}  # fmt: skip
+# seed 002's status codes
+_EMAIL_CODES = {"1": "SUBSCRIBED", "2": "UNSUBSCRIBED", "3": "BOUNCED", "5": "NO_MARKETING"}
+_SMS_CODES = {"1": "SUBSCRIBED", "2": "UNSUBSCRIBED", "3": "FAILED", "4": "NO_MARKETING"}
+_STATUSES = {
+    "emailStatus": {"SUBSCRIBED", "UNSUBSCRIBED", "BOUNCED", "NO_MARKETING", "PENDING_CONFIRMATION"},
+    "smsStatus": {"SUBSCRIBED", "UNSUBSCRIBED", "FAILED", "NO_MARKETING"},
+}
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Header:
+    """What the first row says: the delimiter and, per column, what it writes."""
+
+    delimiter: str
+    names: tuple[str, ...]  # as in the file, trimmed
+    fields: dict[int, str]  # column → contact field (or COUNTRY)
+    properties: dict[int, str]  # column → property name, as in the file
+    unknown: tuple[str, ...]  # neither a field nor a known property: ignored unless created
+
+    def with_created(self, created: Collection[str]) -> Header:
+        """The header once the unknown columns named in `created` are properties."""
+        wanted = {name.lower() for name in created}
+        properties = dict(self.properties)
+        properties.update((i, n) for i, n in enumerate(self.names) if n in self.unknown and n.lower() in wanted)
+        unknown = tuple(n for n in self.unknown if n.lower() not in wanted)
+        return dataclasses.replace(self, properties=properties, unknown=unknown)
+
+    @property
+    def shown_delimiter(self) -> str:
+        return DELIMITER_NAMES[self.delimiter]
+
+
+def decode(data: bytes) -> str:
+    if (nul := data.find(b"\x00")) >= 0:
+        # UTF-16 and binary files have them; PostgreSQL text cannot store one.
+        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text; save it as CSV UTF-8 and try again")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read; save it as CSV UTF-8 and try again") from None
+
+
+def _key(header: str) -> str:
+    return "".join(ch for ch in header.strip().lower() if ch not in " _-")
+
+
+def read_header(data: bytes, properties: Collection[str]) -> Header:
+    """The header of a CSV file; `properties`: the workspace's property names, lower-case."""
+    text = decode(data)
+    first = text.partition("\n")[0].rstrip("\r")
+    if not first.strip():
+        raise Invalid.at(("file",), "the file is empty" if not text.strip() else "the first row must name the columns")
+    delimiter = max(DELIMITERS, key=lambda d: (len(_split(first, d)), -DELIMITERS.index(d)))
+    cells = tuple(n.strip() for n in _split(first, delimiter))
+    if len(cells) > MAX_COLUMNS:
+        raise Invalid.at(("file",), f"the first row names {len(cells)} columns; at most {MAX_COLUMNS}")
+    fields: dict[int, str] = {}
+    props: dict[int, str] = {}
+    unknown: list[str] = []
+    for index, name in enumerate(cells):
+        if not name:
+            continue
+        if (field := _FIELDS.get(_key(name))) is not None:
+            fields[index] = field
+        elif name.lower() in properties:
+            props[index] = name
+        else:
+            unknown.append(name)
+    seen = [*fields.values(), *(n.lower() for n in props.values()), *(n.lower() for n in unknown)]
+    if duplicates := sorted({name for name in seen if seen.count(name) > 1}):
+        raise Invalid.at(("file",), f"columns named more than once: {', '.join(duplicates)}")
+    if not any(field in IDENTITY_FIELDS for field in fields.values()):
+        found = ", ".join(repr(n) for n in cells if n) or "none"
+        raise Invalid.at(
+            ("file",),
+            f"the first row names no email, mobile or externalId column, so no row could be matched or created; "
+            f"read with a {DELIMITER_NAMES[delimiter]} delimiter, its columns are: {found}",
+        )
+    return Header(delimiter, cells, fields, props, tuple(unknown))
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    # csv.Sniffer guesses from character counts over many lines and is misled by quoted line
+    # breaks and by commas inside cells; a header is one line of names, so each candidate
+    # delimiter is tried on it with the real CSV parser and the one giving most columns wins.
+    return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+
+
+def missing_property_problems(names: Collection[str]) -> list[Problem]:
+    """Why unknown columns cannot become properties of these names."""
+    return [
+        Problem(("file",), ErrorCode.INVALID_INPUT, f"column {name!r} cannot be a property: names are 1 to {MAX_NAME} characters")
+        for name in names
+        if len(name) > MAX_NAME or name.lower() in BUILTIN_PROPERTY_NAMES
+    ]
+
+
+def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str | None, list[Problem]]]:
+    """(spreadsheet row, ContactInput-shaped mapping, the row's country, problems of its
+    cells) per data row; blank rows are skipped but counted."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=header.delimiter)
+    try:
+        next(reader)
+        for row_number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            yield row_number, *_contact(header, cells)
+    except csv.Error as error:
+        raise Invalid.at(("file",), f"line {reader.line_num}: {error}") from None
+
+
+def _contact(header: Header, cells: list[str]) -> tuple[dict[str, Any], str | None, list[Problem]]:
+    contact: dict[str, Any] = {}
+    properties: list[dict[str, str]] = []
+    problems: list[Problem] = []
+    country: str | None = None
+    if len(cells) > len(header.names):
+        problems.append(Problem((), ErrorCode.INVALID_INPUT, f"{len(cells)} cells but {len(header.names)} columns"))
+    for index, cell in enumerate(cells[: len(header.names)]):
+        value = cell.strip()
+        if not value:
+            continue
+        if (name := header.properties.get(index)) is not None:
+            properties.append({"name": name, "value": cell})
+            continue
+        column = header.fields.get(index)
+        if column is None:
+            continue
+        if column == COUNTRY:
+            if (why := country_code_problem(value)) is not None:
+                problems.append(Problem(("country",), ErrorCode.INVALID_INPUT, why))
+            else:
+                country = value.upper()
+        elif column in _STATUSES:
+            codes = _EMAIL_CODES if column == "emailStatus" else _SMS_CODES
+            status = codes.get(value, value.upper().replace(" ", "_"))
+            if status not in _STATUSES[column]:
+                problems.append(Problem((column,), ErrorCode.INVALID_INPUT, f"{value!r} is not a {column}"))
+            contact[column] = status
+        elif column in ("emailOptIn", "mobileOptIn", "privacyConsent"):
+            if value.lower() not in _BOOLEANS:
+                problems.append(Problem((column,), ErrorCode.INVALID_INPUT, f"{value!r} is not true or false"))
+            contact[column] = _BOOLEANS.get(value.lower())
+        else:
+            contact[column] = value
+    if properties:
+        contact["properties"] = properties
+    return contact, country, problems
+
+
+def entries(data: bytes, header: Header, default_country: str | None = None, on_row: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """The batch items of a CSV file, each validated once (see store/batches/queue.py: entry); a
+    row's national phone number is read in its `country` cell, else in `default_country`."""
+    out = []
+    for index, (row, contact, country, cell_problems) in enumerate(rows(decode(data), header)):
+        contact["clientRef"] = f"row {row}"
+        item, problems = validate_contact(contact, index, country or default_country)
+        out.append(entry(item, cell_problems + problems))
+        if on_row is not None:
+            on_row()
+    if not out:
+        raise Invalid.at(("file",), "the file has no rows after its header")
+    return out

@@ -1,0 +1,59 @@
+"""A per-process cache of each workspace's property fields and lists.
+
+Both are append-only — ContactQL never renames or deletes a field or a list — so a cached entry
+can never be wrong, only missing: a lookup that misses reloads the workspace from the
+database (inside the caller's transaction) before it answers "unknown". Entries created by
+another process or by a transaction of this one appear on that first miss. If fields or lists
+ever become renamable or deletable, this cache must be invalidated by those mutations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from contactql.store.db.tables import contact_list_t
+from contactql.store.workspace.lists import ListRow
+from contactql.store.workspace.properties import FieldSet, load_fields
+
+_l = contact_list_t.c
+_LISTS = sa.select(_l.id, _l.name, _l.created_at).where(
+    sa.or_(
+        sa.and_(_l.workspace_id == sa.bindparam("ws"), _l.id.in_(sa.bindparam("ids", expanding=True))),
+        sa.and_(_l.workspace_id == sa.bindparam("ws"), _l.name_key.in_(sa.bindparam("names", expanding=True))),
+    )
+)
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fields: dict[int, FieldSet] = {}
+        self._lists: dict[int, tuple[dict[str, ListRow], dict[str, ListRow]]] = {}
+
+    def fields(self, conn: sa.Connection, workspace_id: int, wanted: Iterable[tuple[str | None, str | None]] = ()) -> FieldSet:
+        """The workspace's fields, fresh from the database when a wanted (id, name) is not cached."""
+        cached = self._fields.get(workspace_id)
+        if cached is None or any(cached.find(field_id, name) is None for field_id, name in set(wanted)):
+            cached = load_fields(conn, workspace_id=workspace_id)
+            with self._lock:
+                self._fields[workspace_id] = cached
+        return cached
+
+    def lists(
+        self, conn: sa.Connection, workspace_id: int, ids: Iterable[str], names: Iterable[str]
+    ) -> tuple[dict[str, ListRow], dict[str, ListRow]]:
+        """(by id, by lower-case name) holding at least the wanted lists that exist; the ones not
+        cached yet are read from the database."""
+        by_id, by_name = self._lists.get(workspace_id) or ({}, {})
+        missing_ids = [i for i in ids if i not in by_id]
+        missing_names = [n for n in names if n not in by_name]
+        if missing_ids or missing_names:
+            rows = [ListRow(*row) for row in conn.execute(_LISTS, {"ws": workspace_id, "ids": missing_ids, "names": missing_names})]
+            with self._lock:
+                by_id, by_name = self._lists.setdefault(workspace_id, ({}, {}))
+                by_id.update((r.id, r) for r in rows)
+                by_name.update((r.name.lower(), r) for r in rows)
+        return by_id, by_name

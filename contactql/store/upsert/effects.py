@@ -1,0 +1,148 @@
+"""What a write leaves besides contact rows, in the same transaction as the write:
+
+- a history entry per written contact: time, source, API key name, batch id, and every
+  changed field with its old and new value — email and SMS status included, so the history
+  is a consent ledger;
+- events (seeds 003, 004): `EventOptions` types per created / updated contact, and
+  subscribeContact's `subscribeFromApi[-formType]` / `subscribeUpdateFromApi[-formType]`;
+  each event also goes to the outbox of every webhook endpoint subscribed to its type;
+- double opt-in confirmation tokens, stored as SHA-256 digests.
+
+Contacts created in a chunk have stand-in ids until the flush; these records keep the stand-in
+and are written after the contacts, with the real ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from contactql.store.batches import outbox as webhooks
+from contactql.store.db.bulk import insert
+from contactql.store.db.tables import endpoint_t, event_t, history_t, token_t
+from contactql.store.model import Source, UpsertOptions
+
+SUBSCRIBED_EVENT, SUBSCRIBED_AGAIN_EVENT = "subscribeFromApi", "subscribeUpdateFromApi"
+CONFIRMATION_TOKEN = "ConfirmationToken"  # the event parameter; shown to admin keys and the signed event webhook only
+
+
+def new_token() -> str:
+    """A double opt-in token: 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclasses.dataclass(slots=True)
+class PendingEvent:
+    cid: int
+    type: str
+    key_is_id: bool  # subscribe events are keyed by contact id (seed 004); others by email, else mobile
+    params: dict[str, str]
+    row: dict[str, Any]
+
+
+@dataclasses.dataclass(slots=True)
+class PendingHistory:
+    cid: int
+    changes: list[tuple[str, Any, Any]]
+    source: Source
+    actor: str | None
+    batch_id: str | None
+
+
+@dataclasses.dataclass(slots=True)
+class Effects:
+    events: list[PendingEvent] = dataclasses.field(default_factory=list)
+    history: list[PendingHistory] = dataclasses.field(default_factory=list)
+    tokens: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (digest, contact)
+
+    def record(self, cid: int, created: bool, changes: list[tuple[str, Any, Any]], row: dict[str, Any], options: UpsertOptions, token: str | None) -> None:
+        """The effects of one written (or, for subscribe, matched) contact."""
+        if created or changes:
+            self.history.append(PendingHistory(cid, changes, options.source, options.actor, options.batch_id))
+        if token is not None:
+            self.tokens.append((token_digest(token), cid))
+        if options.subscription is not None:
+            form = options.subscription.form_type
+            name = SUBSCRIBED_EVENT if created else SUBSCRIBED_AGAIN_EVENT
+            params = {} if row["email"] is None else {"EmailAddress": row["email"]}
+            if token is not None:
+                params[CONFIRMATION_TOKEN] = token
+            if form:
+                params["formType"] = form
+            self.events.append(PendingEvent(cid, f"{name}-{form}" if form else name, True, params, row))
+            return
+        types = options.events.on_create if created else options.events.on_update if changes else ()
+        for event_type in types:
+            params = {"EmailAddress": row["email"] or "", "SMS": row["mobile"] or ""}
+            self.events.append(PendingEvent(cid, event_type, False, params, row))
+
+
+def changes_json(changes: Sequence[tuple[str, Any, Any]]) -> str:
+    """A history entry's changes as the JSON text the column stores (datetimes in ISO 8601)."""
+    return orjson.dumps([{"field": f, "old": old, "new": new} for f, old, new in changes]).decode()
+
+
+def history_rows(entries: Sequence[PendingHistory], workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "contact_id": rid(h.cid), "workspace_id": workspace_id, "source": h.source.value, "actor": h.actor,
+            "batch_id": h.batch_id, "created_at": now, "changes": changes_json(h.changes),
+        }
+        for h in entries
+    ]  # fmt: skip
+
+
+# `changes` arrives serialised (orjson, one call per entry), not walked again by the JSON type.
+_INSERT_HISTORY = insert(history_t, ("contact_id", "workspace_id", "source", "actor", "batch_id", "changes", "created_at"), serialised=("changes",))
+_INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "created_at"))
+_INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_id", "params", "created_at"))
+
+
+def write_history(
+    conn: sa.Connection, entries: Sequence[PendingHistory], *, workspace_id: int, now: dt.datetime, rid: Callable[[int], int] = int
+) -> None:
+    """History entries of contacts that already have their real ids (unless `rid` maps them)."""
+    _INSERT_HISTORY.execute(conn, history_rows(entries, workspace_id, rid, now))
+
+
+def write(conn: sa.Connection, effects: Effects, *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:
+    write_history(conn, effects.history, workspace_id=workspace_id, now=now, rid=rid)
+    _INSERT_TOKENS.execute(conn, [{"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "created_at": now} for h, cid in effects.tokens])
+    if effects.events:
+        _write_events(conn, effects.events, workspace_id=workspace_id, rid=rid, now=now)
+
+
+def _write_events(conn: sa.Connection, pending: Sequence[PendingEvent], *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:
+    rows = []
+    for event in pending:
+        cid = rid(event.cid)
+        key = str(cid) if event.key_is_id else event.row["email"] or event.row["mobile"] or str(cid)
+        rows.append({
+            "id": str(uuid.uuid4()), "workspace_id": workspace_id, "type": event.type, "key": key, "contact_id": cid,
+            "params": {"ContactId": str(cid), **event.params}, "created_at": now,
+        })  # fmt: skip
+    _INSERT_EVENTS.execute(conn, rows)
+    endpoints = conn.execute(sa.select(endpoint_t.c.url, endpoint_t.c.event_types).where(endpoint_t.c.workspace_id == workspace_id)).all()
+    deliveries = [(None, url, event_payload(row)) for row in rows for url, types in endpoints if row["type"] in types or "*" in types]
+    if deliveries:
+        webhooks.enqueue_many(conn, workspace_id=workspace_id, deliveries=deliveries, now=now)
+
+
+def event_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The body an event webhook carries."""
+    return {
+        "eventId": row["id"], "type": row["type"], "key": row["key"], "contactId": str(row["contact_id"]),
+        "params": row["params"], "createdAt": row["created_at"].isoformat(),
+    }  # fmt: skip

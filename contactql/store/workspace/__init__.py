@@ -1,0 +1,2 @@
+"""What a workspace holds besides the upsert engine: reading contacts, lists, properties,
+companies, events and history, API keys."""

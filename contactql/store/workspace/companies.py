@@ -1,0 +1,68 @@
+"""Companies a contact can be linked to (seed 002: "verify that the given company exists")."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.db.tables import company_t, contact_company_t, not_an_index_key
+from contactql.store.errors import Invalid
+from contactql.store.upsert.validate import MAX_TEXT
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompanyRow:
+    id: str
+    name: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> CompanyRow:
+        return cls(row.id, row.name)
+
+
+def create_company(conn: sa.Connection, *, workspace_id: int, name: str) -> CompanyRow:
+    name = name.strip()
+    if not name or len(name) > MAX_TEXT:
+        raise Invalid.at(("name",), f"must be 1 to {MAX_TEXT} characters")
+    existing = conn.scalar(
+        sa.select(company_t.c.id).where(company_t.c.workspace_id == workspace_id, company_t.c.name_key == name.lower())
+    )
+    if existing is not None:
+        raise Invalid.at(("name",), f"a company named {name!r} already exists (id {existing})")
+    company_id = str(uuid.uuid4())
+    row = {
+        "id": company_id,
+        "workspace_id": workspace_id,
+        "name": name,
+        "name_key": name.lower(),
+        "created_at": dt.datetime.now(dt.UTC),
+    }
+    conn.execute(sa.insert(company_t), row)
+    return CompanyRow(company_id, name)
+
+
+def existing_company_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    query = sa.select(company_t.c.id).where(company_t.c.workspace_id == workspace_id, company_t.c.id.in_(ids))
+    return set(conn.scalars(query).all())
+
+
+def companies_of_contacts(
+    conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
+) -> dict[int, list[CompanyRow]]:
+    query = (
+        sa.select(contact_company_t.c.contact_id, company_t.c.id, company_t.c.name)
+        .join(company_t, company_t.c.id == contact_company_t.c.company_id)
+        .where(contact_company_t.c.contact_id.in_(contact_ids), not_an_index_key(company_t.c.workspace_id) == workspace_id)
+        .order_by(company_t.c.name_key)
+    )
+    found: dict[int, list[CompanyRow]] = {cid: [] for cid in contact_ids}
+    for row in conn.execute(query):
+        found[row.contact_id].append(CompanyRow(row.id, row.name))
+    return found

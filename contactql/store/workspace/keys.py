@@ -1,0 +1,188 @@
+"""Workspaces and their API keys.
+
+A key is shown once, when it is created, and stored only as its SHA-256 digest: a copy of the
+database does not give anyone access. A key belongs to one workspace and has one scope
+(read < write < admin).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.db.tables import api_key_t, workspace_t
+from contactql.store.errors import Invalid
+from contactql.store.model import Scope
+from contactql.store.upsert.validate import MAX_NAME
+
+KEY_PREFIX = "cql_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's workspace, name and scope."""
+
+    workspace_id: int
+    workspace_name: str
+    key_id: int
+    key_name: str
+    scope: Scope
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope in (Scope.WRITE, Scope.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope is Scope.ADMIN
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkspaceRow:
+    id: int
+    name: str
+    webhook_secret: str
+    default_country: str | None = None
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _webhook_secret() -> str:
+    # Standard Webhooks: "whsec_" + base64 of the HMAC key.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def ensure_workspace(conn: sa.Connection, *, name: str) -> WorkspaceRow:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid.at(("workspace",), f"a workspace name is 1 to {MAX_NAME} characters")
+    row = conn.execute(sa.select(workspace_t).where(workspace_t.c.name == name)).first()
+    if row is None:
+        values = {"name": name, "webhook_secret": _webhook_secret(), "created_at": dt.datetime.now(dt.UTC)}
+        new_id = conn.execute(sa.insert(workspace_t).returning(workspace_t.c.id), values).scalar_one()
+        return WorkspaceRow(new_id, name, str(values["webhook_secret"]))
+    return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
+
+
+def get_workspace(conn: sa.Connection, *, workspace_id: int) -> WorkspaceRow:
+    row = conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id)).one()
+    return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
+
+
+def default_country(conn: sa.Connection, *, workspace_id: int) -> str | None:
+    """The country national phone numbers of this workspace are read in, if it has one."""
+    return conn.scalar(sa.select(workspace_t.c.default_country).where(workspace_t.c.id == workspace_id))
+
+
+def set_default_country(conn: sa.Connection, *, workspace_id: int, country: str | None) -> WorkspaceRow:
+    """`country`: ISO 3166 alpha-2 (validated by the caller), or None for none."""
+    conn.execute(sa.update(workspace_t).where(workspace_t.c.id == workspace_id).values(default_country=country))
+    return get_workspace(conn, workspace_id=workspace_id)
+
+
+def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope) -> str:
+    """Store a new key and return its secret — the only time it exists in clear."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        sa.insert(api_key_t),
+        {
+            "workspace_id": workspace_id,
+            "name": name,
+            "key_hash": hash_key(secret),
+            "scope": scope.value,
+            "created_at": dt.datetime.now(dt.UTC),
+        },
+    )
+    return secret
+
+
+def has_any_key(conn: sa.Connection) -> bool:
+    return conn.scalar(sa.select(api_key_t.c.id).limit(1)) is not None
+
+
+def count_keys(conn: sa.Connection, *, workspace_id: int) -> int:
+    query = sa.select(sa.func.count()).where(api_key_t.c.workspace_id == workspace_id)
+    return int(conn.scalar(query) or 0)
+
+
+def authenticate(conn: sa.Connection, *, secret: str) -> Principal | None:
+    row: Any = (
+        conn.execute(
+            sa.select(api_key_t.c.id, api_key_t.c.name, api_key_t.c.scope, workspace_t.c.id, workspace_t.c.name)
+            .join(workspace_t, workspace_t.c.id == api_key_t.c.workspace_id)
+            .where(api_key_t.c.key_hash == hash_key(secret), api_key_t.c.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(row[3], row[4], row[0], row[1], Scope(row[2]))
+
+
+def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
+    """On first start (no key at all): workspace `default` and one admin key; else None."""
+    if has_any_key(conn):
+        return None
+    workspace = ensure_workspace(conn, name="default")
+    return create_key(conn, workspace_id=workspace.id, name=name, scope=Scope.ADMIN)
+
+
+def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None) -> str:
+    """A key for `workspace` (created if needed), named after its scope unless named. Names
+    are unique among a workspace's keys, so `keys revoke NAME` names one key."""
+    row = ensure_workspace(conn, name=workspace)
+    taken = set(conn.scalars(sa.select(api_key_t.c.name).where(api_key_t.c.workspace_id == row.id)))
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise Invalid.at(("name",), f"a key name is 1 to {MAX_NAME} characters")
+        if name in taken:
+            raise Invalid.at(("name",), f"workspace {workspace!r} already has a key named {name!r}; choose another --name")
+        return create_key(conn, workspace_id=row.id, name=name, scope=scope)
+    number = count_keys(conn, workspace_id=row.id) + 1
+    while f"{scope.value}-key-{number}" in taken:
+        number += 1
+    return create_key(conn, workspace_id=row.id, name=f"{scope.value}-key-{number}", scope=scope)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A key as `contactql keys list` shows it: never the secret."""
+
+    workspace: str
+    name: str
+    scope: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def list_keys(conn: sa.Connection, *, workspace: str | None) -> list[KeyRow]:
+    k, w = api_key_t.c, workspace_t.c
+    query = sa.select(w.name, k.name, k.scope, k.created_at, k.last_used_at, k.revoked_at).join(workspace_t, w.id == k.workspace_id)
+    if workspace is not None:
+        query = query.where(w.name == workspace)
+    return [KeyRow(*row) for row in conn.execute(query.order_by(w.name, k.created_at, k.id))]
+
+
+def revoke_key(conn: sa.Connection, *, workspace: str, key: str) -> int:
+    """Revoke the workspace's key given by its name or by the key itself; how many were revoked."""
+    k = api_key_t.c
+    workspace_id = sa.select(workspace_t.c.id).where(workspace_t.c.name == workspace).scalar_subquery()
+    matches = sa.and_(k.workspace_id == workspace_id, sa.or_(k.name == key, k.key_hash == hash_key(key)), k.revoked_at.is_(None))
+    found = conn.scalar(sa.select(sa.func.count()).where(matches)) or 0
+    if found > 1:  # two keys of one name, made before names were unique
+        raise Invalid.at(("key",), f"{found} active keys are named {key!r}; revoke the one you mean by giving the key itself")
+    done = conn.execute(sa.update(api_key_t).where(matches).values(revoked_at=dt.datetime.now(dt.UTC)))
+    return done.rowcount
+
+
+def touch_key(conn: sa.Connection, *, key_id: int) -> None:
+    conn.execute(sa.update(api_key_t).where(api_key_t.c.id == key_id).values(last_used_at=dt.datetime.now(dt.UTC)))

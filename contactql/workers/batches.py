@@ -1,0 +1,211 @@
+"""The batch worker inside `contactql serve`: takes queued batches in order and applies them.
+
+One batch at a time per process: claim it under a lease (≤ 30 s), keep the lease alive with a
+heartbeat while working, apply it chunk by chunk (each chunk one transaction, see
+store/batches/queue.py), and tell subscribers after every chunk. Stopping mid-batch gives the lease
+back; after a crash the lease runs out. Either way this or another process resumes the batch
+at its first unapplied item.
+
+One bad item never fails its neighbours. A chunk that fails with a database error that can
+pass (busy, a concurrent writer, a lost connection) is retried with growing pauses. A chunk
+that still fails, or fails with any other error, is split in halves, each applied on its own,
+down to the single items that fail alone: each of those gets a failed result with code
+INTERNAL, its traceback is logged under an incident id the result names, and the batch goes
+on. An item is only blamed while the database takes other writes; when it does not, the
+batch stays leased and is resumed at that item once the lease runs out. A batch is FAILED
+only when its stored items cannot be read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from contactql.config import Settings
+from contactql.store.batches import queue as batches
+from contactql.store.db.database import Database
+from contactql.supervise import supervised
+
+log = logging.getLogger("contactql.batches")
+
+CHUNK_RETRIES = 4
+IDLE_POLL_SECONDS = 1.0
+# Database errors that can pass: retried as they are rather than blamed on an item.
+PASSING_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.IntegrityError, sqlite3.OperationalError, OSError, TimeoutError)
+
+
+def _passing(error: BaseException) -> bool:
+    return isinstance(error, PASSING_ERRORS) or bool(getattr(error, "connection_invalidated", False))
+
+
+class ProgressHub:
+    """The batch after each chunk, for this process's `batchProgress` subscribers.
+
+    Every subscriber has its own queue, so no chunk's snapshot is missed while it is busy;
+    subscribers also poll the database, for batches another process applies."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[batches.BatchRow]]] = {}
+
+    def publish(self, batch: batches.BatchRow) -> None:
+        for queue in self._queues.get(batch.id, ()):
+            queue.put_nowait(batch)
+
+    @contextlib.contextmanager
+    def subscribe(self, batch_id: str) -> Iterator[asyncio.Queue[batches.BatchRow]]:
+        queue: asyncio.Queue[batches.BatchRow] = asyncio.Queue()
+        self._queues.setdefault(batch_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues[batch_id].discard(queue)
+            if not self._queues[batch_id]:
+                del self._queues[batch_id]
+
+
+def chunk_size(total: int, largest: int) -> int:
+    """At most a tenth of the batch, so progress is reported at least every 10 %."""
+    return max(1, min(largest, -(-total // 10)))
+
+
+class BatchWorker:
+    def __init__(self, db: Database, settings: Settings, progress: ProgressHub, on_finished: Callable[[], None]) -> None:
+        self._db = db
+        self._settings = settings
+        self._progress = progress
+        self._on_finished = on_finished
+        self._owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A batch was accepted: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        await supervised("batch worker", self.step)
+
+    async def step(self) -> None:
+        """Apply what is waiting, then wait for a wake-up or the next poll."""
+        self._wake.clear()
+        await self.drain()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see workers/webhooks.py, WebhookSender.step
+                await self._wake.wait()
+
+    async def drain(self) -> None:
+        """Apply batches until none is waiting (none queued, none with an expired lease)."""
+        while (claimed := await self._db.write(batches.claim_next_batch, owner=self._owner, lease_seconds=self._settings.lease_seconds)) is not None:
+            await self._work_on(claimed)
+
+    async def _work_on(self, batch: batches.BatchRow) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(batch.id))
+        try:
+            await self._process(batch)
+        except batches.LeaseLost:
+            log.warning("batch %s: lease lost, another process continues it", batch.id)
+        except asyncio.CancelledError:
+            # The server is stopping. The chunk under way still commits on the writer (or rolls
+            # back), then this gives the lease back, so a restart resumes the batch at once.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._db.write(batches.release_lease, batch_id=batch.id, owner=self._owner))
+            raise
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _process(self, batch: batches.BatchRow) -> None:
+        try:
+            entries = await self._db.read(batches.load_payload, batch_id=batch.id)
+        except Exception as error:
+            if _passing(error):
+                raise  # the batch stays leased and is taken again when the lease runs out
+            log.exception("batch %s: its stored items cannot be read", batch.id)
+            await self._db.write(batches.fail_batch, batch_id=batch.id, owner=self._owner, error=f"its stored items cannot be read: {type(error).__name__}")
+            self._on_finished()
+            return
+        size = chunk_size(batch.total, self._settings.batch_chunk_size)
+        self._progress.publish(batch)
+        start = batch.processed
+        while start < batch.total and not batch.finished:
+            chunk = entries[start : start + size]
+            batch = await self._apply(batch, start, chunk)
+            start = batch.processed
+            self._progress.publish(batch)
+        if batch.finished:
+            self._on_finished()
+
+    async def _apply(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
+        """Apply `chunk`, or, when it fails, its halves one after the other (see the module doc)."""
+        try:
+            return await self._write_chunk(batch, start, chunk)
+        except batches.LeaseLost:
+            raise
+        except Exception as error:
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                batch = await self._apply(batch, start, chunk[:half])
+                return await self._apply(batch, batch.processed, chunk[half:])
+            if _passing(error) and not await self._database_writes(batch):
+                raise  # the database is the problem, not the item: resumed here later
+            incident = uuid.uuid4().hex[:12]
+            log.error("batch %s: item %d failed unexpectedly (incident %s)", batch.id, start, incident, exc_info=error)
+            return await self._db.write(
+                batches.fail_items,
+                batch_id=batch.id,
+                owner=self._owner,
+                start=start,
+                entries=chunk,
+                incident=incident,
+                lease_seconds=self._settings.lease_seconds,
+            )
+
+    async def _write_chunk(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
+        # Only the last chunk waits for the disk (Database.write_redoable): the items were stored
+        # durably when the batch was accepted and each chunk moves `processed` with its writes,
+        # so chunks a power loss takes back are applied again when the batch resumes, as after a
+        # crash. Webhooks are claimed by a write that waits: nothing of a chunk leaves first.
+        write = self._db.write if start + len(chunk) >= batch.total else self._db.write_redoable
+        for attempt in range(CHUNK_RETRIES + 1):
+            try:
+                return await write(
+                    batches.apply_batch_chunk,
+                    batch_id=batch.id,
+                    owner=self._owner,
+                    start=start,
+                    entries=chunk,
+                    catalog=self._db.catalog,
+                    lease_seconds=self._settings.lease_seconds,
+                )
+            except batches.LeaseLost:
+                raise
+            except Exception as error:
+                if attempt == CHUNK_RETRIES or not _passing(error):
+                    raise
+                log.warning("batch %s: items from %d: %s; trying again", batch.id, start, type(error).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _database_writes(self, batch: batches.BatchRow) -> bool:
+        """Whether the database takes a write now (renewing the lease is one)."""
+        try:
+            return await self._db.write(batches.renew_lease, batch_id=batch.id, owner=self._owner, lease_seconds=self._settings.lease_seconds)
+        except Exception:
+            return False
+
+    async def _heartbeat(self, batch_id: str) -> None:
+        interval = self._settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await self._db.write(batches.renew_lease, batch_id=batch_id, owner=self._owner, lease_seconds=self._settings.lease_seconds):
+                    return
+            except Exception:
+                log.exception("batch %s: renewing the lease failed", batch_id)

@@ -1,0 +1,183 @@
+"""CSV imports: the preparation `importContacts` and `contactql import` share, and the command.
+
+`prepare` reads the header (refusing a file no row of which could be written before reading
+any row), creates the missing properties when asked, and validates every row — the one way a
+file becomes batch items. `contactql import FILE.csv` then applies the batch here, with the
+same batch worker as the server (or waits while a server that shares the database applies
+it), and prints a summary, the failed rows grouped by reason with a hint, and the first ones.
+
+Exit codes: 0 every row was written (or was already as given, or skipped on purpose); 1 the
+import ran and some rows failed (see the summary); 2 nothing was imported: the file, its
+header or an option was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from contactql.config import Settings
+from contactql.store.batches import csv as imports
+from contactql.store.batches import queue as batches
+from contactql.store.db.database import Database
+from contactql.store.errors import ErrorCode, Invalid, StoreError
+from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Source, UpsertOptions
+from contactql.store.upsert.validate import country_code_problem
+from contactql.store.workspace import keys, properties
+from contactql.workers.batches import BatchWorker, ProgressHub
+
+# seed 004: externalCustomerId is tried first, then dedupeOn
+DEDUPE_RULES = {
+    "email": (MatchRule.EXTERNAL_ID, MatchRule.EMAIL),
+    "mobile": (MatchRule.EXTERNAL_ID, MatchRule.MOBILE),
+    "external-id": (MatchRule.EXTERNAL_ID,),
+}
+FAILED_SHOWN = 10
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_REFUSED = 0, 1, 2
+# What to do about the commonest reasons rows fail, as the command line says it.
+HINTS = {
+    ErrorCode.INVALID_PHONE: "give --default-country (or a country column) for national numbers",
+    ErrorCode.IDENTITY_REQUIRED: "these rows have no email, mobile or externalId",
+    ErrorCode.INVALID_EMAIL: "these addresses are not valid",
+}
+
+Run = Callable[..., Awaitable[Any]]
+
+
+class CannotImport(Exception):
+    """The file cannot be imported at all; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    header: imports.Header
+    created: tuple[str, ...]  # properties created for unknown columns
+    entries: list[dict[str, Any]]
+
+
+async def prepare(db: Database, run: Run, *, workspace_id: int, data: bytes, default_country: str | None, create_missing: bool) -> Prepared:
+    """The file's batch items; raises Invalid when the file cannot be imported at all.
+    `run(fn, *args)` runs the CPU-heavy validation (in the helper process, or a thread)."""
+    names = await db.read(properties.property_names, workspace_id=workspace_id)
+    header = await asyncio.to_thread(imports.read_header, data, names)
+    created: tuple[str, ...] = ()
+    if create_missing and header.unknown:
+        if problems := imports.missing_property_problems(header.unknown):
+            raise Invalid(*problems)
+        fields = await db.write(properties.create_text_fields, workspace_id=workspace_id, names=header.unknown)
+        created = tuple(f.name for f in fields)
+        header = header.with_created(header.unknown)
+    entries = await run(imports.entries, data, header, default_country)
+    return Prepared(header, created, entries)
+
+
+async def run_import(
+    settings: Settings,
+    path: Path,
+    *,
+    workspace: str,
+    list_name: str | None,
+    dedupe_on: str | None,
+    default_country: str | None = None,
+    create_properties: bool = False,
+) -> int:
+    if default_country is not None and (why := country_code_problem(default_country)) is not None:
+        raise CannotImport(f"--default-country: {why}")
+    data = await asyncio.to_thread(path.read_bytes)
+    if len(data) > settings.max_import_mb * 1024 * 1024:
+        raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
+    db = Database(settings)
+    try:
+        await db.migrate()
+        workspace_id = (await db.write(keys.ensure_workspace, name=workspace)).id
+        country = default_country.upper() if default_country else await db.read(keys.default_country, workspace_id=workspace_id)
+        with tqdm(desc="validating", unit=" rows", file=sys.stderr) as bar:
+
+            async def validate(fn: Callable[..., Any], *args: Any) -> Any:
+                return await asyncio.to_thread(fn, *args, bar.update)
+
+            try:
+                prepared = await prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=create_properties)
+            except StoreError as refused:
+                raise CannotImport("; ".join(p.message for p in refused.problems)) from None
+        match = MatchStrategy(rules=DEDUPE_RULES[dedupe_on]) if dedupe_on else MatchStrategy()
+        options = UpsertOptions(match=match, source=Source.CSV_IMPORT, actor="contactql import")
+        batch = await db.write(
+            batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=None
+        )
+        started = time.monotonic()
+        batch = await _apply(db, settings, batch)
+        _report(batch, prepared, time.monotonic() - started)
+        await _report_failures(db, batch)
+        return EXIT_OK if batch.status is BatchStatus.COMPLETED and batch.failed == 0 else EXIT_ROWS_FAILED
+    finally:
+        await db.dispose()
+
+
+async def _apply(db: Database, settings: Settings, batch: batches.BatchRow) -> batches.BatchRow:
+    """Apply the batch here while showing its progress (a server on the same database may
+    take it first: then this only watches)."""
+    worker = BatchWorker(db, settings, ProgressHub(), on_finished=lambda: None)
+    work = asyncio.create_task(worker.drain())
+    with tqdm(total=batch.total, desc="importing", unit=" contacts", file=sys.stderr) as bar:
+        while True:
+            now = await db.read(batches.get_batch, workspace_id=batch.workspace_id, batch_id=batch.id)
+            batch = now or batch
+            bar.update(batch.processed - bar.n)
+            if batch.finished:
+                break
+            if work.done():
+                if (error := work.exception()) is not None:
+                    print(f"contactql import: applying the batch stopped ({type(error).__name__}); trying again", file=sys.stderr)
+                work = asyncio.create_task(worker.drain())  # the batch came back (a lost lease) or the worker stopped
+            await asyncio.sleep(0.2)
+    with contextlib.suppress(asyncio.CancelledError):
+        work.cancel()
+        await work
+    return batch
+
+
+def _report(batch: batches.BatchRow, prepared: Prepared, seconds: float) -> None:
+    header = prepared.header
+    rows = [
+        ("batch", batch.id), ("status", batch.status.value), ("delimiter", header.shown_delimiter), ("rows", batch.total),
+        ("created", batch.created), ("updated", batch.updated), ("unchanged", batch.unchanged), ("skipped", batch.skipped),
+        ("failed", batch.failed), ("seconds", f"{seconds:.1f}"),
+    ]  # fmt: skip
+    if prepared.created:
+        rows.append(("new properties", ", ".join(prepared.created)))
+    if header.unknown:
+        rows.append(("ignored columns", ", ".join(header.unknown) + " (neither contact fields nor properties; --create-properties creates them)"))
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
+    if not batch.failed:
+        return
+    groups = await db.read(batches.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id)
+    print("\nwhy rows failed (a row with several problems counts under each):")
+    for group in groups:
+        field = ".".join(group.field) or "row"
+        hint = HINTS.get(group.code)
+        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
+        print(f"      e.g. {group.example_ref}: {group.example_message}")
+    failed = await db.read(
+        batches.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=None, failed_only=True
+    )
+    print("\nthe first rows that failed:")
+    for result in failed[0]:
+        problems = "; ".join(f"{'.'.join(p.path) or 'row'}: {p.message}" for p in result.errors)
+        print(f"  {result.client_ref}: {problems}")
+    if batch.failed > FAILED_SHOWN:
+        print(f'  … and {batch.failed - FAILED_SHOWN} more: query batch(id: "{batch.id}") {{ results(failedOnly: true) }}')
