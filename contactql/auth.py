@@ -3,7 +3,7 @@
 A key is looked up by its SHA-256 digest. Answers are cached for a few seconds per process
 (CONTACTQL_KEY_CACHE_SECONDS, 5), so a busy client costs one lookup per key every `ttl`
 seconds rather than one per request; a revoked key stops working within `ttl` seconds. A
-key's last-used time is written at most once a minute (README "API keys").
+key's last-used time is written at most once a minute (docs/operations.md, "API keys").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""One configuration object, built from the environment once (see README "Configuration").
+"""One configuration object, built from the environment once (see docs/operations.md, "Configuration").
 
 Every setting is declared once, below: its name, type, default, bounds and documentation. The
-loader, the error messages and README's configuration table (`markdown_table`, checked by
+loader, the error messages and the configuration table of docs/operations.md (`markdown_table`, checked by
 tests/test_config.py) all come from that declaration. The database URL decides the dialect;
 every other setting has a default that is safe for a single machine. An invalid value fails at
 start-up with one line naming the variable.
@@ -55,7 +55,7 @@ class Settings(BaseModel):
         120_000,
         ge=1,
         le=100_000_000,
-        description="cost per minute per API key, on HTTP and WebSocket alike (a request costs at least 1; README \"Hardening\")",
+        description="cost per minute per API key, on HTTP and WebSocket alike (a request costs at least 1; docs/operations.md, \"Hardening\")",
         json_schema_extra=_env("CONTACTQL_RATE_LIMIT"),
     )
     max_cost: int = Field(
@@ -179,7 +179,7 @@ def _one_line(error: pydantic.ValidationError) -> str:
 
 
 def markdown_table() -> str:
-    """README's configuration table, from the declarations above."""
+    """The configuration table of docs/operations.md, from the declarations above."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for field, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}

@@ -131,7 +131,7 @@ PROGRESS = "subscription P($id: ID!) { batchProgress(id: $id) { status processed
 
 
 async def test_an_api_only_process_and_a_worker_process_split_the_batch_work(database_url: str) -> None:
-    """README's split topology: batches accepted by a `CONTACTQL_WORKERS=false` process are
+    """The split topology of docs/operations.md: batches accepted by a `CONTACTQL_WORKERS=false` process are
     applied by the other process, and a `batchProgress` subscriber of the API process sees the
     batch finish (from the database, as no worker of its own reports to it)."""
     import websockets

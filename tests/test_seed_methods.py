@@ -1,4 +1,4 @@
-"""Each seed method of README's "Seed methods" table, with the seed's own example body.
+"""Each seed method of the "Coming from other contact APIs" table (docs/user-guide.md), with the seed's own example body.
 
 Seed 000's insertupdate is tests/test_seeds.py; seed 004's subscribe is tests/test_subscribe.py,
 its static segments tests/test_segments.py; this module has the others.

@@ -1,4 +1,4 @@
-"""The seed documents' own examples, run through ContactQL (README "Seed methods")."""
+"""The seed documents' own examples, run through ContactQL (docs/user-guide.md, "Coming from other contact APIs")."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ when the client omitted it, `None` for an explicit null) and returns a `ContactI
 list of problems, each with a field path relative to the item. Single upserts, batches and
 imports all call it, once per item; the engine never validates again.
 
-Choices (README "Input rules"): blank strings count as null; `emailOptIn`/`emailStatus` and
+Choices (docs/user-guide.md, "Input rules"): blank strings count as null; `emailOptIn`/`emailStatus` and
 their SMS twins ignore an explicit null (a contact always has a status); property names that
 are built-in fields (`firstname`, `lastName`, `email`, `mobile`, `externalId`, any case) write
 the field (seed 000). Property values are typed against the workspace's fields later, by the

@@ -114,7 +114,7 @@ def page_contacts(
 ) -> list[dict[str, Any]]:
     """A page in id order, read from an index in that order — the list's memberships, the
     property's values (ix_property_value_hash ends with the contact id), else the workspace's
-    contacts (ix_contact_page) — so it stops after `limit` matches, at any depth (README,
+    contacts (ix_contact_page) — so it stops after `limit` matches, at any depth (docs/user-guide.md,
     "Reading": the status filters have no index of their own)."""
     if query.list_id is not None:
         joined, key = membership_t, membership_t.c.contact_id
