@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -52,11 +53,23 @@ async def _migrate(url: str) -> None:
     await db.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the migrations built once per session; each test gets a copy (migrating per
+    test cost more than most tests)."""
+    path = tmp_path_factory.mktemp("template") / "contactql.db"
+    run_async(lambda: _migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
-    """A fresh database for this test: a SQLite file, or a PostgreSQL database."""
+def database_url(tmp_path: Path, postgres_template: str | None, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database for this test: a copy of the migrated SQLite template, or a PostgreSQL
+    database copied from its template."""
     if postgres_template is None:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}"
+        path = tmp_path / "contactql.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     name = f"t_{uuid.uuid4().hex[:16]}"
     run_async(lambda: pg_admin(f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))

@@ -22,6 +22,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.helpers import free_port, queue_two_batches, repo_root, serve
 
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

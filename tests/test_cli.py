@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import repo_root, serve
+
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

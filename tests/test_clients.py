@@ -11,7 +11,11 @@ import json
 import subprocess
 import tempfile
 
+import pytest
+
 from tests.helpers import queue_two_batches, repo_root, serve
+
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
 ROOT = repo_root()
 BIN = ROOT / "node_modules" / ".bin"

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from contactql.config import Settings
 from tests.conftest import running
@@ -15,6 +16,7 @@ from tests.helpers import UPSERT, serve
 from tests.test_batches import submit, wait_finished
 
 
+@pytest.mark.system
 async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         assert key is not None
@@ -40,6 +42,7 @@ async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(datab
             assert listing.json()["data"]["contacts"]["totalCount"] == 1
 
 
+@pytest.mark.system
 async def test_concurrent_upserts_of_many_identities_make_one_contact_each(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}

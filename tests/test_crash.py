@@ -9,8 +9,11 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import POSTGRES, query, serve
+
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
 SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id total } userErrors { code } } }"
 STATUS = "query B($id: ID!) { batch(id: $id) { status total processed created updated unchanged skipped failed } }"

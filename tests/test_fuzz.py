@@ -27,6 +27,8 @@ from contactql.store.model import Scope
 from contactql.store.workspace.keys import new_key
 from tests.helpers import repo_root
 
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
+
 EXAMPLES = int(os.environ.get("CONTACTQL_FUZZ_EXAMPLES", "60"))
 SCHEMA = (repo_root() / "schema.graphql").read_text()
 SCALARS = {

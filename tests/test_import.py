@@ -138,6 +138,7 @@ async def test_a_csv_fetched_from_a_url_with_credentials(private_ok: Api, file_s
     assert done["created"] == 2
 
 
+@pytest.mark.system
 def test_the_cli_imports_fifty_thousand_rows(tmp_path: Path, database_url: str) -> None:
     rows = ["email,mobile,firstName,External ID,tier"]
     rows += [f"user{i}@example.com,+4791{i:06d},First{i},ext-{i},{'Gold' if i % 2 else 'Silver'}" for i in range(50_000)]
@@ -163,6 +164,7 @@ def test_the_cli_imports_fifty_thousand_rows(tmp_path: Path, database_url: str) 
         assert query(database_url, "PRAGMA integrity_check") == [("ok",)]
 
 
+@pytest.mark.system
 def test_the_cli_refuses_a_file_that_is_not_utf8(tmp_path: Path, database_url: str) -> None:
     csv_file = tmp_path / "latin1.csv"
     csv_file.write_bytes("email,city\na@example.com,Tromsø\n".encode("latin-1"))

@@ -62,6 +62,7 @@ def _seed_at_first_revision(conn: sa.Connection) -> None:
     conn.execute(sa.text("INSERT INTO property_value (contact_id, field_id, workspace_id, value) VALUES (7, 'f-city', 1, 'Oslo')"))
 
 
+@pytest.mark.system
 def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) -> None:
     url = fresh_empty_database(tmp_path)
     assert run_in(url, migrate.upgrade, revision=migrate.FIRST_REVISION) == "0001"
@@ -86,6 +87,7 @@ def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) 
     assert body["data"] == {"upsertContact": {"outcome": "UPDATED", "contact": {"id": "7"}}}
 
 
+@pytest.mark.system
 def test_serve_migrates_an_empty_database_and_reads_old_rows(tmp_path: Any) -> None:
     url = fresh_empty_database(tmp_path)
     assert cli("db", "current", "--database", url).stdout.startswith("none")

@@ -14,8 +14,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import UPSERT, query, serve
+
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
 SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } userErrors { code } } }"
 STATUS = "query B($id: ID!) { batch(id: $id) { status total processed created updated failed webhook { status attempts } } }"

@@ -225,6 +225,7 @@ async def test_a_number_no_column_can_hold_is_a_clear_answer_on_every_path(api: 
     assert [(e["field"], e["code"]) for e in matched["userErrors"]] == [(["match", "values", "0", "value"], "INVALID_INPUT")]
 
 
+@pytest.mark.system
 async def test_a_new_field_is_listed_at_once_here_and_in_another_process(api: Api, database_url: str) -> None:
     """Listings never come from a cache: the catalog filled by an earlier request kept
     answering `properties: []` for the life of the process."""

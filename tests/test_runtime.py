@@ -91,6 +91,7 @@ async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost(helper: Helper
     assert second not in (first, os.getpid())
 
 
+@pytest.mark.system
 def test_the_helper_exits_when_the_server_is_killed(database_url: str) -> None:
     with serve(database_url) as (base, key, server):
         assert key is not None

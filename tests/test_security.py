@@ -155,6 +155,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.system
 def test_revoked_keys_get_401_and_keys_list_never_shows_secrets(database_url: str) -> None:
     database = database_url
     key = run_cli("keys", "create", "--name", "ci-bot", "--database", database).stdout.strip().splitlines()[-1]
@@ -235,6 +236,7 @@ def test_global_unicast_addresses_pass_the_guard(address: str) -> None:
     assert not _refused(address)
 
 
+@pytest.mark.system
 async def test_redirects_are_not_followed(settings: Settings) -> None:
     import asyncio
 
@@ -266,6 +268,7 @@ async def test_redirects_are_not_followed(settings: Settings) -> None:
         await task
 
 
+@pytest.mark.system
 def test_unexpected_errors_leak_nothing_over_a_real_server(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}

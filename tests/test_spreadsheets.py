@@ -47,6 +47,7 @@ def check_database(database_url: str, made: Any, list_name: str | None = None) -
         assert query(database_url, "SELECT count(*) FROM list_membership") == [(made.created,)]
 
 
+@pytest.mark.system
 def test_the_cli_imports_an_excel_semicolon_export_of_fifty_thousand_rows(tmp_path: Path, database_url: str) -> None:
     made = export(50_000)  # byte-order mark, CRLF, ';', quoted line breaks, national numbers
     path = tmp_path / "Contacts (Excel).csv"
@@ -64,6 +65,7 @@ def test_the_cli_imports_an_excel_semicolon_export_of_fifty_thousand_rows(tmp_pa
     check_database(database_url, made, list_name="Fair 2026")
 
 
+@pytest.mark.system
 async def test_importcontacts_imports_fifty_thousand_rows_of_another_dialect(api: Api, database_url: str) -> None:
     made = export(50_000, delimiter=",", excel=False, seed=11)
     payload = (await upload(api, made.data, defaultCountry="NO", createMissingProperties=True)).json()["data"]["importContacts"]
@@ -106,6 +108,7 @@ async def test_national_numbers_without_a_country_fail_with_a_hint(api: Api) -> 
     assert (done["created"], done["unchanged"], done["failed"]) == (made.american, made.repeated_american, national + made.bad_phones)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize(
     ("data", "says"),
     [
@@ -136,6 +139,7 @@ async def test_a_large_file_that_is_not_utf8_is_refused_and_the_next_import_work
     assert (await wait_finished(api, accepted["batch"]["id"]))["created"] == 4000
 
 
+@pytest.mark.system
 def test_cli_options_are_checked_before_the_file_is_read(tmp_path: Path, database_url: str) -> None:
     path = tmp_path / "x.csv"
     path.write_text("email\na@example.com\n")

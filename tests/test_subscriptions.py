@@ -12,6 +12,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.helpers import serve
 
+pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
+
 SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id total } userErrors { code } } }"
 PROGRESS = "subscription P($id: ID!) { batchProgress(id: $id) { id status total processed created failed } }"
 ENV = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}

@@ -39,6 +39,7 @@ async def operation(socket: Any, number: int, query: str) -> dict[str, Any]:
             return message
 
 
+@pytest.mark.system
 async def test_a_websocket_runs_mutations_only_while_its_key_is_valid(database_url: str) -> None:
     """Revoked from the command line while a socket is open: the socket is closed with 4403 within
     the key-cache interval (5 s by default), and nothing more runs on it."""
@@ -62,6 +63,7 @@ async def test_a_websocket_runs_mutations_only_while_its_key_is_valid(database_u
         assert lists.status_code == 401
 
 
+@pytest.mark.system
 async def test_websocket_operations_take_from_the_same_bucket_as_http(database_url: str) -> None:
     with serve(database_url, env={"CONTACTQL_RATE_LIMIT": "60"}) as (base, key, _):
         socket = await connect(base, {"Authorization": f"Bearer {key}"})
@@ -78,6 +80,7 @@ async def test_websocket_operations_take_from_the_same_bucket_as_http(database_u
         assert listed.status_code == 429
 
 
+@pytest.mark.system
 async def test_the_cost_limit_holds_on_http_and_websocket(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         refused = await post(base, key, EXPENSIVE)
@@ -175,6 +178,7 @@ async def test_the_root_and_unknown_paths_point_to_graphql(api: Api) -> None:
     assert "GraphQL is at /graphql" in missing.json()["errors"][0]["message"]
 
 
+@pytest.mark.system
 async def test_a_websocket_from_a_disallowed_origin_is_refused_and_an_allowed_one_is_not(database_url: str) -> None:
     with serve(database_url, env={"CONTACTQL_CORS_ORIGINS": "https://app.example.com"}) as (base, key, _):
         url = base.replace("http", "ws") + "/graphql"
@@ -186,6 +190,7 @@ async def test_a_websocket_from_a_disallowed_origin_is_refused_and_an_allowed_on
         assert refused.value.response.status_code == 403
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("frame", ["42", "null", '"x"', "[]", '{"type": "subscribe", "id": "1", "payload": 5}', '{"type": "subscribe", "id": "1", "payload": {"query": 5}}'])
 async def test_a_websocket_message_that_is_not_a_message_closes_the_socket_4400(database_url: str, frame: str) -> None:
     with serve(database_url) as (base, key, _):
@@ -197,6 +202,7 @@ async def test_a_websocket_message_that_is_not_a_message_closes_the_socket_4400(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
 
 
+@pytest.mark.system
 async def test_a_request_costing_more_than_the_whole_allowance_is_not_free(database_url: str) -> None:
     """With CONTACTQL_RATE_LIMIT below CONTACTQL_MAX_COST, such a request takes the whole bucket."""
     with serve(database_url, env={"CONTACTQL_RATE_LIMIT": "60"}) as (base, key, _):

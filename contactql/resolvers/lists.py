@@ -1,19 +1,17 @@
-"""Lists, property fields, companies and the workspace: small reads and creates."""
+"""Static lists: reading, creating, and their members."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import strawberry
 
 from contactql.context import Info
-from contactql.schema.contact import Company
 from contactql.schema.errors import user_errors
-from contactql.schema.lists import ContactList, ContactListConnection, ContactListEdge, ContactListPayload
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListEdge, ContactListPayload, ListMembershipPayload
 from contactql.schema.pagination import check_first, decode_time_cursor, encode_cursor, page_info
-from contactql.schema.payloads import CompanyPayload
-from contactql.schema.properties import PropertyField, PropertyFieldPayload
 from contactql.store.errors import StoreError
-from contactql.store.model import PropertyType
-from contactql.store.workspace import companies, lists, properties
+from contactql.store.workspace import lists
 
 
 async def get_list(info: Info, id: strawberry.ID) -> ContactList | None:
@@ -48,26 +46,19 @@ async def create_list(info: Info, name: str) -> ContactListPayload:
     return ContactListPayload(list=ContactList.from_row(row), user_errors=[])
 
 
-async def get_properties(info: Info) -> list[PropertyField]:
-    # From the database, never the catalog: a listing shows a field created a moment ago, by
-    # this process or another.
-    fields = await info.context.db.read(properties.list_fields, workspace_id=info.context.workspace_id)
-    return [PropertyField.from_def(f) for f in fields]
-
-
-async def create_property_field(info: Info, name: str, type: str, options: list[str] | None) -> PropertyFieldPayload:
+async def change_members(
+    info: Info, list_id: strawberry.ID, contact_ids: Sequence[strawberry.ID] | None, external_ids: Sequence[str] | None, *, add: bool
+) -> ListMembershipPayload:
     try:
-        field = await info.context.db.write(
-            properties.create_field, workspace_id=info.context.workspace_id, name=name, type=PropertyType(type), options=options
+        row, changed, unknown = await info.context.db.write(
+            lists.change_members,
+            workspace_id=info.context.workspace_id,
+            list_id=str(list_id),
+            contact_ids=None if contact_ids is None else [str(c) for c in contact_ids],
+            external_ids=None if external_ids is None else list(external_ids),
+            add=add,
+            actor=info.context.principal.key_name,
         )
-    except StoreError as error:
-        return PropertyFieldPayload(field=None, user_errors=user_errors(error.problems, "input"))
-    return PropertyFieldPayload(field=PropertyField.from_def(field), user_errors=[])
-
-
-async def create_company(info: Info, name: str) -> CompanyPayload:
-    try:
-        row = await info.context.db.write(companies.create_company, workspace_id=info.context.workspace_id, name=name)
-    except StoreError as error:
-        return CompanyPayload(company=None, user_errors=user_errors(error.problems))
-    return CompanyPayload(company=Company(id=strawberry.ID(row.id), name=row.name), user_errors=[])
+    except StoreError as refused:
+        return ListMembershipPayload(list=None, changed=0, unknown_ids=[], user_errors=user_errors(refused.problems))
+    return ListMembershipPayload(list=ContactList.from_row(row), changed=changed, unknown_ids=unknown, user_errors=[])

@@ -127,7 +127,7 @@ class Contact:
         first: Annotated[int | None, strawberry.argument(description="How many entries (at most 100; null: 50).")] = 50,
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
     ) -> Annotated[ContactHistoryConnection, strawberry.lazy("contactql.schema.events")]:
-        from contactql.resolvers.events import page_history
+        from contactql.resolvers.history import page_history
 
         return await page_history(info, self.key, 50 if first is None else first, after)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from contactql.context import Info
-from contactql.resolvers import batches, contacts, events, lists, workspace
+from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscriptions, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contact import Contact, ContactConnection
 from contactql.schema.events import (
@@ -65,7 +65,7 @@ class Query:
 
     @strawberry.field(description="The workspace's custom property fields, in creation order.")
     async def properties(self, info: Info) -> builtins.list[PropertyField]:
-        return await lists.get_properties(info)
+        return await properties.get_properties(info)
 
     @strawberry.field(description="One batch — an upsertContacts call or a CSV import — by id.")
     async def batch(
@@ -96,7 +96,7 @@ class Query:
 
     @strawberry.field(description="Where the workspace's events are delivered.")
     async def webhook_endpoints(self, info: Info) -> builtins.list[WebhookEndpoint]:
-        return await events.list_endpoints(info)
+        return await webhooks.list_endpoints(info)
 
     @strawberry.field(description="The workspace of the calling API key.")
     async def workspace(self, info: Info) -> Workspace:
@@ -139,13 +139,13 @@ class Mutation:
     async def subscribe_contact(
         self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]
     ) -> UpsertContactPayload:
-        return await events.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await subscriptions.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
 
     @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
     async def confirm_contact(
         self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]
     ) -> UpsertContactPayload:
-        return await events.confirm_contact(info, token)
+        return await subscriptions.confirm_contact(info, token)
 
     @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
     async def add_contacts_to_list(
@@ -155,7 +155,7 @@ class Mutation:
         contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
-        return await events.change_members(info, list_id, contact_ids, external_ids, add=True)
+        return await lists.change_members(info, list_id, contact_ids, external_ids, add=True)
 
     @strawberry.mutation(
         description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list.",
@@ -168,7 +168,7 @@ class Mutation:
         contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
-        return await events.change_members(info, list_id, contact_ids, external_ids, add=False)
+        return await lists.change_members(info, list_id, contact_ids, external_ids, add=False)
 
     @strawberry.mutation(description="Deliver events of these types to a URL, signed (admin keys).", permission_classes=[IsAdmin])
     async def create_webhook_endpoint(
@@ -177,13 +177,13 @@ class Mutation:
         url: Annotated[str, strawberry.argument(description="An https URL on a public address.")],
         event_types: Annotated[list[str], strawberry.argument(description='Event types to deliver; "*" for all.')],
     ) -> WebhookEndpointPayload:
-        return await events.create_endpoint(info, url, event_types)
+        return await webhooks.create_endpoint(info, url, event_types)
 
     @strawberry.mutation(description="Stop delivering events to an endpoint (admin keys).", permission_classes=[IsAdmin])
     async def delete_webhook_endpoint(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
     ) -> DeleteWebhookEndpointPayload:
-        return await events.delete_endpoint(info, id)
+        return await webhooks.delete_endpoint(info, id)
 
     @strawberry.mutation(
         description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch.",
@@ -210,13 +210,13 @@ class Mutation:
     async def create_property_field(
         self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]
     ) -> PropertyFieldPayload:
-        return await lists.create_property_field(info, input.name, input.type.value, input.options)
+        return await properties.create_property_field(info, input.name, input.type.value, input.options)
 
     @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
     async def create_company(
         self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]
     ) -> CompanyPayload:
-        return await lists.create_company(info, name)
+        return await companies.create_company(info, name)
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")
