@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from cross_web import HTTPException, parse_content_type
@@ -36,8 +36,6 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message, SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -45,6 +43,21 @@ from contactql.auth import KeyCache
 from contactql.config import Settings, load_settings
 from contactql.context import Context, Loaders, Services
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
+from contactql.refusals import (
+    GRAPHQL_RESPONSE_JSON,
+    MULTIPART_ONLY_IMPORTS,
+    NO_BATCHING,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    SEND_JSON,
+    UNSUPPORTED_TYPE,
+    http_refusal,
+    instead,
+    refusal,
+    response_media_type,
+    unauthenticated,
+    wrong_transport,
+)
 from contactql.runtime import Helper
 from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
@@ -53,6 +66,7 @@ from contactql.store.model import Scope as KeyScope
 from contactql.store.upsert.writer import UpsertWriter
 from contactql.store.workspace.keys import Principal
 from contactql.supervise import Clock, utc_now
+from contactql.websocket import KeyedTransportWS
 from contactql.workers.batches import BatchWorker, ProgressHub
 from contactql.workers.housekeeping import Housekeeper
 from contactql.workers.webhooks import WebhookSender
@@ -81,81 +95,9 @@ GRAPHIQL_HEADERS = {
 PRINCIPAL = "contactql.principal"
 RESPONSE_MEDIA = "contactql.response_media"
 REQUEST_ERROR = "contactql.request_error"
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 STOP_SECONDS = 10.0  # for the batch worker and the webhook sender to stop at shutdown
 # A WebSocket's context before its connection_init names a key: sees no workspace.
 NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", scope=KeyScope.READ)
-
-
-class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws whose connection_init must carry `{"Authorization": "Bearer <key>"}`.
-
-    The key is checked again before every operation (through the key cache, so at most
-    CONTACTQL_KEY_CACHE_SECONDS late) and, while the socket is open, every that many seconds
-    (at least 1) against the database: a revoked key's socket is closed with 4403. Every
-    operation is costed and charged to the key's bucket, as over HTTP (limits.RateLimit)."""
-
-    view: GraphQLView
-    _header: str | None = None
-    _watcher: asyncio.Task[None] | None = None
-
-    async def handle_message(self, message: Any) -> None:
-        # Strawberry indexes the message: JSON that is not an object (42, null) broke the socket.
-        if not isinstance(message, dict):
-            await self.handle_invalid_message("WebSocket message must be a JSON object")
-            return
-        await super().handle_message(cast("Message", message))
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        payload = message.get("payload")
-        header = payload.get("Authorization") if isinstance(payload, dict) else None
-        self._header = header if isinstance(header, str) else None
-        principal = await self.view.keys.principal(self._header)
-        if principal is None:
-            await self.websocket.close(code=4401, reason="Unauthorized")
-            return
-        self.context.principal = principal
-        self.context.loaders = Loaders(self.context.services.db, principal.workspace_id)
-        self.context.rate_limit = self.view.rate_limit
-        await super().handle_connection_init(message)
-        if self.connection_acknowledged and self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch_key(), name="contactql-ws-key")
-
-    async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        payload: Any = message.get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) or not isinstance(message.get("id"), str):
-            await self.handle_invalid_message("a subscribe message needs an id and a payload with a query")
-            return
-        if self.connection_acknowledged:
-            if not await self._key_still_valid(fresh=False):
-                return
-            # A loader's cache must not outlive its operation: a socket runs many.
-            self.context.loaders = Loaders(self.context.services.db, self.context.principal.workspace_id)
-        await super().handle_subscribe(message)
-
-    async def _key_still_valid(self, *, fresh: bool) -> bool:
-        principal = await self.view.keys.principal(self._header, fresh=fresh)
-        if principal is None or principal.key_id != self.context.principal.key_id:
-            await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
-            return False
-        return True
-
-    async def _watch_key(self) -> None:
-        interval = max(1.0, self.view.keys.ttl)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if not await self._key_still_valid(fresh=True):
-                    return
-            except Exception:  # a database hiccup must not close a valid socket; try again
-                log.warning("re-checking a WebSocket's key failed", exc_info=True)
-
-    async def shutdown(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        await super().shutdown()
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -189,7 +131,7 @@ class GraphQLView(GraphQL[Context, None]):
             try:
                 response = await self.run(request)
             except HTTPException as error:
-                status, message = _instead(error)
+                status, message = instead(error)
                 response = refusal(status, message, media=scope[RESPONSE_MEDIA])
             if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
@@ -248,7 +190,7 @@ class GraphQLView(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as error:
-            raise HTTPException(405 if request_adapter.method == "GET" else 400, _wrong_transport(error.operation_type, request_adapter.method)) from None
+            raise HTTPException(405 if request_adapter.method == "GET" else 400, wrong_transport(error.operation_type, request_adapter.method)) from None
         except CannotGetOperationTypeError as error:
             raise HTTPException(400, error.as_http_error_reason() + " (name it with operationName)") from None
         except MissingQueryError:
@@ -286,66 +228,6 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
 
-def response_media_type(accept: str) -> str:
-    """application/graphql-response+json when the client names it and ranks it at least as
-    high as JSON; else application/json (also for no Accept, */* and application/*).
-    Written here: Starlette has no content negotiation, and this one choice between two media
-    types needs only the q-values, not a negotiation library."""
-    named: dict[str, float] = {}
-    for part in accept.lower().split(","):
-        media, _, params = part.partition(";")
-        named[media.strip()] = max(named.get(media.strip(), 0.0), _quality(params))
-    wanted = named.get(GRAPHQL_RESPONSE_JSON, 0.0)
-    plain = named.get("application/json", max(named.get("application/*", 0.0), named.get("*/*", 0.0)))
-    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= plain else "application/json"
-
-
-def _quality(params: str) -> float:
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip() == "q":
-            try:
-                return min(max(float(value), 0.0), 1.0)
-            except ValueError:
-                return 0.0
-    return 1.0
-
-
-# What a refused request should have been (GraphQL over HTTP answers, not plain text).
-SEND_JSON = 'send POST /graphql with Content-Type: application/json and a body such as {"query": "{ workspace { name } }", "variables": {}}'
-NOT_JSON = f"the body is not valid JSON (UTF-8): {SEND_JSON}"
-NOT_AN_OBJECT = f"the body must be a JSON object: {SEND_JSON}"
-NO_BATCHING = "batched operations (a JSON array) are not accepted: send one operation per request, as a JSON object"
-MULTIPART_ONLY_IMPORTS = f"multipart/form-data is accepted for importContacts uploads only; for any other operation, {SEND_JSON}"
-UNSUPPORTED_TYPE = f"unsupported Content-Type: {SEND_JSON} (multipart/form-data for importContacts uploads)"
-# Strawberry's reasons, by what they are about, said with what to send instead.
-_INSTEAD = {
-    "Unsupported content type": (415, UNSUPPORTED_TYPE),
-    "Unable to parse request body as JSON": (400, NOT_JSON),
-    "Batching is not enabled": (400, NO_BATCHING),
-    "No GraphQL query found in the request": (400, f"the request has no query: {SEND_JSON}"),
-    "GraphQL only supports GET and POST requests.": (405, f"this method is not accepted: {SEND_JSON}"),
-}
-
-
-def _instead(error: HTTPException) -> tuple[int, str]:
-    return _INSTEAD.get(error.reason, (error.status_code, error.reason))
-
-
-def _wrong_transport(operation: StrawberryOperation, method: str) -> str:
-    if operation is StrawberryOperation.SUBSCRIPTION:
-        return "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"
-    return f"GraphQL {operation.value} operations are not accepted by {method}: {SEND_JSON}"
-
-
-def refusal(status: int, message: str, *, media: str = "application/json", code: str = "INVALID_INPUT") -> Response:
-    """A request refused before GraphQL ran, as GraphQL over HTTP answers one: JSON with
-    `errors[0].extensions.code` and a message that says what to send instead."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    headers = {"Allow": "GET, POST"} if status == 405 else None
-    return JSONResponse(body, status_code=status, media_type=media, headers=headers)
-
-
 def _is_request_error(result: ExecutionResult) -> bool:
     """Errors raised before execution began carry no path; field errors always do."""
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
@@ -363,11 +245,6 @@ def _only_imports(query: object, operation_name: object) -> bool:
         and operation.operation == OperationType.MUTATION
         and all(isinstance(s, FieldNode) and s.name.value == "importContacts" for s in operation.selection_set.selections)
     )
-
-
-def _unauthenticated() -> Response:
-    body = {"errors": [{"message": "send a valid API key: Authorization: Bearer <key>", "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="contactql"'})
 
 
 def _wants_graphiql(scope: Scope) -> bool:
@@ -396,7 +273,7 @@ class AuthenticatedGraphQL:
             raw = headers.get(b"authorization")
             principal = await self.view.keys.principal(raw.decode("latin-1") if raw else None)
             if principal is None:
-                await _unauthenticated()(scope, receive, send)
+                await unauthenticated()(scope, receive, send)
                 return
             scope[PRINCIPAL] = principal
         await self.view(scope, receive, send)
@@ -411,20 +288,6 @@ async def home(request: Request) -> Response:
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse("/graphql", status_code=307)
     return JSONResponse({"graphql": "/graphql", "health": "/healthz", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
-
-
-async def not_found(request: Request, _: Exception) -> Response:
-    return refusal(404, f"nothing at {request.url.path}: GraphQL is at /graphql (GraphiQL in a browser), health at /healthz", code="NOT_FOUND")
-
-
-async def http_refusal(request: Request, error: Exception) -> Response:
-    """Starlette's own refusals (a multipart body it cannot read, a method a route does not
-    take) in the GraphQL-over-HTTP shape, as every other refusal."""
-    status = getattr(error, "status_code", 400)
-    if status == 404:
-        return await not_found(request, error)
-    detail = str(getattr(error, "detail", "") or "the request was refused").rstrip(".")
-    return refusal(status, f"{detail}: {SEND_JSON} (multipart/form-data for importContacts uploads)")
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:

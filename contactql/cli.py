@@ -15,12 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy
-
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.runtime import tune_gc
 from contactql.store.db import migrate
-from contactql.store.db.database import Database
+from contactql.store.db.database import UNAVAILABLE, Database, shown_url
 from contactql.store.errors import StoreError
 from contactql.store.model import Scope
 from contactql.store.workspace.keys import first_start_key, list_keys, new_key, revoke_key
@@ -241,16 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("contactql: a PostgreSQL database needs the postgres extra: pip install -e '.[postgres]' (or contactql[postgres])", file=sys.stderr)
             return 2
         raise
-    except (OSError, sqlalchemy.exc.DBAPIError) as error:
-        where = _shown_url(settings.database_url) if "settings" in locals() else "the database"
+    except UNAVAILABLE as error:
+        where = shown_url(settings.database_url) if "settings" in locals() else "the database"
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         print(f"contactql: cannot use the database at {where}: {reason}", file=sys.stderr)
         return 2
 
-
-def _shown_url(url: str) -> str:
-    """The database URL without its password."""
-    return sqlalchemy.make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

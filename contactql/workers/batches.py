@@ -21,28 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
-
 from contactql.config import Settings
 from contactql.store.batches import queue as batches
-from contactql.store.db.database import Database
+from contactql.store.db.database import Database, is_passing
 from contactql.supervise import supervised
 
 log = logging.getLogger("contactql.batches")
 
 CHUNK_RETRIES = 4
 IDLE_POLL_SECONDS = 1.0
-# Database errors that can pass: retried as they are rather than blamed on an item.
-PASSING_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.IntegrityError, sqlite3.OperationalError, OSError, TimeoutError)
-
-
-def _passing(error: BaseException) -> bool:
-    return isinstance(error, PASSING_ERRORS) or bool(getattr(error, "connection_invalidated", False))
 
 
 class ProgressHub:
@@ -125,7 +116,7 @@ class BatchWorker:
         try:
             entries = await self._db.read(batches.load_payload, batch_id=batch.id)
         except Exception as error:
-            if _passing(error):
+            if is_passing(error):
                 raise  # the batch stays leased and is taken again when the lease runs out
             log.exception("batch %s: its stored items cannot be read", batch.id)
             await self._db.write(batches.fail_batch, batch_id=batch.id, owner=self._owner, error=f"its stored items cannot be read: {type(error).__name__}")
@@ -153,7 +144,7 @@ class BatchWorker:
                 half = len(chunk) // 2
                 batch = await self._apply(batch, start, chunk[:half])
                 return await self._apply(batch, batch.processed, chunk[half:])
-            if _passing(error) and not await self._database_writes(batch):
+            if is_passing(error) and not await self._database_writes(batch):
                 raise  # the database is the problem, not the item: resumed here later
             incident = uuid.uuid4().hex[:12]
             log.error("batch %s: item %d failed unexpectedly (incident %s)", batch.id, start, incident, exc_info=error)
@@ -187,7 +178,7 @@ class BatchWorker:
             except batches.LeaseLost:
                 raise
             except Exception as error:
-                if attempt == CHUNK_RETRIES or not _passing(error):
+                if attempt == CHUNK_RETRIES or not is_passing(error):
                     raise
                 log.warning("batch %s: items from %d: %s; trying again", batch.id, start, type(error).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)

@@ -175,6 +175,22 @@ class Database:
         self.engine.dispose()  # the last connection to close checkpoints what is left
 
 
+# Errors of the database itself rather than of the work asked of it: they can pass (busy, a
+# concurrent writer, a connection lost), so work that met one is tried again as it is.
+PASSING_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.IntegrityError, sqlite3.OperationalError, OSError, TimeoutError)
+# What reaching or using a database can raise when the database, not ContactQL, is the problem.
+UNAVAILABLE = (OSError, sa.exc.DBAPIError)
+
+
+def is_passing(error: BaseException) -> bool:
+    return isinstance(error, PASSING_ERRORS) or bool(getattr(error, "connection_invalidated", False))
+
+
+def shown_url(url: str) -> str:
+    """The database URL without its password, to show in a message."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
 def _is_busy(error: Exception) -> bool:
     driver_error = getattr(error, "orig", error)  # SQLAlchemy's wrapper, or sqlite3's own
     return getattr(driver_error, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}
