@@ -119,6 +119,9 @@ class RateLimit(SchemaExtension):
     HTTP, the view answers 429 with Retry-After. WebSocket operations are costed and charged
     to the same bucket. The cost and the bucket are reported in `extensions.cost`."""
 
+    _cost: int | None = None  # this request's, once estimated
+    _left = 0.0  # tokens left in the key's bucket after it
+
     def on_validate(self) -> Iterator[None]:
         # Before the yield, yet after validation: ValidationCache, listed before this
         # extension, validates on its way in, and Strawberry looks at the errors before any
@@ -164,7 +167,7 @@ class RateLimit(SchemaExtension):
             ]
 
     def get_results(self) -> dict[str, Any]:
-        cost = getattr(self, "_cost", None)
+        cost = self._cost
         buckets: TokenBuckets | None = getattr(self.execution_context.context, "rate_limit", None)
         if cost is None or buckets is None:
             return {}
@@ -174,7 +177,7 @@ class RateLimit(SchemaExtension):
                 "maximumQueryCost": self.execution_context.context.services.settings.max_cost,
                 "throttleStatus": {
                     "maximumAvailable": int(buckets.capacity),
-                    "currentlyAvailable": int(getattr(self, "_left", 0)),
+                    "currentlyAvailable": int(self._left),
                     "restoreRate": buckets.rate,
                 },
             }

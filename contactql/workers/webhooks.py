@@ -55,28 +55,22 @@ class WebhookSender:
         self._clock = clock
         self._owner = f"sender-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
-        self._client: httpx.AsyncClient | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
-            self._client = client
-            try:
-                await supervised("webhook sender", self.step)
-            finally:
-                self._client = None
+            await supervised("webhook sender", lambda: self.step(client))
 
-    async def step(self) -> None:
+    async def step(self, client: httpx.AsyncClient) -> None:
         """Send what is due now, else wait until something is (or a wake-up)."""
         self._wake.clear()
         due = await self._db.write(
             webhooks.claim_due, owner=self._owner, lease_seconds=ATTEMPT_TIMEOUT_SECONDS * 3, limit=CLAIM_LIMIT, now=self._clock()
         )
         if due:
-            assert self._client is not None, "step() runs inside run()"
-            await asyncio.gather(*(self._attempt(self._client, d) for d in due))
+            await asyncio.gather(*(self._attempt(client, d) for d in due))
             return
         idle = await self._idle_seconds()
         # asyncio.timeout, never wait_for: on Python 3.11 wait_for returns the result of a wait
