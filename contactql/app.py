@@ -59,8 +59,8 @@ from contactql.refusals import (
     wrong_transport,
 )
 from contactql.runtime import Helper
-from contactql.schema import build_schema
 from contactql.schema.hardening import with_code
+from contactql.schema.root import build_schema
 from contactql.store.db.database import Database
 from contactql.store.model import Scope as KeyScope
 from contactql.store.upsert.writer import UpsertWriter

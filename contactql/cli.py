@@ -159,7 +159,7 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from contactql.schema import export_sdl
+    from contactql.schema.root import export_sdl
 
     sys.stdout.write(export_sdl())
     return 0

@@ -1,4 +1,6 @@
-"""The per-request context: who calls, the store handles, and this request's DataLoaders.
+"""The per-request context: who calls, the store handles, and this request's DataLoaders —
+the base module the schema types and the resolvers both import (neither imports the other's
+internals through it). `ApiError` lives here for the same reason: both raise it.
 
 Loaders are created per request (a loader's cache must not outlive the request that filled
 it) and turn N lookups of one kind into one query: 50 contacts with their properties and
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
@@ -30,6 +33,15 @@ from contactql.workers.batches import ProgressHub
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class ApiError(GraphQLError):
+    """A deliberate GraphQL error, for what is not about the data (a read-only key calling a
+    mutation, a page size out of range); `code` becomes `extensions.code`. Problems with the
+    data are `userErrors` instead (schema/errors.py)."""
+
+    def __init__(self, message: str, code: str = "INVALID_INPUT", **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
 
 
 @dataclasses.dataclass(slots=True)
@@ -115,4 +127,4 @@ class Context:
 
 Info = strawberry.Info[Context, None]
 
-__all__ = ["CompanyRow", "Context", "Info", "ListRow", "Loaders", "Services"]
+__all__ = ["ApiError", "CompanyRow", "Context", "Info", "ListRow", "Loaders", "Services"]

@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from contactql.context import ApiError
 from contactql.schema.cost import estimate
-from contactql.schema.errors import ApiError
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
 
@@ -145,8 +145,7 @@ class RateLimit(SchemaExtension):
                     self._left = caller.rate_limit.available(caller.principal.key_id)
                 context.pre_execution_errors = [
                     ApiError(
-                        f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer "
-                        "items (first), fewer nested lists or fewer aliases",
+                        f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer items (first), fewer nested lists or fewer aliases",
                         "COST_LIMIT",
                         cost=cost,
                         maxCost=settings.max_cost,
@@ -162,9 +161,7 @@ class RateLimit(SchemaExtension):
             if caller.response is not None:  # the HTTP answer: 429 with Retry-After
                 caller.response.status_code = 429
                 caller.response.headers["Retry-After"] = str(seconds)
-            context.pre_execution_errors = [
-                ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds)
-            ]
+            context.pre_execution_errors = [ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds)]
 
     def get_results(self) -> dict[str, Any]:
         cost = self._cost

@@ -11,7 +11,7 @@ import pytest
 from graphql import OperationDefinitionNode, parse, validate
 from graphql.execution.values import get_variable_values
 
-from contactql.schema import build_schema, export_sdl
+from contactql.schema.root import build_schema, export_sdl
 from tests.helpers import repo_root
 
 

@@ -1,4 +1,5 @@
-"""Batch mutations, queries and the progress subscription."""
+"""Batch mutations, queries and the progress subscription: store rows out, types made by the
+schema (schema/batches.py)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,22 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
-import strawberry
-
 from contactql import outbound
-from contactql.context import Info
+from contactql.context import ApiError, Info
+from contactql.resolvers.paging import Page, by_creation, counted, decode_id_cursor, decode_time_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
-from contactql.schema.batches import Batch, BatchConnection, BatchEdge, BatchResult, BatchResultConnection, BatchResultEdge, FailureGroup, ImportReport, UpsertContactsPayload, WebhookDelivery
-from contactql.schema.enums import ErrorCode as SchemaErrorCode
-from contactql.schema.errors import ApiError, user_errors
-from contactql.schema.pagination import check_first, decode_id_cursor, decode_time_cursor, encode_cursor, page_info
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches import queue as batches
-from contactql.store.batches.queue import BatchRow
-from contactql.store.errors import ErrorCode, Problem, StoreError
-from contactql.store.model import BatchStatus, Outcome, Source, UpsertOptions
+from contactql.store.batches.outbox import DeliveryRow
+from contactql.store.batches.queue import BatchRow, FailureGroup
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.model import BatchStatus, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert.options import validate_events, validate_match
-from contactql.store.upsert.validate import enum_value
 from contactql.store.workspace.lists import get_list
 from contactql.workers import importer
 
-MAX_RESULTS_PAGE = 1000
 PROGRESS_POLL_SECONDS = 1.0
 
 
@@ -53,7 +48,8 @@ async def envelope_problems(info: Info, raw: Mapping[str, Any]) -> list[Problem]
     return problems
 
 
-async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsPayload:
+async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> BatchRow:
+    """The batch, stored and QUEUED; refused (Invalid, StoreError) as a whole before any row."""
     services = info.context.services
     match, problems = validate_match(raw.get("match"))
     event_options, event_problems = validate_events(raw.get("events"))
@@ -61,7 +57,7 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     problems = size_problems(len(raw["contacts"]), services.settings.max_batch_size) + await envelope_problems(info, raw) + problems + event_problems
     problems += country_problems
     if problems:
-        return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
+        raise Invalid(*problems)
     # Validation is CPU work: off the event loop, for big batches in a process of its own (runtime.py).
     entries = await services.helper.run(batches.validate_entries, raw["contacts"], country, big=len(raw["contacts"]) >= BIG_BATCH)
     options = UpsertOptions(
@@ -73,22 +69,19 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         events=event_options,
     )
     key = raw.get("idempotencyKey")
-    try:
-        row, _ = await info.context.db.write(
-            batches.accept_batch,
-            workspace_id=info.context.workspace_id,
-            entries=entries,
-            options=options,
-            webhook_url=raw.get("webhookUrl"),
-            idempotency_key=None if key is None else (key, request_hash("upsertContacts", raw)),
-        )
-    except StoreError as refused:
-        return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
+    row, _ = await info.context.db.write(
+        batches.accept_batch,
+        workspace_id=info.context.workspace_id,
+        entries=entries,
+        options=options,
+        webhook_url=raw.get("webhookUrl"),
+        idempotency_key=None if key is None else (key, request_hash("upsertContacts", raw)),
+    )
     services.wake_batches()
-    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[])
+    return row
 
 
-async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsPayload:
+async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow, importer.Prepared]:
     """A CSV file, uploaded or fetched, becomes a batch (source CSV_IMPORT) of any number of rows
     up to CONTACTQL_MAX_IMPORT_MB; each row is an item, a bad row a failed result."""
     services = info.context.services
@@ -112,7 +105,7 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
         except outbound.FetchError as error:
             problems.append(Problem(("file",) if file is not None else ("url",), ErrorCode.INVALID_INPUT, str(error)))
     if problems:
-        return UpsertContactsPayload(batch=None, user_errors=user_errors(problems))
+        raise Invalid(*problems)
     options = UpsertOptions(
         match=match,
         list_id=None if raw.get("listId") is None else str(raw["listId"]),
@@ -124,17 +117,10 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> UpsertContactsP
     async def validate(fn: Callable[..., Any], *args: Any) -> Any:
         return await services.helper.run(fn, *args, big=len(data) >= BIG_FILE)
 
-    try:
-        prepared = await importer.prepare(
-            db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties"))
-        )
-        row = await db.write(
-            batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl")
-        )
-    except StoreError as refused:
-        return UpsertContactsPayload(batch=None, user_errors=user_errors(refused.problems))
+    prepared = await importer.prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties")))
+    row = await db.write(batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl"))
     services.wake_batches()
-    return UpsertContactsPayload(batch=Batch.from_row(row), user_errors=[], import_report=ImportReport.of(prepared))
+    return row, prepared
 
 
 async def _read_upload(upload: Any, max_bytes: int) -> bytes:
@@ -144,68 +130,51 @@ async def _read_upload(upload: Any, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-async def get_batch(info: Info, id: strawberry.ID) -> Batch | None:
-    row = await info.context.db.read(batches.get_batch, workspace_id=info.context.workspace_id, batch_id=str(id))
-    return None if row is None else Batch.from_row(row)
+async def get_batch(info: Info, id: str) -> BatchRow | None:
+    return await info.context.db.read(batches.get_batch, workspace_id=info.context.workspace_id, batch_id=str(id))
 
 
-async def page_batches(info: Info, first: int, after: str | None, status: Any) -> BatchConnection:
-    limit = check_first(first)
-    where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "status": None if status is None else BatchStatus(enum_value(status))}
-    rows = await info.context.db.read(batches.page_batches, **where, limit=limit + 1, after=decode_time_cursor(after))
+async def page_batches(info: Info, first: int, after: str | None, status: BatchStatus | None) -> Page[BatchRow]:
+    where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "status": status}
 
-    async def count() -> int:
+    async def fetch(limit: int, after_key: Any) -> list[BatchRow]:
+        return await info.context.db.read(batches.page_batches, **where, limit=limit, after=after_key)
+
+    async def total() -> int:
         return await info.context.db.read(batches.count_batches, **where)
 
-    edges = [BatchEdge(cursor=encode_cursor(row.created_at.isoformat(), row.id), node=Batch.from_row(row)) for row in rows[:limit]]
-    return BatchConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(rows) > limit, after=after), count=count)
+    return await paginate(fetch, first=first, after=after, decode=decode_time_cursor, key=by_creation, total=total)
 
 
-async def page_results(
-    info: Info, row: BatchRow, first: int, after: str | None, outcome: Any, failed_only: bool
-) -> BatchResultConnection:
-    limit = check_first(first, MAX_RESULTS_PAGE)
-    results, total = await info.context.db.read(
-        batches.page_results,
-        workspace_id=info.context.workspace_id,
-        batch_id=row.id,
-        limit=limit + 1,
-        after_index=decode_id_cursor(after),
-        outcome=None if outcome is None else Outcome(enum_value(outcome)),
-        failed_only=failed_only,
-    )
-    edges = [BatchResultEdge(cursor=encode_cursor(r.index), node=BatchResult.from_result(r)) for r in results[:limit]]
-    return BatchResultConnection(
-        edges=edges, page_info=page_info([e.cursor for e in edges], has_next=len(results) > limit, after=after), total_count=total
-    )
+MAX_RESULTS_PAGE = 1000
 
 
-# What usually fixes the commonest reasons items fail.
-FAILURE_HINTS = {
-    ErrorCode.INVALID_PHONE: "give defaultCountry (or, in a CSV file, a country column) for national numbers",
-    ErrorCode.IDENTITY_REQUIRED: "give each contact an email, a mobile or an externalId",
-}
+async def page_results(info: Info, row: BatchRow, first: int, after: str | None, outcome: Outcome | None, failed_only: bool) -> Page[ItemResult]:
+    async def fetch(limit: int, after_index: int | None) -> tuple[list[ItemResult], int]:
+        return await info.context.db.read(
+            batches.page_results,
+            workspace_id=info.context.workspace_id,
+            batch_id=row.id,
+            limit=limit,
+            after_index=after_index,
+            outcome=outcome,
+            failed_only=failed_only,
+        )
+
+    results, total = counted(fetch)
+    return await paginate(results, first=first, after=after, decode=decode_id_cursor, key=lambda r: (r.index,), total=total, limit=MAX_RESULTS_PAGE)
 
 
 async def failures_of(info: Info, row: BatchRow) -> list[FailureGroup]:
-    groups = await info.context.db.read(batches.failure_groups, workspace_id=info.context.workspace_id, batch_id=row.id)
-    return [
-        FailureGroup(
-            code=SchemaErrorCode(g.code.value), field=list(g.field), count=g.count, example_client_ref=g.example_ref,
-            example_message=g.example_message, hint=FAILURE_HINTS.get(g.code),
-        )
-        for g in groups
-    ]  # fmt: skip
+    return await info.context.db.read(batches.failure_groups, workspace_id=info.context.workspace_id, batch_id=row.id)
 
 
-async def webhook_of(info: Info, row: BatchRow) -> WebhookDelivery | None:
-    if row.webhook_url is None:
-        return None
-    delivery = await info.context.db.read(webhooks.delivery_of_batch, workspace_id=info.context.workspace_id, batch_id=row.id)
-    return WebhookDelivery.of(row.webhook_url, delivery)
+async def delivery_of(info: Info, row: BatchRow) -> DeliveryRow | None:
+    """The batch's completion webhook; None until the batch has finished."""
+    return await info.context.db.read(webhooks.delivery_of_batch, workspace_id=info.context.workspace_id, batch_id=row.id)
 
 
-async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch, None]:
+async def batch_progress(info: Info, id: str) -> AsyncGenerator[BatchRow, None]:
     """The batch now, again after every 10 % of its items (a chunk is at most 10 %), and once
     finished; then the stream ends."""
     db, workspace_id = info.context.db, info.context.workspace_id
@@ -213,7 +182,7 @@ async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch,
         row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id))
         if row is None:
             raise ApiError(f"no batch with id {id}", "INVALID_INPUT")
-        yield Batch.from_row(row)
+        yield row
         pushed = row.processed
         while not row.finished:
             try:
@@ -223,4 +192,4 @@ async def batch_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Batch,
                 row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row
             if row.finished or row.processed > pushed:
                 pushed = row.processed
-                yield Batch.from_row(row)
+                yield row

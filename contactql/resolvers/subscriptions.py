@@ -7,59 +7,42 @@ from typing import Any
 
 from contactql.context import Info
 from contactql.resolvers.workspace import country_for
-from contactql.schema.contact import Contact
-from contactql.schema.enums import UpsertOutcome
-from contactql.schema.payloads import UpsertContactPayload
-from contactql.store.errors import ErrorCode, Problem, StoreError
-from contactql.store.model import MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Source, Subscription, UpsertOptions
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.model import ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Source, Subscription, UpsertOptions
 from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
-from contactql.store.upsert.pipeline import Request, Work
-from contactql.store.upsert.validate import EVENT_TYPE, validate_contact
+from contactql.store.upsert.entry import upsert_one
+from contactql.store.upsert.validate import validate_contact
+from contactql.store.values import EVENT_TYPE
 from contactql.store.workspace import events
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")
 
 
-async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> UpsertContactPayload:
+async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
     """Seed 004's subscribe: match by email or phone (the oldest of two), new contacts pending
     confirmation and unconfirmed, an event per call for the workflow that sends the email."""
     contact = raw["contact"]
     country, problems = await country_for(info, raw, [contact])
     if problems:  # the contact's numbers cannot be read without it
-        return UpsertContactPayload.failed(problems)
+        raise Invalid(*problems)
     item, item_problems = validate_contact(contact, default_country=country)
     problems += [p.under("contact") for p in item_problems]
-    problems += [
-        Problem(("contact", name), ErrorCode.INVALID_INPUT, "a subscription sets the email status through double opt-in")
-        for name in FORM_CANNOT_SET
-        if contact.get(name) is not None
-    ]
+    problems += [Problem(("contact", name), ErrorCode.INVALID_INPUT, "a subscription sets the email status through double opt-in") for name in FORM_CANNOT_SET if contact.get(name) is not None]
     form = raw.get("formType")
     if form is not None and not EVENT_TYPE.match(f"{SUBSCRIBED_AGAIN_EVENT}-{form}"):
         problems.append(Problem(("formType",), ErrorCode.INVALID_INPUT, "a form type is Latin letters, digits, '-' or '_' (the event name is at most 64)"))
     if problems:
-        return UpsertContactPayload.failed(problems)
+        raise Invalid(*problems)
     options = UpsertOptions(
         match=MatchStrategy(rules=(MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
         source=Source.SUBSCRIBE,
         actor=info.context.principal.key_name,
         subscription=Subscription(form_type=form),
     )
-    results = await info.context.services.writer.submit(Request(info.context.workspace_id, [Work(item, options)]))
-    return UpsertContactPayload.from_result(results[0])
+    return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
 
 
-async def confirm_contact(info: Info, token: str) -> UpsertContactPayload:
-    try:
-        row, changed = await info.context.db.write(
-            events.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=info.context.principal.key_name
-        )
-    except StoreError as refused:
-        return UpsertContactPayload.failed(refused.problems)
-    contact = Contact.from_row(row)
-    return UpsertContactPayload(
-        outcome=UpsertOutcome((Outcome.UPDATED if changed else Outcome.UNCHANGED).value),
-        matched_by=None, changed_fields=changed, contact=contact, contacts=[contact],
-        invalid_properties=[], invalid_contact_ids=[], user_errors=[],
-    )  # fmt: skip
+async def confirm_contact(info: Info, token: str) -> tuple[dict[str, Any], list[str]]:
+    """The confirmed contact and the fields confirming changed (none when it already was)."""
+    return await info.context.db.write(events.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=info.context.principal.key_name)

@@ -7,27 +7,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from contactql.context import Info
-from contactql.schema.errors import user_errors
-from contactql.schema.workspace import Workspace, WorkspacePayload
-from contactql.store.errors import ErrorCode, Problem
-from contactql.store.upsert.validate import country_code_problem, needs_country
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.values import country_code_problem, needs_country
 from contactql.store.workspace import keys
+from contactql.store.workspace.keys import WorkspaceRow
 
 
-async def get_workspace(info: Info) -> Workspace:
-    return Workspace.from_row(await info.context.db.read(keys.get_workspace, workspace_id=info.context.workspace_id))
+async def get_workspace(info: Info) -> WorkspaceRow:
+    return await info.context.db.read(keys.get_workspace, workspace_id=info.context.workspace_id)
 
 
-async def update_workspace(info: Info, raw: Mapping[str, Any]) -> WorkspacePayload:
+async def update_workspace(info: Info, raw: Mapping[str, Any]) -> WorkspaceRow:
     workspace_id = info.context.workspace_id
-    if "defaultCountry" in raw:
-        country, problems = _country(raw["defaultCountry"])
-        if problems:
-            return WorkspacePayload(workspace=None, user_errors=user_errors(problems, "input"))
-        row = await info.context.db.write(keys.set_default_country, workspace_id=workspace_id, country=country)
-    else:
-        row = await info.context.db.read(keys.get_workspace, workspace_id=workspace_id)
-    return WorkspacePayload(workspace=Workspace.from_row(row), user_errors=[])
+    if "defaultCountry" not in raw:
+        return await info.context.db.read(keys.get_workspace, workspace_id=workspace_id)
+    country, problems = _country(raw["defaultCountry"])
+    if problems:
+        raise Invalid(*problems)
+    return await info.context.db.write(keys.set_default_country, workspace_id=workspace_id, country=country)
 
 
 async def country_for(info: Info, raw: Mapping[str, Any], contacts: list[Mapping[str, Any]] | None = None) -> tuple[str | None, list[Problem]]:

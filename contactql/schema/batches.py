@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import Maybe
 from strawberry.file_uploads import Upload
 
 from contactql.context import Info
+from contactql.resolvers import batches as resolve
 from contactql.schema.enums import ErrorCode, MatchRule, UpsertOutcome, publish
 from contactql.schema.errors import InvalidProperty, UserError
-from contactql.schema.inputs import ContactInput, MatchStrategyInput, raw_input
-from contactql.schema.pagination import PageInfo
+from contactql.schema.inputs import ContactInput, EventOptionsInput, MatchStrategyInput, raw_input
+from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.payloads import item_user_errors
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.batches.queue import BatchRow
+from contactql.store.batches.queue import FailureGroup as FailureGroupRow
+from contactql.store.errors import ErrorCode as StoreErrorCode
 from contactql.store.model import BatchStatus as StoreBatchStatus
-from contactql.store.model import DeliveryStatus, ItemResult
-
-if TYPE_CHECKING:
-    from contactql.schema.events import EventOptionsInput
+from contactql.store.model import DeliveryStatus, ItemResult, Outcome
 
 BatchStatus = publish(
     StoreBatchStatus,
@@ -95,22 +94,38 @@ class FailureGroup:
     code: ErrorCode = strawberry.field(description="What kind of problem.")
     field: list[str] = strawberry.field(description='The field of the item it is about, e.g. ["mobile"]; empty: the item as a whole.')
     count: int = strawberry.field(description="How many items have it.")
-    example_client_ref: str | None = strawberry.field(description="The clientRef of the first such item (a CSV file's row, e.g. \"row 12\").")
+    example_client_ref: str | None = strawberry.field(description='The clientRef of the first such item (a CSV file\'s row, e.g. "row 12").')
     example_message: str = strawberry.field(description="That item's message.")
     hint: str | None = strawberry.field(description="What usually fixes it.")
 
+    @classmethod
+    def of(cls, group: FailureGroupRow) -> FailureGroup:
+        return cls(
+            code=ErrorCode(group.code.value), field=list(group.field), count=group.count, example_client_ref=group.example_ref,
+            example_message=group.example_message, hint=FAILURE_HINTS.get(group.code),
+        )  # fmt: skip
 
-@strawberry.type(description="A result and its cursor.")
-class BatchResultEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the results after this one.")
-    node: BatchResult = strawberry.field(description="The result.")
+
+# What usually fixes the commonest reasons items fail.
+FAILURE_HINTS = {
+    StoreErrorCode.INVALID_PHONE: "give defaultCountry (or, in a CSV file, a country column) for national numbers",
+    StoreErrorCode.IDENTITY_REQUIRED: "give each contact an email, a mobile or an externalId",
+}
 
 
-@strawberry.type(description="A page of a batch's results, in input order (Relay cursor connection).")
-class BatchResultConnection:
-    edges: list[BatchResultEdge] = strawberry.field(description="The results of this page.")
-    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    total_count: int = strawberry.field(description="How many results match the filter so far.")
+@connection("BatchResultEdge", "A result and its cursor.", cursor="Pass as `after` to get the results after this one.", node="The result.")
+class BatchResultEdge(Edge[BatchResult]):
+    pass
+
+
+@connection(
+    "BatchResultConnection",
+    "A page of a batch's results, in input order (Relay cursor connection).",
+    edges="The results of this page.",
+    total_count="How many results match the filter so far.",
+)
+class BatchResultConnection(Connection[BatchResultEdge]):
+    pass
 
 
 @strawberry.type(description="An upsertContacts call or CSV import: stored whole, applied asynchronously (answered before any contact is written).")
@@ -147,61 +162,47 @@ class Batch:
         outcome: Annotated[UpsertOutcome | None, strawberry.argument(description="Only results with this outcome.")] = None,
         failed_only: Annotated[bool | None, strawberry.argument(description="Only the failed items.")] = False,
     ) -> BatchResultConnection:
-        from contactql.resolvers.batches import page_results
-
-        return await page_results(info, self.row, 100 if first is None else first, after, outcome, bool(failed_only))
+        wanted = None if outcome is None else Outcome(outcome.value)
+        page = await resolve.page_results(info, self.row, 100 if first is None else first, after, wanted, bool(failed_only))
+        return BatchResultConnection.of(page, BatchResult.from_result)
 
     @strawberry.field(description="The failed items grouped by reason, most frequent first (an item with several problems counts under each).")
     async def failures(self, info: Info) -> list[FailureGroup]:
-        from contactql.resolvers.batches import failures_of
-
-        return await failures_of(info, self.row)
+        return [FailureGroup.of(group) for group in await resolve.failures_of(info, self.row)]
 
     @strawberry.field(description="The completion webhook, when the batch has a webhookUrl.")
     async def webhook(self, info: Info) -> WebhookDelivery | None:
-        from contactql.resolvers.batches import webhook_of
-
-        return await webhook_of(info, self.row)
-
-
-@strawberry.type(description="A batch and its cursor.")
-class BatchEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the batches after this one.")
-    node: Batch = strawberry.field(description="The batch.")
+        if self.row.webhook_url is None:
+            return None
+        return WebhookDelivery.of(self.row.webhook_url, await resolve.delivery_of(info, self.row))
 
 
-@strawberry.type(description="A page of batches, newest first (Relay cursor connection).")
-class BatchConnection:
-    edges: list[BatchEdge] = strawberry.field(description="The batches of this page.")
-    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+@connection("BatchEdge", "A batch and its cursor.", cursor="Pass as `after` to get the batches after this one.", node="The batch.")
+class BatchEdge(Edge[Batch]):
+    pass
 
-    @strawberry.field(description="How many batches match (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.count()
+
+@connection(
+    "BatchConnection",
+    "A page of batches, newest first (Relay cursor connection).",
+    edges="The batches of this page.",
+    total_count="How many batches match (counted only when asked for).",
+)
+class BatchConnection(Connection[BatchEdge]):
+    pass
 
 
 @raw_input
 @strawberry.input(description="Many contacts to create or update, applied asynchronously as one batch.")
 class UpsertContactsInput:
-    contacts: list[ContactInput] = strawberry.field(
-        description="The contacts (at most CONTACTQL_MAX_BATCH_SIZE, 1000 by default); each as in upsertContact."
-    )
+    contacts: list[ContactInput] = strawberry.field(description="The contacts (at most CONTACTQL_MAX_BATCH_SIZE, 1000 by default); each as in upsertContact.")
     list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add every contact to this list, which must exist.")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts, for every item.")
     restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match.")
-    webhook_url: Maybe[str | None] = strawberry.field(
-        description="POSTed a signed summary when the batch finishes (https, public address)."
-    )
-    idempotency_key: Maybe[str | None] = strawberry.field(
-        description="The same key with the same input within 24 h returns the first call's batch."
-    )
-    default_country: Maybe[str | None] = strawberry.field(
-        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
-    )
-    events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
-        description="Events to write per created / updated contact."
-    )
+    webhook_url: Maybe[str | None] = strawberry.field(description="POSTed a signed summary when the batch finishes (https, public address).")
+    idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's batch.")
+    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
+    events: Maybe[EventOptionsInput | None] = strawberry.field(description="Events to write per created / updated contact.")
 
 
 @raw_input
@@ -216,9 +217,7 @@ class ImportContactsInput:
     default_country: Maybe[str | None] = strawberry.field(
         description="The country (ISO 3166 alpha-2) of phone numbers written without one; a `country` column overrides it per row; default: the workspace's."
     )
-    create_missing_properties: bool | None = strawberry.field(
-        default=False, description="Create a TEXT property for every column that is neither a contact field nor an existing property."
-    )
+    create_missing_properties: bool | None = strawberry.field(default=False, description="Create a TEXT property for every column that is neither a contact field nor an existing property.")
 
 
 @strawberry.type(description="How a CSV file was read: its delimiter, rows and what each column became.")
@@ -228,9 +227,7 @@ class ImportReport:
     field_columns: list[str] = strawberry.field(description="Columns that write contact fields (and country, read for phone numbers).")
     property_columns: list[str] = strawberry.field(description="Columns that write custom properties.")
     created_properties: list[str] = strawberry.field(description="TEXT properties created for unknown columns (createMissingProperties).")
-    ignored_columns: list[str] = strawberry.field(
-        description="Columns that are neither contact fields nor properties: not imported (createMissingProperties creates them)."
-    )
+    ignored_columns: list[str] = strawberry.field(description="Columns that are neither contact fields nor properties: not imported (createMissingProperties creates them).")
 
     @classmethod
     def of(cls, prepared: Any) -> ImportReport:
@@ -250,3 +247,16 @@ class UpsertContactsPayload:
     batch: Batch | None = strawberry.field(description="The accepted batch; null when the request was refused.")
     user_errors: list[UserError] = strawberry.field(description="Why the request was refused.")
     import_report: ImportReport | None = strawberry.field(default=None, description="How importContacts read the file; null for upsertContacts.")
+
+    @classmethod
+    def of(cls, row: BatchRow) -> UpsertContactsPayload:
+        return cls(batch=Batch.from_row(row), user_errors=[])
+
+    @classmethod
+    def of_import(cls, accepted: tuple[BatchRow, Any]) -> UpsertContactsPayload:
+        row, prepared = accepted
+        return cls(batch=Batch.from_row(row), user_errors=[], import_report=ImportReport.of(prepared))
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> UpsertContactsPayload:
+        return cls(batch=None, user_errors=errors)

@@ -1,35 +1,26 @@
-"""The one error shape of payloads (`UserError`) and the GraphQL error we raise on purpose.
+"""The one error shape of payloads (`UserError`), and `answer`: a resolver's value or refusal
+as a payload.
 
-`userErrors` carry problems with the data (HTTP 200); `ApiError` is for what is not about the
-data — a read-only key calling a mutation, a page size out of range — and always has an
-`extensions.code`. Anything else raised in a resolver is a bug and is masked as INTERNAL.
+`userErrors` carry problems with the data (HTTP 200); `ApiError` (context.py) is for what is
+not about the data and always has an `extensions.code`. Anything else raised in a resolver is
+a bug and is masked as INTERNAL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import strawberry
-from graphql import GraphQLError
 
 from contactql.schema.enums import ErrorCode
-from contactql.store.errors import Problem
+from contactql.store.errors import Problem, StoreError
 from contactql.store.model import InvalidProperty as InvalidPropertyRow
-
-
-class ApiError(GraphQLError):
-    """A deliberate GraphQL error; `code` becomes `extensions.code`."""
-
-    def __init__(self, message: str, code: str = "INVALID_INPUT", **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": code, **extensions})
 
 
 @strawberry.type(description="A problem with the data of a request: where it is, what kind, and a readable message.")
 class UserError:
-    field: list[str] = strawberry.field(
-        description='Path to the input field, e.g. ["contact", "email"] or ["contacts", "3", "mobile"].'
-    )
+    field: list[str] = strawberry.field(description='Path to the input field, e.g. ["contact", "email"] or ["contacts", "3", "mobile"].')
     code: ErrorCode = strawberry.field(description="What kind of problem it is.")
     message: str = strawberry.field(description="A readable explanation.")
 
@@ -44,15 +35,25 @@ def user_errors(problems: Iterable[Problem], *prefix: str) -> list[UserError]:
 
 @strawberry.type(description="A property value that was not written, and why.")
 class InvalidProperty:
-    field_id: strawberry.ID | None = strawberry.field(
-        description="The id of the property field the value was for, when one was found (not an id of this report: it has none)."
-    )
+    field_id: strawberry.ID | None = strawberry.field(description="The id of the property field the value was for, when one was found (not an id of this report: it has none).")
     name: str | None = strawberry.field(description="The property name as sent, or the field's name.")
     value: str | None = strawberry.field(description="The value that was refused.")
     reason: str = strawberry.field(description="Why it was refused.")
 
     @classmethod
     def from_row(cls, row: InvalidPropertyRow) -> InvalidProperty:
-        return cls(
-            field_id=None if row.id is None else strawberry.ID(row.id), name=row.name, value=row.value, reason=row.reason
-        )
+        return cls(field_id=None if row.id is None else strawberry.ID(row.id), name=row.name, value=row.value, reason=row.reason)
+
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+async def answer(call: Awaitable[T], of: Callable[[T], P], refused: Callable[[list[UserError]], P], *prefix: str) -> P:
+    """A mutation's payload: `of(value)` when the resolver returns, `refused(userErrors)` when
+    the store refuses (StoreError); `prefix` places the problems' paths, e.g. under "input"."""
+    try:
+        value = await call
+    except StoreError as error:
+        return refused(user_errors(error.problems, *prefix))
+    return of(value)

@@ -36,7 +36,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from contactql.schema.errors import ApiError
+from contactql.context import ApiError
 
 log = logging.getLogger("contactql.errors")
 

@@ -11,16 +11,13 @@ Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import Maybe
 
 from contactql.schema.enums import ContactField, EmailStatus, MatchAction, MatchRule, MultipleMatchAction, NoMatchAction, SmsStatus
 from contactql.store.model import DEFAULT_RULES
-
-if TYPE_CHECKING:
-    from contactql.schema.events import EventOptionsInput
 
 T = TypeVar("T")
 RawInput = Mapping[str, Any]
@@ -40,9 +37,7 @@ def raw_input(cls: type[T]) -> type[T]:
 @strawberry.input(description="A custom property value, by the field's id or name.")
 class PropertyValueInput:
     id: Maybe[strawberry.ID | None] = strawberry.field(description="The property field's id.")
-    name: Maybe[str | None] = strawberry.field(
-        description="The property name, case-insensitive; firstName/lastName/email/mobile/externalId write those fields."
-    )
+    name: Maybe[str | None] = strawberry.field(description="The property name, case-insensitive; firstName/lastName/email/mobile/externalId write those fields.")
     value: Maybe[str | None] = strawberry.field(description="The value; null clears it.")
 
 
@@ -84,9 +79,7 @@ class ContactInput:
     id: Maybe[strawberry.ID | None] = strawberry.field(description="The contact's id (rule ID).")
     external_id: Maybe[str | None] = strawberry.field(description="The id in another system (rule EXTERNAL_ID).")
     email: Maybe[str | None] = strawberry.field(description="Email address; validated and stored lower-case.")
-    mobile: Maybe[str | None] = strawberry.field(
-        description="Mobile number with its country code: +4790812501, 004790812501 or 4790812501."
-    )
+    mobile: Maybe[str | None] = strawberry.field(description="Mobile number with its country code: +4790812501, 004790812501 or 4790812501.")
     mobile_country_code: Maybe[int | None] = strawberry.field(description="Country calling code, with mobileNumber.")
     mobile_number: Maybe[str | None] = strawberry.field(description="National number, with mobileCountryCode.")
     first_name: Maybe[str | None] = strawberry.field(description="First name.")
@@ -98,12 +91,8 @@ class ContactInput:
     privacy_consent: Maybe[bool | None] = strawberry.field(description="Whether privacy consent was given.")
     properties: Maybe[list[PropertyValueInput] | None] = strawberry.field(description="Custom property values (at most 200).")
     lists: Maybe[ListChangesInput | None] = strawberry.field(description="Changes to list memberships.")
-    companies: Maybe[list[strawberry.ID] | None] = strawberry.field(
-        description="Replaces the linked companies; every id must exist (COMPANY_NOT_FOUND)."
-    )
-    external_urls: Maybe[list[ExternalUrlInput] | None] = strawberry.field(
-        description="Sets URLs by ref (at most 3 in all); null removes every URL."
-    )
+    companies: Maybe[list[strawberry.ID] | None] = strawberry.field(description="Replaces the linked companies; every id must exist (COMPANY_NOT_FOUND).")
+    external_urls: Maybe[list[ExternalUrlInput] | None] = strawberry.field(description="Sets URLs by ref (at most 3 in all); null removes every URL.")
     address: Maybe[AddressInput | None] = strawberry.field(description="Postal address fields to set.")
     client_ref: Maybe[str | None] = strawberry.field(description="Your own reference, echoed in results; never stored on the contact.")
 
@@ -115,42 +104,29 @@ class MatchStrategyInput:
         default_factory=lambda: [MatchRule(r.value) for r in DEFAULT_RULES],
         description="Rules tried in order; the first that finds a contact decides.",
     )
-    properties: Maybe[list[str] | None] = strawberry.field(
-        description="For rule PROPERTIES: property or field names (case-insensitive) that must all be equal."
-    )
-    values: Maybe[list[PropertyValueInput] | None] = strawberry.field(
-        description="For rule PROPERTIES: match on these values instead of the input's own."
-    )
+    properties: Maybe[list[str] | None] = strawberry.field(description="For rule PROPERTIES: property or field names (case-insensitive) that must all be equal.")
+    values: Maybe[list[PropertyValueInput] | None] = strawberry.field(description="For rule PROPERTIES: match on these values instead of the input's own.")
     on_match: MatchAction = strawberry.field(default=MatchAction.UPDATE, description="What to do with a contact found.")
     on_no_match: NoMatchAction = strawberry.field(default=NoMatchAction.CREATE, description="What to do when nothing is found.")
-    on_multiple_matches: MultipleMatchAction = strawberry.field(
-        default=MultipleMatchAction.FAIL, description="What to do when the deciding rule finds several contacts."
-    )
-    require_on_create: Maybe[list[ContactField] | None] = strawberry.field(
-        description="Fields a new contact must have (e.g. [FIRST_NAME, LAST_NAME, EMAIL])."
-    )
+    on_multiple_matches: MultipleMatchAction = strawberry.field(default=MultipleMatchAction.FAIL, description="What to do when the deciding rule finds several contacts.")
+    require_on_create: Maybe[list[ContactField] | None] = strawberry.field(description="Fields a new contact must have (e.g. [FIRST_NAME, LAST_NAME, EMAIL]).")
+
+
+@raw_input
+@strawberry.input(name="EventOptions", description="Events to write for the contacts an upsert creates or updates.")
+class EventOptionsInput:
+    on_create: Maybe[list[str] | None] = strawberry.field(description="Event types per created contact: letters, digits, - and _.")
+    on_update: Maybe[list[str] | None] = strawberry.field(description="Event types per updated contact.")
 
 
 @raw_input
 @strawberry.input(description="One contact to create or update.")
 class UpsertContactInput:
     contact: ContactInput = strawberry.field(description="The contact's values.")
-    list_id: Maybe[strawberry.ID | None] = strawberry.field(
-        description="Also add the contact to this list, which must exist (else LIST_NOT_FOUND)."
-    )
+    list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add the contact to this list, which must exist (else LIST_NOT_FOUND).")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find an existing contact; default [ID, EXTERNAL_ID, EMAIL_AND_MOBILE].")
-    restore_deleted: bool | None = strawberry.field(
-        default=False, description="Restore a deleted contact that matches instead of skipping it."
-    )
-    dry_run: bool | None = strawberry.field(
-        default=False, description="Match and validate, return what would happen, and write nothing."
-    )
-    idempotency_key: Maybe[str | None] = strawberry.field(
-        description="The same key with the same input within 24 h returns the first call's result without applying it again."
-    )
-    default_country: Maybe[str | None] = strawberry.field(
-        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
-    )
-    events: Maybe[Annotated[EventOptionsInput, strawberry.lazy("contactql.schema.events")] | None] = strawberry.field(
-        description="Events to write when the contact is created or updated."
-    )
+    restore_deleted: bool | None = strawberry.field(default=False, description="Restore a deleted contact that matches instead of skipping it.")
+    dry_run: bool | None = strawberry.field(default=False, description="Match and validate, return what would happen, and write nothing.")
+    idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's result without applying it again.")
+    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
+    events: Maybe[EventOptionsInput | None] = strawberry.field(description="Events to write when the contact is created or updated.")

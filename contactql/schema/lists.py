@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
 
 from contactql.context import Info
-from contactql.schema.contact import ContactConnection
+from contactql.resolvers import contacts
+from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import UserError
-from contactql.schema.pagination import PageInfo
+from contactql.schema.pagination import Connection, Edge, connection
+from contactql.store.workspace.contacts import ContactQuery
 from contactql.store.workspace.lists import ListRow
 
 
@@ -37,27 +38,24 @@ class ContactList:
         first: Annotated[int | None, strawberry.argument(description="How many contacts (at most 100; null: 50).")] = 50,
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
     ) -> ContactConnection:
-        from contactql.resolvers.contacts import page_contacts
-        from contactql.store.workspace.contacts import ContactQuery
-
-        return await page_contacts(info, first=50 if first is None else first, after=after, query=ContactQuery(list_id=str(self.id)))
-
-
-@strawberry.type(description="A list and its cursor.")
-class ContactListEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the lists after this one.")
-    node: ContactList = strawberry.field(description="The list.")
+        query = ContactQuery(list_id=str(self.id))
+        page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
+        return ContactConnection.of(page, Contact.from_row)
 
 
-@strawberry.type(description="A page of lists, in creation order (Relay cursor connection).")
-class ContactListConnection:
-    edges: list[ContactListEdge] = strawberry.field(description="The lists of this page.")
-    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+@connection("ContactListEdge", "A list and its cursor.", cursor="Pass as `after` to get the lists after this one.", node="The list.")
+class ContactListEdge(Edge[ContactList]):
+    pass
 
-    @strawberry.field(description="How many lists the workspace has (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.count()
+
+@connection(
+    "ContactListConnection",
+    "A page of lists, in creation order (Relay cursor connection).",
+    edges="The lists of this page.",
+    total_count="How many lists the workspace has (counted only when asked for).",
+)
+class ContactListConnection(Connection[ContactListEdge]):
+    pass
 
 
 @strawberry.type(description="The result of addContactsToList and removeContactsFromList.")
@@ -67,8 +65,25 @@ class ListMembershipPayload:
     unknown_ids: builtins.list[str] = strawberry.field(description="Given contact ids or externalIds that name no contact of the workspace.")
     user_errors: builtins.list[UserError] = strawberry.field(description="Why nothing was changed.")
 
+    @classmethod
+    def of(cls, change: tuple[ListRow, int, builtins.list[str]]) -> ListMembershipPayload:
+        row, changed, unknown = change
+        return cls(list=ContactList.from_row(row), changed=changed, unknown_ids=unknown, user_errors=[])
+
+    @classmethod
+    def refused(cls, errors: builtins.list[UserError]) -> ListMembershipPayload:
+        return cls(list=None, changed=0, unknown_ids=[], user_errors=errors)
+
 
 @strawberry.type(description="The result of createList.")
 class ContactListPayload:
     list: ContactList | None = strawberry.field(description="The new list; null when it was refused.")
     user_errors: builtins.list[UserError] = strawberry.field(description="Why it was refused.")
+
+    @classmethod
+    def of(cls, row: ListRow) -> ContactListPayload:
+        return cls(list=ContactList.from_row(row), user_errors=[])
+
+    @classmethod
+    def refused(cls, errors: builtins.list[UserError]) -> ContactListPayload:
+        return cls(list=None, user_errors=errors)

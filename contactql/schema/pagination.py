@@ -1,23 +1,25 @@
-"""Hand-written Relay-shaped connections: `PageInfo`, opaque cursors, bounded `first`.
+"""One generic Relay-shaped connection: `Connection[E]` of `Edge[N]`, with `PageInfo`.
 
-Not `strawberry.relay`: its global ids and argument defaults would change SPEC §5's contract
-(plain decimal contact ids, `first: Int = 50`). A cursor is base64url of a small JSON array
-holding the row's sort key; clients must treat it as opaque.
+Each connection of the API is a named subclass carrying only its words (the SDL keeps its
+per-connection descriptions): `@connection("ContactConnection", "A page of contacts …",
+edges="The contacts of this page, by id.", …)`. `Connection.of(page, node)` maps a resolver's
+`Page` of rows (resolvers/paging.py) to the type; paging itself lives there.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import json
-from typing import Any
+import copy
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 
-from contactql.schema.errors import ApiError
+from contactql.resolvers.paging import Page
 
-MAX_PAGE = 100
+N = TypeVar("N")
+E = TypeVar("E", bound="Edge[Any]")
+C = TypeVar("C")
 
 
 @strawberry.type(description="Where a page sits in its connection (Relay cursor connections).")
@@ -27,51 +29,55 @@ class PageInfo:
     start_cursor: str | None = strawberry.field(description="Cursor of the first item of the page.")
     end_cursor: str | None = strawberry.field(description="Cursor of the last item; pass it as `after` for the next page.")
 
-
-def check_first(first: int, limit: int = MAX_PAGE) -> int:
-    if first < 0 or first > limit:
-        raise ApiError(f"first must be between 0 and {limit}, got {first}", "INVALID_INPUT")
-    return first
-
-
-def encode_cursor(*key: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, list) or len(key) != arity:
-        raise ApiError("after is not a cursor of this connection", "INVALID_INPUT")
-    return key
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        )
 
 
-def decode_id_cursor(cursor: str | None) -> int | None:
-    """The integer key of a connection ordered by an integer (contacts, results, events, history)."""
-    key = decode_cursor(cursor, 1)
-    if key is not None and (type(key[0]) is not int or not 0 <= key[0] < 2**63):
-        raise ApiError("after is not a cursor of this connection")
-    return None if key is None else key[0]
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str = strawberry.field(description="Pass as `after` to get the items after this one.")
+    node: N = strawberry.field(description="The item.")
 
 
-def decode_time_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    """The (created_at, id) key of a connection ordered by creation (lists, batches)."""
-    key = decode_cursor(cursor, 2)
-    try:
-        return None if key is None else (dt.datetime.fromisoformat(key[0]), str(key[1]))
-    except (TypeError, ValueError):
-        raise ApiError("after is not a cursor of this connection") from None
+@strawberry.type
+class Connection(Generic[E]):
+    edges: list[E] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
+    total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole result has (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.total()
+
+    @classmethod
+    def of(cls, page: Page[Any], node: Callable[[Any], Any]) -> Self:
+        edge: Any = typing.get_args(cls.__orig_bases__[0])[0]  # type: ignore[attr-defined]  # E of Connection[E]
+        edges = [edge(cursor=cursor, node=node(row)) for cursor, row in zip(page.cursors, page.rows, strict=True)]
+        return cls(edges=edges, page_info=PageInfo.of(page), total=page.total)
 
 
-def page_info(cursors: list[str], *, has_next: bool, after: str | None) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
+def connection(name: str, description: str, **docs: str) -> Callable[[type[C]], type[C]]:
+    """A named Strawberry type with its own field descriptions (`docs` by Python field name).
+
+    Strawberry copies a generic's fields, descriptions included, into every subclass and shares
+    the field objects between them; each is copied here before its words change."""
+
+    def define(cls: type[C]) -> type[C]:
+        typed = strawberry.type(cls, name=name, description=description)
+        definition = typed.__strawberry_definition__  # type: ignore[attr-defined]
+        fields = []
+        for field in definition.fields:
+            if field.python_name in docs:
+                field = copy.copy(field)
+                field.description = docs[field.python_name]
+            fields.append(field)
+        definition.fields = fields
+        return typed
+
+    return define

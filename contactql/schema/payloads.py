@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from contactql.schema.contact import Company, Contact
+from contactql.schema.contacts import Contact
 from contactql.schema.enums import MatchRule, UpsertOutcome
-from contactql.schema.errors import InvalidProperty, UserError, user_errors
+from contactql.schema.errors import InvalidProperty, UserError
 from contactql.store.errors import Problem
 from contactql.store.model import ItemResult
 
@@ -15,34 +17,36 @@ REQUEST_ROOTS = frozenset({"listId", "match", "idempotencyKey", "webhookUrl", "e
 
 
 def item_user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[UserError]:
-    return [
-        UserError.from_problem(p) if p.path[:1] and p.path[0] in REQUEST_ROOTS else UserError.from_problem(p, *prefix)
-        for p in problems
-    ]
+    return [UserError.from_problem(p) if p.path[:1] and p.path[0] in REQUEST_ROOTS else UserError.from_problem(p, *prefix) for p in problems]
 
 
 @strawberry.type(description="What upsertContact, subscribeContact or confirmContact did.")
 class UpsertContactPayload:
     outcome: UpsertOutcome | None = strawberry.field(description="What happened; null when a userError stopped the write.")
     matched_by: MatchRule | None = strawberry.field(description="The rule that found the contact; null when created or not matched.")
-    changed_fields: list[str] = strawberry.field(
-        description='Fields written, e.g. ["firstName", "properties.city", "lists"]; empty when UNCHANGED.'
-    )
-    contact: Contact | None = strawberry.field(
-        description="The (first) contact written or matched; null when failed, skipped unmatched, or a dry-run CREATED."
-    )
+    changed_fields: list[str] = strawberry.field(description='Fields written, e.g. ["firstName", "properties.city", "lists"]; empty when UNCHANGED.')
+    contact: Contact | None = strawberry.field(description="The (first) contact written or matched; null when failed, skipped unmatched, or a dry-run CREATED.")
     contacts: list[Contact] = strawberry.field(description="Every contact written (several with UPDATE_ALL).")
-    invalid_properties: list[InvalidProperty] = strawberry.field(
-        description="Property values that were not written, and why; the rest of the contact was written."
-    )
+    invalid_properties: list[InvalidProperty] = strawberry.field(description="Property values that were not written, and why; the rest of the contact was written.")
     invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace.")
     user_errors: list[UserError] = strawberry.field(description="Problems with the input.")
 
     @classmethod
-    def failed(cls, problems: list[Problem]) -> UpsertContactPayload:
+    def refused(cls, errors: list[UserError]) -> UpsertContactPayload:
         return cls(
             outcome=None, matched_by=None, changed_fields=[], contact=None, contacts=[],
-            invalid_properties=[], invalid_contact_ids=[], user_errors=user_errors(problems),
+            invalid_properties=[], invalid_contact_ids=[], user_errors=errors,
+        )  # fmt: skip
+
+    @classmethod
+    def confirmed(cls, confirmation: tuple[dict[str, Any], list[str]]) -> UpsertContactPayload:
+        """confirmContact's answer: the contact, UPDATED, or UNCHANGED when it already was confirmed."""
+        row, changed = confirmation
+        contact = Contact.from_row(row)
+        return cls(
+            outcome=UpsertOutcome("UPDATED" if changed else "UNCHANGED"),
+            matched_by=None, changed_fields=changed, contact=contact, contacts=[contact],
+            invalid_properties=[], invalid_contact_ids=[], user_errors=[],
         )  # fmt: skip
 
     @classmethod
@@ -65,8 +69,10 @@ class DeleteContactPayload:
     deleted_id: strawberry.ID | None = strawberry.field(description="The id of the deleted contact; null when it was refused.")
     user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
+    @classmethod
+    def of(cls, contact_id: int) -> DeleteContactPayload:
+        return cls(deleted_id=strawberry.ID(str(contact_id)), user_errors=[])
 
-@strawberry.type(description="The result of createCompany.")
-class CompanyPayload:
-    company: Company | None = strawberry.field(description="The new company; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> DeleteContactPayload:
+        return cls(deleted_id=None, user_errors=errors)

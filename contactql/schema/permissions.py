@@ -6,8 +6,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from contactql.context import Info
-from contactql.schema.errors import ApiError
+from contactql.context import ApiError, Info
 
 
 class _Scoped(BasePermission):

@@ -1,5 +1,9 @@
-"""The root types. Every field is scoped to the calling key's workspace by its resolver;
-mutations need a write key, and the workspace's webhook secret an admin key."""
+"""The root types: the one place the schema's fields are assembled. Every field calls its
+domain's resolver (resolvers/, scoped to the calling key's workspace) and maps what comes back
+to types; mutations need a write key, and the workspace's webhook secret an admin key.
+
+One direction: schema → resolvers → store. Resolvers return rows and raise StoreError for a
+refusal; `answer` (errors.py) turns that into the payload's userErrors."""
 
 from __future__ import annotations
 
@@ -8,26 +12,27 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 from contactql.context import Info
 from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscriptions, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
-from contactql.schema.contact import Contact, ContactConnection
-from contactql.schema.events import (
-    DeleteWebhookEndpointPayload,
-    EventConnection,
-    EventFilter,
-    SubscribeContactInput,
-    WebhookEndpoint,
-    WebhookEndpointPayload,
-)
+from contactql.schema.companies import CompanyPayload
+from contactql.schema.contacts import Contact, ContactConnection
+from contactql.schema.errors import answer
+from contactql.schema.events import Event, EventConnection, EventFilter
 from contactql.schema.filters import ContactFilter
+from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
-from contactql.schema.payloads import CompanyPayload, DeleteContactPayload, UpsertContactPayload
+from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.schema.subscriptions import SubscribeContactInput
+from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
+from contactql.store import model
 from contactql.store.workspace.contacts import ContactQuery
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
@@ -37,10 +42,9 @@ After = Annotated[str | None, strawberry.argument(description="The cursor to con
 @strawberry.type(description="Reading contacts, lists and the workspace.")
 class Query:
     @strawberry.field(description="One contact by id; deleted contacts are returned with their deletedAt.")
-    async def contact(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
-    ) -> Contact | None:
-        return await contacts.get_contact(info, id)
+    async def contact(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]) -> Contact | None:
+        row = await contacts.get_contact(info, id)
+        return None if row is None else Contact.from_row(row)
 
     @strawberry.field(description="Contacts by id, filtered; deleted contacts only with includeDeleted.")
     async def contacts(
@@ -51,27 +55,26 @@ class Query:
         filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
     ) -> ContactConnection:
         query = filter.to_query() if filter is not None else ContactQuery()
-        return await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
+        page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
+        return ContactConnection.of(page, Contact.from_row)
 
     @strawberry.field(description="The workspace's static lists, in creation order.")
     async def lists(self, info: Info, first: First = 50, after: After = None) -> ContactListConnection:
-        return await lists.page_lists(info, 50 if first is None else first, after)
+        return ContactListConnection.of(await lists.page_lists(info, 50 if first is None else first, after), ContactList.from_row)
 
     @strawberry.field(description="One list by id.")
-    async def list(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")]
-    ) -> ContactList | None:
-        return await lists.get_list(info, id)
+    async def list(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")]) -> ContactList | None:
+        row = await lists.get_list(info, id)
+        return None if row is None else ContactList.from_row(row)
 
     @strawberry.field(description="The workspace's custom property fields, in creation order.")
     async def properties(self, info: Info) -> builtins.list[PropertyField]:
-        return await properties.get_properties(info)
+        return [PropertyField.from_def(field) for field in await properties.get_properties(info)]
 
     @strawberry.field(description="One batch — an upsertContacts call or a CSV import — by id.")
-    async def batch(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]
-    ) -> Batch | None:
-        return await batches.get_batch(info, id)
+    async def batch(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]) -> Batch | None:
+        row = await batches.get_batch(info, id)
+        return None if row is None else Batch.from_row(row)
 
     @strawberry.field(description="The workspace's batches, newest first.")
     async def batches(
@@ -81,7 +84,8 @@ class Query:
         after: After = None,
         status: Annotated[BatchStatus | None, strawberry.argument(description="Only batches with this status.")] = None,
     ) -> BatchConnection:
-        return await batches.page_batches(info, 20 if first is None else first, after, status)
+        wanted = None if status is None else model.BatchStatus(status.value)
+        return BatchConnection.of(await batches.page_batches(info, 20 if first is None else first, after, wanted), Batch.from_row)
 
     @strawberry.field(description="Events, oldest first: what workflows act on.")
     async def events(
@@ -92,15 +96,17 @@ class Query:
         filter: Annotated[EventFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
     ) -> EventConnection:
         f = filter or EventFilter()
-        return await events.page_events(info, 50 if first is None else first, after, f.type, f.contact_id, f.since)
+        page = await events.page_events(info, 50 if first is None else first, after, f.type, f.contact_id, f.since)
+        with_token = info.context.principal.is_admin
+        return EventConnection.of(page, lambda pair: Event.from_row(pair[1], with_token=with_token))
 
     @strawberry.field(description="Where the workspace's events are delivered.")
     async def webhook_endpoints(self, info: Info) -> builtins.list[WebhookEndpoint]:
-        return await webhooks.list_endpoints(info)
+        return [WebhookEndpoint.from_row(row) for row in await webhooks.list_endpoints(info)]
 
     @strawberry.field(description="The workspace of the calling API key.")
     async def workspace(self, info: Info) -> Workspace:
-        return await workspace.get_workspace(info)
+        return Workspace.from_row(await workspace.get_workspace(info))
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
@@ -109,43 +115,36 @@ class Mutation:
         description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],
     )
-    async def upsert_contact(
-        self, info: Info, input: Annotated[UpsertContactInput, strawberry.argument(description="The contact and how to match it.")]
-    ) -> UpsertContactPayload:
-        return await contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+    async def upsert_contact(self, info: Info, input: Annotated[UpsertContactInput, strawberry.argument(description="The contact and how to match it.")]) -> UpsertContactPayload:
+        result = contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload.refused)
 
     @strawberry.mutation(
         description="Create or update many contacts as one batch: stored and returned QUEUED, applied in the background.",
         permission_classes=[CanWrite],
     )
-    async def upsert_contacts(
-        self, info: Info, input: Annotated[UpsertContactsInput, strawberry.argument(description="The contacts and how to match them.")]
-    ) -> UpsertContactsPayload:
-        return await batches.upsert_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+    async def upsert_contacts(self, info: Info, input: Annotated[UpsertContactsInput, strawberry.argument(description="The contacts and how to match them.")]) -> UpsertContactsPayload:
+        batch = batches.upsert_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await answer(batch, UpsertContactsPayload.of, UpsertContactsPayload.refused)
 
     @strawberry.mutation(
         description="Soft-delete a contact: it keeps its identity and can be restored with restoreDeleted.",
         permission_classes=[CanWrite],
     )
-    async def delete_contact(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
-    ) -> DeleteContactPayload:
-        return await contacts.delete_contact(info, id)
+    async def delete_contact(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]) -> DeleteContactPayload:
+        return await answer(contacts.delete_contact(info, id), DeleteContactPayload.of, DeleteContactPayload.refused)
 
     @strawberry.mutation(
         description="Subscribe a contact from a form: matched by email or mobile, double opt-in, workflow events.",
         permission_classes=[CanWrite],
     )
-    async def subscribe_contact(
-        self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]
-    ) -> UpsertContactPayload:
-        return await subscriptions.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+    async def subscribe_contact(self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]) -> UpsertContactPayload:
+        result = subscriptions.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload.refused)
 
     @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
-    async def confirm_contact(
-        self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]
-    ) -> UpsertContactPayload:
-        return await subscriptions.confirm_contact(info, token)
+    async def confirm_contact(self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]) -> UpsertContactPayload:
+        return await answer(subscriptions.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload.refused)
 
     @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
     async def add_contacts_to_list(
@@ -155,7 +154,8 @@ class Mutation:
         contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
-        return await lists.change_members(info, list_id, contact_ids, external_ids, add=True)
+        change = lists.change_members(info, list_id, contact_ids, external_ids, add=True)
+        return await answer(change, ListMembershipPayload.of, ListMembershipPayload.refused)
 
     @strawberry.mutation(
         description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list.",
@@ -168,7 +168,8 @@ class Mutation:
         contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
-        return await lists.change_members(info, list_id, contact_ids, external_ids, add=False)
+        change = lists.change_members(info, list_id, contact_ids, external_ids, add=False)
+        return await answer(change, ListMembershipPayload.of, ListMembershipPayload.refused)
 
     @strawberry.mutation(description="Deliver events of these types to a URL, signed (admin keys).", permission_classes=[IsAdmin])
     async def create_webhook_endpoint(
@@ -177,53 +178,63 @@ class Mutation:
         url: Annotated[str, strawberry.argument(description="An https URL on a public address.")],
         event_types: Annotated[list[str], strawberry.argument(description='Event types to deliver; "*" for all.')],
     ) -> WebhookEndpointPayload:
-        return await webhooks.create_endpoint(info, url, event_types)
+        return await answer(webhooks.create_endpoint(info, url, event_types), WebhookEndpointPayload.of, WebhookEndpointPayload.refused)
 
     @strawberry.mutation(description="Stop delivering events to an endpoint (admin keys).", permission_classes=[IsAdmin])
-    async def delete_webhook_endpoint(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
-    ) -> DeleteWebhookEndpointPayload:
-        return await webhooks.delete_endpoint(info, id)
+    async def delete_webhook_endpoint(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]) -> DeleteWebhookEndpointPayload:
+        return await answer(webhooks.delete_endpoint(info, id), DeleteWebhookEndpointPayload.of, DeleteWebhookEndpointPayload.refused)
 
     @strawberry.mutation(
         description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch.",
         permission_classes=[CanWrite],
     )
-    async def import_contacts(
-        self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]
-    ) -> UpsertContactsPayload:
-        return await batches.import_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+    async def import_contacts(self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]) -> UpsertContactsPayload:
+        batch = batches.import_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await answer(batch, UpsertContactsPayload.of_import, UpsertContactsPayload.refused)
 
     @strawberry.mutation(description="Change the workspace's settings (admin keys).", permission_classes=[IsAdmin])
-    async def update_workspace(
-        self, info: Info, input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="The settings to change.")]
-    ) -> WorkspacePayload:
-        return await workspace.update_workspace(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+    async def update_workspace(self, info: Info, input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="The settings to change.")]) -> WorkspacePayload:
+        change = workspace.update_workspace(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        return await answer(change, WorkspacePayload.of, WorkspacePayload.refused, "input")
 
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
-    async def create_list(
-        self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]
-    ) -> ContactListPayload:
-        return await lists.create_list(info, name)
+    async def create_list(self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]) -> ContactListPayload:
+        return await answer(lists.create_list(info, name), ContactListPayload.of, ContactListPayload.refused)
 
     @strawberry.mutation(description="Define a custom property field.", permission_classes=[CanWrite])
-    async def create_property_field(
-        self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]
-    ) -> PropertyFieldPayload:
-        return await properties.create_property_field(info, input.name, input.type.value, input.options)
+    async def create_property_field(self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]) -> PropertyFieldPayload:
+        field = properties.create_property_field(info, input.name, model.PropertyType(input.type.value), input.options)
+        return await answer(field, PropertyFieldPayload.of, PropertyFieldPayload.refused, "input")
 
     @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
-    async def create_company(
-        self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]
-    ) -> CompanyPayload:
-        return await companies.create_company(info, name)
+    async def create_company(self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]) -> CompanyPayload:
+        return await answer(companies.create_company(info, name), CompanyPayload.of, CompanyPayload.refused)
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")
 class Subscription:
     @strawberry.subscription(description="The batch now, after every 10 % of its items, and when it finishes; then the stream ends.")
-    async def batch_progress(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]
-    ) -> AsyncGenerator[Batch, None]:
-        async for batch in batches.batch_progress(info, id):
-            yield batch
+    async def batch_progress(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]) -> AsyncGenerator[Batch, None]:
+        async for row in batches.batch_progress(info, id):
+            yield Batch.from_row(row)
+
+
+class ContactQLSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Unexpected errors are logged, with the request id, where they are masked
+        # (hardening.ErrorMasking); the rest are the client's and do not belong in the server log.
+        return None
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    return ContactQLSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions(introspection=introspection),
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"
+

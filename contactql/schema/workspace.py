@@ -14,9 +14,7 @@ from contactql.store.workspace.keys import WorkspaceRow
 @strawberry.type(description="The workspace of the calling API key: every contact it sees lives here.")
 class Workspace:
     name: str = strawberry.field(description="The workspace's name.")
-    default_country: str | None = strawberry.field(
-        description="The country (ISO 3166 alpha-2, e.g. NO) national phone numbers are read in when a request gives none."
-    )
+    default_country: str | None = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) national phone numbers are read in when a request gives none.")
     secret: strawberry.Private[str]
 
     @classmethod
@@ -34,12 +32,18 @@ class Workspace:
 @raw_input
 @strawberry.input(description="Workspace settings to change; omitted ones stay as they are.")
 class UpdateWorkspaceInput:
-    default_country: Maybe[str | None] = strawberry.field(
-        description="ISO 3166 alpha-2 country (e.g. NO, GB, US) for national phone numbers such as 953 45 259 or (646) 755-1998; null: none."
-    )
+    default_country: Maybe[str | None] = strawberry.field(description="ISO 3166 alpha-2 country (e.g. NO, GB, US) for national phone numbers such as 953 45 259 or (646) 755-1998; null: none.")
 
 
 @strawberry.type(description="The result of updateWorkspace.")
 class WorkspacePayload:
     workspace: Workspace | None = strawberry.field(description="The workspace after the change; null when it was refused.")
     user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+    @classmethod
+    def of(cls, row: WorkspaceRow) -> WorkspacePayload:
+        return cls(workspace=Workspace.from_row(row), user_errors=[])
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> WorkspacePayload:
+        return cls(workspace=None, user_errors=errors)

@@ -30,7 +30,7 @@ from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database
 from contactql.store.errors import ErrorCode, Invalid, StoreError
 from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Source, UpsertOptions
-from contactql.store.upsert.validate import country_code_problem
+from contactql.store.values import country_code_problem
 from contactql.store.workspace import keys, properties
 from contactql.workers.batches import BatchWorker, ProgressHub
 

@@ -29,7 +29,8 @@ from typing import Any
 
 from contactql.store.batches.queue import entry
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.upsert.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME, country_code_problem, validate_contact
+from contactql.store.upsert.validate import validate_contact
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, country_code_problem
 
 MAX_COLUMNS = 250
 DELIMITERS = (",", ";", "\t")

@@ -367,6 +367,7 @@ def _table(model: type[SQLModel]) -> sa.Table:
 
 
 contact_t = _table(Contact)
+CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)  # a contact row as a dict: dict(zip(CONTACT_COLUMNS, row))
 property_field_t = _table(PropertyField)
 property_value_t = _table(PropertyValue)
 contact_list_t = _table(ContactList)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.dialect import serialize
 from contactql.store.db.tables import (
+    CONTACT_COLUMNS,
     contact_company_t,
     contact_t,
     external_url_t,
@@ -39,7 +40,6 @@ from contactql.store.workspace.companies import existing_company_ids
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
 
-CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)
 IDENTITY_INDEXED = ("external_id", "email", "mobile")
 INDEXED_COLUMNS = (*IDENTITY_INDEXED, "first_name", "last_name")
 _CASELESS = {"first_name", "last_name"}

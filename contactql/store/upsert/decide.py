@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from contactql.store.db.tables import CONTACT_COLUMNS
 from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import (
     FIELD_COLUMNS,
@@ -27,10 +28,10 @@ from contactql.store.model import (
     SmsStatus,
     UpsertOptions,
 )
-from contactql.store.upsert.chunk import CONTACT_COLUMNS, ChunkState, Work, pair_key
-from contactql.store.upsert.effects import new_token
+from contactql.store.upsert.chunk import ChunkState, Work, pair_key
 from contactql.store.upsert.matching import MatchProblem, find_matches
-from contactql.store.upsert.validate import MAX_EXTERNAL_URLS
+from contactql.store.values import MAX_EXTERNAL_URLS
+from contactql.store.workspace.events import new_token
 from contactql.store.workspace.lists import ListRow, new_list_row
 
 # Contact columns a client can see change, by their GraphQL names (changedFields, history).

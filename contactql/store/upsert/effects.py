@@ -16,31 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from contactql.store.batches import outbox as webhooks
 from contactql.store.db.bulk import insert
-from contactql.store.db.tables import endpoint_t, event_t, history_t, token_t
-from contactql.store.model import Source, UpsertOptions
+from contactql.store.db.tables import endpoint_t, event_t, token_t
+from contactql.store.model import UpsertOptions
+from contactql.store.workspace.events import token_digest
+from contactql.store.workspace.history import PendingHistory, write_history
 
 SUBSCRIBED_EVENT, SUBSCRIBED_AGAIN_EVENT = "subscribeFromApi", "subscribeUpdateFromApi"
 CONFIRMATION_TOKEN = "ConfirmationToken"  # the event parameter; shown to admin keys and the signed event webhook only
-
-
-def new_token() -> str:
-    """A double opt-in token: 192 random bits."""
-    return secrets.token_urlsafe(24)
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclasses.dataclass(slots=True)
@@ -50,15 +40,6 @@ class PendingEvent:
     key_is_id: bool  # subscribe events are keyed by contact id (seed 004); others by email, else mobile
     params: dict[str, str]
     row: dict[str, Any]
-
-
-@dataclasses.dataclass(slots=True)
-class PendingHistory:
-    cid: int
-    changes: list[tuple[str, Any, Any]]
-    source: Source
-    actor: str | None
-    batch_id: str | None
 
 
 @dataclasses.dataclass(slots=True)
@@ -89,32 +70,8 @@ class Effects:
             self.events.append(PendingEvent(cid, event_type, False, params, row))
 
 
-def changes_json(changes: Sequence[tuple[str, Any, Any]]) -> str:
-    """A history entry's changes as the JSON text the column stores (datetimes in ISO 8601)."""
-    return orjson.dumps([{"field": f, "old": old, "new": new} for f, old, new in changes]).decode()
-
-
-def history_rows(entries: Sequence[PendingHistory], workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "contact_id": rid(h.cid), "workspace_id": workspace_id, "source": h.source.value, "actor": h.actor,
-            "batch_id": h.batch_id, "created_at": now, "changes": changes_json(h.changes),
-        }
-        for h in entries
-    ]  # fmt: skip
-
-
-# `changes` arrives serialised (orjson, one call per entry), not walked again by the JSON type.
-_INSERT_HISTORY = insert(history_t, ("contact_id", "workspace_id", "source", "actor", "batch_id", "changes", "created_at"), serialised=("changes",))
 _INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "created_at"))
 _INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_id", "params", "created_at"))
-
-
-def write_history(
-    conn: sa.Connection, entries: Sequence[PendingHistory], *, workspace_id: int, now: dt.datetime, rid: Callable[[int], int] = int
-) -> None:
-    """History entries of contacts that already have their real ids (unless `rid` maps them)."""
-    _INSERT_HISTORY.execute(conn, history_rows(entries, workspace_id, rid, now))
 
 
 def write(conn: sa.Connection, effects: Effects, *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from contactql.store.db import bulk
 from contactql.store.db.dialect import allocate_ids
 from contactql.store.db.tables import (
+    CONTACT_COLUMNS,
     contact_company_t,
     contact_list_t,
     contact_t,
@@ -29,7 +30,7 @@ from contactql.store.db.tables import (
 )
 from contactql.store.model import ItemResult
 from contactql.store.upsert import effects
-from contactql.store.upsert.chunk import CONTACT_COLUMNS, ChunkState
+from contactql.store.upsert.chunk import ChunkState
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import ContactItem, MatchRule, MatchStrategy, PropertyInput
-from contactql.store.upsert.validate import BUILTIN_PROPERTY_NAMES, normalise_email, normalise_mobile
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, normalise_email, normalise_mobile
 from contactql.store.workspace.properties import FieldSet
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from contactql.store.model import (
     NoMatchAction,
     PropertyInput,
 )
-from contactql.store.upsert.validate import EVENT_TYPE, MAX_EVENT_TYPES, enum_value
+from contactql.store.values import EVENT_TYPE, MAX_EVENT_TYPES, enum_value
 
 
 def validate_match(raw: Mapping[str, Any] | None) -> tuple[MatchStrategy, list[Problem]]:

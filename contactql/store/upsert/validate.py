@@ -14,13 +14,9 @@ engine, because fields can be created between accepting a batch and applying it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
-
-import email_validator
-import phonenumbers
 
 from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import (
@@ -33,28 +29,22 @@ from contactql.store.model import (
     UrlChanges,
     UrlInput,
 )
+from contactql.store.values import (
+    BUILTIN_PROPERTY_NAMES,
+    MAX_COMPANIES,
+    MAX_EXTERNAL_URLS,
+    MAX_LIST_REFS,
+    MAX_NAME,
+    MAX_PROPERTIES,
+    MAX_PROPERTY_VALUE,
+    MAX_TEXT,
+    MAX_URL,
+    enum_value,
+    normalise_email,
+    normalise_mobile,
+    parse_contact_id,
+)
 
-MAX_TEXT = 255
-MAX_NAME = 100
-MAX_PROPERTY_VALUE = 10_000
-MAX_PROPERTIES = 200
-MAX_LIST_REFS = 100
-MAX_COMPANIES = 100
-MAX_EXTERNAL_URLS = 3
-MAX_URL = 2048
-MAX_ID = 2**63 - 1
-MAX_EVENT_TYPES = 20
-EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # SPEC §7
-
-# Property names that write a built-in field instead of a custom property (seed 000 sends
-# firstname/lastname as properties; seed 003's Values carry Email and Mobile).
-BUILTIN_PROPERTY_NAMES = {
-    "firstname": "firstName",
-    "lastname": "lastName",
-    "email": "email",
-    "mobile": "mobile",
-    "externalid": "externalId",
-}
 _TEXT_COLUMNS = {"externalId": "external_id", "firstName": "first_name", "lastName": "last_name"}
 _ADDRESS_COLUMNS = {
     "town": "address_town",
@@ -69,83 +59,6 @@ def _blank_to_none(value: Any) -> Any:
         value = value.strip()
         return value or None
     return value
-
-
-def enum_value(raw: Any) -> Any:
-    """An enum as sent: GraphQL hands over its own enum members; the store speaks strings."""
-    return getattr(raw, "value", raw)
-
-
-def normalise_email(raw: str) -> str:
-    """Lower-case, validated address; raises ValueError with a readable reason."""
-    try:
-        checked = email_validator.validate_email(raw, check_deliverability=False)
-    except email_validator.EmailNotValidError as error:
-        raise ValueError(str(error)) from None
-    return checked.normalized.lower()
-
-
-COUNTRY_HINT = "give its country: defaultCountry on the request, the workspace's defaultCountry, or a country column in a CSV file"
-
-
-def needs_country(contact: Mapping[str, Any]) -> bool:
-    """Whether a ContactInput names a phone number without its country (no + or 00)."""
-    texts = [contact.get("mobile")]
-    texts += [p.get("value") for p in contact.get("properties") or () if str(p.get("name") or "").strip().lower() == "mobile"]
-    return any(isinstance(t, str) and t.strip() and not t.strip().startswith(("+", "00")) for t in texts)
-
-
-def country_code_problem(raw: str) -> str | None:
-    """Why `raw` is not an ISO 3166 alpha-2 country phonenumbers knows, or None."""
-    if raw.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
-        return None
-    return f"{raw.strip()!r} is not a country code such as NO, GB or US (ISO 3166 alpha-2)"
-
-
-def normalise_mobile(raw: str, country_code: int | None = None, default_country: str | None = None) -> tuple[str, int]:
-    """E.164 and its country calling code; raises ValueError with a readable reason.
-
-    The number must be valid (phonenumbers' `is_valid_number`: an existing range of its
-    country), not merely of a possible length. Read as: with `country_code`, a national number
-    of that calling code; with a leading `+` or `00`, international; otherwise, with a
-    `default_country` (ISO 3166 alpha-2), a number of that country (which may start with its
-    calling code: 4790812501 in NO) — never moved to a third country; with none, digits that
-    start with a country code (4790812501). A national form — a trunk `0` or an area code in
-    parentheses — is never read that way: without a country it is refused, saying how to give one."""
-    text = raw.strip()
-    try:
-        if country_code is not None:
-            region = phonenumbers.region_code_for_country_code(country_code)
-            if region == "ZZ":
-                raise ValueError(f"{country_code} is not a country calling code")
-            return _valid(phonenumbers.parse(text, region), f"not a valid number for calling code +{country_code}", country_code)
-        if text.startswith(("+", "00")):
-            return _valid(phonenumbers.parse("+" + text.removeprefix("00") if text.startswith("00") else text, None), "not a valid phone number")
-        if default_country is not None:
-            country = default_country.upper()
-            reason = f"not a valid phone number of {country} (a number of another country is written with + and its country code)"
-            return _valid(phonenumbers.parse(text, country), reason)
-        if text.startswith("0") or "(" in text:
-            raise ValueError(f"{text!r} is a national number; {COUNTRY_HINT}")
-        return _valid(phonenumbers.parse("+" + text, None), f"not a valid phone number with a country code; if it is a national number, {COUNTRY_HINT}")
-    except phonenumbers.NumberParseException as error:
-        raise ValueError(str(error.args[0] if error.args else error)) from None
-
-
-def _valid(number: phonenumbers.PhoneNumber, reason: str, country_code: int | None = None) -> tuple[str, int]:
-    if not phonenumbers.is_valid_number(number) or (country_code is not None and number.country_code != country_code):
-        raise ValueError(reason)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), int(number.country_code or 0)
-
-
-def parse_contact_id(raw: Any) -> int | None:
-    """A contact id as sent in an `ID` (decimal string) — None when it cannot be one."""
-    text = str(raw).strip()
-    # str.isdigit() also accepts "¹" and "٧"; an id is ASCII digits only.
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
 
 
 class _Checker:

@@ -40,7 +40,7 @@ class _Job:
 
 class UpsertWriter:
     def __init__(self, db: Database, *, max_items: int = 500) -> None:
-        self._db = db
+        self.db = db
         self._max_items = max_items
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -74,7 +74,7 @@ class UpsertWriter:
 
     async def _apply_group(self, jobs: list[_Job]) -> None:
         try:
-            answers = await self._db.write_here(apply_requests, [j.request for j in jobs], self._db.catalog)
+            answers = await self.db.write_here(apply_requests, [j.request for j in jobs], self.db.catalog)
         except Exception:
             for job in jobs:
                 await self._apply_alone(job)
@@ -85,7 +85,7 @@ class UpsertWriter:
     async def _apply_alone(self, job: _Job) -> None:
         for attempt in range(INTEGRITY_RETRIES + 1):
             try:
-                [results] = await self._db.write_here(apply_requests, [job.request], self._db.catalog)
+                [results] = await self.db.write_here(apply_requests, [job.request], self.db.catalog)
             except IntegrityError as error:
                 if attempt == INTEGRITY_RETRIES:
                     _fail(job, error)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.tables import company_t, contact_company_t, not_an_index_key
 from contactql.store.errors import Invalid
-from contactql.store.upsert.validate import MAX_TEXT
+from contactql.store.values import MAX_TEXT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

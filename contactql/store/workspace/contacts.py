@@ -13,12 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, external_url_t, membership_t, property_value_t, value_hash
+from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, external_url_t, membership_t, property_value_t, value_hash
 from contactql.store.errors import Invalid
 from contactql.store.model import Source
-from contactql.store.upsert.chunk import CONTACT_COLUMNS
-from contactql.store.upsert.effects import PendingHistory, write_history
-from contactql.store.upsert.validate import normalise_email, normalise_mobile
+from contactql.store.values import normalise_email, normalise_mobile
+from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.keys import default_country
 from contactql.store.workspace.properties import load_fields
 

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, endpoint_t, event_t, history_t, token_t
+from contactql.store.db.tables import contact_t, endpoint_t, event_t, token_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
 from contactql.store.model import EmailStatus, Source
-from contactql.store.upsert import effects
-from contactql.store.upsert.effects import PendingHistory, token_digest
-from contactql.store.upsert.validate import EVENT_TYPE
+from contactql.store.values import EVENT_TYPE
+from contactql.store.workspace.history import PendingHistory, write_history
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
 MAX_ENDPOINTS = 20
 e = event_t.c
-h = history_t.c
+
+
+def new_token() -> str:
+    """A double opt-in token: 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,16 +39,6 @@ class EventRow:
     key: str
     contact_id: int
     params: dict[str, Any]
-    created_at: dt.datetime
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HistoryRow:
-    id: int
-    source: str
-    actor: str | None
-    batch_id: str | None
-    changes: list[dict[str, Any]]
     created_at: dt.datetime
 
 
@@ -86,19 +85,6 @@ def _event_where(workspace_id: int, type: str | None, contact_id: int | None, si
     return where
 
 
-def page_history(
-    conn: sa.Connection, *, workspace_id: int, contact_id: int, limit: int, after_id: int | None
-) -> tuple[list[HistoryRow], int]:
-    """A contact's writes, oldest first."""
-    where = [h.workspace_id == workspace_id, h.contact_id == contact_id]
-    query = sa.select(h.id, h.source, h.actor, h.batch_id, h.changes, h.created_at).where(*where)
-    if after_id is not None:
-        query = query.where(h.id > after_id)
-    rows = conn.execute(query.order_by(h.id).limit(limit))
-    total = conn.scalar(sa.select(sa.func.count()).select_from(history_t).where(*where))
-    return [HistoryRow(*row) for row in rows], int(total or 0)
-
-
 def confirm(conn: sa.Connection, *, workspace_id: int, token: str, actor: str | None) -> tuple[dict[str, Any], list[str]]:
     """Use a double opt-in token: the contact's email becomes SUBSCRIBED and the contact
     confirmed. Returns the contact row and the changed fields; NotFound for a token that is
@@ -120,7 +106,7 @@ def confirm(conn: sa.Connection, *, workspace_id: int, token: str, actor: str | 
         row.update(email_status=EmailStatus.SUBSCRIBED.value, confirmed=True, updated_at=now)
         conn.execute(sa.update(contact_t).where(contact_t.c.id == row["id"]).values(email_status=row["email_status"], confirmed=True, updated_at=now))
         entry = PendingHistory(row["id"], changes, Source.SUBSCRIBE, actor, None)
-        effects.write_history(conn, [entry], workspace_id=workspace_id, now=now)
+        write_history(conn, [entry], workspace_id=workspace_id, now=now)
     return row, [c[0] for c in changes]
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import api_key_t, workspace_t
 from contactql.store.errors import Invalid
 from contactql.store.model import Scope
-from contactql.store.upsert.validate import MAX_NAME
+from contactql.store.values import MAX_NAME
 
 KEY_PREFIX = "cql_"
 

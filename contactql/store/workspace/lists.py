@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from contactql.store.db.tables import contact_list_t, contact_t, membership_t, not_an_index_key
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
-from contactql.store.upsert.effects import PendingHistory, write_history
-from contactql.store.upsert.validate import MAX_NAME, parse_contact_id
+from contactql.store.values import MAX_NAME, parse_contact_id
+from contactql.store.workspace.history import PendingHistory, write_history
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

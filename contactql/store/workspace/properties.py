@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import property_field_t
 from contactql.store.errors import ErrorCode, Invalid
 from contactql.store.model import PropertyType
-from contactql.store.upsert.validate import BUILTIN_PROPERTY_NAMES, MAX_NAME
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME
 
 MAX_SELECT_OPTIONS = 500
 MAX_NUMBER_DIGITS = 100

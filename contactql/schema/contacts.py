@@ -1,21 +1,26 @@
 """The Contact type and its connection. Rows map to types explicitly (`Contact.from_row`), so a
-column rename never changes the API; related rows come through the request's DataLoaders."""
+column rename never changes the API; related rows come through the request's DataLoaders.
+
+Contact.lists ↔ ContactList.contacts is a cycle of the GraphQL graph itself: lists.py imports
+this module, and `lists` here names ContactList lazily (strawberry.lazy) and imports it when
+the field is resolved."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from contactql.context import Info
+from contactql.resolvers import history
+from contactql.schema.companies import Company
 from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
-from contactql.schema.pagination import PageInfo
+from contactql.schema.history import ContactHistoryConnection, HistoryEntry
+from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.properties import PropertyField, PropertyValue
 
 if TYPE_CHECKING:
-    from contactql.schema.events import ContactHistoryConnection
     from contactql.schema.lists import ContactList
 
 
@@ -32,12 +37,6 @@ class ExternalUrl:
     ref: str = strawberry.field(description="The unique reference key of the URL.")
     url: str = strawberry.field(description="The https URL.")
     label: str | None = strawberry.field(description="The label to display.")
-
-
-@strawberry.type(description="A company contacts can be linked to.")
-class Company:
-    id: strawberry.ID = strawberry.field(description="The company's id (a UUID).")
-    name: str = strawberry.field(description="The company's name.")
 
 
 @strawberry.type(description="A person in the workspace, with their identity, consent and properties.")
@@ -93,16 +92,10 @@ class Contact:
     async def properties(self, info: Info) -> list[PropertyValue]:
         values = await info.context.loaders.properties.load(self.key)
         fields = await info.context.loaders.fields(*((field_id, None) for field_id in values))
-        return [
-            PropertyValue(field=PropertyField.from_def(field), value=values[field.id])
-            for field in fields.by_id.values()
-            if field.id in values
-        ]
+        return [PropertyValue(field=PropertyField.from_def(field), value=values[field.id]) for field in fields.by_id.values() if field.id in values]
 
     @strawberry.field(description="The value of one custom property, by name (case-insensitive); null when unset.")
-    async def property(
-        self, info: Info, name: Annotated[str, strawberry.argument(description="The property's name, case-insensitive.")]
-    ) -> str | None:
+    async def property(self, info: Info, name: Annotated[str, strawberry.argument(description="The property's name, case-insensitive.")]) -> str | None:
         fields = await info.context.loaders.fields((None, name.strip()))
         field = fields.by_name.get(name.strip().lower())
         if field is None:
@@ -111,14 +104,14 @@ class Contact:
 
     @strawberry.field(description="The static lists the contact belongs to, by name.")
     async def lists(self, info: Info) -> list[Annotated[ContactList, strawberry.lazy("contactql.schema.lists")]]:
-        from contactql.schema.lists import ContactList
+        from contactql.schema.lists import ContactList  # the graph's own cycle: see the module's doc
 
         return [ContactList.from_row(row) for row in await info.context.loaders.lists.load(self.key)]
 
     @strawberry.field(description="The companies the contact is linked to, by name.")
     async def companies(self, info: Info) -> list[Company]:
         rows = await info.context.loaders.companies.load(self.key)
-        return [Company(id=strawberry.ID(r.id), name=r.name) for r in rows]
+        return [Company.from_row(row) for row in rows]
 
     @strawberry.field(description="One entry per write, oldest first: time, source, key, batch and each changed field's old and new value.")
     async def history(
@@ -126,10 +119,9 @@ class Contact:
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="How many entries (at most 100; null: 50).")] = 50,
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
-    ) -> Annotated[ContactHistoryConnection, strawberry.lazy("contactql.schema.events")]:
-        from contactql.resolvers.history import page_history
-
-        return await page_history(info, self.key, 50 if first is None else first, after)
+    ) -> ContactHistoryConnection:
+        page = await history.page_history(info, self.key, 50 if first is None else first, after)
+        return ContactHistoryConnection.of(page, HistoryEntry.from_row)
 
     @strawberry.field(description="Links to the contact in other systems, by ref.")
     async def external_urls(self, info: Info) -> list[ExternalUrl]:
@@ -137,18 +129,16 @@ class Contact:
         return [ExternalUrl(ref=ref, url=url, label=label) for ref, url, label in rows]
 
 
-@strawberry.type(description="A contact and its cursor.")
-class ContactEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the contacts after this one.")
-    node: Contact = strawberry.field(description="The contact.")
+@connection("ContactEdge", "A contact and its cursor.", cursor="Pass as `after` to get the contacts after this one.", node="The contact.")
+class ContactEdge(Edge[Contact]):
+    pass
 
 
-@strawberry.type(description="A page of contacts (Relay cursor connection).")
-class ContactConnection:
-    edges: list[ContactEdge] = strawberry.field(description="The contacts of this page, by id.")
-    page_info: PageInfo = strawberry.field(description="Where the page sits in the whole result.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="How many contacts the whole result has (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.count()
+@connection(
+    "ContactConnection",
+    "A page of contacts (Relay cursor connection).",
+    edges="The contacts of this page, by id.",
+    total_count="How many contacts the whole result has (counted only when asked for).",
+)
+class ContactConnection(Connection[ContactEdge]):
+    pass

@@ -1,0 +1,32 @@
+"""Companies contacts can be linked to (seed 002)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from contactql.schema.errors import UserError
+from contactql.store.workspace.companies import CompanyRow
+
+
+@strawberry.type(description="A company contacts can be linked to.")
+class Company:
+    id: strawberry.ID = strawberry.field(description="The company's id (a UUID).")
+    name: str = strawberry.field(description="The company's name.")
+
+    @classmethod
+    def from_row(cls, row: CompanyRow) -> Company:
+        return cls(id=strawberry.ID(row.id), name=row.name)
+
+
+@strawberry.type(description="The result of createCompany.")
+class CompanyPayload:
+    company: Company | None = strawberry.field(description="The new company; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+    @classmethod
+    def of(cls, row: CompanyRow) -> CompanyPayload:
+        return cls(company=Company.from_row(row), user_errors=[])
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> CompanyPayload:
+        return cls(company=None, user_errors=errors)

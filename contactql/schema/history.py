@@ -1,0 +1,54 @@
+"""A contact's history: one entry per write, with each changed field's old and new value."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.scalars import JSON
+
+from contactql.schema.enums import ContactSource
+from contactql.schema.pagination import Connection, Edge, connection
+from contactql.store.workspace.history import HistoryRow
+
+
+@strawberry.type(description="One field a write changed, with its value before and after.")
+class FieldChange:
+    field: str = strawberry.field(description='The field, e.g. "emailStatus", "properties.city", "lists".')
+    old: JSON | None = strawberry.field(description="The value before (null: none).")
+    new: JSON | None = strawberry.field(description="The value after (null: cleared).")
+
+
+@strawberry.type(description="One write of a contact: when, how, by which key, and what changed — a consent ledger.")
+class HistoryEntry:
+    at: dt.datetime = strawberry.field(description="When the write was committed.")
+    source: ContactSource = strawberry.field(description="Which kind of operation wrote it.")
+    key_name: str | None = strawberry.field(description="The name of the API key that wrote it.")
+    batch_id: strawberry.ID | None = strawberry.field(description="The batch it came from, if any.")
+    changes: list[FieldChange] = strawberry.field(description="Every field it changed, statuses included.")
+
+    @classmethod
+    def from_row(cls, row: HistoryRow) -> HistoryEntry:
+        return cls(
+            at=row.created_at,
+            source=ContactSource(row.source),
+            key_name=row.actor,
+            batch_id=None if row.batch_id is None else strawberry.ID(row.batch_id),
+            changes=[FieldChange(field=c["field"], old=c["old"], new=c["new"]) for c in row.changes],
+        )
+
+
+@connection("HistoryEdge", "A history entry and its cursor.", cursor="Pass as `after` to get the entries after this one.", node="The entry.")
+class HistoryEdge(Edge[HistoryEntry]):
+    pass
+
+
+@connection(
+    "ContactHistoryConnection",
+    "A page of a contact's history, oldest first (Relay cursor connection).",
+    edges="The entries of this page.",
+    page_info="Where the page sits in the whole history.",
+    total_count="How many writes the contact has had.",
+)
+class ContactHistoryConnection(Connection[HistoryEdge]):
+    pass

@@ -1,0 +1,16 @@
+"""The subscribe input: a contact from a website form (seed 004)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import Maybe
+
+from contactql.schema.inputs import ContactInput, raw_input
+
+
+@raw_input
+@strawberry.input(description="A contact from a subscription form: double opt-in, workflow events.")
+class SubscribeContactInput:
+    contact: ContactInput = strawberry.field(description="The contact; its email status is set by the double opt-in, not by the form.")
+    form_type: Maybe[str | None] = strawberry.field(description="Appended to the event types: subscribeFromApi-<formType>.")
+    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
