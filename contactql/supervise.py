@@ -6,6 +6,10 @@ doubles with each failure in a row (up to `MAX_BACKOFF_SECONDS`), so a fault tha
 database gone away) neither kills the loop nor spins it; the first good step resets the pause.
 A loop that dies silently is the worst failure a server has: nothing it owns happens again.
 
+`Idle` is a loop's wake-up and its way of saying it has caught up: `settled()` returns once a
+step begun after the call found nothing more to do — how a test knows a loop has acted (or
+has rightly done nothing) without sleeping and hoping.
+
 `Clock` is the time the loops schedule by (webhook retries, idempotency expiry): real UTC time
 in the server, a clock a test moves forward in tests, so the default retry schedule is tested
 as it is, not shortened.
@@ -14,6 +18,7 @@ as it is, not shortened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,3 +53,39 @@ async def supervised(name: str, step: Callable[[], Awaitable[object]], *, pause:
             await pause(delay)
         else:
             failures = 0
+
+
+class Idle:
+    """A loop's wake-up call and idle state. A step calls `begin()` first and `wait(seconds)`
+    when nothing more is due; `wake()` cuts that wait short."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._went_idle = asyncio.Event()
+        self._begun = 0  # steps begun
+        self._idle = 0  # the number of the last step that went idle
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def begin(self) -> None:
+        self._wake.clear()
+        self._begun += 1
+
+    async def wait(self, seconds: float) -> None:
+        self._idle = self._begun
+        self._went_idle.set()
+        # asyncio.timeout, never wait_for: on Python 3.11 wait_for returns the result of a wait
+        # that ended in the tick it was cancelled (a wake-up at shutdown), swallowing the
+        # cancellation, and the server never stops (CPython gh-86296).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    async def settled(self) -> None:
+        """Wake the loop; return once a step begun after this call has gone idle."""
+        wanted = self._begun + 1
+        self.wake()
+        while self._idle < wanted:
+            self._went_idle.clear()
+            await self._went_idle.wait()

@@ -199,15 +199,46 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def queue_two_batches(base: str, key: str, size: int = 3000, *, ahead: int | None = None) -> list[str]:
-    """Submit two batches to a running server, `ahead` (default `size`) new contacts and then
-    `size`; returns their ids. The first keeps the worker busy, so the second is still queued
-    when a test subscribes to it: make `ahead` big enough to outlast a client's start."""
+def submit_batch(base: str, key: str, size: int = 3000, name: str = "watched") -> str:
+    """Submit a batch of `size` new contacts to a running server; returns its id."""
     submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
-    ids = []
+    contacts = [{"email": f"{name}{i}@example.com"} for i in range(size)]
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
-        for name, count in (("ahead", ahead or size), ("watched", size)):
-            contacts = [{"email": f"{name}{i}@example.com"} for i in range(count)]
-            response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
-            ids.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
-    return ids
+        response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
+    return str(response.json()["data"]["upsertContacts"]["batch"]["id"])
+
+
+PAUSED_WORKER = "a-paused-worker-in-a-test"
+
+
+@contextlib.contextmanager
+def held_batch(database_url: str, size: int = 3000, *, env: dict[str, str] | None = None) -> Iterator[tuple[str, str, str, Callable[[], None]]]:
+    """A batch no worker applies until the test calls `release()`: a paused worker, not a race.
+
+    An API-only server (CONTACTQL_WORKERS=false) accepts the batch; the test then leases it as a
+    worker would (the store's own claim_next_batch), and a second `contactql serve`, with its
+    worker, is started for the clients: its worker skips the leased batch until `release()`
+    gives the lease back, then takes it at its next look (at most IDLE_POLL_SECONDS).
+    Yields (base URL, key, batch id, release)."""
+    from contactql.config import Settings
+    from contactql.store.batches.queue import claim_next_batch, release_lease
+    from contactql.store.db.database import Database
+
+    async def as_worker(fn: Callable[..., Any], **kwargs: Any) -> Any:
+        db = Database(Settings(database_url=database_url))
+        try:
+            return await db.write(fn, **kwargs)
+        finally:
+            await db.dispose()
+
+    with serve(database_url, env={**(env or {}), "CONTACTQL_WORKERS": "false"}) as (base, key, _):
+        assert key is not None
+        batch_id = submit_batch(base, key, size)
+    claimed = run_async(lambda: as_worker(claim_next_batch, owner=PAUSED_WORKER, lease_seconds=600))
+    assert claimed is not None and claimed.id == batch_id, claimed
+
+    def release() -> None:
+        assert run_async(lambda: as_worker(release_lease, batch_id=batch_id, owner=PAUSED_WORKER))
+
+    with serve(database_url, env=env) as (base, _, _):
+        yield base, key, batch_id, release

@@ -299,7 +299,8 @@ async def test_the_server_stops_promptly_even_as_work_arrives(settings: Settings
     app = create_app(settings)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
-    await asyncio.sleep(0.3)  # both are idle, waiting to be woken
+    await app.state.batch_worker.settled()  # both idle, waiting to be woken
+    await app.state.webhook_sender.settled()
     app.state.batch_worker.wake()
     app.state.webhook_sender.wake()
     await lifespan.__aexit__(None, None, None)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.helpers import free_port, queue_two_batches, repo_root, serve
+from tests.helpers import free_port, held_batch, repo_root, serve
 
 pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
@@ -128,8 +128,7 @@ def test_graphiql_offline_runs_an_upsert_and_a_query_through_the_ui(browser: Bro
 
 def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, database_url: str) -> None:
     env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
-    with serve(database_url, env=env) as (base, key, _), opened(browser, f"{base}/graphql") as (page, requested, errors):
-        assert key is not None
+    with held_batch(database_url, 3000, env=env) as (base, key, batch_id, release), opened(browser, f"{base}/graphql") as (page, requested, errors):
         frames: list[tuple[str, dict[str, Any]]] = []
         page.on("websocket", lambda socket: (
             socket.on("framesent", lambda payload: frames.append(("sent", json.loads(payload)))),
@@ -137,10 +136,13 @@ def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, da
         ))  # fmt: skip
         page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
         paste_key(page, key)
-        batches = queue_two_batches(base, key, ahead=10_000)
 
-        document = f'subscription {{ batchProgress(id: "{batches[1]}") {{ status processed total }} }}'
-        final = run(page, document, '"COMPLETED"')
+        document = f'subscription {{ batchProgress(id: "{batch_id}") {{ status processed total }} }}'
+        held = run(page, document, '"PROCESSING"')  # subscribed, the batch leased by a paused worker
+        assert held["data"]["batchProgress"]["processed"] == 0
+        release()
+        page.wait_for_function("() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue().includes('COMPLETED')", timeout=60_000)
+        final = json.loads(result_pane(page))
         assert final["data"]["batchProgress"] == {"status": "COMPLETED", "processed": 3000, "total": 3000}
 
         init = next(payload for way, payload in frames if way == "sent" and payload["type"] == "connection_init")

@@ -44,6 +44,7 @@ async def test_committed_writes_reach_the_database_file_while_the_server_runs(ap
     assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 20
 
 
+@pytest.mark.system
 async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.MonkeyPatch, app: Any, api: Api, database_url: str) -> None:
     monkeypatch.setattr(checkpoint, "RESTART_FRAMES", 40)
     wal = Path(sqlite_path(database_url) + "-wal")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from tests.helpers import queue_two_batches, repo_root, serve
+from tests.helpers import held_batch, repo_root, serve
 
 pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
@@ -51,10 +52,16 @@ def test_graphql_http_audit_has_no_errors_or_warnings(database_url: str) -> None
 
 def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) -> None:
     env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
-    with serve(database_url, env=env) as (base, key, _):
-        assert key is not None
-        ids = queue_two_batches(base, key, ahead=10_000)  # Node starts in ~1 s, slower on a busy machine
-        result = node("node", "tests/clients/progress.mjs", base, key, ids[1])
+    with held_batch(database_url, 3000, env=env) as (base, key, batch_id, release), tempfile.TemporaryFile("w+") as out:
+        client = subprocess.Popen(["node", "tests/clients/progress.mjs", base, key, batch_id], cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (out.seek(0), out.readline())[1]:  # the first push: subscribed, the batch not started
+            assert client.poll() is None and time.monotonic() < deadline, client.stderr.read() if client.stderr else ""
+            time.sleep(0.05)
+        release()
+        _, stderr = client.communicate(timeout=120)
+        out.seek(0)
+        result = subprocess.CompletedProcess(client.args, client.returncode, out.read(), stderr)
     assert result.returncode == 0, result.stderr
     pushed = [json.loads(line)["data"]["batchProgress"] for line in result.stdout.splitlines()]
     processed = [p["processed"] for p in pushed]

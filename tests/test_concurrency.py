@@ -64,6 +64,7 @@ async def test_concurrent_upserts_of_many_identities_make_one_contact_each(datab
             assert data["lists"]["edges"][0]["node"]["size"] == 10
 
 
+@pytest.mark.system
 async def test_a_write_lock_held_by_another_process_never_stalls_the_server(tmp_path: Path) -> None:
     """Single upserts run their statements on the event loop (Database.write_here). While
     another connection holds SQLite's write lock, an upsert waits for it on the writer thread:
@@ -99,6 +100,7 @@ async def test_a_write_lock_held_by_another_process_never_stalls_the_server(tmp_
     assert longest < busy_timeout_s / 2, f"the event loop stalled {longest:.1f} s waiting for the lock"
 
 
+@pytest.mark.system
 async def test_a_batch_is_never_starved_by_a_stream_of_single_upserts(tmp_path: Path) -> None:
     """A batch's chunks wait for the write lock on the writer thread, up to the busy timeout,
     while single upserts take it on the event loop without waiting (Database.write_here). The

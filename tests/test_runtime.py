@@ -18,8 +18,10 @@ from contactql.store.batches import csv as imports
 from contactql.store.batches.queue import validate_entries
 from contactql.store.errors import ErrorCode, Invalid
 from tests.conftest import running
-from tests.helpers import queue_two_batches, serve
+from tests.helpers import serve, submit_batch
 from tests.test_batches import STATUS, submit
+
+pytestmark = pytest.mark.system  # a helper process per test: several processes
 
 
 @pytest.fixture
@@ -91,11 +93,10 @@ async def test_a_helper_that_dies_is_replaced_and_no_work_is_lost(helper: Helper
     assert second not in (first, os.getpid())
 
 
-@pytest.mark.system
 def test_the_helper_exits_when_the_server_is_killed(database_url: str) -> None:
     with serve(database_url) as (base, key, server):
         assert key is not None
-        queue_two_batches(base, key, size=BIG_BATCH)
+        submit_batch(base, key, size=BIG_BATCH)  # answered once validated: the helper has started
         children = [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
         assert sum(b"spawn_main" in c for c in commands) == 1, "the big batch started one helper process"

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import serve
+from tests.helpers import held_batch, serve
 
 pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
-SUBMIT = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id total } userErrors { code } } }"
 PROGRESS = "subscription P($id: ID!) { batchProgress(id: $id) { id status total processed created failed } }"
 ENV = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
 
@@ -32,18 +30,11 @@ async def receive(socket: Any) -> dict[str, Any]:
 
 
 async def test_batch_progress_pushes_every_tenth_and_completes(database_url: str) -> None:
-    with serve(database_url, env=ENV) as (base, key, _):
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
-            submitted = []
-            for name in ("ahead", "watched"):  # the first keeps the worker busy: the second waits QUEUED
-                contacts = [{"email": f"{name}{i}@example.com"} for i in range(3000)]
-                response = await http.post("/graphql", json={"query": SUBMIT, "variables": {"input": {"contacts": contacts}}})
-                submitted.append(response.json()["data"]["upsertContacts"]["batch"]["id"])
+    with held_batch(database_url, 3000, env=ENV) as (base, key, batch_id, release):
         socket = await connect(base, {"Authorization": f"Bearer {key}"})
         try:
             assert await receive(socket) == {"type": "connection_ack"}
-            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"id": submitted[1]}}}))
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"id": batch_id}}}))
             pushed = []
             while True:
                 message = await receive(socket)
@@ -51,6 +42,9 @@ async def test_batch_progress_pushes_every_tenth_and_completes(database_url: str
                     break
                 assert message["type"] == "next", message
                 pushed.append(message["payload"]["data"]["batchProgress"])
+                if len(pushed) == 1:  # subscribed, the batch not started: let the worker go
+                    assert pushed[0]["processed"] == 0, pushed
+                    release()
         finally:
             await socket.close()
     processed = [p["processed"] for p in pushed]

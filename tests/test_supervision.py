@@ -83,8 +83,7 @@ async def test_a_failing_receiver_is_retried_on_svix_s_schedule_until_it_fails(s
             waited = (next_at - clock()).total_seconds()
             assert 0.9 * delay - 1 <= waited <= 1.1 * delay, (number, waited, delay)  # the schedule, with its ±10 % jitter
             clock.advance(waited - 1)
-            app.state.webhook_sender.wake()
-            await asyncio.sleep(0.3)
+            await app.state.webhook_sender.settled()  # it looked, and found nothing due
             assert delivery(database_url, batch["id"])[1] == number - 1, "nothing is sent before it is due"
             clock.advance(1.5)
             app.state.webhook_sender.wake()
@@ -121,7 +120,7 @@ async def test_the_webhook_sender_survives_an_unexpected_error_in_an_attempt(
             if record.calls:
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
+        await app.state.webhook_sender.settled()  # the loop went on past the error, and idles
         assert delivery(database_url, batch["id"])[:2] == ("PENDING", 0), "kept, under its lease"
         clock.advance(31)  # the lease of the attempt that failed runs out
         app.state.webhook_sender.wake()

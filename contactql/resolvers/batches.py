@@ -186,7 +186,7 @@ async def batch_progress(info: Info, id: str) -> AsyncGenerator[BatchRow, None]:
         pushed = row.processed
         while not row.finished:
             try:
-                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see workers/webhooks.py, WebhookSender.step
+                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see supervise.Idle.wait
                     row = await updates.get()
             except TimeoutError:  # another process may be applying it: ask the database
                 row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row

@@ -8,6 +8,7 @@ refusal; `answer` (errors.py) turns that into the payload's userErrors."""
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -226,6 +227,7 @@ class ContactQLSchema(strawberry.Schema):
         return None
 
 
+@functools.cache  # one per process and flag: the schema depends on nothing else, and building it costs ~30 ms
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return ContactQLSchema(
         query=Query,

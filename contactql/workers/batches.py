@@ -28,7 +28,7 @@ from typing import Any
 from contactql.config import Settings
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database, is_passing
-from contactql.supervise import supervised
+from contactql.supervise import Idle, supervised
 
 log = logging.getLogger("contactql.batches")
 
@@ -73,22 +73,24 @@ class BatchWorker:
         self._progress = progress
         self._on_finished = on_finished
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
-        self._wake = asyncio.Event()
+        self._idle = Idle()
 
     def wake(self) -> None:
         """A batch was accepted: look for work now rather than at the next poll."""
-        self._wake.set()
+        self._idle.wake()
+
+    async def settled(self) -> None:
+        """Return once the worker has applied what is waiting now and is idle (supervise.Idle)."""
+        await self._idle.settled()
 
     async def run(self) -> None:
         await supervised("batch worker", self.step)
 
     async def step(self) -> None:
         """Apply what is waiting, then wait for a wake-up or the next poll."""
-        self._wake.clear()
+        self._idle.begin()
         await self.drain()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see workers/webhooks.py, WebhookSender.step
-                await self._wake.wait()
+        await self._idle.wait(IDLE_POLL_SECONDS)
 
     async def drain(self) -> None:
         """Apply batches until none is waiting (none queued, none with an expired lease)."""

@@ -22,7 +22,7 @@ from contactql.config import Settings
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.db.database import Database
-from contactql.supervise import Clock, supervised, utc_now
+from contactql.supervise import Clock, Idle, supervised, utc_now
 
 log = logging.getLogger("contactql.webhooks")
 
@@ -54,10 +54,14 @@ class WebhookSender:
         self._settings = settings
         self._clock = clock
         self._owner = f"sender-{uuid.uuid4().hex[:12]}"
-        self._wake = asyncio.Event()
+        self._idle = Idle()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._idle.wake()
+
+    async def settled(self) -> None:
+        """Return once the sender has sent what is due now and is idle (supervise.Idle)."""
+        await self._idle.settled()
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
@@ -65,20 +69,14 @@ class WebhookSender:
 
     async def step(self, client: httpx.AsyncClient) -> None:
         """Send what is due now, else wait until something is (or a wake-up)."""
-        self._wake.clear()
+        self._idle.begin()
         due = await self._db.write(
             webhooks.claim_due, owner=self._owner, lease_seconds=ATTEMPT_TIMEOUT_SECONDS * 3, limit=CLAIM_LIMIT, now=self._clock()
         )
         if due:
             await asyncio.gather(*(self._attempt(client, d) for d in due))
             return
-        idle = await self._idle_seconds()
-        # asyncio.timeout, never wait_for: on Python 3.11 wait_for returns the result of a wait
-        # that ended in the tick it was cancelled (a wake-up at shutdown), swallowing the
-        # cancellation, and the server never stops (CPython gh-86296).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(idle):
-                await self._wake.wait()
+        await self._idle.wait(await self._idle_seconds())
 
     async def _idle_seconds(self) -> float:
         next_due = await self._db.read(webhooks.next_due)
