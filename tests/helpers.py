@@ -180,7 +180,7 @@ def _wait_until_up(process: subprocess.Popen[str], base: str) -> str | None:
         if process.poll() is not None:
             raise RuntimeError(f"contactql serve exited with {process.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=1, trust_env=False).status_code == 200:
                 break
         except httpx.TransportError:
             time.sleep(0.1)

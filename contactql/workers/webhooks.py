@@ -64,7 +64,7 @@ class WebhookSender:
         await self._idle.settled()
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+        async with outbound.client(ATTEMPT_TIMEOUT_SECONDS) as client:
             await supervised("webhook sender", lambda: self.step(client))
 
     async def step(self, client: httpx.AsyncClient) -> None:

@@ -6,6 +6,7 @@ Read from the import statements (ast), so a function-level import counts too; im
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def _runtime_nodes(node: ast.AST):
         yield from _runtime_nodes(child)
 
 
-def imports_of(name: str) -> set[str]:
+@functools.cache
+def imports_of(name: str) -> frozenset[str]:
     """Every module `name` imports when it runs: contactql modules and third-party roots."""
     out: set[str] = set()
     for node in _runtime_nodes(ast.parse(MODULES[name].read_text())):
@@ -46,7 +48,7 @@ def imports_of(name: str) -> set[str]:
                 out.add(candidate if candidate in MODULES else node.module)
         elif isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
-    return out
+    return frozenset(out)
 
 
 def _layer(name: str) -> str:

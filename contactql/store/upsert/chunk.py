@@ -141,7 +141,8 @@ class ChunkState:
     def with_column(self, column: str, value: Any) -> set[int]:
         return self.index[column].get(index_key(column, value), set())
 
-    def _add_loaded(self, row: Any) -> None:
+    def add_loaded(self, row: Any) -> None:
+        """A contact row as read from the database (a row in CONTACT_COLUMNS order)."""
         data = dict(zip(CONTACT_COLUMNS, row, strict=True))
         cid = data["id"]
         if cid in self.rows:
@@ -272,7 +273,7 @@ def _lock_keys(work: Sequence[Work]) -> set[str]:
 
 def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:
     for row in rows:
-        state._add_loaded(row)
+        state.add_loaded(row)
 
 
 def _load_props(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
