@@ -89,3 +89,18 @@ class Idle:
         while self._idle < wanted:
             self._went_idle.clear()
             await self._went_idle.wait()
+
+
+class Loop:
+    """A background loop with a wake-up call (`wake`) and a way to know it has caught up (`settled`)."""
+
+    def __init__(self) -> None:
+        self._idle = Idle()
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll."""
+        self._idle.wake()
+
+    async def settled(self) -> None:
+        """Return once the loop has done what is due now and is idle (`Idle.settled`)."""
+        await self._idle.settled()

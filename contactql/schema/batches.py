@@ -13,7 +13,7 @@ from contactql.context import Info
 from contactql.resolvers import batches as resolve
 from contactql.schema.enums import ErrorCode, MatchRule, UpsertOutcome, publish
 from contactql.schema.errors import InvalidProperty, UserError
-from contactql.schema.inputs import ContactInput, EventOptionsInput, MatchStrategyInput, raw_input
+from contactql.schema.inputs import ContactInput, EventOptionsInput, MatchStrategyInput, default_country, raw_input
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.payloads import item_user_errors
 from contactql.store.batches.outbox import DeliveryRow
@@ -201,7 +201,7 @@ class UpsertContactsInput:
     restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match.")
     webhook_url: Maybe[str | None] = strawberry.field(description="POSTed a signed summary when the batch finishes (https, public address).")
     idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's batch.")
-    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
+    default_country: Maybe[str | None] = default_country()
     events: Maybe[EventOptionsInput | None] = strawberry.field(description="Events to write per created / updated contact.")
 
 
@@ -244,19 +244,16 @@ class ImportReport:
 
 @strawberry.type(description="The result of upsertContacts or importContacts: the batch, QUEUED, before any contact is written.")
 class UpsertContactsPayload:
-    batch: Batch | None = strawberry.field(description="The accepted batch; null when the request was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why the request was refused.")
+    batch: Batch | None = strawberry.field(default=None, description="The accepted batch; null when the request was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why the request was refused.")
     import_report: ImportReport | None = strawberry.field(default=None, description="How importContacts read the file; null for upsertContacts.")
 
     @classmethod
     def of(cls, row: BatchRow) -> UpsertContactsPayload:
-        return cls(batch=Batch.from_row(row), user_errors=[])
+        return cls(batch=Batch.from_row(row))
 
     @classmethod
     def of_import(cls, accepted: tuple[BatchRow, Any]) -> UpsertContactsPayload:
         row, prepared = accepted
-        return cls(batch=Batch.from_row(row), user_errors=[], import_report=ImportReport.of(prepared))
+        return cls(batch=Batch.from_row(row), import_report=ImportReport.of(prepared))
 
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> UpsertContactsPayload:
-        return cls(batch=None, user_errors=errors)

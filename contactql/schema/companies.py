@@ -20,13 +20,6 @@ class Company:
 
 @strawberry.type(description="The result of createCompany.")
 class CompanyPayload:
-    company: Company | None = strawberry.field(description="The new company; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    company: Company | None = strawberry.field(default=None, description="The new company; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, row: CompanyRow) -> CompanyPayload:
-        return cls(company=Company.from_row(row), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> CompanyPayload:
-        return cls(company=None, user_errors=errors)

@@ -49,11 +49,12 @@ T = TypeVar("T")
 P = TypeVar("P")
 
 
-async def answer(call: Awaitable[T], of: Callable[[T], P], refused: Callable[[list[UserError]], P], *prefix: str) -> P:
-    """A mutation's payload: `of(value)` when the resolver returns, `refused(userErrors)` when
-    the store refuses (StoreError); `prefix` places the problems' paths, e.g. under "input"."""
+async def answer(call: Awaitable[T], of: Callable[[T], P], payload: Callable[..., P], *prefix: str) -> P:
+    """A mutation's payload: `of(value)` when the resolver returns; when the store refuses
+    (StoreError), `payload(userErrors=…)` — every other field of a payload defaults to null or
+    empty. `prefix` places the problems' paths, e.g. under "input"."""
     try:
         value = await call
     except StoreError as error:
-        return refused(user_errors(error.problems, *prefix))
+        return payload(user_errors=user_errors(error.problems, *prefix))
     return of(value)

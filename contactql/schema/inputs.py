@@ -20,6 +20,13 @@ from contactql.schema.enums import ContactField, EmailStatus, MatchAction, Match
 from contactql.store.model import DEFAULT_RULES
 
 T = TypeVar("T")
+
+
+def default_country() -> Any:
+    """The `defaultCountry` field of every input that carries phone numbers."""
+    return strawberry.field(
+        description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
+    )
 RawInput = Mapping[str, Any]
 
 
@@ -128,5 +135,5 @@ class UpsertContactInput:
     restore_deleted: bool | None = strawberry.field(default=False, description="Restore a deleted contact that matches instead of skipping it.")
     dry_run: bool | None = strawberry.field(default=False, description="Match and validate, return what would happen, and write nothing.")
     idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's result without applying it again.")
-    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
+    default_country: Maybe[str | None] = default_country()
     events: Maybe[EventOptionsInput | None] = strawberry.field(description="Events to write when the contact is created or updated.")

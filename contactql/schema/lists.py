@@ -60,30 +60,20 @@ class ContactListConnection(Connection[ContactListEdge]):
 
 @strawberry.type(description="The result of addContactsToList and removeContactsFromList.")
 class ListMembershipPayload:
-    list: ContactList | None = strawberry.field(description="The list; null when it was not found.")
-    changed: int = strawberry.field(description="Memberships added or removed.")
-    unknown_ids: builtins.list[str] = strawberry.field(description="Given contact ids or externalIds that name no contact of the workspace.")
-    user_errors: builtins.list[UserError] = strawberry.field(description="Why nothing was changed.")
+    list: ContactList | None = strawberry.field(default=None, description="The list; null when it was not found.")
+    changed: int = strawberry.field(default=0, description="Memberships added or removed.")
+    unknown_ids: builtins.list[str] = strawberry.field(default_factory=builtins.list, description="Given contact ids or externalIds that name no contact of the workspace.")
+    user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why nothing was changed.")
 
     @classmethod
     def of(cls, change: tuple[ListRow, int, builtins.list[str]]) -> ListMembershipPayload:
         row, changed, unknown = change
-        return cls(list=ContactList.from_row(row), changed=changed, unknown_ids=unknown, user_errors=[])
+        return cls(list=ContactList.from_row(row), changed=changed, unknown_ids=unknown)
 
-    @classmethod
-    def refused(cls, errors: builtins.list[UserError]) -> ListMembershipPayload:
-        return cls(list=None, changed=0, unknown_ids=[], user_errors=errors)
 
 
 @strawberry.type(description="The result of createList.")
 class ContactListPayload:
-    list: ContactList | None = strawberry.field(description="The new list; null when it was refused.")
-    user_errors: builtins.list[UserError] = strawberry.field(description="Why it was refused.")
+    list: ContactList | None = strawberry.field(default=None, description="The new list; null when it was refused.")
+    user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, row: ListRow) -> ContactListPayload:
-        return cls(list=ContactList.from_row(row), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: builtins.list[UserError]) -> ContactListPayload:
-        return cls(list=None, user_errors=errors)

@@ -22,32 +22,22 @@ def item_user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[U
 
 @strawberry.type(description="What upsertContact, subscribeContact or confirmContact did.")
 class UpsertContactPayload:
-    outcome: UpsertOutcome | None = strawberry.field(description="What happened; null when a userError stopped the write.")
-    matched_by: MatchRule | None = strawberry.field(description="The rule that found the contact; null when created or not matched.")
-    changed_fields: list[str] = strawberry.field(description='Fields written, e.g. ["firstName", "properties.city", "lists"]; empty when UNCHANGED.')
-    contact: Contact | None = strawberry.field(description="The (first) contact written or matched; null when failed, skipped unmatched, or a dry-run CREATED.")
-    contacts: list[Contact] = strawberry.field(description="Every contact written (several with UPDATE_ALL).")
-    invalid_properties: list[InvalidProperty] = strawberry.field(description="Property values that were not written, and why; the rest of the contact was written.")
-    invalid_contact_ids: list[strawberry.ID] = strawberry.field(description="Ids that name no contact of the workspace.")
-    user_errors: list[UserError] = strawberry.field(description="Problems with the input.")
+    outcome: UpsertOutcome | None = strawberry.field(default=None, description="What happened; null when a userError stopped the write.")
+    matched_by: MatchRule | None = strawberry.field(default=None, description="The rule that found the contact; null when created or not matched.")
+    changed_fields: list[str] = strawberry.field(default_factory=list, description='Fields written, e.g. ["firstName", "properties.city", "lists"]; empty when UNCHANGED.')
+    contact: Contact | None = strawberry.field(default=None, description="The (first) contact written or matched; null when failed, skipped unmatched, or a dry-run CREATED.")
+    contacts: list[Contact] = strawberry.field(default_factory=list, description="Every contact written (several with UPDATE_ALL).")
+    invalid_properties: list[InvalidProperty] = strawberry.field(default_factory=list, description="Property values that were not written, and why; the rest of the contact was written.")
+    invalid_contact_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Ids that name no contact of the workspace.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Problems with the input.")
 
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> UpsertContactPayload:
-        return cls(
-            outcome=None, matched_by=None, changed_fields=[], contact=None, contacts=[],
-            invalid_properties=[], invalid_contact_ids=[], user_errors=errors,
-        )  # fmt: skip
 
     @classmethod
     def confirmed(cls, confirmation: tuple[dict[str, Any], list[str]]) -> UpsertContactPayload:
         """confirmContact's answer: the contact, UPDATED, or UNCHANGED when it already was confirmed."""
         row, changed = confirmation
         contact = Contact.from_row(row)
-        return cls(
-            outcome=UpsertOutcome("UPDATED" if changed else "UNCHANGED"),
-            matched_by=None, changed_fields=changed, contact=contact, contacts=[contact],
-            invalid_properties=[], invalid_contact_ids=[], user_errors=[],
-        )  # fmt: skip
+        return cls(outcome=UpsertOutcome("UPDATED" if changed else "UNCHANGED"), changed_fields=changed, contact=contact, contacts=[contact])
 
     @classmethod
     def from_result(cls, result: ItemResult, *, prefix: tuple[str, ...] = ("contact",)) -> UpsertContactPayload:
@@ -66,13 +56,6 @@ class UpsertContactPayload:
 
 @strawberry.type(description="The result of deleteContact.")
 class DeleteContactPayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="The id of the deleted contact; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The id of the deleted contact; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, contact_id: int) -> DeleteContactPayload:
-        return cls(deleted_id=strawberry.ID(str(contact_id)), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> DeleteContactPayload:
-        return cls(deleted_id=None, user_errors=errors)

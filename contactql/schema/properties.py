@@ -41,13 +41,6 @@ class PropertyFieldInput:
 
 @strawberry.type(description="The result of createPropertyField.")
 class PropertyFieldPayload:
-    field: PropertyField | None = strawberry.field(description="The new field; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    field: PropertyField | None = strawberry.field(default=None, description="The new field; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, field: FieldDef) -> PropertyFieldPayload:
-        return cls(field=PropertyField.from_def(field), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> PropertyFieldPayload:
-        return cls(field=None, user_errors=errors)

@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext
 from contactql.context import Info
 from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscriptions, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
-from contactql.schema.companies import CompanyPayload
+from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
@@ -118,7 +118,7 @@ class Mutation:
     )
     async def upsert_contact(self, info: Info, input: Annotated[UpsertContactInput, strawberry.argument(description="The contact and how to match it.")]) -> UpsertContactPayload:
         result = contacts.upsert_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload.refused)
+        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload)
 
     @strawberry.mutation(
         description="Create or update many contacts as one batch: stored and returned QUEUED, applied in the background.",
@@ -126,14 +126,14 @@ class Mutation:
     )
     async def upsert_contacts(self, info: Info, input: Annotated[UpsertContactsInput, strawberry.argument(description="The contacts and how to match them.")]) -> UpsertContactsPayload:
         batch = batches.upsert_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(batch, UpsertContactsPayload.of, UpsertContactsPayload.refused)
+        return await answer(batch, UpsertContactsPayload.of, UpsertContactsPayload)
 
     @strawberry.mutation(
         description="Soft-delete a contact: it keeps its identity and can be restored with restoreDeleted.",
         permission_classes=[CanWrite],
     )
     async def delete_contact(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]) -> DeleteContactPayload:
-        return await answer(contacts.delete_contact(info, id), DeleteContactPayload.of, DeleteContactPayload.refused)
+        return await answer(contacts.delete_contact(info, id), lambda deleted: DeleteContactPayload(deleted_id=strawberry.ID(str(deleted))), DeleteContactPayload)
 
     @strawberry.mutation(
         description="Subscribe a contact from a form: matched by email or mobile, double opt-in, workflow events.",
@@ -141,11 +141,11 @@ class Mutation:
     )
     async def subscribe_contact(self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]) -> UpsertContactPayload:
         result = subscriptions.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload.refused)
+        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload)
 
     @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
     async def confirm_contact(self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]) -> UpsertContactPayload:
-        return await answer(subscriptions.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload.refused)
+        return await answer(subscriptions.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload)
 
     @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
     async def add_contacts_to_list(
@@ -156,7 +156,7 @@ class Mutation:
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
         change = lists.change_members(info, list_id, contact_ids, external_ids, add=True)
-        return await answer(change, ListMembershipPayload.of, ListMembershipPayload.refused)
+        return await answer(change, ListMembershipPayload.of, ListMembershipPayload)
 
     @strawberry.mutation(
         description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list.",
@@ -170,7 +170,7 @@ class Mutation:
         external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
     ) -> ListMembershipPayload:
         change = lists.change_members(info, list_id, contact_ids, external_ids, add=False)
-        return await answer(change, ListMembershipPayload.of, ListMembershipPayload.refused)
+        return await answer(change, ListMembershipPayload.of, ListMembershipPayload)
 
     @strawberry.mutation(description="Deliver events of these types to a URL, signed (admin keys).", permission_classes=[IsAdmin])
     async def create_webhook_endpoint(
@@ -179,11 +179,11 @@ class Mutation:
         url: Annotated[str, strawberry.argument(description="An https URL on a public address.")],
         event_types: Annotated[list[str], strawberry.argument(description='Event types to deliver; "*" for all.')],
     ) -> WebhookEndpointPayload:
-        return await answer(webhooks.create_endpoint(info, url, event_types), WebhookEndpointPayload.of, WebhookEndpointPayload.refused)
+        return await answer(webhooks.create_endpoint(info, url, event_types), lambda row: WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row)), WebhookEndpointPayload)
 
     @strawberry.mutation(description="Stop delivering events to an endpoint (admin keys).", permission_classes=[IsAdmin])
     async def delete_webhook_endpoint(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]) -> DeleteWebhookEndpointPayload:
-        return await answer(webhooks.delete_endpoint(info, id), DeleteWebhookEndpointPayload.of, DeleteWebhookEndpointPayload.refused)
+        return await answer(webhooks.delete_endpoint(info, id), lambda deleted: DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(str(deleted))), DeleteWebhookEndpointPayload)
 
     @strawberry.mutation(
         description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch.",
@@ -191,25 +191,25 @@ class Mutation:
     )
     async def import_contacts(self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]) -> UpsertContactsPayload:
         batch = batches.import_contacts(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(batch, UpsertContactsPayload.of_import, UpsertContactsPayload.refused)
+        return await answer(batch, UpsertContactsPayload.of_import, UpsertContactsPayload)
 
     @strawberry.mutation(description="Change the workspace's settings (admin keys).", permission_classes=[IsAdmin])
     async def update_workspace(self, info: Info, input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="The settings to change.")]) -> WorkspacePayload:
         change = workspace.update_workspace(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(change, WorkspacePayload.of, WorkspacePayload.refused, "input")
+        return await answer(change, lambda row: WorkspacePayload(workspace=Workspace.from_row(row)), WorkspacePayload, "input")
 
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
     async def create_list(self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]) -> ContactListPayload:
-        return await answer(lists.create_list(info, name), ContactListPayload.of, ContactListPayload.refused)
+        return await answer(lists.create_list(info, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
 
     @strawberry.mutation(description="Define a custom property field.", permission_classes=[CanWrite])
     async def create_property_field(self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]) -> PropertyFieldPayload:
         field = properties.create_property_field(info, input.name, model.PropertyType(input.type.value), input.options)
-        return await answer(field, PropertyFieldPayload.of, PropertyFieldPayload.refused, "input")
+        return await answer(field, lambda row: PropertyFieldPayload(field=PropertyField.from_def(row)), PropertyFieldPayload, "input")
 
     @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
     async def create_company(self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]) -> CompanyPayload:
-        return await answer(companies.create_company(info, name), CompanyPayload.of, CompanyPayload.refused)
+        return await answer(companies.create_company(info, name), lambda row: CompanyPayload(company=Company.from_row(row)), CompanyPayload)
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import Maybe
 
-from contactql.schema.inputs import ContactInput, raw_input
+from contactql.schema.inputs import ContactInput, default_country, raw_input
 
 
 @raw_input
@@ -13,4 +13,4 @@ from contactql.schema.inputs import ContactInput, raw_input
 class SubscribeContactInput:
     contact: ContactInput = strawberry.field(description="The contact; its email status is set by the double opt-in, not by the form.")
     form_type: Maybe[str | None] = strawberry.field(description="Appended to the event types: subscribeFromApi-<formType>.")
-    default_country: Maybe[str | None] = strawberry.field(description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's.")
+    default_country: Maybe[str | None] = default_country()

@@ -24,27 +24,13 @@ class WebhookEndpoint:
 
 @strawberry.type(description="The result of createWebhookEndpoint.")
 class WebhookEndpointPayload:
-    endpoint: WebhookEndpoint | None = strawberry.field(description="The new endpoint; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    endpoint: WebhookEndpoint | None = strawberry.field(default=None, description="The new endpoint; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, row: EndpointRow) -> WebhookEndpointPayload:
-        return cls(endpoint=WebhookEndpoint.from_row(row), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> WebhookEndpointPayload:
-        return cls(endpoint=None, user_errors=errors)
 
 
 @strawberry.type(description="The result of deleteWebhookEndpoint.")
 class DeleteWebhookEndpointPayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="The deleted endpoint's id; null when none was found.")
-    user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted.")
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The deleted endpoint's id; null when none was found.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was deleted.")
 
-    @classmethod
-    def of(cls, endpoint_id: str) -> DeleteWebhookEndpointPayload:
-        return cls(deleted_id=strawberry.ID(endpoint_id), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> DeleteWebhookEndpointPayload:
-        return cls(deleted_id=None, user_errors=errors)

@@ -37,13 +37,6 @@ class UpdateWorkspaceInput:
 
 @strawberry.type(description="The result of updateWorkspace.")
 class WorkspacePayload:
-    workspace: Workspace | None = strawberry.field(description="The workspace after the change; null when it was refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+    workspace: Workspace | None = strawberry.field(default=None, description="The workspace after the change; null when it was refused.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
-    @classmethod
-    def of(cls, row: WorkspaceRow) -> WorkspacePayload:
-        return cls(workspace=Workspace.from_row(row), user_errors=[])
-
-    @classmethod
-    def refused(cls, errors: list[UserError]) -> WorkspacePayload:
-        return cls(workspace=None, user_errors=errors)

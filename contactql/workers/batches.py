@@ -28,7 +28,7 @@ from typing import Any
 from contactql.config import Settings
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database, is_passing
-from contactql.supervise import Idle, supervised
+from contactql.supervise import Loop, supervised
 
 log = logging.getLogger("contactql.batches")
 
@@ -66,22 +66,14 @@ def chunk_size(total: int, largest: int) -> int:
     return max(1, min(largest, -(-total // 10)))
 
 
-class BatchWorker:
+class BatchWorker(Loop):
     def __init__(self, db: Database, settings: Settings, progress: ProgressHub, on_finished: Callable[[], None]) -> None:
+        super().__init__()
         self._db = db
         self._settings = settings
         self._progress = progress
         self._on_finished = on_finished
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
-        self._idle = Idle()
-
-    def wake(self) -> None:
-        """A batch was accepted: look for work now rather than at the next poll."""
-        self._idle.wake()
-
-    async def settled(self) -> None:
-        """Return once the worker has applied what is waiting now and is idle (supervise.Idle)."""
-        await self._idle.settled()
 
     async def run(self) -> None:
         await supervised("batch worker", self.step)

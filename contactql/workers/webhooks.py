@@ -22,7 +22,7 @@ from contactql.config import Settings
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.db.database import Database
-from contactql.supervise import Clock, Idle, supervised, utc_now
+from contactql.supervise import Clock, Loop, supervised, utc_now
 
 log = logging.getLogger("contactql.webhooks")
 
@@ -42,7 +42,7 @@ def signed_headers(delivery: DeliveryRow, now: dt.datetime) -> dict[str, str]:
     }
 
 
-class WebhookSender:
+class WebhookSender(Loop):
     """Claims due deliveries, attempts each, records the outcome; supervised (supervise.py).
 
     An attempt that fails unexpectedly (not an HTTP failure, which is recorded and retried on
@@ -50,18 +50,11 @@ class WebhookSender:
     the lease runs out; the other deliveries of its claim go on."""
 
     def __init__(self, db: Database, settings: Settings, clock: Clock = utc_now) -> None:
+        super().__init__()
         self._db = db
         self._settings = settings
         self._clock = clock
         self._owner = f"sender-{uuid.uuid4().hex[:12]}"
-        self._idle = Idle()
-
-    def wake(self) -> None:
-        self._idle.wake()
-
-    async def settled(self) -> None:
-        """Return once the sender has sent what is due now and is idle (supervise.Idle)."""
-        await self._idle.settled()
 
     async def run(self) -> None:
         async with outbound.client(ATTEMPT_TIMEOUT_SECONDS) as client:
