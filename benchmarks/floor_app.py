@@ -35,7 +35,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from contactql.schema import batches as batch_types
 from contactql.schema import inputs
 from contactql.schema.batches import UpsertContactsInput, UpsertContactsPayload
-from contactql.schema.contact import Contact
+from contactql.schema.contacts import Contact
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.payloads import UpsertContactPayload
 from contactql.store.db.tables import value_hash

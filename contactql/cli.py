@@ -1,4 +1,4 @@
-"""The `contactql` command: serve, keys, import, schema.
+"""The `contactql` command: serve, keys, import, db, schema.
 
 Every command that takes `--database` creates or migrates the database first. Output meant
 for scripts is on stdout (a new key is alone on the last line); notes go to stderr.

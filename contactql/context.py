@@ -127,4 +127,4 @@ class Context:
 
 Info = strawberry.Info[Context, None]
 
-__all__ = ["ApiError", "CompanyRow", "Context", "Info", "ListRow", "Loaders", "Services"]
+__all__ = ["ApiError", "Context", "Info", "Loaders", "Services"]

@@ -83,7 +83,8 @@ def _decide_then_wait(database_url: str, mobile: str, barrier: Any, results: Any
     from contactql.config import Settings
     from contactql.store.db.database import Database
     from contactql.store.model import MatchRule, MatchStrategy, UpsertOptions
-    from contactql.store.upsert.pipeline import Work, upsert_chunk
+    from contactql.store.upsert.chunk import Work
+    from contactql.store.upsert.pipeline import upsert_chunk
     from contactql.store.upsert.validate import validate_contact
     from contactql.store.workspace.keys import ensure_workspace
 

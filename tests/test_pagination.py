@@ -1,4 +1,4 @@
-"""Hand-written Relay connections: cursors, bounds, filters, and no N+1 queries."""
+"""Relay connections (one generic Connection): cursors, bounds, filters, and no N+1 queries."""
 
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ async def test_everyday_operations_never_read_a_whole_workspace(tmp_path: Path) 
 
 
 def _cursor(contact_id: str) -> str:
-    from contactql.resolvers.paging import encode_cursor
+    from contactql.resolvers.pagination import encode_cursor
 
     return encode_cursor(int(contact_id))
 

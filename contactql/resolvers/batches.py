@@ -9,7 +9,7 @@ from typing import Any
 
 from contactql import outbound
 from contactql.context import ApiError, Info
-from contactql.resolvers.paging import Page, by_creation, counted, decode_id_cursor, decode_time_cursor, paginate
+from contactql.resolvers.pagination import Page, by_creation, counted, decode_id_cursor, decode_time_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.store.batches import outbox as webhooks

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contactql.context import ApiError, Info
-from contactql.resolvers.paging import Page, decode_id_cursor, paginate
+from contactql.resolvers.pagination import Page, decode_id_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
 from contactql.store.model import ItemResult, Source, UpsertOptions

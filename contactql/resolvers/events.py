@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from contactql.context import Info
-from contactql.resolvers.paging import Page, decode_id_cursor, empty_page, paginate
+from contactql.resolvers.pagination import Page, decode_id_cursor, empty_page, paginate
 from contactql.store.values import parse_contact_id
 from contactql.store.workspace import events
 from contactql.store.workspace.events import EventRow

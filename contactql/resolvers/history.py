@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contactql.context import Info
-from contactql.resolvers.paging import Page, counted, decode_id_cursor, paginate
+from contactql.resolvers.pagination import Page, counted, decode_id_cursor, paginate
 from contactql.store.workspace import history
 from contactql.store.workspace.history import HistoryRow
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from contactql.context import Info
-from contactql.resolvers.paging import Page, by_creation, decode_time_cursor, paginate
+from contactql.resolvers.pagination import Page, by_creation, decode_time_cursor, paginate
 from contactql.store.workspace import lists
 from contactql.store.workspace.lists import ListRow
 

@@ -1,4 +1,5 @@
-"""Hardening in one place (SPEC §9): document limits, caches and error masking.
+"""Hardening of the schema (SPEC §9): document limits, caches and error masking; the rate and
+cost limit is contactql/limits.py, added to the same list of extensions here.
 
 Strawberry's own extensions do the work, but for the depth and alias limits, whose Strawberry
 rules take exponential time on nested fragments (DocumentLimitsRule says why). Each extension

@@ -2,7 +2,7 @@
 
 These inputs arrive in resolvers as the mapping graphql-core coerced (GraphQL field names as
 keys, an omitted field absent, an explicit null as None) — see `raw_input`. That mapping is
-exactly what `store.validate` takes, and it skips Strawberry's generic per-field conversion,
+exactly what `store/upsert/validate.py: validate_contact` takes, and it skips Strawberry's generic per-field conversion,
 which costs ~170 µs per contact (issue 4's measurement) and would be paid again for every
 item of a batch. The schema keeps its typed, documented inputs; only the Python value differs.
 Fields are `Maybe[...]`: omitted means "leave as it is", null means "clear".
@@ -27,7 +27,6 @@ def default_country() -> Any:
     return strawberry.field(
         description="The country (ISO 3166 alpha-2, e.g. NO) of phone numbers written without one, such as 953 45 259; default: the workspace's."
     )
-RawInput = Mapping[str, Any]
 
 
 def raw_input(cls: type[T]) -> type[T]:

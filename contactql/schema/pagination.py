@@ -3,7 +3,7 @@
 Each connection of the API is a named subclass carrying only its words (the SDL keeps its
 per-connection descriptions): `@connection("ContactConnection", "A page of contacts …",
 edges="The contacts of this page, by id.", …)`. `Connection.of(page, node)` maps a resolver's
-`Page` of rows (resolvers/paging.py) to the type; paging itself lives there.
+`Page` of rows (resolvers/pagination.py) to the type; paging itself lives there.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 
-from contactql.resolvers.paging import Page
+from contactql.resolvers.pagination import Page
 
 N = TypeVar("N")
 E = TypeVar("E", bound="Edge[Any]")

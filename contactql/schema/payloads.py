@@ -40,7 +40,7 @@ class UpsertContactPayload:
         return cls(outcome=UpsertOutcome("UPDATED" if changed else "UNCHANGED"), changed_fields=changed, contact=contact, contacts=[contact])
 
     @classmethod
-    def from_result(cls, result: ItemResult, *, prefix: tuple[str, ...] = ("contact",)) -> UpsertContactPayload:
+    def from_result(cls, result: ItemResult) -> UpsertContactPayload:
         contacts = [Contact.from_row(row) for row in result.contacts if row["id"] > 0]
         return cls(
             outcome=None if result.outcome is None else UpsertOutcome(result.outcome.value),
@@ -50,7 +50,7 @@ class UpsertContactPayload:
             contacts=contacts,
             invalid_properties=[InvalidProperty.from_row(p) for p in result.invalid_properties],
             invalid_contact_ids=[strawberry.ID(i) for i in result.invalid_contact_ids],
-            user_errors=item_user_errors(result.errors, prefix),
+            user_errors=item_user_errors(result.errors, ("contact",)),
         )
 
 

@@ -17,7 +17,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from contactql.context import Info
-from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscriptions, webhooks, workspace
+from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
@@ -30,7 +30,7 @@ from contactql.schema.lists import ContactList, ContactListConnection, ContactLi
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
-from contactql.schema.subscriptions import SubscribeContactInput
+from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
@@ -140,12 +140,12 @@ class Mutation:
         permission_classes=[CanWrite],
     )
     async def subscribe_contact(self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]) -> UpsertContactPayload:
-        result = subscriptions.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
+        result = subscribe.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
         return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload)
 
     @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
     async def confirm_contact(self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]) -> UpsertContactPayload:
-        return await answer(subscriptions.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload)
+        return await answer(subscribe.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload)
 
     @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
     async def add_contacts_to_list(

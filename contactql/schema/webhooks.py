@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 
 from contactql.schema.errors import UserError
-from contactql.store.workspace.events import EndpointRow
+from contactql.store.workspace.webhooks import EndpointRow
 
 
 @strawberry.type(description="Where events of some types are delivered, signed like batch webhooks.")

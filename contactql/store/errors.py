@@ -5,7 +5,8 @@
      ├── NotFound         a referenced row does not exist      NOT_FOUND, LIST_NOT_FOUND, …
      └── Conflict         the write would break a rule         DUPLICATE_IDENTITY, …
 
-A Problem is one (field path, code, message); resolvers turn each into a GraphQL `UserError`.
+A Problem is one (field path, code, message); the schema turns each into a GraphQL `UserError`
+(schema/errors.py: `answer`, `UserError.from_problem`).
 Per-item problems of an upsert are not raised at all: they come back in the item's result, so
 one bad item never stops its neighbours. Anything else that escapes the store is a bug and is
 masked as INTERNAL by the schema.

@@ -42,7 +42,8 @@ def imports_of(name: str) -> frozenset[str]:
     """Every module `name` imports when it runs: contactql modules and third-party roots."""
     out: set[str] = set()
     for node in _runtime_nodes(ast.parse(MODULES[name].read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module, f"{name}: a relative import; the layer tests read absolute ones"
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
                 out.add(candidate if candidate in MODULES else node.module)
@@ -60,6 +61,25 @@ def test_no_import_goes_back_up(name: str) -> None:
     """Resolvers return rows and never import schema/; the store imports neither."""
     above = {"resolvers": ("contactql.schema",), "store": ("contactql.schema", "contactql.resolvers", "contactql.workers", "contactql.app")}[_layer(name)]
     assert not [i for i in imports_of(name) if i.startswith(above)]
+
+
+def reachable(name: str) -> set[str]:
+    """Every contactql module `name` loads, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        for found in imports_of(todo.pop()):
+            if found in MODULES and found not in seen:
+                seen.add(found)
+                todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if _layer(n) in ("resolvers", "store")))
+def test_not_even_through_another_module(name: str) -> None:
+    """context.py is imported by both schema and resolvers: nothing a resolver loads, by any
+    path, may load the schema."""
+    above = ("contactql.schema",) if _layer(name) == "resolvers" else ("contactql.schema", "contactql.resolvers")
+    assert not [m for m in reachable(name) if m.startswith(above)]
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if _layer(n) != "store"))
@@ -104,3 +124,11 @@ def test_an_enum_loads_little() -> None:
     code = "import sys, contactql.schema.enums; print(sum(m.startswith('contactql') for m in sys.modules))"
     loaded = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert loaded <= 8
+
+
+def test_every_benchmark_imports() -> None:
+    """Benchmarks are not run by CI: a module they import that moved must still fail here."""
+    names = sorted(f"benchmarks.{path.stem}" for path in (ROOT.parent / "benchmarks").glob("*.py"))
+    code = f"import importlib, sys; sys.path.insert(0, {str(ROOT.parent)!r}); [importlib.import_module(n) for n in {names!r}]"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent)
+    assert len(names) >= 8 and done.returncode == 0, done.stderr[-2000:]

@@ -30,7 +30,8 @@ from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert import idempotency
 from contactql.store.upsert.cache import Catalog
-from contactql.store.upsert.pipeline import Work, upsert_chunk
+from contactql.store.upsert.chunk import Work
+from contactql.store.upsert.pipeline import upsert_chunk
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.workspace import lists
 

@@ -31,8 +31,8 @@ from contactql.store.model import (
 from contactql.store.upsert.chunk import ChunkState, Work, pair_key
 from contactql.store.upsert.matching import MatchProblem, find_matches
 from contactql.store.values import MAX_EXTERNAL_URLS
-from contactql.store.workspace.events import new_token
 from contactql.store.workspace.lists import ListRow, new_list_row
+from contactql.store.workspace.subscribe import new_token
 
 # Contact columns a client can see change, by their GraphQL names (changedFields, history).
 COLUMN_FIELDS = {

@@ -26,8 +26,8 @@ from contactql.store.batches import outbox as webhooks
 from contactql.store.db.bulk import insert
 from contactql.store.db.tables import endpoint_t, event_t, token_t
 from contactql.store.model import UpsertOptions
-from contactql.store.workspace.events import token_digest
 from contactql.store.workspace.history import PendingHistory, write_history
+from contactql.store.workspace.subscribe import token_digest
 
 SUBSCRIBED_EVENT, SUBSCRIBED_AGAIN_EVENT = "subscribeFromApi", "subscribeUpdateFromApi"
 CONFIRMATION_TOKEN = "ConfirmationToken"  # the event parameter; shown to admin keys and the signed event webhook only

@@ -3,8 +3,9 @@
     upsert_one   one contact, durably, through the group-commit writer (writer.py)
     dry_run      what the upsert would do, decided against the database, nothing written
 
-Resolvers validate the input (validate.py, options.py) and hand over the item and its
-options; `Work`, `Request` and the writer stay inside this package.
+Resolvers validate the input (validate.py, options.py) and hand over the item, its options and
+the process's writer (from their context's services); how the engine batches its work —
+`Work`, `Request`, group commits — stays inside this package.
 """
 
 from __future__ import annotations

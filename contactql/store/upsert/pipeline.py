@@ -26,7 +26,7 @@ from contactql.store.upsert.chunk import Work, load_chunk
 from contactql.store.upsert.decide import decide
 from contactql.store.upsert.flush import flush
 
-__all__ = ["Request", "Work", "apply_requests", "upsert_chunk"]
+__all__ = ["Request", "apply_requests", "upsert_chunk"]
 
 
 def upsert_chunk(

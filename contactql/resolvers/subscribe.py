@@ -13,7 +13,7 @@ from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.upsert.entry import upsert_one
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import EVENT_TYPE
-from contactql.store.workspace import events
+from contactql.store.workspace import subscribe
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")
@@ -45,4 +45,4 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
 
 async def confirm_contact(info: Info, token: str) -> tuple[dict[str, Any], list[str]]:
     """The confirmed contact and the fields confirming changed (none when it already was)."""
-    return await info.context.db.write(events.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=info.context.principal.key_name)
+    return await info.context.db.write(subscribe.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=info.context.principal.key_name)
