@@ -17,7 +17,7 @@ from contactql.store.upsert.options import validate_events, validate_match
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import parse_contact_id
 from contactql.store.workspace import contacts as store
-from contactql.store.workspace.contacts import ContactQuery
+from contactql.store.workspace.filters import ContactQuery
 
 Row = dict[str, Any]
 

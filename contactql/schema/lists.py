@@ -13,7 +13,7 @@ from contactql.resolvers import contacts
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.pagination import Connection, Edge, connection
-from contactql.store.workspace.contacts import ContactQuery
+from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import ListRow
 
 

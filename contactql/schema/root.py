@@ -34,7 +34,7 @@ from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
-from contactql.store.workspace.contacts import ContactQuery
+from contactql.store.workspace.filters import ContactQuery
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]

@@ -6,36 +6,18 @@ Pages are keyset-paginated on the contact id, so a page costs the same at any de
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, external_url_t, membership_t, property_value_t, value_hash
-from contactql.store.errors import Invalid
+from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, external_url_t, membership_t, property_value_t
 from contactql.store.model import Source
-from contactql.store.values import normalise_email, normalise_mobile
+from contactql.store.workspace.filters import ContactQuery, where_terms
 from contactql.store.workspace.history import PendingHistory, write_history
-from contactql.store.workspace.keys import default_country
-from contactql.store.workspace.properties import load_fields
 
 c = contact_t.c
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ContactQuery:
-    email: str | None = None
-    mobile: str | None = None
-    external_id: str | None = None
-    list_id: str | None = None
-    email_status: str | None = None
-    sms_status: str | None = None
-    updated_since: dt.datetime | None = None
-    include_deleted: bool = False
-    property_name: str | None = None
-    property_value: str | None = None
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -53,61 +35,6 @@ def contacts_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequence[int
     return {row.id: _row(row) for row in rows}
 
 
-def _where(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
-    """The filter's terms. `joined`: the query joins contacts to the memberships of the list, or
-    to the property values of the property filter, and the terms name its columns."""
-    where: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
-    if not query.include_deleted:
-        where.append(c.deleted_at.is_(None))
-    if query.email is not None:
-        try:
-            where.append(c.email == normalise_email(query.email.strip()))
-        except ValueError:
-            where.append(c.email == query.email.strip().lower())  # cannot match: no stored email is invalid
-    if query.mobile is not None:
-        # A national number is read in the workspace's default country, as when it was written.
-        international = query.mobile.strip().startswith(("+", "00"))
-        country = None if international else default_country(conn, workspace_id=workspace_id)
-        try:
-            where.append(c.mobile == normalise_mobile(query.mobile, None, country)[0])
-        except ValueError:
-            where.append(c.mobile == query.mobile.strip())  # cannot match: no stored mobile is invalid
-    if query.external_id is not None:
-        where.append(c.external_id == query.external_id.strip())
-    if query.email_status is not None:
-        where.append(c.email_status == query.email_status)
-    if query.sms_status is not None:
-        where.append(c.sms_status == query.sms_status)
-    if query.updated_since is not None:
-        where.append(c.updated_at >= query.updated_since)
-    if query.list_id is not None:
-        m = membership_t.c
-        if joined is membership_t:
-            where.append(m.list_id == query.list_id)
-        else:
-            where.append(c.id.in_(sa.select(m.contact_id).where(m.list_id == query.list_id)))
-    if query.property_name is not None:
-        fields = load_fields(conn, workspace_id=workspace_id)
-        field = fields.by_name.get(query.property_name.strip().lower())
-        if field is None:
-            raise Invalid.at(("filter", "property", "name"), f"no property named {query.property_name!r}")
-        pv = property_value_t.c
-        try:
-            value = None if query.property_value is None else field.canonical(query.property_value)
-        except ValueError as error:
-            raise Invalid.at(("filter", "property", "value"), str(error)) from None
-        of_field = (pv.workspace_id == workspace_id, pv.field_id == field.id)
-        if value is None:
-            where.append(c.id.not_in(sa.select(pv.contact_id).where(*of_field)))
-        else:
-            equal = (*of_field, pv.value_hash == value_hash(value), pv.value == value)
-            if joined is property_value_t:
-                where.extend(equal)
-            else:
-                where.append(c.id.in_(sa.select(pv.contact_id).where(*equal)))
-    return where
-
-
 def page_contacts(
     conn: sa.Connection, *, workspace_id: int, query: ContactQuery, limit: int, after_id: int | None
 ) -> list[dict[str, Any]]:
@@ -122,7 +49,7 @@ def page_contacts(
     else:
         joined, key = None, c.id
     source = contact_t if joined is None else joined.join(contact_t, c.id == key)
-    where = _where(conn, workspace_id, query, joined=joined)
+    where = where_terms(conn, workspace_id, query, joined=joined)
     if after_id is not None:
         where.append(key > after_id)
     rows = conn.execute(sa.select(contact_t).select_from(source).where(*where).order_by(key).limit(limit))
@@ -130,7 +57,7 @@ def page_contacts(
 
 
 def count_contacts(conn: sa.Connection, *, workspace_id: int, query: ContactQuery) -> int:
-    where = _where(conn, workspace_id, query)
+    where = where_terms(conn, workspace_id, query)
     return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*where)) or 0)
 
 
