@@ -3,11 +3,12 @@ them to types, schema/contacts.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from contactql.context import ApiError, Info
-from contactql.resolvers.pagination import Page, decode_id_cursor, paginate
+from contactql.resolvers.pagination import Page, decode_cursor, decode_id_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
 from contactql.store.model import ItemResult, Source, UpsertOptions
@@ -18,8 +19,11 @@ from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import parse_contact_id
 from contactql.store.workspace import contacts as store
 from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.order import ContactOrder
+from contactql.store.workspace.order import page as order_page
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 async def get_contact(info: Info, id: str) -> Row | None:
@@ -29,19 +33,50 @@ async def get_contact(info: Info, id: str) -> Row | None:
     return await info.context.db.read(store.get_contact, workspace_id=info.context.workspace_id, contact_id=contact_id)
 
 
-async def page_contacts(info: Info, *, first: int, after: str | None, query: ContactQuery) -> Page[Row]:
+async def page_contacts(info: Info, *, first: int, after: str | None, query: ContactQuery, order: Sequence[ContactOrder] = ()) -> Page[Row]:
+    """A page of contacts in id order, or in `order` (store/workspace/order.py)."""
     db, workspace_id = info.context.db, info.context.workspace_id
-
-    async def fetch(limit: int, after_id: int | None) -> list[Row]:
-        try:
-            return await db.read(store.page_contacts, workspace_id=workspace_id, query=query, limit=limit, after_id=after_id)
-        except Invalid as error:
-            raise ApiError(error.problems[0].message + f" (at {'.'.join(error.problems[0].path)})") from None
 
     async def total() -> int:
         return await db.read(store.count_contacts, workspace_id=workspace_id, query=query)
 
+    if order:
+        return await _ordered(info, first=first, after=after, query=query, order=order, total=total)
+
+    async def fetch(limit: int, after_id: int | None) -> list[Row]:
+        return await _refused_as_api_error(db.read(store.page_contacts, workspace_id=workspace_id, query=query, limit=limit, after_id=after_id))
+
     return await paginate(fetch, first=first, after=after, decode=decode_id_cursor, key=lambda row: (row["id"],), total=total)
+
+
+async def _ordered(
+    info: Info, *, first: int, after: str | None, query: ContactQuery, order: Sequence[ContactOrder], total: Callable[[], Awaitable[int]]
+) -> Page[Row]:
+    """Keyset pages in `order`: a cursor holds the order's shape and the last row's sort key."""
+    shape = ",".join(f"{o.field.value}:{o.direction.value}:{o.property or ''}" for o in order)
+
+    def decode(cursor: str | None) -> list[Any] | None:
+        key = decode_cursor(cursor, len(order) + 2)
+        if key is not None and key[0] != shape:
+            raise ApiError("after is not a cursor of this connection (of another orderBy)")
+        return None if key is None else key[1:]
+
+    async def fetch(limit: int, after_key: list[Any] | None) -> list[tuple[Row, tuple[Any, ...]]]:
+        read = info.context.db.read(order_page, workspace_id=info.context.workspace_id, query=query, order=order, limit=limit, after=after_key)
+        return await _refused_as_api_error(read)
+
+    def key(pair: tuple[Row, tuple[Any, ...]]) -> tuple[Any, ...]:
+        return (shape, *(v.isoformat() if isinstance(v, dt.datetime) else v for v in pair[1]))
+
+    page = await paginate(fetch, first=first, after=after, decode=decode, key=key, total=total)
+    return page.with_rows([row for row, _ in page.rows])
+
+
+async def _refused_as_api_error(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except Invalid as error:
+        raise ApiError(error.problems[0].message + f" (at {'.'.join(error.problems[0].path)})") from None
 
 
 async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:

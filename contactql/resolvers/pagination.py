@@ -22,6 +22,7 @@ from contactql.context import ApiError
 MAX_PAGE = 100
 
 R = TypeVar("R")
+S = TypeVar("S")
 K = TypeVar("K")
 
 
@@ -34,6 +35,10 @@ class Page(Generic[R]):
     has_next: bool
     has_previous: bool
     total: Callable[[], Awaitable[int]]  # counted only when a client asks for totalCount
+
+    def with_rows(self, rows: list[S]) -> Page[S]:
+        """The same page holding other rows, one per cursor (e.g. the rows without their sort keys)."""
+        return Page(rows, self.cursors, self.has_next, self.has_previous, self.total)
 
 
 async def paginate(

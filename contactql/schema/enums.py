@@ -144,3 +144,22 @@ ErrorCode = publish(
         "INTERNAL": "An unexpected error stopped this item alone; nothing of it was written and the message names the incident in the server log.",
     },
 )
+ContactOrderField = publish(
+    model.OrderField,
+    "What contacts can be ordered by.",
+    {
+        "ID": "The contact's id (the order of creation).",
+        "CREATED_AT": "When the contact was created.",
+        "UPDATED_AT": "When the contact last changed.",
+        "EMAIL": "The email address.",
+        "FIRST_NAME": "The first name.",
+        "LAST_NAME": "The last name.",
+        "PROPERTY": "A custom property's value, by its type (give its name as property).",
+    },
+    name="ContactOrderField",
+)
+SortDirection = publish(
+    model.SortDirection,
+    "A sort direction; nulls come last either way.",
+    {"ASC": "Smallest first.", "DESC": "Largest first."},
+)

@@ -9,8 +9,11 @@ from typing import Any
 
 import strawberry
 
-from contactql.schema.enums import EmailStatus, SmsStatus
+from contactql.schema.enums import ContactOrderField, EmailStatus, SmsStatus, SortDirection
+from contactql.store.model import OrderField
+from contactql.store.model import SortDirection as StoreSortDirection
 from contactql.store.workspace.filters import ContactQuery, PropertyCondition
+from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
 
 @strawberry.input(
@@ -105,6 +108,17 @@ class ContactFilter:
             any_of=None if self.or_ is None else tuple(f.to_query() for f in self.or_),
             none_of=None if self.not_ is None else self.not_.to_query(),
         )
+
+
+@strawberry.input(description="One sort key of a contacts page; the contact id breaks ties.")
+class ContactOrder:
+    field: ContactOrderField = strawberry.field(description="What to order by.")
+    direction: SortDirection | None = strawberry.field(default=SortDirection("ASC"), description="Smallest or largest first; nulls last either way.")
+    property: str | None = strawberry.field(default=None, description="With field PROPERTY: the property's name, case-insensitive.")
+
+    def to_order(self) -> StoreContactOrder:
+        direction = StoreSortDirection.ASC if self.direction is None else StoreSortDirection(self.direction.value)
+        return StoreContactOrder(OrderField(self.field.value), direction, self.property)
 
 
 def _tuple(values: Sequence[Any] | None) -> tuple[str, ...] | None:

@@ -23,7 +23,7 @@ from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
-from contactql.schema.filters import ContactFilter
+from contactql.schema.filters import ContactFilter, ContactOrder
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
@@ -47,16 +47,20 @@ class Query:
         row = await contacts.get_contact(info, id)
         return None if row is None else Contact.from_row(row)
 
-    @strawberry.field(description="Contacts by id, filtered; deleted contacts only with includeDeleted.")
+    @strawberry.field(description="Contacts, filtered, by id or in orderBy's order; deleted contacts only with includeDeleted.")
     async def contacts(
         self,
         info: Info,
         first: First = 50,
         after: After = None,
         filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
+        order_by: Annotated[
+            builtins.list[ContactOrder] | None, strawberry.argument(description="Sort keys, first to last (at most 5); default: by id.")
+        ] = None,
     ) -> ContactConnection:
         query = filter.to_query() if filter is not None else ContactQuery()
-        page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
+        order = [o.to_order() for o in order_by or ()]
+        page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
         return ContactConnection.of(page, Contact.from_row)
 
     @strawberry.field(description="The workspace's static lists, in creation order.")

@@ -1,0 +1,121 @@
+"""A page of contacts in the order a client asks for (`contacts(orderBy: …)`), paged by keyset.
+
+A page's cursor holds the last row's sort key — its values of the order's fields, then its id,
+which breaks ties — so the next page starts after that key, never at an OFFSET: rows written
+between two pages neither repeat nor go missing among the rows already passed. Nulls come last
+whatever the direction. A PROPERTY key is the property's value by its type: NUMBER compared
+numerically, DATE and TEXT as text; a contact without a value has a null key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, property_value_t
+from contactql.store.errors import Invalid
+from contactql.store.model import OrderField, PropertyType, SortDirection
+from contactql.store.workspace.filters import ContactQuery, where_terms
+from contactql.store.workspace.properties import load_fields
+
+MAX_KEYS = 5
+c = contact_t.c
+_COLUMNS = {
+    OrderField.ID: c.id,
+    OrderField.CREATED_AT: c.created_at,
+    OrderField.UPDATED_AT: c.updated_at,
+    OrderField.EMAIL: c.email,
+    OrderField.FIRST_NAME: c.first_name,
+    OrderField.LAST_NAME: c.last_name,
+}
+_TIMES = (OrderField.CREATED_AT, OrderField.UPDATED_AT)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContactOrder:
+    field: OrderField
+    direction: SortDirection = SortDirection.ASC
+    property: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Key:
+    shown: sa.ColumnElement[Any]  # what the cursor holds
+    compared: Any  # what is ordered and compared: the value, or the NUMBER value as a number
+    descending: bool
+    cast: Any = None  # applied to a cursor's value before comparing (a NUMBER's text)
+
+
+def check(order: Sequence[ContactOrder]) -> None:
+    """Refuse an order that cannot be read, before any query (paths under orderBy)."""
+    if len(order) > MAX_KEYS:
+        raise Invalid.at(("orderBy",), f"at most {MAX_KEYS} sort keys")
+    for i, o in enumerate(order):
+        if (o.field is OrderField.PROPERTY) != (o.property is not None and bool(o.property.strip())):
+            raise Invalid.at(("orderBy", str(i), "property"), "give property with field PROPERTY, and only then")
+
+
+def page(
+    conn: sa.Connection, *, workspace_id: int, query: ContactQuery, order: Sequence[ContactOrder], limit: int, after: Sequence[Any] | None
+) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+    """(row, its sort key) of the page after the sort key `after` (as a cursor holds it)."""
+    check(order)
+    source: sa.FromClause = contact_t
+    keys: list[_Key] = []
+    for i, o in enumerate(order):
+        descending = o.direction is SortDirection.DESC
+        if o.field is not OrderField.PROPERTY:
+            keys.append(_Key(_COLUMNS[o.field], _COLUMNS[o.field], descending))
+            continue
+        field = load_fields(conn, workspace_id=workspace_id).by_name.get(str(o.property).strip().lower())
+        if field is None:
+            raise Invalid.at(("orderBy", str(i), "property"), f"no property named {o.property!r}")
+        value = property_value_t.alias(f"order_{i}")
+        source = source.outerjoin(value, sa.and_(value.c.contact_id == c.id, value.c.workspace_id == workspace_id, value.c.field_id == field.id))
+        number = field.type is PropertyType.NUMBER
+        keys.append(_Key(value.c.value, sa.cast(value.c.value, sa.Numeric) if number else value.c.value, descending, sa.Numeric if number else None))
+    where = where_terms(conn, workspace_id, query)
+    if after is not None:
+        where.append(_after(keys, _decoded(order, after)))
+    ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
+    statement = sa.select(contact_t, *(k.shown for k in keys)).select_from(source).where(*where).order_by(*ordering, c.id).limit(limit)
+    width = len(CONTACT_COLUMNS)
+    return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in conn.execute(statement)]
+
+
+def _decoded(order: Sequence[ContactOrder], after: Sequence[Any]) -> list[Any]:
+    """A cursor's key as values to compare with; Invalid when it is not one of this order."""
+    if len(after) != len(order) + 1 or type(after[-1]) is not int:
+        raise Invalid.at(("after",), "after is not a cursor of this connection")
+    values = list(after)
+    for i, o in enumerate(order):
+        value = values[i]
+        if value is not None and (type(value) is not (int if o.field is OrderField.ID else str)):
+            raise Invalid.at(("after",), "after is not a cursor of this connection")
+        if value is not None and o.field in _TIMES:
+            try:
+                values[i] = dt.datetime.fromisoformat(str(value))
+            except ValueError:
+                raise Invalid.at(("after",), "after is not a cursor of this connection") from None
+    return values
+
+
+def _after(keys: Sequence[_Key], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Rows after the key `values` in the order (nulls last in each direction; id ascending).
+
+    Keyset on several keys: equal on the first i keys and after on key i, for some i; or
+    equal on all and a greater id."""
+    branches = []
+    equal: list[sa.ColumnElement[bool]] = []
+    for key, value in zip(keys, values, strict=False):
+        bound = None if value is None else (sa.cast(sa.literal(value), key.cast) if key.cast is not None else value)
+        if bound is not None:  # a null key has nothing after it but other nulls, which are equal
+            beyond = key.compared < bound if key.descending else key.compared > bound
+            branches.append(sa.and_(*equal, sa.or_(beyond, key.compared.is_(None))))
+        equal.append(key.compared.is_(None) if bound is None else key.compared == bound)
+    branches.append(sa.and_(*equal, c.id > values[-1]))
+    return sa.or_(*branches)
