@@ -38,7 +38,7 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: Con
     db, workspace_id = info.context.db, info.context.workspace_id
 
     async def total() -> int:
-        return await db.read(store.count_contacts, workspace_id=workspace_id, query=query)
+        return await _refused_as_api_error(db.read(store.count_contacts, workspace_id=workspace_id, query=query))
 
     if order:
         return await _ordered(info, first=first, after=after, query=query, order=order, total=total)
