@@ -133,3 +133,44 @@ async def test_another_workspace_sees_none_of_it(api: Api, other_workspace: Api,
     assert await emails(other_workspace, {"or": [{"email": "a@example.com"}, {"externalIdIn": ["x-d"]}]}) == []
     errors = await other_workspace.errors(PAGE, {"f": {"properties": [{"name": "size", "gt": "1"}]}})
     assert "no property named" in errors[0]["message"]
+
+
+async def test_the_older_property_filter_takes_every_condition(api: Api, people: dict[str, str]) -> None:
+    assert await emails(api, {"property": {"name": "city", "isNull": False}}) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert await emails(api, {"property": {"name": "size", "gt": "9"}}) == ["b@example.com", "c@example.com"]
+    assert await emails(api, {"property": {"name": "city", "contains": "os"}}) == ["a@example.com"]
+    errors = await api.errors(PAGE, {"f": {"property": {"name": "city", "value": "Oslo", "eq": "Bergen"}}})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "value or eq" in errors[0]["message"]
+
+
+async def test_contains_ignores_case_beyond_ascii(api: Api) -> None:
+    await api.property_field("city", "TEXT")
+    for email, city in (("p1@example.com", "ÅLESUND"), ("p2@example.com", "ålesund"), ("p3@example.com", "ΟΔΟΣ")):
+        await api.upsert({"email": email, "properties": [{"name": "city", "value": city}]})
+    for needle in ("ÅLESUND", "Ålesund", "åles"):
+        assert await emails(api, {"properties": [{"name": "city", "contains": needle}]}) == ["p1@example.com", "p2@example.com"], needle
+    assert await emails(api, {"properties": [{"name": "city", "contains": "οδος"}]}) == ["p3@example.com"]
+    assert await emails(api, {"not": {"properties": [{"name": "city", "contains": "ÅLE"}]}}) == ["p3@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "says"),
+    [
+        ({"or": [{"and": [{"or": [{"email": f"{i}{j}{k}@example.com"} for k in range(20)]} for j in range(20)]} for i in range(20)]}, "at most 100 filters"),
+        ({"or": [{"emailIn": [f"{i}-{j}@example.com" for j in range(100)]} for i in range(11)]}, "1000 listed values"),
+        ({"properties": [{"name": "city", "contains": "x" * 1001}]}, "at most 1000 characters"),
+        ({"createdAfter": "9999-12-31T23:59:59-23:59"}, "outside the years 1 to 9999"),
+        ({"or": [{"updatedSince": "0001-01-01T00:00:00+01:00"}]}, "filter.or.0.updatedSince"),
+        ({"properties": [{"name": "x" * 100_000, "eq": "1"}]}, "no property named"),
+    ],
+)
+async def test_a_filter_too_big_or_out_of_range_is_refused_at_once(api: Api, people: dict[str, str], filter_: dict[str, Any], says: str) -> None:
+    for query in (PAGE, "query P($f: ContactFilter) { contacts(filter: $f) { totalCount } }"):
+        errors = await api.errors(query, {"f": filter_})
+        assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and says in errors[0]["message"], errors
+        assert len(errors[0]["message"]) < 500, "a long name is cut, not echoed whole"
+
+
+async def test_an_event_filter_out_of_range_is_refused(api: Api) -> None:
+    errors = await api.errors('{ events(filter: {since: "0001-01-01T00:00:00+23:59"}) { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "filter.since" in errors[0]["message"], errors

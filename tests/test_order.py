@@ -3,6 +3,8 @@ are written between pages — through HTTP on both engines."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -107,3 +109,28 @@ async def test_a_cursor_serves_only_its_own_order(api: Api, people: None) -> Non
     for garbage in ("WyJFTUFJTDpBU0M6IiwxLDJd", "eyJhIjoxfQ", "!!"):
         errors = await api.errors(PAGE, {"o": [{"field": "EMAIL"}], "after": garbage})
         assert errors[0]["extensions"]["code"] == "INVALID_INPUT", errors
+
+
+def cursor(*key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("order", "after"),
+    [
+        ([{"field": "EMAIL"}], cursor("EMAIL:ASC:", "a", 2**63)),
+        ([{"field": "EMAIL"}], cursor("EMAIL:ASC:", "a", -1)),
+        ([{"field": "ID"}], cursor("ID:ASC:", 10**30, 1)),
+        ([{"field": "EMAIL"}], cursor("EMAIL:ASC:", "\x00a", 1)),
+        ([{"field": "EMAIL"}], base64.urlsafe_b64encode(b'["EMAIL:ASC:","\\ud800",1]').decode()),
+        ([{"field": "PROPERTY", "property": "size"}], cursor("PROPERTY:ASC:size", "abc", 1)),
+        ([{"field": "PROPERTY", "property": "size"}], cursor("PROPERTY:ASC:size", "1e999999", 1)),
+        ([{"field": "CREATED_AT"}], cursor("CREATED_AT:ASC:", "9999-12-31T23:59:59-23:59", 1)),
+        ([{"field": "CREATED_AT"}], cursor("CREATED_AT:ASC:", {"a": 1}, 1)),
+        ([{"field": "EMAIL"}], base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()),
+        (None, base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()),
+    ],
+)
+async def test_a_forged_cursor_is_refused_not_a_fault(api: Api, people: None, order: list[dict[str, Any]] | None, after: str) -> None:
+    errors = await api.errors(PAGE, {"o": order, "after": after})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "not a cursor" in errors[0]["message"], errors

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from contactql.context import Info
+from contactql.context import ApiError, Info
 from contactql.resolvers.pagination import Page, decode_id_cursor, empty_page, paginate
-from contactql.store.values import parse_contact_id
+from contactql.store.values import parse_contact_id, utc
 from contactql.store.workspace import events
 from contactql.store.workspace.events import EventRow
 
@@ -16,6 +16,10 @@ async def page_events(info: Info, first: int, after: str | None, type: str | Non
     cid = None if contact_id is None else parse_contact_id(contact_id)
     if contact_id is not None and cid is None:  # no contact has that id: no events
         return empty_page(after)
+    try:
+        since = None if since is None else utc(since)
+    except ValueError as error:
+        raise ApiError(f"{error} (at filter.since)") from None
     where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "type": type, "contact_id": cid, "since": since}
 
     async def fetch(limit: int, after_seq: int | None) -> list[tuple[int, EventRow]]:

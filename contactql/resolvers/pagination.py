@@ -106,7 +106,7 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…"
         key = None
     if not isinstance(key, list) or len(key) != arity:
         raise ApiError("after is not a cursor of this connection", "INVALID_INPUT")

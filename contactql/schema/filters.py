@@ -9,9 +9,11 @@ from typing import Any
 
 import strawberry
 
+from contactql.context import ApiError
 from contactql.schema.enums import ContactOrderField, EmailStatus, SmsStatus, SortDirection
 from contactql.store.model import OrderField
 from contactql.store.model import SortDirection as StoreSortDirection
+from contactql.store.values import shown
 from contactql.store.workspace.filters import ContactQuery, PropertyCondition
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
@@ -36,9 +38,11 @@ class PropertyFilter:
     def to_condition(self) -> PropertyCondition:
         operators = (self.eq, self.in_, self.gt, self.gte, self.lt, self.lte, self.contains, self.is_null)
         legacy_null = self.value is None and all(o is None for o in operators)  # { name, value: null }, as before
+        if self.value is not None and self.eq is not None:
+            raise ApiError(f"property {shown(self.name)}: give value or eq, not both")
         return PropertyCondition(
             name=self.name,
-            eq=self.eq if self.value is None else self.value if self.eq is None else self.eq,
+            eq=self.eq if self.value is None else self.value,
             in_=_tuple(self.in_),
             gt=self.gt,
             gte=self.gte,
@@ -79,6 +83,12 @@ class ContactFilter:
     not_: ContactFilter | None = strawberry.field(default=None, name="not", description="A filter that must not apply (an unknown condition counts as not applying).")
 
     def to_query(self) -> ContactQuery:
+        # `property` as it always was — equal to a value, or no value — keeps its own path (its
+        # page reads the property's index in contact order); any other condition joins `properties`.
+        condition = None if self.property is None else self.property.to_condition()
+        plain = condition is not None and _equal_or_none(condition)
+        legacy = condition if plain else None
+        more = () if condition is None or plain else (condition,)
         return ContactQuery(
             email=self.email,
             mobile=self.mobile,
@@ -88,8 +98,8 @@ class ContactFilter:
             sms_status=_value(self.sms_status),
             updated_since=self.updated_since,
             include_deleted=bool(self.include_deleted),
-            property_name=None if self.property is None else self.property.name,
-            property_value=None if self.property is None else self.property.to_condition().eq,
+            property_name=None if legacy is None else legacy.name,
+            property_value=None if legacy is None else legacy.eq,
             email_in=_tuple(self.email_in),
             mobile_in=_tuple(self.mobile_in),
             external_id_in=_tuple(self.external_id_in),
@@ -103,7 +113,7 @@ class ContactFilter:
             updated_before=self.updated_before,
             has_email=self.has_email,
             has_mobile=self.has_mobile,
-            properties=tuple(p.to_condition() for p in self.properties or ()),
+            properties=(*(p.to_condition() for p in self.properties or ()), *more),
             all_of=None if self.and_ is None else tuple(f.to_query() for f in self.and_),
             any_of=None if self.or_ is None else tuple(f.to_query() for f in self.or_),
             none_of=None if self.not_ is None else self.not_.to_query(),
@@ -119,6 +129,13 @@ class ContactOrder:
     def to_order(self) -> StoreContactOrder:
         direction = StoreSortDirection.ASC if self.direction is None else StoreSortDirection(self.direction.value)
         return StoreContactOrder(OrderField(self.field.value), direction, self.property)
+
+
+def _equal_or_none(condition: PropertyCondition) -> bool:
+    """Whether the condition is {name, eq} or {name, isNull: true} and nothing else."""
+    others = (condition.in_, condition.gt, condition.gte, condition.lt, condition.lte, condition.contains)
+    alone = (condition.eq is None) != (condition.is_null is None)
+    return all(o is None for o in others) and alone and condition.is_null is not False
 
 
 def _tuple(values: Sequence[Any] | None) -> tuple[str, ...] | None:

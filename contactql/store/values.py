@@ -7,7 +7,9 @@ as ASCII decimals of at most 63 bits.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -112,3 +114,22 @@ def parse_contact_id(raw: Any) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+def fold(text: str) -> str:
+    """Caseless, composed: "STRASSE" is "straße", "ÅLESUND" is "ålesund", a decomposed "é" is "é"."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """A time from a request in UTC; ValueError when UTC cannot hold it (year 1 east of
+    Greenwich, year 9999 west of it)."""
+    try:
+        return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
+
+
+def shown(text: str, limit: int = 64) -> str:
+    """A name from a request as an error message repeats it: quoted, and cut when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

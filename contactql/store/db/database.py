@@ -35,6 +35,7 @@ from contactql.config import ConfigError, Settings
 from contactql.store.db import migrate
 from contactql.store.db.checkpoint import Checkpointer
 from contactql.store.upsert.cache import Catalog
+from contactql.store.values import fold
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -221,6 +222,8 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the sqlite3 driver (it would defer it) and issue our own below.
         dbapi_connection.isolation_level = None
+        # SQLite's lower() and LIKE fold ASCII only: filters fold text with Python's casefold.
+        dbapi_connection.create_function("contactql_fold", 1, _fold_or_none, deterministic=True)
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(pragma)
@@ -248,3 +251,7 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
             driver.execute("BEGIN")
 
     return engine
+
+
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold(text)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import contact_t, membership_t, property_value_t, value_hash
 from contactql.store.errors import Invalid
 from contactql.store.model import PropertyType
-from contactql.store.values import normalise_email, normalise_mobile
+from contactql.store.values import fold, normalise_email, normalise_mobile, shown, utc
 from contactql.store.workspace.keys import default_country
 from contactql.store.workspace.properties import FieldDef, FieldSet, load_fields
 
@@ -28,6 +28,9 @@ MAX_VALUES = 100  # in an `…In` list, `listIds`, `notInListIds`, a property's 
 MAX_BRANCHES = 20  # in an `and` or an `or`
 MAX_DEPTH = 5  # `and`, `or` and `not` nested in one another
 MAX_PROPERTIES = 20  # property conditions in one node
+MAX_CONDITIONS = 100  # nodes and property conditions in the whole filter
+MAX_TOTAL_VALUES = 1_000  # values in all its lists: the statement's parameters stay few
+MAX_CONTAINS = 1_000  # characters of a `contains` (SQLite refuses LIKE patterns over 50 000 bytes)
 
 c = contact_t.c
 pv = property_value_t.c
@@ -90,11 +93,18 @@ class _Terms:
         self.workspace_id = workspace_id
         self._fields: FieldSet | None = None
         self._country: tuple[str | None] | None = None
+        self._icu: bool | None = None
 
     def fields(self) -> FieldSet:
         if self._fields is None:
             self._fields = load_fields(self.conn, workspace_id=self.workspace_id)
         return self._fields
+
+    def icu(self) -> bool:
+        """Whether PostgreSQL has ICU's root collation (Debian's, Ubuntu's and the official images do)."""
+        if self._icu is None:
+            self._icu = self.conn.scalar(sa.text("SELECT count(*) FROM pg_collation WHERE collname = 'und-x-icu'")) == 1
+        return self._icu
 
     def country(self) -> str | None:
         if self._country is None:
@@ -162,14 +172,18 @@ class _Terms:
                 terms.append(column == one)
             if many is not None:
                 terms.append(column.in_(_bounded(many, (*path, f"{key}In"))))
-        for column, moment, after in (
-            (c.updated_at, query.updated_since, True),
-            (c.created_at, query.created_after, True),
-            (c.created_at, query.created_before, False),
-            (c.updated_at, query.updated_after, True),
-            (c.updated_at, query.updated_before, False),
+        for key, column, moment, after in (
+            ("updatedSince", c.updated_at, query.updated_since, True),
+            ("createdAfter", c.created_at, query.created_after, True),
+            ("createdBefore", c.created_at, query.created_before, False),
+            ("updatedAfter", c.updated_at, query.updated_after, True),
+            ("updatedBefore", c.updated_at, query.updated_before, False),
         ):
             if moment is not None:
+                try:
+                    moment = utc(moment)
+                except ValueError as error:
+                    raise Invalid.at((*path, key), str(error)) from None
                 terms.append(column >= moment if after else column < moment)
         for column, wanted in ((c.email, query.has_email), (c.mobile, query.has_mobile)):
             if wanted is not None:
@@ -196,7 +210,7 @@ class _Terms:
     def _property(self, condition: PropertyCondition, path: Path, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
         field = self.fields().by_name.get(condition.name.strip().lower())
         if field is None:
-            raise Invalid.at((*path, "name"), f"no property named {condition.name!r}")
+            raise Invalid.at((*path, "name"), f"no property named {shown(condition.name)}")
         of_field = (pv.workspace_id == self.workspace_id, pv.field_id == field.id)
         terms: list[sa.ColumnElement[bool]] = []
         if condition.is_null is not None:
@@ -239,17 +253,42 @@ class _Terms:
         if condition.contains is not None:
             if field.type not in (PropertyType.TEXT, PropertyType.SELECT):
                 raise Invalid.at((*path, "contains"), f"contains applies to TEXT and SELECT properties; {field.name} is {field.type.value}")
-            terms.append(sa.func.lower(pv.value).contains(condition.contains.lower(), autoescape=True))
+            if len(condition.contains) > MAX_CONTAINS:
+                raise Invalid.at((*path, "contains"), f"at most {MAX_CONTAINS} characters")
+            if self.conn.dialect.name == "sqlite":  # SQLite's lower() folds ASCII only: Python's casefold, registered per connection
+                terms.append(sa.func.contactql_fold(pv.value).contains(fold(condition.contains), autoescape=True))
+            else:  # PostgreSQL's lower() folds by the database's locale (ASCII only in C): ICU's, when there
+                stored = pv.value.collate("und-x-icu") if self.icu() else pv.value
+                terms.append(sa.func.lower(stored).contains(condition.contains.lower(), autoescape=True))
         return terms
 
 
 def where_terms(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
     """The filter's terms. `joined`: the page joins contacts to the memberships of `list_id`, or
     to the values of the `property` filter, and the terms name its columns."""
+    conditions, values = _size(query)
+    if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
+        # Checked before any term is built: a filter of thousands of branches fits in a body and
+        # would cost seconds of CPU to build, compile and run, twice (page and totalCount).
+        raise Invalid.at(("filter",), f"a filter has at most {MAX_CONDITIONS} filters and property conditions and {MAX_TOTAL_VALUES} listed values in all; this one has {conditions} and {values}")
     terms: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         terms.append(c.deleted_at.is_(None))
     return terms + _Terms(conn, workspace_id).of(query, ("filter",), joined=joined)
+
+
+def _size(query: ContactQuery, depth: int = 0) -> tuple[int, int]:
+    """(filters and property conditions, listed values) in the tree; stops counting past the bound."""
+    lists = (query.email_in, query.mobile_in, query.external_id_in, query.email_status_in, query.sms_status_in, query.list_ids, query.not_in_list_ids)
+    conditions = 1 + len(query.properties)
+    values = sum(len(v) for v in lists if v is not None) + sum(len(p.in_ or ()) for p in query.properties)
+    children = [*(query.all_of or ()), *(query.any_of or ()), *([query.none_of] if query.none_of is not None else [])]
+    for child in children:
+        if conditions > MAX_CONDITIONS or depth > MAX_DEPTH:
+            break
+        more, more_values = _size(child, depth + 1)
+        conditions, values = conditions + more, values + more_values
+    return conditions, values
 
 
 def _all(terms: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:

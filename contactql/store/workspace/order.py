@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, property_value_t
 from contactql.store.errors import Invalid
 from contactql.store.model import OrderField, PropertyType, SortDirection
+from contactql.store.values import shown, utc
 from contactql.store.workspace.filters import ContactQuery, where_terms
-from contactql.store.workspace.properties import load_fields
+from contactql.store.workspace.properties import canonical_number, load_fields
 
 MAX_KEYS = 5
 c = contact_t.c
@@ -73,35 +74,60 @@ def page(
             continue
         field = load_fields(conn, workspace_id=workspace_id).by_name.get(str(o.property).strip().lower())
         if field is None:
-            raise Invalid.at(("orderBy", str(i), "property"), f"no property named {o.property!r}")
+            raise Invalid.at(("orderBy", str(i), "property"), f"no property named {shown(str(o.property))}")
         value = property_value_t.alias(f"order_{i}")
         source = source.outerjoin(value, sa.and_(value.c.contact_id == c.id, value.c.workspace_id == workspace_id, value.c.field_id == field.id))
         number = field.type is PropertyType.NUMBER
         keys.append(_Key(value.c.value, sa.cast(value.c.value, sa.Numeric) if number else value.c.value, descending, sa.Numeric if number else None))
     where = where_terms(conn, workspace_id, query)
     if after is not None:
-        where.append(_after(keys, _decoded(order, after)))
+        where.append(_after(keys, _decoded(order, [k.cast is not None for k in keys], after)))
     ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
     statement = sa.select(contact_t, *(k.shown for k in keys)).select_from(source).where(*where).order_by(*ordering, c.id).limit(limit)
     width = len(CONTACT_COLUMNS)
     return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in conn.execute(statement)]
 
 
-def _decoded(order: Sequence[ContactOrder], after: Sequence[Any]) -> list[Any]:
-    """A cursor's key as values to compare with; Invalid when it is not one of this order."""
-    if len(after) != len(order) + 1 or type(after[-1]) is not int:
-        raise Invalid.at(("after",), "after is not a cursor of this connection")
+def _decoded(order: Sequence[ContactOrder], number_keys: Sequence[bool], after: Sequence[Any]) -> list[Any]:
+    """A cursor's key as values to compare with; Invalid when it is not one this order made
+    (a cursor is the client's to send back, so it is checked like any input)."""
+    if len(after) != len(order) + 1 or not _an_id(after[-1]):
+        raise _not_a_cursor()
     values = list(after)
     for i, o in enumerate(order):
         value = values[i]
-        if value is not None and (type(value) is not (int if o.field is OrderField.ID else str)):
-            raise Invalid.at(("after",), "after is not a cursor of this connection")
-        if value is not None and o.field in _TIMES:
-            try:
-                values[i] = dt.datetime.fromisoformat(str(value))
-            except ValueError:
-                raise Invalid.at(("after",), "after is not a cursor of this connection") from None
+        if value is None:
+            continue
+        if o.field is OrderField.ID:
+            if not _an_id(value):
+                raise _not_a_cursor()
+            continue
+        if type(value) is not str or "\x00" in value or not value.isascii() and not _utf8(value):
+            raise _not_a_cursor()
+        try:
+            if o.field in _TIMES:
+                values[i] = utc(dt.datetime.fromisoformat(value))
+            elif number_keys[i]:
+                canonical_number(value)
+        except ValueError:
+            raise _not_a_cursor() from None
     return values
+
+
+def _an_id(value: Any) -> bool:
+    return type(value) is int and 0 <= value < 2**63
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry
+        return False
+    return True
+
+
+def _not_a_cursor() -> Invalid:
+    return Invalid.at(("after",), "after is not a cursor of this connection")
 
 
 def _after(keys: Sequence[_Key], values: Sequence[Any]) -> sa.ColumnElement[bool]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import property_field_t
 from contactql.store.errors import ErrorCode, Invalid
 from contactql.store.model import PropertyType
-from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, fold
 
 MAX_SELECT_OPTIONS = 500
 MAX_NUMBER_DIGITS = 100
@@ -69,9 +68,9 @@ class FieldDef:
                 except ValueError:
                     raise ValueError("not a date (YYYY-MM-DD): no such day") from None
             case PropertyType.SELECT:
-                wanted = _fold(text)
+                wanted = fold(text)
                 for option in self.options or ():
-                    if _fold(option) == wanted:
+                    if fold(option) == wanted:
                         return option
                 raise ValueError(f"not one of the options: {', '.join(self.options or ())}")
         raise AssertionError(self.type)
@@ -109,11 +108,6 @@ def canonical_number(text: str) -> str:
         padded = stripped.rjust(fraction + 1, "0")
         plain = f"{padded[:-fraction]}.{padded[-fraction:]}"
     return ("-" if sign == "-" else "") + plain
-
-
-def _fold(text: str) -> str:
-    """Caseless, composed: "STRASSE" is "straße", and a decomposed "é" is "é"."""
-    return unicodedata.normalize("NFC", text).casefold()
 
 
 @dataclasses.dataclass(slots=True)
