@@ -127,8 +127,7 @@ def test_graphiql_offline_runs_an_upsert_and_a_query_through_the_ui(browser: Bro
 
 
 def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, database_url: str) -> None:
-    env = {"CONTACTQL_MAX_BATCH_SIZE": "10000", "CONTACTQL_BATCH_CHUNK_SIZE": "500"}
-    with held_batch(database_url, 3000, env=env) as (base, key, batch_id, release), opened(browser, f"{base}/graphql") as (page, requested, errors):
+    with held_batch(database_url, 1000) as (base, key, batch_id, release), opened(browser, f"{base}/graphql") as (page, requested, errors):
         frames: list[tuple[str, dict[str, Any]]] = []
         page.on("websocket", lambda socket: (
             socket.on("framesent", lambda payload: frames.append(("sent", json.loads(payload)))),
@@ -143,12 +142,12 @@ def test_graphiql_follows_a_batch_over_graphql_transport_ws(browser: Browser, da
         release()
         page.wait_for_function("() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue().includes('COMPLETED')", timeout=60_000)
         final = json.loads(result_pane(page))
-        assert final["data"]["batchProgress"] == {"status": "COMPLETED", "processed": 3000, "total": 3000}
+        assert final["data"]["batchProgress"] == {"status": "COMPLETED", "processed": 1000, "total": 1000}
 
         init = next(payload for way, payload in frames if way == "sent" and payload["type"] == "connection_init")
         assert init["payload"]["Authorization"] == f"Bearer {key}"
         pushed = [payload["payload"]["data"]["batchProgress"]["processed"] for way, payload in frames if payload["type"] == "next"]
-        assert len(pushed) >= 3 and pushed == sorted(pushed) and pushed[-1] == 3000, pushed
+        assert len(pushed) >= 3 and pushed == sorted(pushed) and pushed[-1] == 1000, pushed
         only_from(base, requested)
         assert [e for e in errors if "401" not in e] == []
 

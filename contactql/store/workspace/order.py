@@ -67,12 +67,13 @@ def page(
     check(order)
     source: sa.FromClause = contact_t
     keys: list[_Key] = []
+    fields = load_fields(conn, workspace_id=workspace_id) if any(o.field is OrderField.PROPERTY for o in order) else None
     for i, o in enumerate(order):
         descending = o.direction is SortDirection.DESC
         if o.field is not OrderField.PROPERTY:
             keys.append(_Key(_COLUMNS[o.field], _COLUMNS[o.field], descending))
             continue
-        field = load_fields(conn, workspace_id=workspace_id).by_name.get(str(o.property).strip().lower())
+        field = fields.by_name.get(str(o.property).strip().lower()) if fields is not None else None
         if field is None:
             raise Invalid.at(("orderBy", str(i), "property"), f"no property named {shown(str(o.property))}")
         value = property_value_t.alias(f"order_{i}")
