@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from contactql.context import ApiError
-from contactql.schema.cost import estimate
+from contactql.schema.cost import estimate, oversized_filter
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
 
@@ -133,10 +133,12 @@ class RateLimit(SchemaExtension):
         context = self.execution_context
         caller = context.context
         operation = self._operation()
+        if not context.pre_execution_errors and (why := oversized_filter(context.graphql_document, context.variables)):
+            context.pre_execution_errors = [ApiError(f"{why} (at filter)", "INVALID_INPUT")]
         if caller is None or caller.principal.key_id < 0:
             return
         settings = caller.services.settings
-        cost = 1  # a document refused by validation still costs its parsing
+        cost = 1  # a document refused by validation, or a filter too big to run, still costs its parsing
         if not context.pre_execution_errors and operation is not None:
             cost = max(1, estimate(context.schema._schema, context.graphql_document, operation, context.variables))
             self._cost = cost

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from contactql.app import create_app
 from contactql.config import Settings
+from contactql.outbound import tls
 from contactql.store.db.database import Database
 from contactql.store.model import Scope
 from contactql.store.workspace.keys import new_key
@@ -92,7 +93,7 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(verify=tls(), transport=transport, base_url="http://testserver") as client:
         yield client
 
 
@@ -105,7 +106,7 @@ async def running(settings: Settings, *, scope: Scope = Scope.WRITE, **changes: 
     """The real app with some settings changed, started, and a client holding a key of `scope`."""
     app = create_app(settings.replace(**changes))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             yield app, Api(http, await make_key(app, scope=scope))
 
 
@@ -221,7 +222,7 @@ async def live(settings: Settings, clock: TestClock) -> AsyncIterator[tuple[Any,
     127.0.0.1); its background loops run by `clock`."""
     app = create_app(settings.replace(allow_private_webhooks=True), clock=clock)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        async with httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
             admin = Api(http, await make_key(app, scope=Scope.ADMIN, name="admin"))
             secret = (await admin.gql("{ workspace { webhookSecret } }"))["workspace"]["webhookSecret"]
             yield app, admin, secret

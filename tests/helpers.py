@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from contactql.config import normalise_url
+from contactql.outbound import tls
 
 # The engine the tests run on: None for SQLite, else a PostgreSQL server's URL.
 POSTGRES = os.environ.get("CONTACTQL_TEST_DATABASE") or None
@@ -203,7 +204,7 @@ def submit_batch(base: str, key: str, size: int = 3000, name: str = "watched") -
     """Submit a batch of `size` new contacts to a running server; returns its id."""
     submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
     contacts = [{"email": f"{name}{i}@example.com"} for i in range(size)]
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+    with httpx.Client(verify=tls(), base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
         response = http.post("/graphql", json={"query": submit, "variables": {"input": {"contacts": contacts}}})
     return str(response.json()["data"]["upsertContacts"]["batch"]["id"])
 

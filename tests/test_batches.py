@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from contactql.app import create_app
 from contactql.config import Settings
+from contactql.outbound import tls
 from contactql.store.model import Scope
 from tests.conftest import count_statements, make_key, running
 from tests.helpers import Api, query
@@ -48,7 +49,7 @@ async def paused(settings: Settings) -> AsyncIterator[tuple[Any, Api]]:
     application = create_app(settings.replace(workers=False, max_batch_size=50, batch_chunk_size=4))
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(verify=tls(), transport=transport, base_url="http://testserver") as http:
             yield application, Api(http, await make_key(application, scope=Scope.WRITE, name="batcher"))
 
 

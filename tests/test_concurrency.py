@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from contactql.config import Settings
+from contactql.outbound import tls
 from tests.conftest import running
 from tests.helpers import UPSERT, serve
 from tests.test_batches import submit, wait_finished
@@ -21,7 +22,7 @@ async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(datab
     with serve(database_url) as (base, key, _):
         assert key is not None
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        async with httpx.AsyncClient(verify=tls(), base_url=base, headers=headers, timeout=30) as client:
 
             async def one(i: int) -> dict[str, object]:
                 body = {"query": UPSERT, "variables": {"input": {"contact": {"email": "same@example.com", "firstName": f"N{i % 3}"}}}}
@@ -46,7 +47,7 @@ async def test_twenty_concurrent_upserts_of_one_new_email_make_one_contact(datab
 async def test_concurrent_upserts_of_many_identities_make_one_contact_each(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        async with httpx.AsyncClient(verify=tls(), base_url=base, headers=headers, timeout=30) as client:
 
             async def one(i: int) -> str:
                 contact = {"email": f"p{i % 10}@example.com", "mobile": f"+47900000{i % 10:02d}", "lists": {"add": [{"name": "All"}]}}

@@ -171,6 +171,24 @@ async def test_a_filter_too_big_or_out_of_range_is_refused_at_once(api: Api, peo
         assert len(errors[0]["message"]) < 500, "a long name is cut, not echoed whole"
 
 
+def _nested_not(depth: int) -> dict[str, Any]:
+    filter_: dict[str, Any] = {"email": "a@example.com"}
+    for _ in range(depth):
+        filter_ = {"not": filter_}
+    return filter_
+
+
+async def test_a_filter_too_big_is_refused_before_its_arguments_are_read(api: Api, people: dict[str, str]) -> None:
+    """1 500 filters as a literal in the document, or nested 200 deep in a variable: refused from
+    the request as sent (Strawberry's conversion of so many input objects took seconds)."""
+    branches = ", ".join(f'{{email: "{i}@example.com"}}' for i in range(1_500))
+    errors = await api.errors(f"{{ contacts(filter: {{or: [{branches}]}}) {{ totalCount }} }}")
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "at most 100 filters" in errors[0]["message"] and "1501" in errors[0]["message"], errors
+    errors = await api.errors(PAGE, {"f": _nested_not(200)})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "at most 5 deep" in errors[0]["message"], errors
+    assert await emails(api, _nested_not(2)) == ["a@example.com"]
+
+
 async def test_an_event_filter_out_of_range_is_refused(api: Api) -> None:
     errors = await api.errors('{ events(filter: {since: "0001-01-01T00:00:00+23:59"}) { totalCount } }')
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "filter.since" in errors[0]["message"], errors

@@ -23,6 +23,7 @@ from hypothesis_graphql import nodes
 
 from contactql.app import create_app
 from contactql.config import Settings
+from contactql.outbound import tls
 from contactql.store.model import Scope
 from contactql.store.workspace.keys import new_key
 from tests.helpers import repo_root
@@ -50,7 +51,7 @@ class AppThread:
         self.app = create_app(Settings(database_url=database_url, rate_limit_per_minute=10_000_000))
         self.lifespan = self.app.router.lifespan_context(self.app)
         self.run(self.lifespan.__aenter__())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://fuzz")
+        self.http = httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=self.app), base_url="http://fuzz")
         key = self.run(self.app.state.services.db.write(new_key, workspace="default", scope=Scope.ADMIN, name="fuzz"))
         self.headers = {"Authorization": f"Bearer {key}"}
 

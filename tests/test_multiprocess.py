@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contactql.outbound import tls
 from tests.helpers import UPSERT, query, serve
 
 pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
@@ -30,7 +31,7 @@ async def test_two_processes_share_one_database_without_duplicates_or_double_wor
     with serve(database_url, env=ENV) as (first, key, _), serve(database_url, env=ENV) as (second, again, _):
         assert key is not None and again is None, "one first-start key for the shared database"
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(headers=headers, timeout=60) as http:
+        async with httpx.AsyncClient(verify=tls(), headers=headers, timeout=60) as http:
 
             async def upsert(i: int) -> str:
                 base = (first, second)[i % 2]
@@ -143,7 +144,7 @@ async def test_an_api_only_process_and_a_worker_process_split_the_batch_work(dat
     with serve(database_url, env={"CONTACTQL_WORKERS": "false"}) as (api, key, _), serve(database_url) as (_, again, _):
         assert key is not None and again is None
         contacts = [{"email": f"split{i % 250}@example.com", "firstName": f"S{i}"} for i in range(300)]
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        async with httpx.AsyncClient(verify=tls(), headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
             response = await http.post(f"{api}/graphql", json={"query": SUBMIT, "variables": {"input": {"contacts": contacts}}})
             batch_id = response.json()["data"]["upsertContacts"]["batch"]["id"]
         socket = await websockets.connect(api.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contactql.outbound import tls
 from tests.helpers import Api
 
 CREATE_FIELD = """
@@ -236,7 +237,7 @@ async def test_a_new_field_is_listed_at_once_here_and_in_another_process(api: Ap
     assert (await api.gql("{ properties { name } }"))["properties"] == []  # fills every cache there is
     await api.upsert({"email": "warm@example.com", "properties": [{"name": "nothing-yet", "value": "x"}]})
     with serve(database_url) as (base, _, _):
-        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {api.key}"}) as other:
+        async with httpx.AsyncClient(verify=tls(), base_url=base, headers={"Authorization": f"Bearer {api.key}"}) as other:
             async def there(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
                 body = (await other.post("/graphql", json={"query": query, "variables": variables or {}})).json()
                 assert "errors" not in body, body

@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from contactql.outbound import tls
 from tests.helpers import Api, serve
 from tests.test_subscriptions import connect, receive
 
@@ -26,7 +27,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def post(base: str, key: str, query: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+    async with httpx.AsyncClient(verify=tls(), base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         return await http.post("/graphql", json={"query": query})
 
 

@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from contactql.app import create_app
 from contactql.config import Settings
+from contactql.outbound import tls
 from contactql.store.model import Scope
 from tests.conftest import TestClock, make_key, running
 from tests.helpers import Api, query
@@ -76,7 +77,7 @@ async def test_a_pending_delivery_survives_a_restart(settings: Settings, receive
     hook = await receiver([204])
     first = create_app(settings.replace(allow_private_webhooks=True, workers=False))
     async with first.router.lifespan_context(first):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
+        async with httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
             api = Api(http, await make_key(first, scope=Scope.ADMIN))
             batch = (await submit(api, [{"email": "r@example.com"}], webhookUrl=hook.url))["batch"]
             await first.state.batch_worker.drain()  # completes the batch; nobody sends the webhook
@@ -85,7 +86,7 @@ async def test_a_pending_delivery_survives_a_restart(settings: Settings, receive
 
     second = create_app(settings.replace(allow_private_webhooks=True))
     async with second.router.lifespan_context(second):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http:
+        async with httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=second), base_url="http://t") as http:
             api = Api(http, await make_key(second, scope=Scope.ADMIN, name="again"))
             webhook = await wait_webhook(api, batch["id"], "DELIVERED")
             assert webhook["attempts"] == 1

@@ -20,10 +20,11 @@ nest: a chain of fragments spreading the previous one twice costs what it execut
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -35,12 +36,17 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
     get_named_type,
 )
+
+from contactql.store.workspace.filters import MAX_CONDITIONS, MAX_DEPTH, MAX_TOTAL_VALUES, too_big
 
 OBJECT_COST = 1
 COUNT_COST = 10
@@ -66,6 +72,9 @@ SIZED_FIELDS = ("edges",)
 # is costed at the most rather than refused here for its cost.
 MAX_FIRST = 100
 MAX_FIRST_OF = {("Batch", "results"): 1000}
+# How deep a filter's raw value may nest (objects and lists) before it is too big: `and`, `or`
+# and `not` five deep, each a list of objects holding lists of values.
+MAX_DEPTH_OF_INPUT = 16
 
 
 class CostEstimator:
@@ -177,3 +186,72 @@ def estimate(
     """The estimated cost of running `operation` of `document` with `variables`."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     return CostEstimator(schema, fragments, variables).operation(operation)
+
+
+def oversized_filter(document: Any, variables: Mapping[str, Any] | None) -> str | None:
+    """Why a `filter` argument of the document is too big to run, or None.
+
+    Checked on the request as it came (literals and variables), before Strawberry turns
+    arguments into input objects: that conversion costs about a millisecond per filter object,
+    so a 1 MB body of 8 000 nested filters would hold the event loop for seconds before the
+    store's own check (store/workspace/filters.py) saw it. Objects count as conditions, items
+    of lists of scalars as listed values, as there."""
+    for node in _argument_nodes(document):
+        if node.name.value == "filter":
+            try:
+                conditions, values = _size_of(node.value, variables or {}, 0)
+            except _TooDeep:
+                return f"and, or and not may be nested at most {MAX_DEPTH} deep"
+            if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
+                return too_big(conditions, values)
+    return None
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _argument_nodes(node: Node) -> Iterator[ArgumentNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ArgumentNode):
+            yield current
+            continue
+        for key in current.keys:
+            child = getattr(current, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(c for c in child if isinstance(c, Node))
+
+
+def _size_of(value: Any, variables: Mapping[str, Any], depth: int) -> tuple[int, int]:
+    """(objects, scalars in lists) of a literal or a variable's value; past a depth no filter
+    reaches, _TooDeep."""
+    if depth > MAX_DEPTH_OF_INPUT:
+        raise _TooDeep
+    if isinstance(value, VariableNode):
+        value = variables.get(value.name.value)
+    if isinstance(value, ObjectValueNode):
+        value = {f.name.value: f.value for f in value.fields}
+    elif isinstance(value, ListValueNode):
+        value = list(value.values)
+    if isinstance(value, dict):
+        objects, scalars = 1, 0
+        for child in value.values():
+            more, more_scalars = _size_of(child, variables, depth + 1)
+            objects, scalars = objects + more, scalars + more_scalars
+        return objects, scalars
+    if isinstance(value, list):
+        objects = scalars = 0
+        for item in value:
+            if isinstance(item, VariableNode):
+                item = variables.get(item.name.value)
+            if isinstance(item, dict | list | ObjectValueNode | ListValueNode):
+                more, more_scalars = _size_of(item, variables, depth + 1)
+                objects, scalars = objects + more, scalars + more_scalars
+            else:
+                scalars += 1
+        return objects, scalars
+    return 0, 0

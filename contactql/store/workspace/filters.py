@@ -270,11 +270,15 @@ def where_terms(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, 
     if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
         # Checked before any term is built: a filter of thousands of branches fits in a body and
         # would cost seconds of CPU to build, compile and run, twice (page and totalCount).
-        raise Invalid.at(("filter",), f"a filter has at most {MAX_CONDITIONS} filters and property conditions and {MAX_TOTAL_VALUES} listed values in all; this one has {conditions} and {values}")
+        raise Invalid.at(("filter",), too_big(conditions, values))
     terms: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         terms.append(c.deleted_at.is_(None))
     return terms + _Terms(conn, workspace_id).of(query, ("filter",), joined=joined)
+
+
+def too_big(conditions: int, values: int) -> str:
+    return f"a filter has at most {MAX_CONDITIONS} filters and property conditions and {MAX_TOTAL_VALUES} listed values in all; this one has {conditions} and {values}"
 
 
 def _size(query: ContactQuery, depth: int = 0) -> tuple[int, int]:
