@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from contactql.config import Settings
 from contactql.store.db import migrate
 from contactql.store.db.database import Database
-from contactql.store.db.tables import metadata, value_hash
+from contactql.store.db.tables import compared, metadata, value_hash
 from tests.helpers import POSTGRES, pg_admin, pg_url, query, serve
 
 
@@ -84,7 +84,11 @@ def test_a_database_of_the_first_revision_upgrades_with_its_data(tmp_path: Any) 
         key = cli("keys", "create", "--database", url).stdout.strip().splitlines()[-1]
         document = 'mutation { upsertContact(input: {contact: {properties: [{name: "city", value: "Oslo"}], firstName: "Found"}, match: {rules: [PROPERTIES], properties: ["city"]}}) { outcome contact { id } } }'
         body = httpx.post(f"{base}/graphql", json={"query": document}, headers={"Authorization": f"Bearer {key}"}).json()
+        # 0007: a contact from before search is found by it
+        search = '{ a: contacts(search: "KEPT@EXAMPLE") { edges { node { id } } } b: contacts(search: "found") { edges { node { id } } } }'
+        found = httpx.post(f"{base}/graphql", json={"query": search}, headers={"Authorization": f"Bearer {key}"}).json()
     assert body["data"] == {"upsertContact": {"outcome": "UPDATED", "contact": {"id": "7"}}}
+    assert found["data"] == {"a": {"edges": [{"node": {"id": "7"}}]}, "b": {"edges": [{"node": {"id": "7"}}]}}
 
 
 @pytest.mark.system
@@ -112,8 +116,12 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Any) -> None:
 def test_the_migrations_build_exactly_the_codes_tables(tmp_path: Any) -> None:
     url = fresh_empty_database(tmp_path)
     run_in(url, migrate.upgrade)
-    diff = run_in(url, lambda conn: compare_metadata(MigrationContext.configure(conn), metadata))
+    diff = run_in(url, lambda conn: compare_metadata(MigrationContext.configure(conn, opts={"include_name": compared}), metadata))
     assert diff == [], "a table changed without a migration: alembic revision --autogenerate"
+    if POSTGRES is None:  # the search index, outside the metadata
+        assert query(url, "SELECT sql FROM sqlite_master WHERE name = 'contact_search'")[0][0].endswith("tokenize='trigram')")
+    else:
+        assert "gin_trgm_ops" in query(url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_contact_search'")[0][0]
     # SQLite cannot reflect the identity expression index, so compare_metadata skips it there
     expected = "ON contact (workspace_id, coalesce(email, ''), coalesce(mobile, '')) WHERE email IS NOT NULL OR mobile IS NOT NULL"
     if POSTGRES is None:

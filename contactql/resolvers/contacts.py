@@ -11,7 +11,7 @@ from contactql.context import ApiError, Info
 from contactql.resolvers.pagination import Page, decode_cursor, decode_id_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
-from contactql.store.model import ItemResult, Source, UpsertOptions
+from contactql.store.model import ItemResult, OrderField, Source, UpsertOptions
 from contactql.store.upsert.entry import dry_run, upsert_one
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert.options import validate_events, validate_match
@@ -40,6 +40,8 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: Con
     async def total() -> int:
         return await _refused_as_api_error(db.read(store.count_contacts, workspace_id=workspace_id, query=query))
 
+    if not order and query.search is not None and query.search.strip():
+        order = [ContactOrder(OrderField.RELEVANCE)]  # best matches first
     if order:
         return await _ordered(info, first=first, after=after, query=query, order=order, total=total)
 

@@ -155,6 +155,7 @@ ContactOrderField = publish(
         "FIRST_NAME": "The first name.",
         "LAST_NAME": "The last name.",
         "PROPERTY": "A custom property's value, by its type (give its name as property).",
+        "RELEVANCE": "How well the contact matches search (with search only): a field equal to it, then a field starting with it, then the rest. The default order of a search.",
     },
     name="ContactOrderField",
 )

@@ -3,9 +3,10 @@ combine nodes (store/workspace/filters.py turns them into SQL)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -129,6 +130,20 @@ class ContactOrder:
     def to_order(self) -> StoreContactOrder:
         direction = StoreSortDirection.ASC if self.direction is None else StoreSortDirection(self.direction.value)
         return StoreContactOrder(OrderField(self.field.value), direction, self.property)
+
+
+Search = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Any part of a first name, last name, email, mobile (its digits, however formatted) or externalId; case and accents ignored; every word must appear (at most 200 characters, 10 words)."
+    ),
+]
+
+
+def contact_query(filter: ContactFilter | None, search: str | None) -> ContactQuery:
+    """The query of a `filter` and a `search` argument (a blank search finds everyone)."""
+    query = filter.to_query() if filter is not None else ContactQuery()
+    return query if search is None else dataclasses.replace(query, search=search)
 
 
 def _equal_or_none(condition: PropertyCondition) -> bool:

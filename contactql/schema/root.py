@@ -23,7 +23,7 @@ from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
-from contactql.schema.filters import ContactFilter, ContactOrder
+from contactql.schema.filters import ContactFilter, ContactOrder, Search, contact_query
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
@@ -34,7 +34,6 @@ from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
-from contactql.store.workspace.filters import ContactQuery
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]
@@ -55,10 +54,12 @@ class Query:
         after: After = None,
         filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
         order_by: Annotated[
-            builtins.list[ContactOrder] | None, strawberry.argument(description="Sort keys, first to last (at most 5); default: by id.")
+            builtins.list[ContactOrder] | None,
+            strawberry.argument(description="Sort keys, first to last (at most 5); default: by id, or by RELEVANCE with a search."),
         ] = None,
+        search: Search = None,
     ) -> ContactConnection:
-        query = filter.to_query() if filter is not None else ContactQuery()
+        query = contact_query(filter, search)
         order = [o.to_order() for o in order_by or ()]
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
         return ContactConnection.of(page, Contact.from_row)

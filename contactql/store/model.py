@@ -83,6 +83,7 @@ class OrderField(enum.StrEnum):
     FIRST_NAME = "FIRST_NAME"
     LAST_NAME = "LAST_NAME"
     PROPERTY = "PROPERTY"
+    RELEVANCE = "RELEVANCE"
 
 
 class SortDirection(enum.StrEnum):

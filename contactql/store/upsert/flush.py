@@ -31,6 +31,7 @@ from contactql.store.db.tables import (
 from contactql.store.model import ItemResult
 from contactql.store.upsert import effects
 from contactql.store.upsert.chunk import ChunkState
+from contactql.store.workspace.search import search_text
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
 
@@ -57,6 +58,9 @@ _LINKS = {
 def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult], now: dt.datetime) -> None:
     _INSERT_LISTS.execute(conn, list(state.new_lists.values()))
     touched = sorted(state.touched)
+    for cid in touched:  # what the contact is found by, written with what it is found by
+        row = state.rows[cid]
+        row["search_text"] = search_text(row)
     # Updates first: an update that moves a contact off an identity frees it for an insert.
     _update_changed(conn, state, touched)
     real = _insert_contacts(conn, state)

@@ -21,6 +21,7 @@ from contactql.store.db.tables import contact_t, membership_t, property_value_t,
 from contactql.store.errors import Invalid
 from contactql.store.model import PropertyType
 from contactql.store.values import fold, normalise_email, normalise_mobile, shown, utc
+from contactql.store.workspace import search
 from contactql.store.workspace.keys import default_country
 from contactql.store.workspace.properties import FieldDef, FieldSet, load_fields
 
@@ -64,6 +65,7 @@ class ContactQuery:
     sms_status: str | None = None
     updated_since: dt.datetime | None = None
     include_deleted: bool = False  # the top node's: nested nodes never bring deleted contacts back
+    search: str | None = None  # the top node's: `contacts(search:)` (store/workspace/search.py)
     property_name: str | None = None
     property_value: str | None = None
     email_in: tuple[str, ...] | None = None
@@ -274,6 +276,8 @@ def where_terms(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, 
     terms: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
     if not query.include_deleted:
         terms.append(c.deleted_at.is_(None))
+    if query.search is not None:
+        terms += search.matches(conn, query.search)
     return terms + _Terms(conn, workspace_id).of(query, ("filter",), joined=joined)
 
 

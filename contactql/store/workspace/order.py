@@ -4,7 +4,8 @@ A page's cursor holds the last row's sort key — its values of the order's fiel
 which breaks ties — so the next page starts after that key, never at an OFFSET: rows written
 between two pages neither repeat nor go missing among the rows already passed. Nulls come last
 whatever the direction. A PROPERTY key is the property's value by its type: NUMBER compared
-numerically, DATE and TEXT as text; a contact without a value has a null key.
+numerically, DATE and TEXT as text; a contact without a value has a null key. RELEVANCE is how
+well a contact matches the search (store/workspace/search.py), the default order of a search.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, property_value
 from contactql.store.errors import Invalid
 from contactql.store.model import OrderField, PropertyType, SortDirection
 from contactql.store.values import shown, utc
+from contactql.store.workspace import search
 from contactql.store.workspace.filters import ContactQuery, where_terms
 from contactql.store.workspace.properties import canonical_number, load_fields
 
@@ -70,6 +72,12 @@ def page(
     fields = load_fields(conn, workspace_id=workspace_id) if any(o.field is OrderField.PROPERTY for o in order) else None
     for i, o in enumerate(order):
         descending = o.direction is SortDirection.DESC
+        if o.field is OrderField.RELEVANCE:
+            if query.search is None:
+                raise Invalid.at(("orderBy", str(i), "field"), "RELEVANCE orders the contacts a search finds: give search")
+            rank = search.relevance(query.search)
+            keys.append(_Key(rank, rank, descending))
+            continue
         if o.field is not OrderField.PROPERTY:
             keys.append(_Key(_COLUMNS[o.field], _COLUMNS[o.field], descending))
             continue
@@ -98,6 +106,10 @@ def _decoded(order: Sequence[ContactOrder], number_keys: Sequence[bool], after: 
     for i, o in enumerate(order):
         value = values[i]
         if value is None:
+            continue
+        if o.field is OrderField.RELEVANCE:
+            if value not in (0, 1, 2) or type(value) is not int:
+                raise _not_a_cursor()
             continue
         if o.field is OrderField.ID:
             if not _an_id(value):

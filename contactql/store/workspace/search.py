@@ -1,0 +1,116 @@
+"""`contacts(search: …)`: a contact found by any part of its names, email, mobile and externalId.
+
+Every contact row carries `search_text`, those fields folded the way a search box expects
+(case and accents ignored, whitespace collapsed, the mobile's digits) with a line break around
+each field. It is computed in Python (`search_text`), on the write path that changes the fields
+(store/upsert/flush.py), so both engines fold alike — SQLite's own folding is ASCII-only, and
+its trigram tokenizer ignores accents only from 3.45 — and it is indexed in the same
+transaction: on SQLite by an FTS5 table with the trigram tokenizer kept by triggers on `contact`
+(migration 0007), on PostgreSQL by a pg_trgm GIN index on the column.
+
+A search is its words, all of which must appear (in any field, in any order). A word of three
+characters or more is looked up in the index; shorter words are checked on the rows the longer
+ones found, and a search of short words only reads the workspace's contacts in order until a
+page is full. A search that reads as a phone number ("(646) 755-1998", "+47 912 34 567") is one
+word: its digits, without a trunk 0.
+
+Relevance, the order of a search without `orderBy`: a field equal to the whole search first,
+then a field starting with it, then the rest; ties by id.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.db.tables import contact_t
+from contactql.store.errors import Invalid
+
+MAX_SEARCH = 200  # characters
+MAX_WORDS = 10
+INDEXED = 3  # the trigram index answers words of at least this many characters
+FIELDS = ("first_name", "last_name", "email", "mobile", "external_id")
+_PHONE = re.compile(r"[\d\s()+.\-/]+")
+_SEP = "\n"
+c = contact_t.c
+
+
+# Letters Unicode does not decompose into a base letter and an accent, written as a search box
+# user types them without one (as ICU's Latin-ASCII transliteration does).
+_BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t"})
+
+
+def fold(text: str) -> str:
+    """Caseless, without accents, whitespace collapsed: "  Ærøskøbing  ÉCOLE" is "aeroskobing ecole"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(unicodedata.normalize("NFC", bare).split())
+
+
+def digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit() and ch.isascii())
+
+
+def search_text(row: Mapping[str, Any]) -> str | None:
+    """What `row` is found by: its folded names (each, and the full name), email, the digits of
+    its mobile and its externalId, one per line with a line break before and after."""
+    first, last = row.get("first_name"), row.get("last_name")
+    parts = [fold(first) if first else "", fold(last) if last else ""]
+    parts.append(" ".join(p for p in parts if p))
+    parts += [fold(row["email"]) if row.get("email") else "", digits(row["mobile"]) if row.get("mobile") else ""]
+    parts.append(fold(row["external_id"]) if row.get("external_id") else "")
+    kept = [p for p in dict.fromkeys(parts) if p]
+    return _SEP + _SEP.join(kept) + _SEP if kept else None
+
+
+def words(search: str) -> tuple[str, list[str]]:
+    """(the whole search folded, its words); Invalid when it is too long or has nothing to find."""
+    if len(search) > MAX_SEARCH:
+        raise Invalid.at(("search",), f"at most {MAX_SEARCH} characters")
+    if "\x00" in search:
+        raise Invalid.at(("search",), "must not contain NUL characters")
+    if _PHONE.fullmatch(search) and len(number := digits(search).lstrip("0")) >= INDEXED:
+        return number, [number]
+    whole = fold(search)
+    found = list(dict.fromkeys(whole.split()))
+    if len(found) > MAX_WORDS:
+        raise Invalid.at(("search",), f"at most {MAX_WORDS} words")
+    return whole, found
+
+
+def matches(conn: sa.Connection, search: str) -> list[sa.ColumnElement[bool]]:
+    """Terms on `contact` for the contacts `search` finds (none for a blank search)."""
+    _, found = words(search)
+    if not found:
+        return []
+    long, short = [w for w in found if len(w) >= INDEXED], [w for w in found if len(w) < INDEXED]
+    terms = [_containing(w) for w in short]
+    if not long:
+        return terms
+    if conn.dialect.name == "sqlite":
+        # A phrase of the trigram tokenizer matches any substring of the column; "" escapes a quote.
+        expression = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
+        found_ids: sa.Select[Any] = sa.select(sa.column("rowid")).select_from(sa.table("contact_search")).where(sa.text("contact_search MATCH :search").bindparams(search=expression))
+        return [c.id.in_(found_ids), *terms]
+    return [*(_containing(w) for w in long), *terms]  # the GIN index answers LIKE '%…%'
+
+
+def relevance(search: str) -> sa.ColumnElement[int]:
+    """0 where a field is the whole search, 1 where one starts with it, else 2."""
+    whole, _ = words(search)
+    return sa.case(
+        (_containing(_SEP + whole + _SEP), 0),
+        (_containing(_SEP + whole), 1),
+        else_=2,
+    )
+
+
+def _containing(text: str) -> sa.ColumnElement[bool]:
+    """`search_text LIKE '%text%'`, the pattern one bound parameter (PostgreSQL plans the
+    trigram index for it), `text`'s own % and _ escaped."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return c.search_text.like(f"%{escaped}%", escape="/")
