@@ -18,7 +18,9 @@ from contactql.store.upsert.options import validate_events, validate_match
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import parse_contact_id
 from contactql.store.workspace import contacts as store
+from contactql.store.workspace import stats
 from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.order import ContactOrder
 from contactql.store.workspace.order import page as order_page
 
@@ -38,7 +40,7 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: Con
     db, workspace_id = info.context.db, info.context.workspace_id
 
     async def total() -> int:
-        return await _refused_as_api_error(db.read(store.count_contacts, workspace_id=workspace_id, query=query))
+        return await count_contacts(info, query)
 
     if not order and query.search is not None and query.search.strip():
         order = [ContactOrder(OrderField.RELEVANCE)]  # best matches first
@@ -72,6 +74,19 @@ async def _ordered(
 
     page = await paginate(fetch, first=first, after=after, decode=decode, key=key, total=total)
     return page.with_rows([row for row, _ in page.rows])
+
+
+async def count_contacts(info: Info, query: ContactQuery) -> int:
+    return await _refused_as_api_error(info.context.db.read(store.count_contacts, workspace_id=info.context.workspace_id, query=query))
+
+
+async def count_by_status(info: Info, query: ContactQuery, channel: str) -> list[tuple[str, int]]:
+    read = info.context.db.read(stats.count_by_status, workspace_id=info.context.workspace_id, query=query, channel=channel)
+    return await _refused_as_api_error(read)
+
+
+async def count_by_list(info: Info, query: ContactQuery) -> list[tuple[ListRow, int]]:
+    return await _refused_as_api_error(info.context.db.read(stats.count_by_list, workspace_id=info.context.workspace_id, query=query))
 
 
 async def _refused_as_api_error(call: Awaitable[T]) -> T:

@@ -10,8 +10,10 @@ arguments and sized fields) and Shopify's calculated query cost:
   that many times;
 - a list without `first` is counted at its assumed size (`ASSUMED_SIZES`, else
   `DEFAULT_LIST_SIZE`): an upper bound where ContactQL bounds it, a typical size where not;
-- `totalCount` costs `COUNT_COST` (a COUNT over the matching rows), a mutation field
-  `MUTATION_COST` on top of what it selects.
+- `totalCount` and the counts of `contactStats` cost `COUNT_COST` (a COUNT over the matching
+  rows), a mutation field `MUTATION_COST` on top of what it selects;
+- each condition of a `filter` and key of an `orderBy` costs `TERM_COST`, a `search`
+  `SEARCH_COST`.
 
 Fragments are costed once each (memoised by name and spread once per selection set, as
 execution merges them), so the estimate is linear in the document however its fragments
@@ -66,7 +68,14 @@ ASSUMED_SIZES = {
     ("BatchResult", "invalidProperties"): 2,  # a page of 1 000 results stays affordable
     ("BatchResult", "errors"): 2,
     ("HistoryEntry", "changes"): 10,
+    ("ContactStats", "byEmailStatus"): 9,  # a count per status at most
+    ("ContactStats", "bySmsStatus"): 9,
+    ("ContactStats", "byList"): 20,
 }
+# Fields that count rows (a COUNT over the matching contacts), like totalCount.
+COUNTS = {("ContactStats", "total"), ("ContactStats", "byEmailStatus"), ("ContactStats", "bySmsStatus"), ("ContactStats", "byList")}
+TERM_COST = 1  # each condition of a filter, each sort key
+SEARCH_COST = 5
 SIZED_FIELDS = ("edges",)
 # The most a connection returns; a larger `first` is refused when it runs (INVALID_INPUT), so it
 # is costed at the most rather than refused here for its cost.
@@ -128,16 +137,32 @@ class CostEstimator:
         definition = parent.fields[name]
         if name == "totalCount":
             return COUNT_COST
+        counts = COUNT_COST if (parent.name, name) in COUNTS else 0
         named = get_named_type(definition.type)
         if not isinstance(named, GraphQLObjectType):
-            return 0
+            return counts
+        asks = self._arguments(node)
         if "first" in definition.args:
             first = min(self._first(node, definition.args["first"].default_value), MAX_FIRST_OF.get((parent.name, name), MAX_FIRST))
-            return self._connection(node, named, first)
+            return asks + self._connection(node, named, first)
         inner = OBJECT_COST + self._selection_set(node.selection_set, named)
         if _is_list(definition.type):
-            return ASSUMED_SIZES.get((parent.name, name), DEFAULT_LIST_SIZE) * inner
-        return inner
+            return counts + asks + ASSUMED_SIZES.get((parent.name, name), DEFAULT_LIST_SIZE) * inner
+        return counts + asks + inner
+
+    def _arguments(self, node: FieldNode) -> int:
+        """What a field's filter, order and search add: each condition and sort key is a term
+        of its SQL, a search a look-up in the search index."""
+        cost = 0
+        for argument in node.arguments or ():
+            if argument.name.value in ("filter", "orderBy"):
+                try:
+                    cost += _size_of(argument.value, self.variables, 0)[0] * TERM_COST
+                except _TooDeep:
+                    pass  # refused before it runs (oversized_filter)
+            elif argument.name.value == "search":
+                cost += SEARCH_COST
+        return cost
 
     def _connection(self, node: FieldNode, connection: GraphQLObjectType, first: int) -> int:
         """A connection object, its edges counted `first` times and the rest once."""

@@ -30,6 +30,7 @@ from contactql.schema.lists import ContactList, ContactListConnection, ContactLi
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.schema.stats import ContactStats
 from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
@@ -63,6 +64,14 @@ class Query:
         order = [o.to_order() for o in order_by or ()]
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
         return ContactConnection.of(page, Contact.from_row)
+
+    @strawberry.field(description="Counts of the contacts a filter and search find, for a dashboard: total, by status, by list.")
+    async def contact_stats(
+        self,
+        filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet.")] = None,
+        search: Search = None,
+    ) -> ContactStats:
+        return ContactStats(query=contact_query(filter, search))
 
     @strawberry.field(description="The workspace's static lists, in creation order.")
     async def lists(self, info: Info, first: First = 50, after: After = None) -> ContactListConnection:
