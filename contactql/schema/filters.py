@@ -79,6 +79,7 @@ class ContactFilter:
     has_email: bool | None = strawberry.field(default=None, description="true: contacts with an email; false: without one.")
     has_mobile: bool | None = strawberry.field(default=None, description="true: contacts with a mobile; false: without one.")
     properties: list[PropertyFilter] | None = strawberry.field(default=None, description="Conditions on custom properties, all of which apply (at most 20).")
+    segment_id: strawberry.ID | None = strawberry.field(default=None, description="A member of this saved segment: its filter and search apply.")
     and_: list[ContactFilter] | None = strawberry.field(default=None, name="and", description="Filters that all apply (1 to 20; nested at most 5 deep).")
     or_: list[ContactFilter] | None = strawberry.field(default=None, name="or", description="Filters of which at least one applies (1 to 20).")
     not_: ContactFilter | None = strawberry.field(default=None, name="not", description="A filter that must not apply (an unknown condition counts as not applying).")
@@ -115,6 +116,7 @@ class ContactFilter:
             has_email=self.has_email,
             has_mobile=self.has_mobile,
             properties=(*(p.to_condition() for p in self.properties or ()), *more),
+            segment_id=None if self.segment_id is None else str(self.segment_id),
             all_of=None if self.and_ is None else tuple(f.to_query() for f in self.and_),
             any_of=None if self.or_ is None else tuple(f.to_query() for f in self.or_),
             none_of=None if self.not_ is None else self.not_.to_query(),

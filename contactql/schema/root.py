@@ -17,7 +17,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from contactql.context import Info
-from contactql.resolvers import batches, companies, contacts, events, lists, properties, subscribe, webhooks, workspace
+from contactql.resolvers import batches, companies, contacts, events, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
@@ -30,6 +30,7 @@ from contactql.schema.lists import ContactList, ContactListConnection, ContactLi
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.schema.segments import DeleteSegmentPayload, Segment, SegmentConnection, SegmentPayload
 from contactql.schema.stats import ContactStats
 from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
@@ -72,6 +73,15 @@ class Query:
         search: Search = None,
     ) -> ContactStats:
         return ContactStats(query=contact_query(filter, search))
+
+    @strawberry.field(description="The workspace's saved segments, in creation order.")
+    async def segments(self, info: Info, first: First = 50, after: After = None) -> SegmentConnection:
+        return SegmentConnection.of(await segments.page_segments(info, 50 if first is None else first, after), Segment.from_row)
+
+    @strawberry.field(description="One segment by id.")
+    async def segment(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")]) -> Segment | None:
+        row = await segments.get_segment(info, id)
+        return None if row is None else Segment.from_row(row)
 
     @strawberry.field(description="The workspace's static lists, in creation order.")
     async def lists(self, info: Info, first: First = 50, after: After = None) -> ContactListConnection:
@@ -215,6 +225,21 @@ class Mutation:
     @strawberry.mutation(description="Create a static list.", permission_classes=[CanWrite])
     async def create_list(self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]) -> ContactListPayload:
         return await answer(lists.create_list(info, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
+
+    @strawberry.mutation(description="Save a filter and search as a segment, a list whose members are whoever matches when it is read.", permission_classes=[CanWrite])
+    async def create_segment(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="The segment's name, unique in the workspace.")],
+        filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions to meet (not naming another segment).")] = None,
+        search: Search = None,
+    ) -> SegmentPayload:
+        made = segments.create_segment(info, name, contact_query(filter, search))
+        return await answer(made, lambda row: SegmentPayload(segment=Segment.from_row(row)), SegmentPayload)
+
+    @strawberry.mutation(description="Delete a segment (its contacts are not touched).", permission_classes=[CanWrite])
+    async def delete_segment(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")]) -> DeleteSegmentPayload:
+        return await answer(segments.delete_segment(info, id), lambda deleted: DeleteSegmentPayload(deleted_id=strawberry.ID(deleted)), DeleteSegmentPayload)
 
     @strawberry.mutation(description="Define a custom property field.", permission_classes=[CanWrite])
     async def create_property_field(self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]) -> PropertyFieldPayload:

@@ -362,6 +362,23 @@ class WebhookEndpoint(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class Segment(SQLModel, table=True):
+    """A saved filter and search (a dynamic list): its members are whoever matches, when read."""
+
+    __tablename__ = "segment"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name_key", name="uq_segment_name"),
+        sa.Index("ix_segment_page", "workspace_id", "created_at", "id"),
+    )
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    query: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # the filter (store/workspace/segments.py)
+    search: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    created_at: dt.datetime = _ts()
+
+
 metadata = SQLModel.metadata
 
 
@@ -399,3 +416,4 @@ event_t = _table(Event)
 history_t = _table(ContactHistory)
 token_t = _table(ConfirmationToken)
 endpoint_t = _table(WebhookEndpoint)
+segment_t = _table(Segment)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,7 +22,7 @@ from contactql.store.db.tables import contact_t, membership_t, property_value_t,
 from contactql.store.errors import Invalid
 from contactql.store.model import PropertyType
 from contactql.store.values import fold, normalise_email, normalise_mobile, shown, utc
-from contactql.store.workspace import search
+from contactql.store.workspace import search, segments
 from contactql.store.workspace.keys import default_country
 from contactql.store.workspace.properties import FieldDef, FieldSet, load_fields
 
@@ -66,6 +67,7 @@ class ContactQuery:
     updated_since: dt.datetime | None = None
     include_deleted: bool = False  # the top node's: nested nodes never bring deleted contacts back
     search: str | None = None  # the top node's: `contacts(search:)` (store/workspace/search.py)
+    segment_id: str | None = None  # a member of this segment (its filter and search apply)
     property_name: str | None = None
     property_value: str | None = None
     email_in: tuple[str, ...] | None = None
@@ -117,6 +119,8 @@ class _Terms:
         if depth > MAX_DEPTH:
             raise Invalid.at(path, f"and, or and not may be nested at most {MAX_DEPTH} deep")
         terms = self._identities(query, path) + self._statuses_and_times(query, path)
+        if query.segment_id is not None:
+            terms += self._segment(query.segment_id, (*path, "segmentId"), depth)
         terms += self._lists(query, path, joined=joined if depth == 0 else None)
         if query.property_name is not None:
             legacy = PropertyCondition(query.property_name, eq=query.property_value, is_null=True if query.property_value is None else None)
@@ -136,6 +140,19 @@ class _Terms:
             # coalesce: an unknown (NULL) condition counts as false, so its negation holds.
             terms.append(sa.not_(sa.func.coalesce(_all(self.of(query.none_of, (*path, "not"), depth + 1)), sa.false())))
         return terms
+
+    def _segment(self, segment_id: str, path: Path, depth: int) -> list[sa.ColumnElement[bool]]:
+        found = segments.get_segment(self.conn, workspace_id=self.workspace_id, segment_id=segment_id)
+        if found is None:
+            raise Invalid.at(path, f"no segment with id {shown(segment_id)}")
+        query = decode(found.query)
+        # Its own paths would point into a filter the request does not hold: a segment's problem
+        # (a property deleted since) is reported at segmentId, naming the segment.
+        try:
+            terms = self.of(query, ())
+            return terms + (search.matches(self.conn, found.search) if found.search is not None else [])
+        except Invalid as error:
+            raise Invalid.at(path, f"segment {shown(found.name)}: {error.problems[0].message}") from None
 
     def _identities(self, query: ContactQuery, path: Path) -> list[sa.ColumnElement[bool]]:
         terms: list[sa.ColumnElement[bool]] = []
@@ -307,3 +324,61 @@ def _bounded(values: Sequence[str], path: Path) -> Sequence[str]:
     if len(values) > MAX_VALUES:
         raise Invalid.at(path, f"at most {MAX_VALUES} values")
     return values
+
+
+_TIMES = {"updated_since", "created_after", "created_before", "updated_after", "updated_before"}
+
+
+def encode(query: ContactQuery | PropertyCondition) -> dict[str, Any]:
+    """A query (or a property condition) as JSON, for a segment: its fields by their names here,
+    those at their default left out, times in ISO 8601; `search` is kept beside it."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(query):
+        value = getattr(query, field.name)
+        if value == field.default or field.name == "search":
+            continue
+        if isinstance(value, dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, ContactQuery | PropertyCondition):
+            value = encode(value)
+        elif isinstance(value, tuple):
+            value = [encode(v) if isinstance(v, ContactQuery | PropertyCondition) else v for v in value]
+        out[field.name] = value
+    return out
+
+
+def decode(data: dict[str, Any]) -> ContactQuery:
+    """The query `encode` made."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TIMES:
+            values[key] = dt.datetime.fromisoformat(value)
+        elif key in ("all_of", "any_of"):
+            values[key] = tuple(decode(v) for v in value)
+        elif key == "none_of":
+            values[key] = decode(value)
+        elif key == "properties":
+            values[key] = tuple(_condition(p) for p in value)
+        else:
+            values[key] = tuple(value) if isinstance(value, list) else value
+    return ContactQuery(**values)
+
+
+def _condition(data: dict[str, Any]) -> PropertyCondition:
+    fields: dict[str, Any] = {k: tuple(v) if k == "in_" else v for k, v in data.items()}
+    return PropertyCondition(**fields)
+
+
+def check_segment(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> None:
+    """Refuse a filter that cannot be a segment's: one naming a segment (a segment never
+    evaluates another), one asking for deleted contacts, one that cannot be read."""
+    if _names_a_segment(query):
+        raise Invalid.at(("filter", "segmentId"), "a segment's filter cannot name a segment: give that segment's conditions")
+    if query.include_deleted:
+        raise Invalid.at(("filter", "includeDeleted"), "a segment holds contacts that are not deleted")
+    where_terms(conn, workspace_id, query)
+
+
+def _names_a_segment(query: ContactQuery) -> bool:
+    children = [*(query.all_of or ()), *(query.any_of or ()), *([query.none_of] if query.none_of is not None else [])]
+    return query.segment_id is not None or any(_names_a_segment(child) for child in children)
