@@ -42,6 +42,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperation
 from contactql.auth import KeyCache
 from contactql.config import Settings, load_settings
 from contactql.context import Context, Loaders, Services
+from contactql.downloads import ExportDownload
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.refusals import (
     GRAPHQL_RESPONSE_JSON,
@@ -61,13 +62,16 @@ from contactql.refusals import (
 from contactql.runtime import Helper
 from contactql.schema.hardening import with_code
 from contactql.schema.root import build_schema
+from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.model import Scope as KeyScope
 from contactql.store.upsert.writer import UpsertWriter
+from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
 from contactql.supervise import Clock, utc_now
 from contactql.websocket import KeyedTransportWS
 from contactql.workers.batches import BatchWorker, ProgressHub
+from contactql.workers.exports import ExportWorker
 from contactql.workers.housekeeping import Housekeeper
 from contactql.workers.webhooks import WebhookSender
 
@@ -294,13 +298,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     """The ASGI app; `clock` is the time the background loops schedule by (tests move it)."""
     settings = settings or load_settings()
     db = Database(settings)
-    progress = ProgressHub()
+    progress: ProgressHub[BatchRow] = ProgressHub()
     sender = WebhookSender(db, settings, clock)
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
+    export_progress: ProgressHub[ExportRow] = ProgressHub()
+    exporter = ExportWorker(db, settings, export_progress, clock)
     housekeeper = Housekeeper(db, clock)
     services = Services(
-        settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake
-    )
+        settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake,
+        export_progress=export_progress, wake_exports=exporter.wake,
+    )  # fmt: skip
     view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute))
 
     @contextlib.asynccontextmanager
@@ -311,6 +318,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             tasks = [
                 asyncio.create_task(worker.run(), name="contactql-batches"),
                 asyncio.create_task(sender.run(), name="contactql-webhooks"),
+                asyncio.create_task(exporter.run(), name="contactql-exports"),
                 asyncio.create_task(housekeeper.run(), name="contactql-housekeeping"),
             ]
         try:
@@ -334,6 +342,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/healthz", healthz, methods=["GET"]),
         Route("/graphql", graphql),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
+        Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
     ]
     if settings.graphiql:
         routes.append(Mount("/graphiql", app=GZipMiddleware(StaticFiles(directory=STATIC)), name="graphiql"))
@@ -352,5 +361,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     app.state.services = services
     app.state.batch_worker = worker
     app.state.webhook_sender = sender
+    app.state.export_worker = exporter
     app.state.housekeeper = housekeeper
     return app

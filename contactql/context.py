@@ -22,10 +22,12 @@ from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
 from contactql.runtime import Helper
+from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.upsert.writer import UpsertWriter
 from contactql.store.workspace import companies, contacts, lists
 from contactql.store.workspace.companies import CompanyRow
+from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
@@ -47,15 +49,17 @@ class ApiError(GraphQLError):
 @dataclasses.dataclass(slots=True)
 class Services:
     """What lives as long as the app: settings, database, the group-commit writer, the helper
-    process for CPU-heavy validation, and the background workers' hooks (wake the batch
-    worker, progress for subscribers)."""
+    process for CPU-heavy validation, and the background workers' hooks (wake the batch and
+    export workers, progress for subscribers)."""
 
     settings: Settings
     db: Database
     writer: UpsertWriter
     helper: Helper
-    progress: ProgressHub
+    progress: ProgressHub[BatchRow]
     wake_batches: Callable[[], None]
+    export_progress: ProgressHub[ExportRow] = dataclasses.field(default_factory=ProgressHub)
+    wake_exports: Callable[[], None] = lambda: None
 
 
 class Loaders:

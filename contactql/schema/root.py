@@ -10,19 +10,22 @@ from __future__ import annotations
 import builtins
 import functools
 from collections.abc import AsyncGenerator
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLList, GraphQLNonNull
+from graphql.utilities import coerce_input_value, validate_input_value
 from strawberry.types import ExecutionContext
+from strawberry.types.arguments import convert_argument
 
 from contactql.context import Info
-from contactql.resolvers import batches, companies, contacts, events, lists, properties, segments, subscribe, webhooks, workspace
+from contactql.resolvers import batches, companies, contacts, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
+from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
 from contactql.schema.filters import ContactFilter, ContactOrder, Search, contact_query
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
@@ -36,6 +39,8 @@ from contactql.schema.subscribe import SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
+from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]
@@ -73,6 +78,11 @@ class Query:
         search: Search = None,
     ) -> ContactStats:
         return ContactStats(query=contact_query(filter, search))
+
+    @strawberry.field(description="One export job by id.")
+    async def export(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The export's id.")]) -> Export | None:
+        row = await exports.get_export(info, id)
+        return None if row is None else Export.from_row(row)
 
     @strawberry.field(description="The workspace's saved segments, in creation order.")
     async def segments(self, info: Info, first: First = 50, after: After = None) -> SegmentConnection:
@@ -237,6 +247,15 @@ class Mutation:
         made = segments.create_segment(info, name, contact_query(filter, search))
         return await answer(made, lambda row: SegmentPayload(segment=Segment.from_row(row)), SegmentPayload)
 
+    @strawberry.mutation(
+        description="Export contacts to a CSV or NDJSON file: a job, watched with export(id) or exportProgress, downloaded from GET /exports/{id}. A read key may run it: it writes nothing of the workspace."
+    )
+    async def export_contacts(self, info: Info, input: Annotated[ExportContactsInput, strawberry.argument(description="What to export.")]) -> ExportPayload:
+        query = contact_query(input.filter, input.search)
+        order = [o.to_order() for o in input.order_by or ()]
+        made = exports.export_contacts(info, query, order, str(input.format.value), input.fields)  # type: ignore[attr-defined]
+        return await answer(made, lambda row: ExportPayload(export=Export.from_row(row)), ExportPayload, "input")
+
     @strawberry.mutation(description="Delete a segment (its contacts are not touched).", permission_classes=[CanWrite])
     async def delete_segment(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")]) -> DeleteSegmentPayload:
         return await answer(segments.delete_segment(info, id), lambda deleted: DeleteSegmentPayload(deleted_id=strawberry.ID(deleted)), DeleteSegmentPayload)
@@ -259,6 +278,12 @@ class Subscription:
             yield Batch.from_row(row)
 
 
+    @strawberry.subscription(description="The export now, after every megabyte it writes, and when it finishes; then the stream ends.")
+    async def export_progress(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The export's id.")]) -> AsyncGenerator[Export, None]:
+        async for row in exports.export_progress(info, id):
+            yield Export.from_row(row)
+
+
 class ContactQLSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Unexpected errors are logged, with the request id, where they are masked
@@ -274,6 +299,31 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions(introspection=introspection),
     )
+
+
+def read_json_input(type_name: str, python_type: Any, value: Any, option: str) -> Any:
+    """A value of an input type (ContactFilter, [ContactOrder!]) given as JSON outside a request
+    (`contactql export --filter-json`): checked as a GraphQL variable would be, then built as
+    Strawberry builds arguments. ValueError names the option and where the value is wrong."""
+    schema = build_schema()
+    graphql_type = schema._schema.get_type(type_name)
+    assert graphql_type is not None
+    input_type: Any = GraphQLList(GraphQLNonNull(graphql_type)) if isinstance(python_type, list) else graphql_type
+    problems: list[str] = []
+    validate_input_value(value, input_type, lambda error, path: problems.append(f"{option}: at {'.'.join(map(str, path)) or 'the top'}: {error.message}"))
+    if problems:
+        raise ValueError(problems[0])
+    coerced = coerce_input_value(value, input_type)
+    item = python_type[0] if isinstance(python_type, list) else python_type
+    convert = functools.partial(convert_argument, type_=item, scalar_registry=schema.schema_converter.scalar_registry, config=schema.config)
+    return [convert(v) for v in coerced] if isinstance(python_type, list) else convert(coerced)
+
+
+def contacts_request(filter_json: Any, search: str | None, order_json: Any) -> tuple[ContactQuery, list[StoreContactOrder]]:
+    """The query and order of `contactql export`'s JSON options."""
+    filter_ = None if filter_json is None else read_json_input("ContactFilter", ContactFilter, filter_json, "--filter-json")
+    order = [] if order_json is None else read_json_input("ContactOrder", [ContactOrder], order_json, "--order-json")
+    return contact_query(filter_, search), [o.to_order() for o in order]
 
 
 def export_sdl() -> str:

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from contactql.config import Settings
 from contactql.store.batches import queue as batches
@@ -36,22 +36,31 @@ CHUNK_RETRIES = 4
 IDLE_POLL_SECONDS = 1.0
 
 
-class ProgressHub:
-    """The batch after each chunk, for this process's `batchProgress` subscribers.
+class _Job(Protocol):
+    @property
+    def id(self) -> str: ...
 
-    Every subscriber has its own queue, so no chunk's snapshot is missed while it is busy;
-    subscribers also poll the database, for batches another process applies."""
+
+J = TypeVar("J", bound=_Job)
+
+
+class ProgressHub(Generic[J]):
+    """A job (a batch, an export) after each step, for this process's progress subscribers
+    (`batchProgress`, `exportProgress`).
+
+    Every subscriber has its own queue, so no step's snapshot is missed while it is busy;
+    subscribers also poll the database, for jobs another process runs."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[batches.BatchRow]]] = {}
+        self._queues: dict[str, set[asyncio.Queue[J]]] = {}
 
-    def publish(self, batch: batches.BatchRow) -> None:
-        for queue in self._queues.get(batch.id, ()):
-            queue.put_nowait(batch)
+    def publish(self, job: J) -> None:
+        for queue in self._queues.get(job.id, ()):
+            queue.put_nowait(job)
 
     @contextlib.contextmanager
-    def subscribe(self, batch_id: str) -> Iterator[asyncio.Queue[batches.BatchRow]]:
-        queue: asyncio.Queue[batches.BatchRow] = asyncio.Queue()
+    def subscribe(self, batch_id: str) -> Iterator[asyncio.Queue[J]]:
+        queue: asyncio.Queue[J] = asyncio.Queue()
         self._queues.setdefault(batch_id, set()).add(queue)
         try:
             yield queue
@@ -67,7 +76,7 @@ def chunk_size(total: int, largest: int) -> int:
 
 
 class BatchWorker(Loop):
-    def __init__(self, db: Database, settings: Settings, progress: ProgressHub, on_finished: Callable[[], None]) -> None:
+    def __init__(self, db: Database, settings: Settings, progress: ProgressHub[batches.BatchRow], on_finished: Callable[[], None]) -> None:
         super().__init__()
         self._db = db
         self._settings = settings

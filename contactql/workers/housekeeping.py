@@ -1,6 +1,7 @@
 """Housekeeping inside `contactql serve`: what expires is deleted, so tables do not grow forever.
 
-Today that is idempotency records older than 24 hours (store/upsert/idempotency.py), every
+Today that is idempotency records older than 24 hours (store/upsert/idempotency.py) and
+exports finished more than 24 hours ago, with their files (store/workspace/exports.py), every
 `INTERVAL_SECONDS` and once at start. Supervised like every background loop (supervise.py).
 """
 
@@ -11,6 +12,7 @@ import logging
 
 from contactql.store.db.database import Database
 from contactql.store.upsert import idempotency
+from contactql.store.workspace import exports
 from contactql.supervise import Clock, supervised, utc_now
 
 log = logging.getLogger("contactql.workers.housekeeping")
@@ -35,4 +37,7 @@ class Housekeeper:
         purged = await self._db.write(idempotency.purge_expired, now=self._clock())
         if purged:
             log.info("deleted %d expired idempotency records", purged)
-        return purged
+        files = await self._db.write(exports.delete_expired, now=self._clock())
+        if files:
+            log.info("deleted %d expired exports", files)
+        return purged + files

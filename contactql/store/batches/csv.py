@@ -15,7 +15,8 @@ Columns, in any case, with or without spaces, `_` or `-`: `email`, `mobile` (or 
 country the row's national phone number is read in. A column named like one of the
 workspace's properties writes it; any other column is reported as unknown and ignored, or
 created as a TEXT property when the caller asks for that. Statuses take the enum names or
-seed 002's codes. An empty cell leaves the field as it is. Every row is validated like any
+seed 002's codes. An empty cell leaves the field as it is. A cell an export guarded from
+running as a spreadsheet formula ("'=…", "'+…", "'-…", "'@…") is read without the apostrophe. Every row is validated like any
 other item; a bad row becomes a failed result, never a failed import.
 """
 
@@ -33,6 +34,7 @@ from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, country_code_problem
 
 MAX_COLUMNS = 250
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what an export guards with an apostrophe
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 COUNTRY = "country"  # the column of a row's country, not a contact field
@@ -162,7 +164,8 @@ def _contact(header: Header, cells: list[str]) -> tuple[dict[str, Any], str | No
     country: str | None = None
     if len(cells) > len(header.names):
         problems.append(Problem((), ErrorCode.INVALID_INPUT, f"{len(cells)} cells but {len(header.names)} columns"))
-    for index, cell in enumerate(cells[: len(header.names)]):
+    for index, raw in enumerate(cells[: len(header.names)]):
+        cell = _unguarded(raw)
         value = cell.strip()
         if not value:
             continue
@@ -192,6 +195,12 @@ def _contact(header: Header, cells: list[str]) -> tuple[dict[str, Any], str | No
     if properties:
         contact["properties"] = properties
     return contact, country, problems
+
+
+def _unguarded(cell: str) -> str:
+    """A cell as it was before an export guarded it from running as a spreadsheet formula
+    ("'=1+1" is "=1+1"; store/workspace/export_format.py)."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_STARTS and len(cell) > 1 else cell
 
 
 def entries(data: bytes, header: Header, default_country: str | None = None, on_row: Callable[[], None] | None = None) -> list[dict[str, Any]]:

@@ -379,6 +379,39 @@ class Segment(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class Export(SQLModel, table=True):
+    """An export job: contacts of a filter, search and order written to a file held in
+    export_chunk, leased to one worker at a time like a batch."""
+
+    __tablename__ = "export"
+    __table_args__ = (
+        sa.Index("ix_export_page", "workspace_id", "created_at", "id"),
+        sa.Index("ix_export_status", "status", "created_at"),
+    )
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = _fk("workspace.id")
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    format: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
+    request: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # query, search, order, fields
+    total: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    processed: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))  # bytes written
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
+    lease_expires_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+    finished_at: dt.datetime | None = _ts(nullable=True)
+
+
+class ExportChunk(SQLModel, table=True):
+    """A part of an export's file, in order; about a megabyte each."""
+
+    __tablename__ = "export_chunk"
+    export_id: str = Field(sa_column=sa.Column(sa.String(36), sa.ForeignKey("export.id", ondelete="CASCADE"), primary_key=True))
+    seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
 metadata = SQLModel.metadata
 
 
@@ -417,3 +450,5 @@ history_t = _table(ContactHistory)
 token_t = _table(ConfirmationToken)
 endpoint_t = _table(WebhookEndpoint)
 segment_t = _table(Segment)
+export_t = _table(Export)
+export_chunk_t = _table(ExportChunk)

@@ -72,6 +72,14 @@ def ensure_workspace(conn: sa.Connection, *, name: str) -> WorkspaceRow:
     return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
 
 
+def workspace_named(conn: sa.Connection, *, name: str) -> WorkspaceRow:
+    """The workspace of this name; Invalid when there is none (a command that only reads)."""
+    row = conn.execute(sa.select(workspace_t).where(workspace_t.c.name == name.strip())).first()
+    if row is None:
+        raise Invalid.at(("workspace",), f"no workspace named {name.strip()[:100]!r}")
+    return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)
+
+
 def get_workspace(conn: sa.Connection, *, workspace_id: int) -> WorkspaceRow:
     row = conn.execute(sa.select(workspace_t).where(workspace_t.c.id == workspace_id)).one()
     return WorkspaceRow(row.id, row.name, row.webhook_secret, row.default_country)

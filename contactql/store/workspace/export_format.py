@@ -1,0 +1,163 @@
+"""Contacts as an export file, page by page: CSV that imports back unchanged, or NDJSON.
+
+    columns(conn, workspace_id, fields)   what each row holds, checked (INVALID_INPUT per field)
+    read_page(conn, …, after)             the next page of rows, encoded, and the key after it
+
+Pages are keyset pages in the export's order (store/workspace/order.py), so memory holds one
+page whatever the workspace's size, and a contact written while an export runs is written once
+or not at all, never twice.
+
+CSV: the header is the columns' names as `importContacts` reads them (email, mobile, firstName,
+lastName, externalId, emailStatus, smsStatus, privacyConsent, then each property by its name),
+values in canonical form, an empty cell for no value — which the import reads as "leave as it
+is" — so importing an export changes nothing. A cell a spreadsheet would run as a formula
+(starting with =, +, -, @, a tab or a carriage return; OWASP's CSV injection) is written after
+an apostrophe, which the import takes off again (store/batches/csv.py); a mobile's + and a
+number's sign are left alone. NDJSON: one JSON object per contact, properties as an object and
+lists as their names.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from contactql.store.batches.csv import FORMULA_STARTS
+from contactql.store.errors import Invalid
+from contactql.store.model import OrderField, PropertyType
+from contactql.store.values import shown
+from contactql.store.workspace.contacts import properties_of_contacts
+from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.lists import lists_of_contacts
+from contactql.store.workspace.order import ContactOrder, page
+from contactql.store.workspace.properties import load_fields
+
+PAGE = 1_000
+# Field name → contact column; the first eight are the import's (and the default).
+FIELDS = {
+    "email": "email", "mobile": "mobile", "firstName": "first_name", "lastName": "last_name", "externalId": "external_id",
+    "emailStatus": "email_status", "smsStatus": "sms_status", "privacyConsent": "privacy_consent",
+    "id": "id", "createdAt": "created_at", "updatedAt": "updated_at", "lists": "",
+}  # fmt: skip
+DEFAULT_FIELDS = tuple(list(FIELDS)[:8])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    column: str | None = None  # a contact column
+    field_id: str | None = None  # a property
+    numeric: bool = False  # a NUMBER property: its sign is not a formula
+
+
+def columns(conn: sa.Connection, *, workspace_id: int, fields: Sequence[str] | None) -> list[Column]:
+    """The export's columns: `fields` (contact fields and property names, case-insensitive for
+    properties), or every importable field and then every property."""
+    properties = load_fields(conn, workspace_id=workspace_id)
+    if fields is None:
+        chosen = [*DEFAULT_FIELDS, *(f.name for f in sorted(properties.by_id.values(), key=lambda f: (f.created_at, f.id)))]
+    else:
+        chosen = list(fields)
+    if not 0 < len(chosen) <= 300:
+        raise Invalid.at(("fields",), "give 1 to 300 fields")
+    out: list[Column] = []
+    for i, name in enumerate(chosen):
+        if name in FIELDS:
+            out.append(Column(name, column=FIELDS[name] or None))
+        elif (found := properties.by_name.get(name.strip().lower())) is not None:
+            out.append(Column(found.name, field_id=found.id, numeric=found.type is PropertyType.NUMBER))
+        else:
+            raise Invalid.at(("fields", str(i)), f"{shown(name)} is neither a contact field ({', '.join(FIELDS)}) nor a property")
+    if len({c.name.lower() for c in out}) != len(out):
+        raise Invalid.at(("fields",), "a field is named twice")
+    return out
+
+
+def check(conn: sa.Connection, *, workspace_id: int, query: ContactQuery, order: Sequence[ContactOrder], fields: Sequence[str] | None) -> None:
+    """Refuse an export that could not run — a field, filter, search or order that cannot be
+    read — before it is queued: its first page is built and read (one row)."""
+    columns(conn, workspace_id=workspace_id, fields=fields)
+    page(conn, workspace_id=workspace_id, query=query, order=list(order) or [ContactOrder(OrderField.ID)], limit=1, after=None)
+
+
+def header(cols: Sequence[Column], format: str) -> bytes:
+    if format != "CSV":
+        return b""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([c.name for c in cols])
+    return out.getvalue().encode()
+
+
+def read_page(
+    conn: sa.Connection,
+    *,
+    workspace_id: int,
+    query: ContactQuery,
+    order: Sequence[ContactOrder],
+    cols: Sequence[Column],
+    format: str,
+    after: Sequence[Any] | None,
+    limit: int = PAGE,
+) -> tuple[bytes, int, list[Any] | None]:
+    """(the page's rows encoded, how many, the key to read the next page after; None at the end)."""
+    order = list(order) or [ContactOrder(OrderField.ID)]
+    found = page(conn, workspace_id=workspace_id, query=query, order=order, limit=limit, after=after)
+    if not found:
+        return b"", 0, None
+    ids = [row["id"] for row, _ in found]
+    props = properties_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.field_id for c in cols) else {}
+    lists = lists_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.name == "lists" for c in cols) else {}
+    records = [_record(row, props.get(row["id"], {}), lists.get(row["id"], []), cols) for row, _ in found]
+    data = _csv(records, cols) if format == "CSV" else b"".join(orjson.dumps(r) + b"\n" for r in records)
+    last = list(found[-1][1])
+    key = [v.isoformat() if isinstance(v, dt.datetime) else v for v in last]
+    return data, len(found), key if len(found) == limit else None
+
+
+def _record(row: dict[str, Any], props: dict[str, str], lists: Sequence[Any], cols: Sequence[Column]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    properties: dict[str, str | None] = {}
+    for col in cols:
+        if col.field_id is not None:
+            properties[col.name] = props.get(col.field_id)
+        elif col.name == "lists":
+            record["lists"] = [item.name for item in lists]
+        else:
+            value = row[col.column or ""]
+            record[col.name] = value.isoformat() if isinstance(value, dt.datetime) else str(value) if col.name == "id" else value
+    if properties:
+        record["properties"] = properties
+    return record
+
+
+def _csv(records: Sequence[dict[str, Any]], cols: Sequence[Column]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for record in records:
+        properties = record.get("properties", {})
+        cells = []
+        for col in cols:
+            value = properties.get(col.name) if col.field_id is not None else record.get(col.name)
+            cells.append(_cell(value, col))
+        writer.writerow(cells)
+    return out.getvalue().encode()
+
+
+def _cell(value: Any, col: Column) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        value = "; ".join(value)
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and col.name != "mobile" and not col.numeric:
+        return "'" + text
+    return text
