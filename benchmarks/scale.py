@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sqlite3
 import statistics
 import sys
@@ -38,15 +39,31 @@ from contactql.resolvers.pagination import encode_cursor  # noqa: E402
 from contactql.store.db.tables import value_hash  # noqa: E402
 from contactql.store.model import Scope  # noqa: E402
 from contactql.store.workspace.keys import new_key  # noqa: E402
+from contactql.store.workspace.search import search_text  # noqa: E402
 
 UPSERT = """mutation($input: UpsertContactInput!) { upsertContact(input: $input) {
   outcome contact { id email } userErrors { field code } } }"""
 PAGE = """query($f: ContactFilter, $a: String) { contacts(first: 50, after: $a, filter: $f) {
   edges { cursor node { id email mobile properties { value } lists { id } companies { id } externalUrls { url } } } } }"""
+SEARCH = """query($s: String) { contacts(first: 50, search: $s) { edges { cursor node { id email lastName } } } }"""
+ORDERED = """query($o: [ContactOrder!]) { contacts(first: 50, orderBy: $o) { edges { cursor node { id email lastName } } } }"""
+STATS = """{ contactStats { total byEmailStatus { status count } bySmsStatus { status count } byList { list { id } count } } }"""
 LISTS, COMPANIES, CITIES = 20, 1_000, 20
 
 
-def fill(path: Path, workspace_id: int, field_id: str, size: int) -> None:
+SURNAMES = ("Berg", "Dahl", "Lie", "Haugen", "Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Nilsen")
+
+
+def _person(i: int) -> dict[str, Any]:
+    return {"email": f"kari.{i}@example.com", "mobile": f"+479{i:07d}", "first_name": "Kari", "last_name": f"{SURNAMES[i % 10]}{i:06d}", "external_id": None}
+
+
+def created(i: int) -> str:
+    """Contacts made a minute apart, the oldest first."""
+    return (dt.datetime(2025, 1, 1) + dt.timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill(path: Path, workspace_id: int, field_id: str, score_id: str, size: int) -> None:
     """`size` contacts as ContactQL stores them, with property values, memberships and companies."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA foreign_keys=OFF")  # the rows below are consistent by construction
@@ -62,14 +79,18 @@ def fill(path: Path, workspace_id: int, field_id: str, size: int) -> None:
     )
     db.executemany(
         "INSERT INTO contact (id, workspace_id, email, mobile, mobile_country_code, first_name, last_name, email_status,"
-        " sms_status, confirmed, source, created_at, updated_at) VALUES (?, ?, ?, ?, 47, 'Kari', ?, 'SUBSCRIBED',"
-        " ?, 1, 'API', ?, ?)",
-        ((i, workspace_id, f"kari.{i}@example.com", f"+479{i:07d}", f"N{i}", "NO_MARKETING" if i % 20 else "SUBSCRIBED", now, now)
-         for i in range(1, size + 1)),
-    )
+        " sms_status, confirmed, source, created_at, updated_at, search_text) VALUES (?, ?, ?, ?, 47, 'Kari', ?, 'SUBSCRIBED',"
+        " ?, 1, 'API', ?, ?, ?)",
+        ((i, workspace_id, row["email"], row["mobile"], row["last_name"], "NO_MARKETING" if i % 20 else "SUBSCRIBED", created(i), now, search_text(row))
+         for i in range(1, size + 1) for row in [_person(i)]),
+    )  # the search index (FTS5) is filled by its trigger
     db.executemany(
         "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, ?, ?, ?)",
         ((i, field_id, workspace_id, f"City {i % CITIES}", value_hash(f"City {i % CITIES}")) for i in range(1, size + 1)),
+    )
+    db.executemany(  # a NUMBER property every contact has, in no relation to its id
+        "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, ?, ?, ?)",
+        ((i, score_id, workspace_id, str(i * 7919 % 1000), value_hash(str(i * 7919 % 1000))) for i in range(1, size + 1)),
     )
     db.executemany(
         "INSERT INTO list_membership (list_id, contact_id, created_at) VALUES (?, ?, ?)",
@@ -98,8 +119,10 @@ async def measure(size: int, repeat: int) -> dict[str, float]:
 
                 made = await gql('mutation { createPropertyField(input: {name: "city", type: TEXT}) { field { id } } }', {})
                 field_id = made["createPropertyField"]["field"]["id"]
+                made = await gql('mutation { createPropertyField(input: {name: "score", type: NUMBER}) { field { id } } }', {})
+                score_id = made["createPropertyField"]["field"]["id"]
                 workspace_id = sqlite3.connect(path).execute("SELECT workspace_id FROM property_field").fetchone()[0]
-                fill(path, workspace_id, field_id, size)
+                fill(path, workspace_id, field_id, score_id, size)
 
                 deep = encode_cursor(size - 200)
                 operations: dict[str, Callable[[int], tuple[str, dict[str, Any]]]] = {
@@ -116,6 +139,14 @@ async def measure(size: int, repeat: int) -> dict[str, float]:
                     "contacts: by email": lambda n: (PAGE, {"f": {"email": f"kari.{n * 7 + 3}@example.com"}}),
                     "contacts: a page by an email status no one has": lambda n: (PAGE, {"f": {"emailStatus": "BOUNCED"}}),
                     "contacts: a page by sms status, every 20th": lambda n: (PAGE, {"f": {"smsStatus": "SUBSCRIBED"}}),
+                    "search: a name fragment": lambda n: (SEARCH, {"s": f"rg{n * 50 + 10:06d}"}),
+                    "search: an email prefix": lambda n: (SEARCH, {"s": f"kari.{n * 61 + 7}@"}),
+                    "search: phone digits": lambda n: (SEARCH, {"s": f"9 {n * 53 + 11:07d}"}),
+                    "contacts: a page by LAST_NAME": lambda n: (ORDERED, {"o": [{"field": "LAST_NAME"}]}),
+                    "contacts: a page by a NUMBER property": lambda n: (ORDERED, {"o": [{"field": "PROPERTY", "property": "score", "direction": "DESC"}]}),
+                    "contacts: an or of two lists, a date range": lambda n: (PAGE, {"f": {"or": [{"listId": "list-1"}, {"listId": "list-2"}],
+                        "createdAfter": "2025-01-01T12:00:00Z", "createdBefore": "2025-01-02T00:00:00Z"}}),
+                    "contactStats": lambda n: (STATS, {}),
                 }  # fmt: skip
                 p50 = {}
                 for label, make in operations.items():

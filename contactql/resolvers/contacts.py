@@ -48,7 +48,7 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: Con
         return await _ordered(info, first=first, after=after, query=query, order=order, total=total)
 
     async def fetch(limit: int, after_id: int | None) -> list[Row]:
-        return await _refused_as_api_error(db.read(store.page_contacts, workspace_id=workspace_id, query=query, limit=limit, after_id=after_id))
+        return await refused_as_api_error(db.read(store.page_contacts, workspace_id=workspace_id, query=query, limit=limit, after_id=after_id))
 
     return await paginate(fetch, first=first, after=after, decode=decode_id_cursor, key=lambda row: (row["id"],), total=total)
 
@@ -67,7 +67,7 @@ async def _ordered(
 
     async def fetch(limit: int, after_key: list[Any] | None) -> list[tuple[Row, tuple[Any, ...]]]:
         read = info.context.db.read(order_page, workspace_id=info.context.workspace_id, query=query, order=order, limit=limit, after=after_key)
-        return await _refused_as_api_error(read)
+        return await refused_as_api_error(read)
 
     def key(pair: tuple[Row, tuple[Any, ...]]) -> tuple[Any, ...]:
         return (shape, *(v.isoformat() if isinstance(v, dt.datetime) else v for v in pair[1]))
@@ -77,19 +77,19 @@ async def _ordered(
 
 
 async def count_contacts(info: Info, query: ContactQuery) -> int:
-    return await _refused_as_api_error(info.context.db.read(store.count_contacts, workspace_id=info.context.workspace_id, query=query))
+    return await refused_as_api_error(info.context.db.read(store.count_contacts, workspace_id=info.context.workspace_id, query=query))
 
 
 async def count_by_status(info: Info, query: ContactQuery, channel: str) -> list[tuple[str, int]]:
     read = info.context.db.read(stats.count_by_status, workspace_id=info.context.workspace_id, query=query, channel=channel)
-    return await _refused_as_api_error(read)
+    return await refused_as_api_error(read)
 
 
 async def count_by_list(info: Info, query: ContactQuery) -> list[tuple[ListRow, int]]:
-    return await _refused_as_api_error(info.context.db.read(stats.count_by_list, workspace_id=info.context.workspace_id, query=query))
+    return await refused_as_api_error(info.context.db.read(stats.count_by_list, workspace_id=info.context.workspace_id, query=query))
 
 
-async def _refused_as_api_error(call: Awaitable[T]) -> T:
+async def refused_as_api_error(call: Awaitable[T]) -> T:
     try:
         return await call
     except Invalid as error:

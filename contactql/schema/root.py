@@ -19,8 +19,9 @@ from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_argument
 
 from contactql.context import Info
-from contactql.resolvers import batches, companies, contacts, events, exports, lists, properties, segments, subscribe, webhooks, workspace
+from contactql.resolvers import batches, changes, companies, contacts, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
+from contactql.schema.changes import ContactChange
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import answer
@@ -277,6 +278,18 @@ class Subscription:
         async for row in batches.batch_progress(info, id):
             yield Batch.from_row(row)
 
+
+    @strawberry.subscription(
+        description="Every contact of the workspace as it is created, updated or deleted, from any write path and any process, with whether it matches filter and search now; pushed within about a second."
+    )
+    async def contacts_changed(
+        self,
+        info: Info,
+        filter: Annotated[ContactFilter | None, strawberry.argument(description="Conditions a contact is matched against after each change.")] = None,
+        search: Search = None,
+    ) -> AsyncGenerator[ContactChange, None]:
+        async for change in changes.contacts_changed(info, contact_query(filter, search)):
+            yield ContactChange.of(change)
 
     @strawberry.subscription(description="The export now, after every megabyte it writes, and when it finishes; then the stream ends.")
     async def export_progress(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The export's id.")]) -> AsyncGenerator[Export, None]:

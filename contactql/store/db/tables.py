@@ -328,7 +328,10 @@ class ContactHistory(SQLModel, table=True):
     """One entry per write of a contact: who, how, and each field's old and new value."""
 
     __tablename__ = "contact_history"
-    __table_args__ = (sa.Index("ix_history_contact", "contact_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_history_contact", "contact_id", "id"),
+        sa.Index("ix_history_workspace", "workspace_id", "id"),  # the change feed (contactsChanged; migration 0010)
+    )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     contact_id: int = _fk("contact.id")
     workspace_id: int = _fk("workspace.id")
