@@ -105,6 +105,10 @@ class Contact(SQLModel, table=True):
         # after its matches, and a status few contacts have read the workspace (migration 0005).
         sa.Index("ix_contact_email_status", "workspace_id", "email_status", "id"),
         sa.Index("ix_contact_sms_status", "workspace_id", "sms_status", "id"),
+        # Pages in orderBy order start from an index in that order (migration 0011).
+        sa.Index("ix_contact_last_name", "workspace_id", "last_name", "id"),
+        sa.Index("ix_contact_first_name", "workspace_id", "first_name", "id"),
+        sa.Index("ix_contact_created", "workspace_id", "created_at", "id"),
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     workspace_id: int = _fk("workspace.id")

@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from contactql.store.db.bulk import insert
-from contactql.store.db.tables import history_t
+from contactql.store.db.tables import history_t, not_an_index_key
 from contactql.store.model import Source
 
 h = history_t.c
@@ -71,7 +71,9 @@ def page_history(
     conn: sa.Connection, *, workspace_id: int, contact_id: int, limit: int, after_id: int | None
 ) -> tuple[list[HistoryRow], int]:
     """A contact's writes, oldest first."""
-    where = [h.workspace_id == workspace_id, h.contact_id == contact_id]
+    # +workspace_id: a contact's entries come from ix_history_contact, never from the whole
+    # workspace's history in ix_history_workspace (tables.not_an_index_key says why).
+    where = [not_an_index_key(h.workspace_id) == workspace_id, h.contact_id == contact_id]
     query = sa.select(h.id, h.source, h.actor, h.batch_id, h.changes, h.created_at).where(*where)
     if after_id is not None:
         query = query.where(h.id > after_id)

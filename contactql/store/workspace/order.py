@@ -36,6 +36,7 @@ _COLUMNS = {
     OrderField.LAST_NAME: c.last_name,
 }
 _TIMES = (OrderField.CREATED_AT, OrderField.UPDATED_AT)
+_NEVER_NULL = (OrderField.ID, *_TIMES)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,12 +90,30 @@ def page(
         number = field.type is PropertyType.NUMBER
         keys.append(_Key(value.c.value, sa.cast(value.c.value, sa.Numeric) if number else value.c.value, descending, sa.Numeric if number else None))
     where = where_terms(conn, workspace_id, query)
-    if after is not None:
-        where.append(_after(keys, _decoded(order, [k.cast is not None for k in keys], after)))
-    ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
-    statement = sa.select(contact_t, *(k.shown for k in keys)).select_from(source).where(*where).order_by(*ordering, c.id).limit(limit)
+    values = None if after is None else _decoded(order, [k.cast is not None for k in keys], after)
+    if values is not None:
+        where.append(_after(keys, values))
+    select = sa.select(contact_t, *(k.shown for k in keys)).select_from(source)
+    first, rest = keys[0], [term for k in keys[1:] for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
+    if order[0].field in _COLUMNS:
+        # Two reads, each in the order of an index on (workspace_id, the column, id) (migration
+        # 0011), so a page stops after its rows: the contacts with a value, then those without.
+        # One read ordered by `column IS NULL, column` would sort every matching contact first.
+        found: list[Any] = []
+        if values is None or values[0] is not None:
+            present = [*where, first.compared.is_not(None)]
+            if values is not None:  # the index's own range, beside the keyset's OR
+                present.append(first.compared <= values[0] if first.descending else first.compared >= values[0])
+            direction = first.compared.desc() if first.descending else first.compared.asc()
+            found = list(conn.execute(select.where(*present).order_by(direction, *rest, c.id).limit(limit)))
+        if len(found) < limit and order[0].field not in _NEVER_NULL:
+            found += conn.execute(select.where(*where, first.compared.is_(None)).order_by(*rest, c.id).limit(limit - len(found)))
+        rows: Any = found
+    else:
+        ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
+        rows = conn.execute(select.where(*where).order_by(*ordering, c.id).limit(limit))
     width = len(CONTACT_COLUMNS)
-    return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in conn.execute(statement)]
+    return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in rows]
 
 
 def _decoded(order: Sequence[ContactOrder], number_keys: Sequence[bool], after: Sequence[Any]) -> list[Any]:
