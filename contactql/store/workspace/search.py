@@ -46,6 +46,8 @@ _BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ
 
 def fold(text: str) -> str:
     """Caseless, without accents, whitespace collapsed: "  Ærøskøbing  ÉCOLE" is "aeroskobing ecole"."""
+    if text.isascii():  # most names and every email: no accents to take off (a fifth of the time)
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(unicodedata.normalize("NFC", bare).split())
