@@ -15,7 +15,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.runtime import tune_gc
@@ -114,7 +114,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema.root import contacts_request
-    from contactql.workers.exports import run_export
+    from contactql.workers.exports import CannotExport, run_export
 
     configure_logging("warning")
     try:
@@ -130,9 +130,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     fields = None if args.fields is None else [f.strip() for f in args.fields.split(",") if f.strip()]
     try:
         with contextlib.ExitStack() as stack:
-            out = sys.stdout.buffer if args.output in (None, "-") else stack.enter_context(open(args.output, "wb"))
-            return asyncio.run(run_export(settings, out, workspace=args.workspace, query=query, order=order, fields=fields, format=args.format.upper()))
-    except OSError as error:
+
+            def open_out() -> BinaryIO:  # opened (and so emptied) once the export is known to run
+                return sys.stdout.buffer if args.output in (None, "-") else stack.enter_context(open(args.output, "wb"))
+
+            return asyncio.run(run_export(settings, open_out, workspace=args.workspace, query=query, order=order, fields=fields, format=args.format.upper()))
+    except (OSError, CannotExport) as error:
+        print(f"contactql export: {error}", file=sys.stderr)
+        return 2
+    except StoreError as error:
         print(f"contactql export: {error}", file=sys.stderr)
         return 2
 

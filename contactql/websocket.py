@@ -40,7 +40,8 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
-        header = payload.get("Authorization") if isinstance(payload, dict) else None
+        # Any case, as an HTTP header's name: graphql-ws clients send "authorization" as often.
+        header = next((v for k, v in payload.items() if isinstance(k, str) and k.lower() == "authorization"), None) if isinstance(payload, dict) else None
         self._header = header if isinstance(header, str) else None
         principal = await self.view.keys.principal(self._header)
         if principal is None:
@@ -54,6 +55,9 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self._watcher = asyncio.create_task(self._watch_key(), name="contactql-ws-key")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Each operation reads afresh: the connection's context outlives it, its DataLoaders must not.
+        if self.connection_acknowledged:
+            self.context.loaders = Loaders(self.context.services.db, self.context.principal.workspace_id)
         payload: Any = message.get("payload")
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) or not isinstance(message.get("id"), str):
             await self.handle_invalid_message("a subscribe message needs an id and a payload with a query")

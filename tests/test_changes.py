@@ -20,13 +20,13 @@ from contactql.outbound import tls
 from contactql.store.workspace import changes
 from tests.helpers import serve
 
-CHANGED = "subscription C($f: ContactFilter) { contactsChanged(filter: $f) { type matches at contact { email emailStatus deletedAt } } }"
+CHANGED = "subscription C($f: ContactFilter) { contactsChanged(filter: $f) { type matches at contact { email emailStatus deletedAt lists { name } } } }"
 UPSERT = "mutation U($c: ContactInput!) { upsertContact(input: {contact: $c}) { contact { id } userErrors { code } } }"
 
 
-async def subscribe(base: str, key: str, variables: dict[str, Any]) -> Any:
+async def subscribe(base: str, key: str, variables: dict[str, Any], header: str = "Authorization") -> Any:
     socket = await websockets.connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"])
-    await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+    await socket.send(json.dumps({"type": "connection_init", "payload": {header: f"Bearer {key}"}}))
     assert json.loads(await socket.recv())["type"] == "connection_ack"
     await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": CHANGED, "variables": variables}}))
     return socket
@@ -81,7 +81,7 @@ async def test_every_write_path_and_another_process_is_pushed(database_url: str,
                 made = await gql(UPSERT, {"c": {"email": "a@example.com", "emailOptIn": True}})
                 created = (await pushed(socket, 1))[0]
                 assert created.pop("at").startswith(str(dt.date.today().year))
-                assert created == {"type": "CREATED", "matches": True, "contact": {"email": "a@example.com", "emailStatus": "SUBSCRIBED", "deletedAt": None}}
+                assert created == {"type": "CREATED", "matches": True, "contact": {"email": "a@example.com", "emailStatus": "SUBSCRIBED", "deletedAt": None, "lists": []}}
                 await gql(UPSERT, {"c": {"email": "a@example.com", "emailStatus": "UNSUBSCRIBED"}})
                 left = (await pushed(socket, 1))[0]
                 assert (left["type"], left["matches"], left["contact"]["emailStatus"]) == ("UPDATED", False, "UNSUBSCRIBED"), "a contact that stops matching is pushed"
@@ -97,7 +97,14 @@ async def test_every_write_path_and_another_process_is_pushed(database_url: str,
                 ]  # fmt: skip
                 await gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId } }", {"id": made["upsertContact"]["contact"]["id"]})
                 deleted = (await pushed(socket, 1))[0]
-                assert deleted["type"] == "DELETED" and deleted["contact"]["deletedAt"] is not None
+                assert deleted["type"] == "DELETED" and deleted["contact"]["deletedAt"] is not None and deleted["matches"] is False, deleted
+                # each push reads the contact's relations afresh (a connection's loaders do not cache them)
+                for lists in (["VIP"], ["VIP", "News"]):
+                    await gql("mutation U($c: ContactInput!) { upsertContact(input: {contact: $c}) { userErrors { code } } }",
+                              {"c": {"email": "l@example.com", "emailOptIn": True, "lists": {"add": [{"name": n} for n in lists]}}})
+                    change = (await pushed(socket, 1))[0]
+                    assert sorted(x["name"] for x in change["contact"]["lists"]) == sorted(lists), change
+                assert change["type"] == "UPDATED"
                 # another process: `contactql import` on the same database
                 csv = tmp_path / "more.csv"
                 csv.write_text("email,emailStatus\nc@example.com,SUBSCRIBED\n")
@@ -118,7 +125,7 @@ async def test_another_workspace_s_changes_never_reach_a_subscriber(database_url
         command = [sys.executable, "-m", "contactql.cli", "keys", "create", "--workspace", "other", "--database", url]
         created = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60, check=True)
         other_key = created.stdout.strip().splitlines()[-1]
-        socket = await subscribe(base, other_key, {})
+        socket = await subscribe(base, other_key, {}, header="authorization")  # any case, as HTTP's
         try:
             await ready(socket, base, other_key)
             async with httpx.AsyncClient(verify=tls(), base_url=base, timeout=30) as http:

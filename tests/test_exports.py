@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import subprocess
@@ -14,10 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import websockets
 
 from contactql.config import Settings
 from contactql.outbound import tls
+from contactql.store.db.tables import property_field_t, workspace_t
 from tests.conftest import running
 from tests.helpers import Api, serve
 from tests.test_batches import status, wait_finished
@@ -74,7 +77,8 @@ async def test_a_csv_export_imports_back_unchanged(api: Api) -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == f'attachment; filename="contacts-{state["id"]}.csv"'
     assert len(response.content) == state["size"] == int(response.headers["content-length"])
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.content.startswith("\ufeff".encode()), "a byte-order mark: Excel reads the file as UTF-8"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert list(rows[0]) == ["email", "mobile", "firstName", "lastName", "externalId", "emailStatus", "smsStatus", "privacyConsent", "score", "city", "born", "member"]
     by_email = {r["email"] or r["externalId"] or r["mobile"]: r for r in rows}
     formula = by_email["formula@example.com"]
@@ -115,7 +119,7 @@ async def test_a_segment_is_exported_and_paths_name_what_is_refused(api: Api) ->
     await fill(api)
     segment = (await api.gql('mutation { createSegment(name: "Scored", filter: {properties: [{name: "score", isNull: false}]}) { segment { id } } }'))
     made = await start(api, filter={"segmentId": segment["createSegment"]["segment"]["id"]}, fields=["email", "score"])
-    rows = list(csv.reader(io.StringIO((await download(api, (await finished(api, made["export"]["id"]))["id"])).content.decode())))
+    rows = list(csv.reader(io.StringIO((await download(api, (await finished(api, made["export"]["id"]))["id"])).content.decode("utf-8-sig"))))
     assert rows == [["email", "score"], ["formula@example.com", "-3.5"], ["", "100"]]
     for input_, field, says in [
         ({"fields": ["email", "nope"]}, ["input", "fields", "1"], "neither a contact field"),
@@ -197,3 +201,62 @@ async def test_export_progress_over_websocket_and_the_command_line_agree(tmp_pat
     assert local.returncode == 0, local.stderr.decode()
     assert local.stdout == served, "the command writes the file the server serves"
     assert b"exporting" in local.stderr and b"6000/6000" in local.stderr, "a progress bar on stderr"
+
+
+async def test_apostrophes_and_a_legacy_property_named_like_a_field_round_trip(api: Api, app: Any) -> None:
+    """A value that itself starts with an apostrophe before a formula character gets one more
+    apostrophe; a property named like a contact field before such names were refused is written
+    as property:NAME, which an import leaves alone."""
+    await api.upsert({"email": "apos@example.com", "firstName": "'=already", "lastName": "'+", "externalId": "''-x"})
+    refused = await api.gql('mutation { createPropertyField(input: {name: "Id", type: TEXT}) { userErrors { field message } } }')
+    assert "the contact's own id" in refused["createPropertyField"]["userErrors"][0]["message"]
+
+    def legacy(conn: Any) -> None:  # as an older ContactQL let it be made
+        workspace_id = conn.scalar(sa.select(workspace_t.c.id).where(workspace_t.c.name == "default"))
+        row = {"id": "legacy-id-field", "workspace_id": workspace_id, "name": "id", "name_key": "id", "type": "TEXT", "options": None, "created_at": dt.datetime.now(dt.UTC)}
+        conn.execute(sa.insert(property_field_t), row)
+
+    await app.state.services.db.write(legacy)
+    await api.upsert({"email": "apos@example.com", "properties": [{"name": "id", "value": "ours"}]})
+    state = await finished(api, (await start(api))["export"]["id"])
+    text = (await download(api, state["id"])).content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[0]["firstName"] == "''=already" and rows[0]["lastName"] == "''+" and rows[0]["externalId"] == "'''-x"
+    assert rows[0]["property:id"] == "ours" and "id" not in rows[0]
+    imported = (await upload(api, text.encode())).json()["data"]["importContacts"]
+    done = await wait_finished(api, imported["batch"]["id"])
+    outcomes = [r["node"]["outcome"] for r in (await status(api, done["id"]))["results"]["edges"]]
+    assert outcomes == ["UNCHANGED"]
+    again = (await api.gql('{ contacts { edges { node { firstName lastName externalId property(name: "id") } } } }'))["contacts"]["edges"][0]["node"]
+    assert again == {"firstName": "'=already", "lastName": "'+", "externalId": "''-x", "property": "ours"}
+
+
+@pytest.mark.parametrize(("name", "says"), [("phone", "the contact's mobile"), ("First-Name", "firstName"), ("lists", "own lists"), ("=cmd", "formula"), ("country", "country")])
+async def test_a_property_cannot_be_named_like_a_csv_column_of_the_contact(api: Api, name: str, says: str) -> None:
+    made = await api.gql("mutation P($n: String!) { createPropertyField(input: {name: $n, type: TEXT}) { field { id } userErrors { field message } } }", {"n": name})
+    assert made["createPropertyField"]["field"] is None and says in made["createPropertyField"]["userErrors"][0]["message"], made
+
+
+@pytest.mark.system
+def test_the_command_checks_everything_before_it_touches_the_output_file(tmp_path: Any, database_url: str) -> None:
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "contactql.cli", "export", *args], capture_output=True, text=True, timeout=120, check=False)
+
+    made = subprocess.run([sys.executable, "-m", "contactql.cli", "keys", "create", "--database", database_url], capture_output=True, timeout=120, check=False)
+    assert made.returncode == 0  # the workspace "default"
+    kept = tmp_path / "kept.csv"
+    kept.write_text("keep me\n")
+    for args, says in [
+        (("--fields", "nope"), "'nope' is neither a contact field"),
+        (("--workspace", "nosuch"), "no workspace named 'nosuch'"),
+        (("--filter-json", '{"emal": "x"}'), "--filter-json: at the top"),
+        (("--order-json", '[{"field": "SIZE"}]'), "--order-json: at 0.field"),
+    ]:
+        refused = export("--database", database_url, "-o", str(kept), *args)
+        assert (refused.returncode, refused.stderr.count("\n")) == (2, 1) and says in refused.stderr, refused.stderr
+        assert kept.read_text() == "keep me\n", "a refused export leaves the file alone"
+    missing = tmp_path / "missing.db"
+    refused = export("--database", f"sqlite:///{missing}")
+    assert refused.returncode == 2 and "no database at" in refused.stderr and not missing.exists(), "export never makes a database"
+    written = export("--database", database_url, "-o", str(kept), "--format", "ndjson")
+    assert written.returncode == 0 and kept.read_text() == "", "an empty workspace: an empty NDJSON file"

@@ -144,3 +144,33 @@ async def test_every_write_path_keeps_the_search_in_step(api: Api, settings: Any
     if POSTGRES is None:  # the FTS5 index holds what the rows hold, no more, no less
         assert query(settings.database_url, "SELECT count(*) FROM contact_search WHERE contact_search MATCH '\"gunnhild\"'") == [(0,)]
         assert query(settings.database_url, "INSERT INTO contact_search(contact_search) VALUES ('integrity-check')") == []
+
+
+async def test_a_search_with_a_segment_that_has_its_own_search_keeps_both(api: Api, people: None) -> None:
+    segment = await api.gql('mutation { createSegment(name: "Anns", search: "ann") { segment { id } } }')
+    segment_id = segment["createSegment"]["segment"]["id"]
+    assert await found(api, "mann", f={"segmentId": segment_id}) == ["joanna@example.com"]
+    assert await found(api, "berg", f={"and": [{"segmentId": segment_id}]}) == ["marianne@example.com"]
+    ranked = await api.gql('query S($id: ID!) { segment(id: $id) { contacts(orderBy: [{field: RELEVANCE}]) { edges { node { email } } } } }', {"id": segment_id})
+    assert [e["node"]["email"] for e in ranked["segment"]["contacts"]["edges"]][0] == "ann@example.com", "a segment's search orders its contacts by relevance"
+
+
+async def test_typed_text_is_found_as_well_as_a_phone_number_s_digits(api: Api) -> None:
+    await api.upsert({"email": "ext@example.com", "externalId": "12-34"})
+    await api.upsert({"email": "mob@example.com", "mobile": "+4791234567"})
+    await api.upsert({"email": "date@example.com", "externalId": "2024/05/01"})
+    assert await found(api, "12-34") == ["ext@example.com", "mob@example.com"], "the externalId as typed, or 1234 in a mobile"
+    assert await found(api, "2024/05/01") == ["date@example.com"]
+    assert await found(api, "+47") == ["mob@example.com"], "a short international prefix"
+
+
+async def test_invisible_characters_and_typographic_quotes_are_ignored(api: Api) -> None:
+    await api.upsert({"email": "ob@example.com", "lastName": "O'Brien"})
+    for typed in ("\u200bo'brien", "\ufeffO\u2019Brien", "o'brien\x01"):
+        assert await found(api, typed) == ["ob@example.com"], repr(typed)
+
+
+async def test_a_cursor_of_another_search_is_refused(api: Api, people: None) -> None:
+    page = (await api.gql(PAGE, {"s": "ann", "first": 1}))["contacts"]
+    errors = await api.errors(PAGE, {"s": "berg", "first": 1, "after": page["pageInfo"]["endCursor"]})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "not a cursor" in errors[0]["message"]

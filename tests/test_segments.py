@@ -98,3 +98,17 @@ async def test_another_workspace_s_segment_is_not_found(api: Api, other_workspac
     refused = (await other_workspace.gql("mutation D($id: ID!) { deleteSegment(id: $id) { deletedId userErrors { code } } }", {"id": segment_id}))["deleteSegment"]
     assert refused["userErrors"] == [{"code": "NOT_FOUND"}]
     assert await members(api, segment_id) == ["mine@example.com"]
+
+
+async def test_names_are_one_name_however_written_and_nothing_invisible(api: Api) -> None:
+    assert (await create(api, "STRASSE"))["userErrors"] == []
+    for name in ("straße", "Strasse "):
+        refused = await create(api, name)
+        assert "already exists" in refused["userErrors"][0]["message"], refused
+    assert (await create(api, "Cafe\u0301"))["userErrors"] == []
+    assert "already exists" in (await create(api, "Café"))["userErrors"][0]["message"], "composed and decomposed é"
+    for name in ("Bergs\u200b", "two\nlines", "bell\x07"):
+        refused = await create(api, name)
+        assert refused["segment"] is None and "invisible" in refused["userErrors"][0]["message"], name
+    blank = await create(api, "Blank search", search="   ")
+    assert blank["segment"]["search"] is None, "a blank search is no search"

@@ -4,6 +4,7 @@ them to types, schema/contacts.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -58,6 +59,9 @@ async def _ordered(
 ) -> Page[Row]:
     """Keyset pages in `order`: a cursor holds the order's shape and the last row's sort key."""
     shape = ",".join(f"{o.field.value}:{o.direction.value}:{o.property or ''}" for o in order)
+    if query.search is not None and any(o.field is OrderField.RELEVANCE for o in order):
+        # A relevance depends on the search: a cursor of another search is not one of this page.
+        shape += ":" + hashlib.sha256(query.search.encode(errors="replace")).hexdigest()[:12]
 
     def decode(cursor: str | None) -> list[Any] | None:
         key = decode_cursor(cursor, len(order) + 2)

@@ -14,7 +14,9 @@ from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.filters import ContactOrder
 from contactql.schema.pagination import Connection, Edge, connection
+from contactql.store.model import OrderField
 from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 from contactql.store.workspace.segments import SegmentRow
 
 
@@ -41,8 +43,9 @@ class Segment:
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
         order_by: Annotated[builtins.list[ContactOrder] | None, strawberry.argument(description="Sort keys, first to last (at most 5); default: by id.")] = None,
     ) -> ContactConnection:
-        query = ContactQuery(segment_id=str(self.id))
-        order = [o.to_order() for o in order_by or ()]
+        # The segment's search again at the top, so RELEVANCE can order by it (it finds the same contacts).
+        query = ContactQuery(segment_id=str(self.id), search=self.search)
+        order = [o.to_order() for o in order_by or ()] or [StoreContactOrder(OrderField.ID)]  # by id unless asked
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
         return ContactConnection.of(page, Contact.from_row)
 

@@ -30,6 +30,38 @@ EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # SPEC §7
 
 # Property names that write a built-in field instead of a custom property (seed 000 sends
 # firstname/lastname as properties; seed 003's Values carry Email and Mobile).
+# CSV columns (importContacts, contactql import) by `column_key`: what each writes. An export
+# writes these too, and `id`, `createdAt`, `updatedAt`, `lists` (EXPORT_ONLY_COLUMNS): a property
+# may not be named like any of them, or a file would read it as the contact's own field.
+CSV_FIELDS = {
+    "email": "email", "emailaddress": "email", "mobile": "mobile", "phone": "mobile", "sms": "mobile",
+    "firstname": "firstName", "lastname": "lastName", "externalid": "externalId", "externalcustomerid": "externalId",
+    "emailstatus": "emailStatus", "smsstatus": "smsStatus", "emailoptin": "emailOptIn", "mobileoptin": "mobileOptIn",
+    "privacyconsent": "privacyConsent", "country": "country",
+}  # fmt: skip
+EXPORT_ONLY_COLUMNS = ("id", "createdat", "updatedat", "lists")
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP's CSV injection):
+# an export writes it after an apostrophe, which an import takes off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def column_key(header: str) -> str:
+    """How a CSV header is compared: any case, without spaces, `_` or `-` ("First Name" is firstname)."""
+    return "".join(ch for ch in header.strip().lower() if ch not in " _-")
+
+
+def reserved_column(name: str) -> str | None:
+    """Why `name` cannot be a property's: the CSV column it would be read as, or None."""
+    key = column_key(name)
+    if key in CSV_FIELDS:
+        return f"a CSV column named {name!r} is the contact's {CSV_FIELDS[key]}"
+    if key in EXPORT_ONLY_COLUMNS:
+        return f"a CSV export's column named {name!r} is the contact's own {key}"
+    if name.startswith(FORMULA_STARTS):
+        return "a name starting with =, +, - or @ would run as a formula in a spreadsheet's header"
+    return None
+
+
 BUILTIN_PROPERTY_NAMES = {
     "firstname": "firstName",
     "lastname": "lastName",

@@ -17,12 +17,14 @@ import contextlib
 import logging
 import sys
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from tqdm import tqdm
 
 from contactql.config import Settings
-from contactql.store.db.database import Database, is_passing
+from contactql.store.db.database import Database, is_passing, sqlite_path
 from contactql.store.model import OrderField
 from contactql.store.workspace import export_format, exports, keys
 from contactql.store.workspace.contacts import count_contacts
@@ -107,11 +109,25 @@ class ExportWorker(Loop):
         self._progress.publish(await self._db.write(exports.finish, export_id=job.id, owner=self._owner, now=self._clock()))
 
 
+class CannotExport(Exception):
+    """The export cannot run; the message says why."""
+
+
 async def run_export(
-    settings: Settings, out: BinaryIO, *, workspace: str, query: ContactQuery, order: list[ContactOrder], fields: list[str] | None, format: str
+    settings: Settings,
+    open_out: Callable[[], BinaryIO],
+    *,
+    workspace: str,
+    query: ContactQuery,
+    order: list[ContactOrder],
+    fields: list[str] | None,
+    format: str,
 ) -> int:
     """`contactql export`: the contacts, read here page by page (as the worker does) and
-    written to `out`; progress on stderr. Returns the exit status (0)."""
+    written to what `open_out()` opens — only once every option has been checked, so a refused
+    export never empties the file it was to write; progress on stderr. Returns 0."""
+    if settings.database_url.startswith("sqlite") and not await asyncio.to_thread(Path(sqlite_path(settings.database_url)).is_file):
+        raise CannotExport(f"no database at {sqlite_path(settings.database_url)}: export reads one, it never makes one")
     db = Database(settings)
     try:
         await db.migrate()
@@ -121,6 +137,7 @@ async def run_export(
         await db.read(export_format.check, workspace_id=workspace_id, query=query, order=order, fields=fields)
         cols = await db.read(export_format.columns, workspace_id=workspace_id, fields=fields)
         total = await db.read(count_contacts, workspace_id=workspace_id, query=query)
+        out = open_out()
         out.write(export_format.header(cols, format))
         after: list[object] | None = None
         with tqdm(total=total, desc="exporting", unit=" contacts", file=sys.stderr) as bar:

@@ -16,7 +16,8 @@ country the row's national phone number is read in. A column named like one of t
 workspace's properties writes it; any other column is reported as unknown and ignored, or
 created as a TEXT property when the caller asks for that. Statuses take the enum names or
 seed 002's codes. An empty cell leaves the field as it is. A cell an export guarded from
-running as a spreadsheet formula ("'=…", "'+…", "'-…", "'@…") is read without the apostrophe. Every row is validated like any
+running as a spreadsheet formula ("'=…", "'+…", "'-…", "'@…", and "''=…" for a value that
+itself began with "'=") is read without one apostrophe; header cells too. Every row is validated like any
 other item; a bad row becomes a failed result, never a failed import.
 """
 
@@ -31,20 +32,14 @@ from typing import Any
 from contactql.store.batches.queue import entry
 from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.upsert.validate import validate_contact
-from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, country_code_problem
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, CSV_FIELDS, FORMULA_STARTS, MAX_NAME, column_key, country_code_problem
 
 MAX_COLUMNS = 250
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what an export guards with an apostrophe
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 COUNTRY = "country"  # the column of a row's country, not a contact field
 IDENTITY_FIELDS = ("email", "mobile", "externalId")
-_FIELDS = {
-    "email": "email", "emailaddress": "email", "mobile": "mobile", "phone": "mobile", "sms": "mobile",
-    "firstname": "firstName", "lastname": "lastName", "externalid": "externalId", "externalcustomerid": "externalId",
-    "emailstatus": "emailStatus", "smsstatus": "smsStatus", "emailoptin": "emailOptIn", "mobileoptin": "mobileOptIn",
-    "privacyconsent": "privacyConsent", "country": COUNTRY,
-}  # fmt: skip
+_FIELDS = CSV_FIELDS
 # seed 002's status codes
 _EMAIL_CODES = {"1": "SUBSCRIBED", "2": "UNSUBSCRIBED", "3": "BOUNCED", "5": "NO_MARKETING"}
 _SMS_CODES = {"1": "SUBSCRIBED", "2": "UNSUBSCRIBED", "3": "FAILED", "4": "NO_MARKETING"}
@@ -88,8 +83,7 @@ def decode(data: bytes) -> str:
         raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read; save it as CSV UTF-8 and try again") from None
 
 
-def _key(header: str) -> str:
-    return "".join(ch for ch in header.strip().lower() if ch not in " _-")
+_key = column_key
 
 
 def read_header(data: bytes, properties: Collection[str]) -> Header:
@@ -99,7 +93,7 @@ def read_header(data: bytes, properties: Collection[str]) -> Header:
     if not first.strip():
         raise Invalid.at(("file",), "the file is empty" if not text.strip() else "the first row must name the columns")
     delimiter = max(DELIMITERS, key=lambda d: (len(_split(first, d)), -DELIMITERS.index(d)))
-    cells = tuple(n.strip() for n in _split(first, delimiter))
+    cells = tuple(_unguarded(n.strip()) for n in _split(first, delimiter))
     if len(cells) > MAX_COLUMNS:
         raise Invalid.at(("file",), f"the first row names {len(cells)} columns; at most {MAX_COLUMNS}")
     fields: dict[int, str] = {}
@@ -198,9 +192,10 @@ def _contact(header: Header, cells: list[str]) -> tuple[dict[str, Any], str | No
 
 
 def _unguarded(cell: str) -> str:
-    """A cell as it was before an export guarded it from running as a spreadsheet formula
-    ("'=1+1" is "=1+1"; store/workspace/export_format.py)."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_STARTS and len(cell) > 1 else cell
+    """A cell as it was before an export guarded it from running as a spreadsheet formula: one
+    apostrophe off a cell whose apostrophes lead to a formula character ("'=1+1" is "=1+1",
+    "''=x" is "'=x"; store/workspace/export_format.py)."""
+    return cell[1:] if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS) else cell
 
 
 def entries(data: bytes, header: Header, default_country: str | None = None, on_row: Callable[[], None] | None = None) -> list[dict[str, Any]]:

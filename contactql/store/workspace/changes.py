@@ -87,8 +87,8 @@ def count_between(conn: sa.Connection, *, workspace_id: int, low: int, high: int
 
 
 def changed(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int], query: ContactQuery) -> list[tuple[dict[str, Any], bool]]:
-    """Each contact (deleted ones too) and whether it matches `query` now, in the given order."""
+    """Each contact (deleted ones too) and whether it matches `query` now — as `contacts(filter:)`
+    would return it: a deleted contact only with includeDeleted — in the given order."""
     rows = contacts_by_ids(conn, workspace_id=workspace_id, ids=contact_ids)
-    test = dataclasses.replace(query, include_deleted=True)
-    matching = set(conn.scalars(sa.select(c.id).where(*where_terms(conn, workspace_id, test), c.id.in_(contact_ids))))
+    matching = set(conn.scalars(sa.select(c.id).where(*where_terms(conn, workspace_id, query), c.id.in_(contact_ids))))
     return [(rows[cid], cid in matching) for cid in contact_ids if cid in rows]

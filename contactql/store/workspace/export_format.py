@@ -10,10 +10,11 @@ or not at all, never twice.
 CSV: the header is the columns' names as `importContacts` reads them (email, mobile, firstName,
 lastName, externalId, emailStatus, smsStatus, privacyConsent, then each property by its name),
 values in canonical form, an empty cell for no value — which the import reads as "leave as it
-is" — so importing an export changes nothing. A cell a spreadsheet would run as a formula
-(starting with =, +, -, @, a tab or a carriage return; OWASP's CSV injection) is written after
-an apostrophe, which the import takes off again (store/batches/csv.py); a mobile's + and a
-number's sign are left alone. NDJSON: one JSON object per contact, properties as an object and
+is" — so importing an export changes nothing. The file starts with a UTF-8 byte-order mark, for
+Excel. A cell a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
+carriage return; OWASP's CSV injection), header cells too, is written after an apostrophe, which
+the import takes off again (store/batches/csv.py); a mobile's + and a number's sign are left
+alone. NDJSON: one JSON object per contact, properties as an object and
 lists as their names.
 """
 
@@ -29,17 +30,17 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from contactql.store.batches.csv import FORMULA_STARTS
 from contactql.store.errors import Invalid
 from contactql.store.model import OrderField, PropertyType
-from contactql.store.values import shown
+from contactql.store.values import FORMULA_STARTS, reserved_column, shown
 from contactql.store.workspace.contacts import properties_of_contacts
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import lists_of_contacts
 from contactql.store.workspace.order import ContactOrder, page
-from contactql.store.workspace.properties import load_fields
+from contactql.store.workspace.properties import FieldDef, load_fields
 
 PAGE = 1_000
+BOM = "\ufeff".encode()  # Excel reads a CSV file as UTF-8 only after one; importContacts skips it
 # Field name → contact column; the first eight are the import's (and the default).
 FIELDS = {
     "email": "email", "mobile": "mobile", "firstName": "first_name", "lastName": "last_name", "externalId": "external_id",
@@ -58,26 +59,32 @@ class Column:
 
 
 def columns(conn: sa.Connection, *, workspace_id: int, fields: Sequence[str] | None) -> list[Column]:
-    """The export's columns: `fields` (contact fields and property names, case-insensitive for
-    properties), or every importable field and then every property."""
+    """The export's columns: `fields` (contact fields by their exact names, then property names
+    in any case, or `property:NAME`), or every importable field and then every property."""
     properties = load_fields(conn, workspace_id=workspace_id)
     if fields is None:
-        chosen = [*DEFAULT_FIELDS, *(f.name for f in sorted(properties.by_id.values(), key=lambda f: (f.created_at, f.id)))]
-    else:
-        chosen = list(fields)
-    if not 0 < len(chosen) <= 300:
+        every = sorted(properties.by_id.values(), key=lambda f: (f.created_at, f.id))
+        return [Column(name, column=FIELDS[name]) for name in DEFAULT_FIELDS] + [_property(f) for f in every]
+    if not 0 < len(fields) <= 300:
         raise Invalid.at(("fields",), "give 1 to 300 fields")
     out: list[Column] = []
-    for i, name in enumerate(chosen):
+    for i, name in enumerate(fields):
         if name in FIELDS:
             out.append(Column(name, column=FIELDS[name] or None))
-        elif (found := properties.by_name.get(name.strip().lower())) is not None:
-            out.append(Column(found.name, field_id=found.id, numeric=found.type is PropertyType.NUMBER))
+        elif (found := properties.by_name.get(name.strip().lower().removeprefix("property:"))) is not None:
+            out.append(_property(found))
         else:
             raise Invalid.at(("fields", str(i)), f"{shown(name)} is neither a contact field ({', '.join(FIELDS)}) nor a property")
     if len({c.name.lower() for c in out}) != len(out):
         raise Invalid.at(("fields",), "a field is named twice")
     return out
+
+
+def _property(field: FieldDef) -> Column:
+    # A property named before such names were refused ("id", "phone") is written under
+    # "property:NAME", which an import leaves alone rather than read as the contact's field.
+    shown_as = field.name if reserved_column(field.name) is None else f"property:{field.name}"
+    return Column(shown_as, field_id=field.id, numeric=field.type is PropertyType.NUMBER)
 
 
 def check(conn: sa.Connection, *, workspace_id: int, query: ContactQuery, order: Sequence[ContactOrder], fields: Sequence[str] | None) -> None:
@@ -91,8 +98,8 @@ def header(cols: Sequence[Column], format: str) -> bytes:
     if format != "CSV":
         return b""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow([c.name for c in cols])
-    return out.getvalue().encode()
+    csv.writer(out, lineterminator="\r\n").writerow([_guarded(c.name) for c in cols])
+    return BOM + out.getvalue().encode()
 
 
 def read_page(
@@ -158,6 +165,10 @@ def _cell(value: Any, col: Column) -> str:
     if isinstance(value, list):
         value = "; ".join(value)
     text = str(value)
-    if text.startswith(FORMULA_STARTS) and col.name != "mobile" and not col.numeric:
-        return "'" + text
-    return text
+    return text if col.name == "mobile" or col.numeric else _guarded(text)
+
+
+def _guarded(text: str) -> str:
+    """An apostrophe before a cell whose apostrophes lead to a formula character (one more for
+    a value that began with one itself, so the import's one-off gives it back)."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import property_field_t
 from contactql.store.errors import ErrorCode, Invalid
 from contactql.store.model import PropertyType
-from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, fold
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, fold, reserved_column
 
 MAX_SELECT_OPTIONS = 500
 MAX_NUMBER_DIGITS = 100
@@ -166,6 +166,8 @@ def create_field(
         raise Invalid.at(("name",), f"must be 1 to {MAX_NAME} characters")
     if name.lower() in BUILTIN_PROPERTY_NAMES:
         raise Invalid.at(("name",), f"{name!r} is a built-in contact field, not a custom property")
+    if (why := reserved_column(name)) is not None:
+        raise Invalid.at(("name",), f"{why}: choose another name for the property")
     clean_options: list[str] | None = None
     if type is PropertyType.SELECT:
         clean_options = list(dict.fromkeys(o.strip() for o in options or () if o.strip()))

@@ -12,7 +12,7 @@ A search is its words, all of which must appear (in any field, in any order). A 
 characters or more is looked up in the index; shorter words are checked on the rows the longer
 ones found, and a search of short words only reads the workspace's contacts in order until a
 page is full. A search that reads as a phone number ("(646) 755-1998", "+47 912 34 567") is one
-word: its digits, without a trunk 0.
+word: its digits, without a trunk 0, or the text as typed.
 
 Relevance, the order of a search without `orderBy`: a field equal to the whole search first,
 then a field starting with it, then the rest; ties by id.
@@ -40,16 +40,21 @@ c = contact_t.c
 
 
 # Letters Unicode does not decompose into a base letter and an accent, written as a search box
-# user types them without one (as ICU's Latin-ASCII transliteration does).
-_BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t"})
+# user types them without one (as ICU's Latin-ASCII transliteration does); typographic quotes as
+# a keyboard's.
+_BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t",
+                               "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})  # fmt: skip
+# Control characters that are not whitespace: pasted text carries them, nobody types them.
+_CONTROLS = dict.fromkeys([*range(0x09), *range(0x0E, 0x20), 0x7F])
 
 
 def fold(text: str) -> str:
-    """Caseless, without accents, whitespace collapsed: "  Ærøskøbing  ÉCOLE" is "aeroskobing ecole"."""
+    """Caseless, without accents, invisible characters or extra whitespace: "  Ærøskøbing\u200b
+    ÉCOLE" is "aeroskobing ecole"."""
     if text.isascii():  # most names and every email: no accents to take off (a fifth of the time)
-        return " ".join(text.lower().split())
+        return " ".join(text.lower().translate(_CONTROLS).split())
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace())
     return " ".join(unicodedata.normalize("NFC", bare).split())
 
 
@@ -69,36 +74,41 @@ def search_text(row: Mapping[str, Any]) -> str | None:
     return _SEP + _SEP.join(kept) + _SEP if kept else None
 
 
-def words(search: str) -> tuple[str, list[str]]:
-    """(the whole search folded, its words); Invalid when it is too long or has nothing to find."""
+def words(search: str) -> tuple[str, list[tuple[str, ...]]]:
+    """(the whole search folded, what it must find: one tuple of alternatives per word, every
+    tuple matched by one of its alternatives); Invalid when it is too long.
+
+    A search that reads as a phone number (digits with spaces, +, -, ., / or parentheses) is one
+    word with two alternatives: its digits without a trunk 0, found in any formatting of a
+    mobile, and the text as typed, found in an externalId or a name ("12-34", "2024/05/01")."""
     if len(search) > MAX_SEARCH:
         raise Invalid.at(("search",), f"at most {MAX_SEARCH} characters")
     if "\x00" in search:
         raise Invalid.at(("search",), "must not contain NUL characters")
-    if _PHONE.fullmatch(search) and len(number := digits(search).lstrip("0")) >= INDEXED:
-        return number, [number]
     whole = fold(search)
+    if _PHONE.fullmatch(whole) and (number := digits(whole)):
+        number = number.lstrip("0") or number
+        return number, [tuple(dict.fromkeys((number, whole)))]
     found = list(dict.fromkeys(whole.split()))
     if len(found) > MAX_WORDS:
         raise Invalid.at(("search",), f"at most {MAX_WORDS} words")
-    return whole, found
+    return whole, [(word,) for word in found]
 
 
 def matches(conn: sa.Connection, search: str) -> list[sa.ColumnElement[bool]]:
     """Terms on `contact` for the contacts `search` finds (none for a blank search)."""
     _, found = words(search)
-    if not found:
-        return []
-    long, short = [w for w in found if len(w) >= INDEXED], [w for w in found if len(w) < INDEXED]
-    terms = [_containing(w) for w in short]
+    long = [word for word in found if all(len(a) >= INDEXED for a in word)]
+    terms = [sa.or_(*(_containing(a) for a in word)) for word in found if word not in long]
     if not long:
         return terms
     if conn.dialect.name == "sqlite":
         # A phrase of the trigram tokenizer matches any substring of the column; "" escapes a quote.
-        expression = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
-        found_ids: sa.Select[Any] = sa.select(sa.column("rowid")).select_from(sa.table("contact_search")).where(sa.text("contact_search MATCH :search").bindparams(search=expression))
+        expression = " AND ".join("(" + " OR ".join('"' + a.replace('"', '""') + '"' for a in word) + ")" for word in long)
+        match = sa.text("contact_search MATCH :search").bindparams(sa.bindparam("search", expression, unique=True))
+        found_ids: sa.Select[Any] = sa.select(sa.column("rowid")).select_from(sa.table("contact_search")).where(match)
         return [c.id.in_(found_ids), *terms]
-    return [*(_containing(w) for w in long), *terms]  # the GIN index answers LIKE '%…%'
+    return [*(sa.or_(*(_containing(a) for a in word)) for word in long), *terms]  # the GIN index answers LIKE '%…%'
 
 
 def relevance(search: str) -> sa.ColumnElement[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.tables import segment_t
 from contactql.store.errors import Invalid, NotFound
-from contactql.store.values import MAX_NAME
+from contactql.store.values import MAX_NAME, fold
 
 s = segment_t.c
 MAX_SEGMENTS = 500  # a workspace's
@@ -39,17 +40,21 @@ def create_segment(
     conn: sa.Connection, *, workspace_id: int, name: str, query: dict[str, Any], search: str | None, check: Callable[[sa.Connection], None]
 ) -> SegmentRow:
     """`check(conn)` refuses a filter that cannot be a segment's (filters.check_segment)."""
-    name = name.strip()
+    name = unicodedata.normalize("NFC", name.strip())
     if not name or len(name) > MAX_NAME:
         raise Invalid.at(("name",), f"must be 1 to {MAX_NAME} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise Invalid.at(("name",), "must not contain control or invisible characters (line breaks, zero-width spaces)")
     check(conn)
-    taken = conn.scalar(sa.select(s.id).where(s.workspace_id == workspace_id, s.name_key == name.lower()))
+    key = fold(name)  # "STRASSE" and "straße", a composed and a decomposed "Café": one name
+    taken = conn.scalar(sa.select(s.id).where(s.workspace_id == workspace_id, s.name_key == key))
     if taken is not None:
         raise Invalid.at(("name",), f"a segment named {name!r} already exists (id {taken})")
     if (conn.scalar(sa.select(sa.func.count()).where(s.workspace_id == workspace_id)) or 0) >= MAX_SEGMENTS:
         raise Invalid.at(("name",), f"a workspace has at most {MAX_SEGMENTS} segments")
-    row: dict[str, Any] = {"id": str(uuid.uuid4()), "workspace_id": workspace_id, "name": name, "name_key": name.lower(),
-           "query": query, "search": search, "created_at": dt.datetime.now(dt.UTC)}  # fmt: skip
+    search = search if search is not None and search.strip() else None
+    row: dict[str, Any] = {"id": str(uuid.uuid4()), "workspace_id": workspace_id, "name": name, "name_key": key,
+                           "query": query, "search": search, "created_at": dt.datetime.now(dt.UTC)}  # fmt: skip
     conn.execute(sa.insert(segment_t), row)
     return SegmentRow(row["id"], name, query, search, row["created_at"])
 
