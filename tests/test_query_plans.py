@@ -71,12 +71,13 @@ async def test_everyday_operations_never_read_a_whole_workspace(tmp_path: Path) 
     path = tmp_path / "plans.db"
     async with running(Settings(database_url=f"sqlite+aiosqlite:///{path}"), max_batch_size=50, batch_chunk_size=10) as (app, api):
         await api.property_field("city")
+        await api.property_field("score", "NUMBER")
         list_id = await api.create_list("Customers")
         company = (await api.gql('mutation { createCompany(name: "Acme") { company { id } } }'))["createCompany"]["company"]["id"]
         for i in range(30):  # some contacts to find, in a list, with properties, companies and URLs
             made = await api.upsert(
                 {"email": f"p{i}@example.com", "mobile": f"+4790000{i:03d}", "firstName": "Pat", "lastName": f"L{i}",
-                 "externalId": f"x{i}", "properties": [{"name": "city", "value": f"c{i % 3}"}], "companies": [company],
+                 "externalId": f"x{i}", "properties": [{"name": "city", "value": f"c{i % 3}"}, {"name": "score", "value": str(i * 7 % 30)}], "companies": [company],
                  "externalUrls": [{"ref": "web", "url": f"https://example.com/{i}"}]},
                 listId=list_id,
             )  # fmt: skip
@@ -119,9 +120,12 @@ async def test_everyday_operations_never_read_a_whole_workspace(tmp_path: Path) 
                     "LAST_NAME": [{"field": "LAST_NAME"}], "FIRST_NAME DESC": [{"field": "FIRST_NAME", "direction": "DESC"}],
                     "EMAIL": [{"field": "EMAIL"}], "CREATED_AT DESC": [{"field": "CREATED_AT", "direction": "DESC"}],
                     "UPDATED_AT": [{"field": "UPDATED_AT"}], "LAST_NAME then FIRST_NAME": [{"field": "LAST_NAME"}, {"field": "FIRST_NAME"}],
+                    "a TEXT property": [{"field": "PROPERTY", "property": "city"}],
+                    "a NUMBER property DESC": [{"field": "PROPERTY", "property": "score", "direction": "DESC"}],
                 }.items()
             },  # fmt: skip
             "a later page by LAST_NAME DESC": lambda: _later_page(api, [{"field": "LAST_NAME", "direction": "DESC"}]),
+            "a later page by a NUMBER property": lambda: _later_page(api, [{"field": "PROPERTY", "property": "score"}]),
             "a later page of a list": lambda: api.gql(PAGE, {"f": {"listId": list_id}, "a": _cursor(first_id)}),
             "a later page by property": lambda: api.gql(PAGE, {"f": {"property": {"name": "city", "value": "c1"}}, "a": _cursor(first_id)}),
             "a contact with its history": lambda: api.gql(

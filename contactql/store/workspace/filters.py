@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, membership_t, property_value_t, value_hash
+from contactql.store.db.tables import contact_t, membership_t, not_an_index_key, property_value_t, value_hash
 from contactql.store.errors import Invalid
 from contactql.store.model import PropertyType
 from contactql.store.values import fold, normalise_email, normalise_mobile, shown, utc
@@ -282,15 +282,19 @@ class _Terms:
         return terms
 
 
-def where_terms(conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
+def where_terms(
+    conn: sa.Connection, workspace_id: int, query: ContactQuery, *, joined: sa.Table | None = None, from_values: bool = False
+) -> list[sa.ColumnElement[bool]]:
     """The filter's terms. `joined`: the page joins contacts to the memberships of `list_id`, or
-    to the values of the `property` filter, and the terms name its columns."""
+    to the values of the `property` filter, and the terms name its columns. `from_values`: the
+    read starts from a property's values (a page ordered by it), so the workspace term must
+    not draw SQLite to the workspace's contacts instead (tables.not_an_index_key)."""
     conditions, values = _size(query)
     if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
         # Checked before any term is built: a filter of thousands of branches fits in a body and
         # would cost seconds of CPU to build, compile and run, twice (page and totalCount).
         raise Invalid.at(("filter",), too_big(conditions, values))
-    terms: list[sa.ColumnElement[bool]] = [c.workspace_id == workspace_id]
+    terms: list[sa.ColumnElement[bool]] = [(not_an_index_key(c.workspace_id) if from_values else c.workspace_id) == workspace_id]
     if not query.include_deleted:
         terms.append(c.deleted_at.is_(None))
     if query.search is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,7 +51,25 @@ class _Key:
     shown: sa.ColumnElement[Any]  # what the cursor holds
     compared: Any  # what is ordered and compared: the value, or the NUMBER value as a number
     descending: bool
-    cast: Any = None  # applied to a cursor's value before comparing (a NUMBER's text)
+    bind: Callable[[Any], Any] | None = None  # a cursor's value as compared (a NUMBER's text as a number)
+    number: bool = False
+
+
+TEXT_KEY = 200  # characters of a property value that order it: an index entry stays small
+
+
+def text_key(value: Any) -> Any:
+    """How a TEXT, DATE, SELECT or BOOLEAN property orders: its first TEXT_KEY characters (the
+    expression of ix_property_value_text, migration 0012; values sharing them tie, by id)."""
+    # Literals, not parameters: a planner matches an expression index only on the same text.
+    return sa.func.substr(value, sa.literal_column("1"), sa.literal_column(str(TEXT_KEY)))
+
+
+def number_key(conn: sa.Connection, value: Any) -> Any:
+    """How a NUMBER property orders: as a number — the expression of ix_property_value_number
+    (migration 0012): SQLite's CAST, PostgreSQL's contactql_number(), which is NULL rather than
+    an error for the text of other properties' values in the same index."""
+    return sa.cast(value, sa.Numeric) if conn.dialect.name == "sqlite" else sa.func.contactql_number(value)
 
 
 def check(order: Sequence[ContactOrder]) -> None:
@@ -86,26 +104,40 @@ def page(
         if field is None:
             raise Invalid.at(("orderBy", str(i), "property"), f"no property named {shown(str(o.property))}")
         value = property_value_t.alias(f"order_{i}")
-        source = source.outerjoin(value, sa.and_(value.c.contact_id == c.id, value.c.workspace_id == workspace_id, value.c.field_id == field.id))
-        number = field.type is PropertyType.NUMBER
-        keys.append(_Key(value.c.value, sa.cast(value.c.value, sa.Numeric) if number else value.c.value, descending, sa.Numeric if number else None))
-    where = where_terms(conn, workspace_id, query)
-    values = None if after is None else _decoded(order, [k.cast is not None for k in keys], after)
-    if values is not None:
-        where.append(_after(keys, values))
+        joined = sa.and_(value.c.contact_id == c.id, value.c.workspace_id == workspace_id, value.c.field_id == field.id)
+        if i == 0:  # the values first, then their contacts: the page follows the property's index
+            from_values: sa.FromClause = value.join(contact_t, joined)
+        source = source.outerjoin(value, joined)
+        from_values = from_values.outerjoin(value, joined) if i > 0 else from_values
+        if field.type is PropertyType.NUMBER:
+            keys.append(_Key(value.c.value, number_key(conn, value.c.value), descending, lambda bound: number_key(conn, sa.literal(bound)), number=True))
+        else:
+            key = text_key(value.c.value)
+            keys.append(_Key(key, key, descending))
+    values = None if after is None else _decoded(order, [k.number for k in keys], after)
+    beyond = [] if values is None else [_after(keys, values)]
+    where = where_terms(conn, workspace_id, query) + beyond
     select = sa.select(contact_t, *(k.shown for k in keys)).select_from(source)
     first, rest = keys[0], [term for k in keys[1:] for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
-    if order[0].field in _COLUMNS:
-        # Two reads, each in the order of an index on (workspace_id, the column, id) (migration
-        # 0011), so a page stops after its rows: the contacts with a value, then those without.
-        # One read ordered by `column IS NULL, column` would sort every matching contact first.
+    if order[0].field in _COLUMNS or order[0].field is OrderField.PROPERTY:
+        # Two reads, each in the order of an index — (workspace_id, the column, id) (migration
+        # 0011), or the property's (field_id, key, contact_id) (0012) — so a page stops after its
+        # rows: the contacts with a value, then those without. One read ordered by
+        # `key IS NULL, key` would sort every matching contact first.
         found: list[Any] = []
         if values is None or values[0] is not None:
-            present = [*where, first.compared.is_not(None)]
+            # By a property: read from its values, in its index's order, not from the workspace's contacts.
+            reading = select
+            present = where
+            if order[0].field is OrderField.PROPERTY:
+                reading = sa.select(contact_t, *(k.shown for k in keys)).select_from(from_values)
+                present = where_terms(conn, workspace_id, query, from_values=True) + beyond
+            present = [*present, first.compared.is_not(None)]
             if values is not None:  # the index's own range, beside the keyset's OR
-                present.append(first.compared <= values[0] if first.descending else first.compared >= values[0])
+                bound = _bound(first, values[0])
+                present.append(first.compared <= bound if first.descending else first.compared >= bound)
             direction = first.compared.desc() if first.descending else first.compared.asc()
-            found = list(conn.execute(select.where(*present).order_by(direction, *rest, c.id).limit(limit)))
+            found = list(conn.execute(reading.where(*present).order_by(direction, *rest, c.id).limit(limit)))
         if len(found) < limit and order[0].field not in _NEVER_NULL:
             found += conn.execute(select.where(*where, first.compared.is_(None)).order_by(*rest, c.id).limit(limit - len(found)))
         rows: Any = found
@@ -158,6 +190,10 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def _bound(key: _Key, value: Any) -> Any:
+    return key.bind(value) if key.bind is not None else value
+
+
 def _not_a_cursor() -> Invalid:
     return Invalid.at(("after",), "after is not a cursor of this connection")
 
@@ -170,7 +206,7 @@ def _after(keys: Sequence[_Key], values: Sequence[Any]) -> sa.ColumnElement[bool
     branches = []
     equal: list[sa.ColumnElement[bool]] = []
     for key, value in zip(keys, values, strict=False):
-        bound = None if value is None else (sa.cast(sa.literal(value), key.cast) if key.cast is not None else value)
+        bound = None if value is None else _bound(key, value)
         if bound is not None:  # a null key has nothing after it but other nulls, which are equal
             beyond = key.compared < bound if key.descending else key.compared > bound
             branches.append(sa.and_(*equal, sa.or_(beyond, key.compared.is_(None))))
