@@ -7,13 +7,18 @@ the field is resolved."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from contactql.context import Info
 from contactql.resolvers import history
+from contactql.resolvers.pagination import Page
 from contactql.schema.companies import Company
 from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
 from contactql.schema.history import ContactHistoryConnection, HistoryEntry
@@ -22,6 +27,8 @@ from contactql.schema.properties import PropertyField, PropertyValue
 
 if TYPE_CHECKING:
     from contactql.schema.lists import ContactList
+    from contactql.store.workspace.lists import ListRow
+    from contactql.store.workspace.properties import FieldSet
 
 
 @strawberry.type(description="A postal address.")
@@ -61,6 +68,8 @@ class Contact:
     created_at: dt.datetime = strawberry.field(description="When the contact was created.")
     updated_at: dt.datetime = strawberry.field(description="When the contact last changed.")
     deleted_at: dt.datetime | None = strawberry.field(description="When the contact was deleted; null when it is not.")
+    # Relations read for a whole page at once (`preload`); a field not here reads its DataLoader.
+    preloaded: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Contact:
@@ -88,11 +97,20 @@ class Contact:
             deleted_at=row["deleted_at"],
         )
 
+    # The relations below are plain functions that answer from `preloaded` when the page read them,
+    # else hand graphql-core an awaitable: an `async def` field costs a coroutine and a task per
+    # contact however it is answered — 200 for a page of 50 with its relations, most of the time
+    # ContactQL added to a stock Strawberry app's (benchmarks/page_overhead.py).
     @strawberry.field(description="Every custom property value the contact has, by field creation order.")
-    async def properties(self, info: Info) -> list[PropertyValue]:
+    def properties(self, info: Info) -> list[PropertyValue]:
+        if "properties" in self.preloaded:
+            return self.preloaded["properties"]
+        return self._properties(info)  # type: ignore[return-value]
+
+    async def _properties(self, info: Info) -> list[PropertyValue]:
         values = await info.context.loaders.properties.load(self.key)
         fields = await info.context.loaders.fields(*((field_id, None) for field_id in values))
-        return [PropertyValue(field=PropertyField.from_def(field), value=values[field.id]) for field in fields.by_id.values() if field.id in values]
+        return property_values(values, fields)
 
     @strawberry.field(description="The value of one custom property, by name (case-insensitive); null when unset.")
     async def property(self, info: Info, name: Annotated[str, strawberry.argument(description="The property's name, case-insensitive.")]) -> str | None:
@@ -103,15 +121,22 @@ class Contact:
         return (await info.context.loaders.properties.load(self.key)).get(field.id)
 
     @strawberry.field(description="The static lists the contact belongs to, by name.")
-    async def lists(self, info: Info) -> list[Annotated[ContactList, strawberry.lazy("contactql.schema.lists")]]:
-        from contactql.schema.lists import ContactList  # the graph's own cycle: see the module's doc
+    def lists(self, info: Info) -> list[Annotated[ContactList, strawberry.lazy("contactql.schema.lists")]]:
+        if "lists" in self.preloaded:
+            return self.preloaded["lists"]
+        return self._lists(info)  # type: ignore[return-value]
 
-        return [ContactList.from_row(row) for row in await info.context.loaders.lists.load(self.key)]
+    async def _lists(self, info: Info) -> list[ContactList]:
+        return list_types(await info.context.loaders.lists.load(self.key))
 
     @strawberry.field(description="The companies the contact is linked to, by name.")
-    async def companies(self, info: Info) -> list[Company]:
-        rows = await info.context.loaders.companies.load(self.key)
-        return [Company.from_row(row) for row in rows]
+    def companies(self, info: Info) -> list[Company]:
+        if "companies" in self.preloaded:
+            return self.preloaded["companies"]
+        return self._companies(info)  # type: ignore[return-value]
+
+    async def _companies(self, info: Info) -> list[Company]:
+        return [Company.from_row(row) for row in await info.context.loaders.companies.load(self.key)]
 
     @strawberry.field(description="One entry per write, oldest first: time, source, key, batch and each changed field's old and new value.")
     async def history(
@@ -124,9 +149,76 @@ class Contact:
         return ContactHistoryConnection.of(page, HistoryEntry.from_row)
 
     @strawberry.field(description="Links to the contact in other systems, by ref.")
-    async def external_urls(self, info: Info) -> list[ExternalUrl]:
-        rows = await info.context.loaders.urls.load(self.key)
-        return [ExternalUrl(ref=ref, url=url, label=label) for ref, url, label in rows]
+    def external_urls(self, info: Info) -> list[ExternalUrl]:
+        if "externalUrls" in self.preloaded:
+            return self.preloaded["externalUrls"]
+        return self._external_urls(info)  # type: ignore[return-value]
+
+    async def _external_urls(self, info: Info) -> list[ExternalUrl]:
+        return url_types(await info.context.loaders.urls.load(self.key))
+
+
+def property_values(values: dict[str, str], fields: FieldSet) -> list[PropertyValue]:
+    return [PropertyValue(field=PropertyField.from_def(field), value=values[field.id]) for field in fields.by_id.values() if field.id in values]
+
+
+def list_types(rows: list[ListRow]) -> list[ContactList]:
+    from contactql.schema.lists import ContactList  # the graph's own cycle: see the module's doc
+
+    return [ContactList.from_row(row) for row in rows]
+
+
+def url_types(rows: list[tuple[str, str, str | None]]) -> list[ExternalUrl]:
+    return [ExternalUrl(ref=ref, url=url, label=label) for ref, url, label in rows]
+
+
+PRELOADED = ("properties", "lists", "companies", "externalUrls")
+
+
+def wanted_relations(info: Info) -> set[str]:
+    """Which of PRELOADED the query asks of each `node` of this connection field (fragments too)."""
+    found: set[str] = set()
+
+    def walk(selections: list[Any], in_node: bool) -> None:
+        for selection in selections:
+            name = getattr(selection, "name", None)
+            if isinstance(selection, SelectedField):
+                if in_node and name in PRELOADED:
+                    found.add(name)
+                if not in_node:
+                    walk(selection.selections, name == "node")
+            else:  # a fragment: its selections are at this level
+                walk(selection.selections, in_node)
+
+    walk(info.selected_fields[0].selections, False)
+    return found
+
+
+async def preload(info: Info, contacts: list[Contact]) -> None:
+    """Read the relations the query asks for, for the whole page at once: a statement each (the
+    DataLoaders' own), then every contact answers them without awaiting."""
+    wanted = wanted_relations(info) if contacts else set()
+    if not wanted:
+        return
+    loaders, keys = info.context.loaders, [c.key for c in contacts]
+    reads: dict[str, Any] = {}
+    if "properties" in wanted:
+        reads["properties"] = loaders.properties.load_many(keys)
+    if "lists" in wanted:
+        reads["lists"] = loaders.lists.load_many(keys)
+    if "companies" in wanted:
+        reads["companies"] = loaders.companies.load_many(keys)
+    if "externalUrls" in wanted:
+        reads["externalUrls"] = loaders.urls.load_many(keys)
+    done = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    if "properties" in done:
+        ids = {field_id for values in done["properties"] for field_id in values}
+        fields = await loaders.fields(*((field_id, None) for field_id in ids))
+        done["properties"] = [property_values(values, fields) for values in done["properties"]]
+    convert: dict[str, Callable[[Any], list[Any]]] = {"lists": list_types, "companies": lambda rows: [Company.from_row(r) for r in rows], "externalUrls": url_types}
+    for name, per_contact in done.items():
+        for contact, value in zip(contacts, per_contact, strict=True):
+            contact.preloaded[name] = convert[name](value) if name in convert else value
 
 
 @connection("ContactEdge", "A contact and its cursor.", cursor="Pass as `after` to get the contacts after this one.", node="The contact.")
@@ -141,4 +233,9 @@ class ContactEdge(Edge[Contact]):
     total_count="How many contacts the whole result has (counted only when asked for).",
 )
 class ContactConnection(Connection[ContactEdge]):
-    pass
+    @classmethod
+    async def of_page(cls, info: Info, page: Page[dict[str, Any]]) -> ContactConnection:
+        """The page's connection, the relations the query asks for read for all its contacts at once."""
+        connection = cls.of(page, Contact.from_row)
+        await preload(info, [edge.node for edge in connection.edges])
+        return connection

@@ -10,7 +10,7 @@ import strawberry
 
 from contactql.context import Info
 from contactql.resolvers import contacts
-from contactql.schema.contacts import Contact, ContactConnection
+from contactql.schema.contacts import ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.store.workspace.filters import ContactQuery
@@ -40,7 +40,7 @@ class ContactList:
     ) -> ContactConnection:
         query = ContactQuery(list_id=str(self.id))
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query)
-        return ContactConnection.of(page, Contact.from_row)
+        return await ContactConnection.of_page(info, page)
 
 
 @connection("ContactListEdge", "A list and its cursor.", cursor="Pass as `after` to get the lists after this one.", node="The list.")

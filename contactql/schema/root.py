@@ -70,7 +70,7 @@ class Query:
         query = contact_query(filter, search)
         order = [o.to_order() for o in order_by or ()]
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
-        return ContactConnection.of(page, Contact.from_row)
+        return await ContactConnection.of_page(info, page)
 
     @strawberry.field(description="Counts of the contacts a filter and search find, for a dashboard: total, by status, by list.")
     async def contact_stats(

@@ -10,7 +10,7 @@ import strawberry
 
 from contactql.context import Info
 from contactql.resolvers import contacts
-from contactql.schema.contacts import Contact, ContactConnection
+from contactql.schema.contacts import ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.filters import ContactOrder
 from contactql.schema.pagination import Connection, Edge, connection
@@ -47,7 +47,7 @@ class Segment:
         query = ContactQuery(segment_id=str(self.id), search=self.search)
         order = [o.to_order() for o in order_by or ()] or [StoreContactOrder(OrderField.ID)]  # by id unless asked
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
-        return ContactConnection.of(page, Contact.from_row)
+        return await ContactConnection.of_page(info, page)
 
 
 @connection("SegmentEdge", "A segment and its cursor.", cursor="Pass as `after` to get the segments after this one.", node="The segment.")
