@@ -7,7 +7,6 @@ the field is resolved."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
 from contactql.schema.history import ContactHistoryConnection, HistoryEntry
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.properties import PropertyField, PropertyValue
+from contactql.store.workspace.contacts import relations_of_contacts
 
 if TYPE_CHECKING:
     from contactql.schema.lists import ContactList
@@ -173,6 +173,8 @@ def url_types(rows: list[tuple[str, str, str | None]]) -> list[ExternalUrl]:
 
 
 PRELOADED = ("properties", "lists", "companies", "externalUrls")
+# (GraphQL field, store relation, a contact's value when it has none)
+_DEFAULTS: tuple[tuple[str, str, Any], ...] = (("properties", "properties", {}), ("lists", "lists", []), ("companies", "companies", []), ("externalUrls", "urls", []))
 
 
 def wanted_relations(info: Info) -> set[str]:
@@ -200,20 +202,15 @@ async def preload(info: Info, contacts: list[Contact]) -> None:
     wanted = wanted_relations(info) if contacts else set()
     if not wanted:
         return
-    loaders, keys = info.context.loaders, [c.key for c in contacts]
-    reads: dict[str, Any] = {}
-    if "properties" in wanted:
-        reads["properties"] = loaders.properties.load_many(keys)
-    if "lists" in wanted:
-        reads["lists"] = loaders.lists.load_many(keys)
-    if "companies" in wanted:
-        reads["companies"] = loaders.companies.load_many(keys)
-    if "externalUrls" in wanted:
-        reads["externalUrls"] = loaders.urls.load_many(keys)
-    done = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    keys = [c.key for c in contacts]
+    names = {"properties": "properties", "lists": "lists", "companies": "companies", "externalUrls": "urls"}
+    read = await info.context.db.read(
+        relations_of_contacts, workspace_id=info.context.workspace_id, contact_ids=keys, wanted=frozenset(names[w] for w in wanted)
+    )
+    done: dict[str, list[Any]] = {field: [read[name].get(key, default) for key in keys] for field, name, default in _DEFAULTS if name in read}
     if "properties" in done:
         ids = {field_id for values in done["properties"] for field_id in values}
-        fields = await loaders.fields(*((field_id, None) for field_id in ids))
+        fields = await info.context.loaders.fields(*((field_id, None) for field_id in ids))
         done["properties"] = [property_values(values, fields) for values in done["properties"]]
     convert: dict[str, Callable[[Any], list[Any]]] = {"lists": list_types, "companies": lambda rows: [Company.from_row(r) for r in rows], "externalUrls": url_types}
     for name, per_contact in done.items():

@@ -7,15 +7,17 @@ Pages are keyset-paginated on the contact id, so a page costs the same at any de
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, external_url_t, membership_t, property_value_t
 from contactql.store.model import Source
+from contactql.store.workspace.companies import companies_of_contacts
 from contactql.store.workspace.filters import ContactQuery, where_terms
 from contactql.store.workspace.history import PendingHistory, write_history
+from contactql.store.workspace.lists import lists_of_contacts
 
 c = contact_t.c
 
@@ -67,7 +69,7 @@ def properties_of_contacts(
     pv = property_value_t.c
     rows = conn.execute(
         sa.select(pv.contact_id, pv.field_id, pv.value).where(pv.workspace_id == workspace_id, pv.contact_id.in_(contact_ids))
-    )
+    ).all()  # one fetch: an export reads a thousand contacts' values at a time
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
     for cid, field_id, value in rows:
         found[cid][field_id] = value
@@ -106,3 +108,13 @@ def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, a
         entry = PendingHistory(contact_id, [("deletedAt", None, now)], Source.API, actor, None)
         write_history(conn, [entry], workspace_id=workspace_id, now=now)
     return True
+
+
+def relations_of_contacts(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int], wanted: frozenset[str]) -> dict[str, dict[int, Any]]:
+    """The relations `wanted` ("properties", "lists", "companies", "urls") of a page's contacts,
+    each one statement, all in one transaction: a page's relations cost one trip to the
+    database's thread instead of one each."""
+    reads: dict[str, Callable[..., dict[int, Any]]] = {
+        "properties": properties_of_contacts, "lists": lists_of_contacts, "companies": companies_of_contacts, "urls": urls_of_contacts,
+    }  # fmt: skip
+    return {name: read(conn, workspace_id=workspace_id, contact_ids=contact_ids) for name, read in reads.items() if name in wanted}

@@ -24,7 +24,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ from contactql.store.workspace.order import ContactOrder, page
 from contactql.store.workspace.properties import FieldDef, load_fields
 
 PAGE = 1_000
+_RISKY = (*FORMULA_STARTS, "'")  # the first characters that may need an apostrophe
 BOM = "\ufeff".encode()  # Excel reads a CSV file as UTF-8 only after one; importContacts skips it
 # Field name → contact column; the first eight are the import's (and the default).
 FIELDS = {
@@ -121,8 +122,10 @@ def read_page(
     ids = [row["id"] for row, _ in found]
     props = properties_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.field_id for c in cols) else {}
     lists = lists_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.name == "lists" for c in cols) else {}
-    records = [_record(row, props.get(row["id"], {}), lists.get(row["id"], []), cols) for row, _ in found]
-    data = _csv(records, cols) if format == "CSV" else b"".join(orjson.dumps(r) + b"\n" for r in records)
+    if format == "CSV":
+        data = _csv([row for row, _ in found], props, lists, cols)
+    else:
+        data = b"".join(orjson.dumps(_record(row, props.get(row["id"], {}), lists.get(row["id"], []), cols)) + b"\n" for row, _ in found)
     last = list(found[-1][1])
     key = [v.isoformat() if isinstance(v, dt.datetime) else v for v in last]
     return data, len(found), key if len(found) == limit else None
@@ -144,28 +147,38 @@ def _record(row: dict[str, Any], props: dict[str, str], lists: Sequence[Any], co
     return record
 
 
-def _csv(records: Sequence[dict[str, Any]], cols: Sequence[Column]) -> bytes:
+def _csv(rows: Sequence[dict[str, Any]], props: dict[int, dict[str, str]], lists: dict[int, list[Any]], cols: Sequence[Column]) -> bytes:
+    """The rows as CSV lines: each column's cell made by a function chosen once per page, not
+    per cell (the writer's loop is most of an export's time: ≥ 50 000 rows a second)."""
+    cells = [_cell_of(col) for col in cols]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for record in records:
-        properties = record.get("properties", {})
-        cells = []
-        for col in cols:
-            value = properties.get(col.name) if col.field_id is not None else record.get(col.name)
-            cells.append(_cell(value, col))
-        writer.writerow(cells)
+    csv.writer(out, lineterminator="\r\n").writerows([cell(row, props, lists) for cell in cells] for row in rows)
     return out.getvalue().encode()
 
 
-def _cell(value: Any, col: Column) -> str:
+def _cell_of(col: Column) -> Callable[[dict[str, Any], dict[int, dict[str, str]], dict[int, list[Any]]], str]:
+    """How one column's cell is made from a contact row and its page's properties and lists."""
+    if col.field_id is not None:
+        field_id, plain = col.field_id, col.numeric
+        return lambda row, props, _: _text(props.get(row["id"], {}).get(field_id), plain)
+    if col.name == "lists":
+        return lambda row, _, lists: _guarded("; ".join(item.name for item in lists.get(row["id"], ())))
+    column, plain = col.column or "", col.name == "mobile"
+    return lambda row, _p, _l: _text(row[column], plain)
+
+
+def _text(value: Any, plain: bool = False) -> str:
+    """A cell: empty for no value, booleans as true/false, times in ISO 8601, formulas guarded
+    (not a mobile's + or a number's sign: `plain`)."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value if plain or not value.startswith(_RISKY) else _guarded(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
-        value = "; ".join(value)
-    text = str(value)
-    return text if col.name == "mobile" or col.numeric else _guarded(text)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _guarded(text: str) -> str:

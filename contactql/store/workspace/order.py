@@ -137,13 +137,13 @@ def page(
                 bound = _bound(first, values[0])
                 present.append(first.compared <= bound if first.descending else first.compared >= bound)
             direction = first.compared.desc() if first.descending else first.compared.asc()
-            found = list(conn.execute(reading.where(*present).order_by(direction, *rest, c.id).limit(limit)))
+            found = list(conn.execute(reading.where(*present).order_by(direction, *rest, c.id).limit(limit)).all())
         if len(found) < limit and order[0].field not in _NEVER_NULL:
-            found += conn.execute(select.where(*where, first.compared.is_(None)).order_by(*rest, c.id).limit(limit - len(found)))
+            found += conn.execute(select.where(*where, first.compared.is_(None)).order_by(*rest, c.id).limit(limit - len(found))).all()
         rows: Any = found
     else:
         ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
-        rows = conn.execute(select.where(*where).order_by(*ordering, c.id).limit(limit))
+        rows = conn.execute(select.where(*where).order_by(*ordering, c.id).limit(limit)).all()
     width = len(CONTACT_COLUMNS)
     return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in rows]
 
