@@ -116,7 +116,8 @@ def read_page(
 ) -> tuple[bytes, int, list[Any] | None]:
     """(the page's rows encoded, how many, the key to read the next page after; None at the end)."""
     order = list(order) or [ContactOrder(OrderField.ID)]
-    found = page(conn, workspace_id=workspace_id, query=query, order=order, limit=limit, after=after)
+    wanted = ["id", *dict.fromkeys(c.column for c in cols if c.column and c.column != "id")]  # only what the file holds
+    found = page(conn, workspace_id=workspace_id, query=query, order=order, limit=limit, after=after, columns=wanted)
     if not found:
         return b"", 0, None
     ids = [row["id"] for row, _ in found]

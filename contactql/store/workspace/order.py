@@ -82,9 +82,19 @@ def check(order: Sequence[ContactOrder]) -> None:
 
 
 def page(
-    conn: sa.Connection, *, workspace_id: int, query: ContactQuery, order: Sequence[ContactOrder], limit: int, after: Sequence[Any] | None
+    conn: sa.Connection,
+    *,
+    workspace_id: int,
+    query: ContactQuery,
+    order: Sequence[ContactOrder],
+    limit: int,
+    after: Sequence[Any] | None,
+    columns: Sequence[str] = CONTACT_COLUMNS,
 ) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
-    """(row, its sort key) of the page after the sort key `after` (as a cursor holds it)."""
+    """(row, its sort key) of the page after the sort key `after` (as a cursor holds it); a row
+    holds `columns` (all of a contact's; an export reads only those it writes), id first."""
+    assert columns[0] == "id"
+    selected = [contact_t.c[name] for name in columns]
     check(order)
     source: sa.FromClause = contact_t
     keys: list[_Key] = []
@@ -117,7 +127,7 @@ def page(
     values = None if after is None else _decoded(order, [k.number for k in keys], after)
     beyond = [] if values is None else [_after(keys, values)]
     where = where_terms(conn, workspace_id, query) + beyond
-    select = sa.select(contact_t, *(k.shown for k in keys)).select_from(source)
+    select = sa.select(*selected, *(k.shown for k in keys)).select_from(source)
     first, rest = keys[0], [term for k in keys[1:] for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
     if order[0].field in _COLUMNS or order[0].field is OrderField.PROPERTY:
         # Two reads, each in the order of an index — (workspace_id, the column, id) (migration
@@ -130,7 +140,7 @@ def page(
             reading = select
             present = where
             if order[0].field is OrderField.PROPERTY:
-                reading = sa.select(contact_t, *(k.shown for k in keys)).select_from(from_values)
+                reading = sa.select(*selected, *(k.shown for k in keys)).select_from(from_values)
                 present = where_terms(conn, workspace_id, query, from_values=True) + beyond
             present = [*present, first.compared.is_not(None)]
             if values is not None:  # the index's own range, beside the keyset's OR
@@ -144,8 +154,8 @@ def page(
     else:
         ordering = [term for k in keys for term in (k.compared.is_(None), k.compared.desc() if k.descending else k.compared.asc())]
         rows = conn.execute(select.where(*where).order_by(*ordering, c.id).limit(limit)).all()
-    width = len(CONTACT_COLUMNS)
-    return [(dict(zip(CONTACT_COLUMNS, row[:width], strict=True)), (*row[width:], row[0])) for row in rows]
+    width = len(columns)
+    return [(dict(zip(columns, row[:width], strict=True)), (*row[width:], row[0])) for row in rows]
 
 
 def _decoded(order: Sequence[ContactOrder], number_keys: Sequence[bool], after: Sequence[Any]) -> list[Any]:
