@@ -163,3 +163,15 @@ async def test_fifty_contacts_with_their_relations_cost_a_fixed_number_of_querie
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # page, fields, properties, lists, list sizes, companies, URLs — whatever the page size
     assert len(selects) <= 7, selects
+    # The same relations asked through fragments, aliases and an inline fragment, and beside a
+    # contact's own fields: the page's relations are read once and every way gets them.
+    shaped = """query { contacts(first: 50) { ...Page } one: contact(id: "%s") { lists { name } } }
+      fragment Page on ContactConnection { edges { ...Edge } }
+      fragment Edge on ContactEdge { node { id ... on Contact { props: properties { value } } l: lists { name } lists { name } companies { name } } }""" % data["contacts"]["edges"][0]["node"]["id"]
+    with count_statements(app) as statements:
+        again = await api.gql(shaped)
+    nodes = [e["node"] for e in again["contacts"]["edges"]]
+    assert [n["props"][0]["value"] for n in nodes] == [e["node"]["properties"][0]["value"] for e in data["contacts"]["edges"]]
+    assert all(n["l"] == n["lists"] == [{"name": e["node"]["lists"][0]["name"]}] for n, e in zip(nodes, data["contacts"]["edges"], strict=True))
+    assert again["one"]["lists"] == nodes[0]["lists"], "a contact outside a page reads through its DataLoader"
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 7
