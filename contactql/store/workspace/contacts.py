@@ -76,6 +76,18 @@ def properties_of_contacts(
     return found
 
 
+def properties_of_id_range(conn: sa.Connection, *, workspace_id: int, first: int, last: int) -> dict[int, dict[str, str]]:
+    """The property values of the workspace's contacts with ids from `first` to `last`."""
+    pv = property_value_t.c
+    rows = conn.execute(
+        sa.select(pv.contact_id, pv.field_id, pv.value).where(pv.contact_id >= first, pv.contact_id <= last, pv.workspace_id == workspace_id)
+    ).all()
+    found: dict[int, dict[str, str]] = {}
+    for cid, field_id, value in rows:
+        found.setdefault(cid, {})[field_id] = value
+    return found
+
+
 def urls_of_contacts(
     conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, str, str | None]]]:

@@ -31,16 +31,17 @@ import orjson
 import sqlalchemy as sa
 
 from contactql.store.errors import Invalid
-from contactql.store.model import OrderField, PropertyType
+from contactql.store.model import OrderField, PropertyType, SortDirection
 from contactql.store.values import FORMULA_STARTS, reserved_column, shown
-from contactql.store.workspace.contacts import properties_of_contacts
+from contactql.store.workspace.contacts import properties_of_contacts, properties_of_id_range
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import lists_of_contacts
 from contactql.store.workspace.order import ContactOrder, page
 from contactql.store.workspace.properties import FieldDef, load_fields
 
 PAGE = 1_000
-_RISKY = (*FORMULA_STARTS, "'")  # the first characters that may need an apostrophe
+_RISKY = (*FORMULA_STARTS, "'")
+_NONE: dict[str, str] = {}  # the first characters that may need an apostrophe
 BOM = "\ufeff".encode()  # Excel reads a CSV file as UTF-8 only after one; importContacts skips it
 # Field name → contact column; the first eight are the import's (and the default).
 FIELDS = {
@@ -121,7 +122,12 @@ def read_page(
     if not found:
         return b"", 0, None
     ids = [row["id"] for row, _ in found]
-    props = properties_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.field_id for c in cols) else {}
+    props: dict[int, dict[str, str]] = {}
+    if any(c.field_id for c in cols):
+        whole = dataclasses.replace(query, include_deleted=False) == ContactQuery() and [(o.field, o.direction) for o in order] == [(OrderField.ID, SortDirection.ASC)]
+        # Every contact of a stretch of ids, in id order: their values by that range of the
+        # primary key rather than a thousand bound ids (the statement alone cost a tenth of a page).
+        props = properties_of_id_range(conn, workspace_id=workspace_id, first=ids[0], last=ids[-1]) if whole else properties_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids)
     lists = lists_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.name == "lists" for c in cols) else {}
     if format == "CSV":
         data = _csv([row for row, _ in found], props, lists, cols)
@@ -161,11 +167,18 @@ def _cell_of(col: Column) -> Callable[[dict[str, Any], dict[int, dict[str, str]]
     """How one column's cell is made from a contact row and its page's properties and lists."""
     if col.field_id is not None:
         field_id, plain = col.field_id, col.numeric
-        return lambda row, props, _: _text(props.get(row["id"], {}).get(field_id), plain)
+        return lambda row, props, _: _text(props.get(row["id"], _NONE).get(field_id), plain)
     if col.name == "lists":
         return lambda row, _, lists: _guarded("; ".join(item.name for item in lists.get(row["id"], ())))
     column, plain = col.column or "", col.name == "mobile"
-    return lambda row, _p, _l: _text(row[column], plain)
+
+    def cell(row: dict[str, Any], _p: Any, _l: Any) -> str:
+        value = row[column]
+        if type(value) is str and (plain or not value.startswith(_RISKY)):
+            return value  # the common case, without another call
+        return _text(value, plain)
+
+    return cell
 
 
 def _text(value: Any, plain: bool = False) -> str:
