@@ -112,3 +112,18 @@ async def test_names_are_one_name_however_written_and_nothing_invisible(api: Api
         assert refused["segment"] is None and "invisible" in refused["userErrors"][0]["message"], name
     blank = await create(api, "Blank search", search="   ")
     assert blank["segment"]["search"] is None, "a blank search is no search"
+
+
+async def test_a_segment_s_filter_reads_back_as_the_input_that_makes_it(api: Api) -> None:
+    await api.property_field("score", "NUMBER")
+    await api.upsert({"email": "a@example.com", "properties": [{"name": "score", "value": "1"}]})
+    await api.upsert({"email": "b@example.com", "properties": [{"name": "score", "value": "2"}]})
+    given = {
+        "or": [{"emailIn": ["A@example.com"]}, {"properties": [{"name": "score", "gte": "5", "in": ["7", "9"]}]}],
+        "not": {"hasMobile": True}, "createdAfter": "2026-01-01T00:00:00+00:00", "property": {"name": "score", "value": "1"},
+    }  # fmt: skip
+    made = await api.gql("mutation C($f: ContactFilter) { createSegment(name: \"Shaped\", filter: $f) { segment { id filter size } userErrors { message } } }", {"f": given})
+    back = made["createSegment"]["segment"]["filter"]
+    assert back == {**given, "or": [{"emailIn": ["A@example.com"]}, {"properties": [{"name": "score", "in": ["7", "9"], "gte": "5"}]}]}
+    again = await create(api, "Same again", back)
+    assert again["userErrors"] == [] and again["segment"]["size"] == made["createSegment"]["segment"]["size"] == 1, (again, made)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from contactql.context import Info
 from contactql.resolvers import contacts
@@ -25,11 +27,12 @@ class Segment:
     id: strawberry.ID = strawberry.field(description="The segment's id (a UUID); use it as filter: {segmentId}.")
     name: str = strawberry.field(description="The segment's name, unique in the workspace (case-insensitive).")
     search: str | None = strawberry.field(description="The search it applies with its filter, if any.")
+    filter: JSON = strawberry.field(description="Its filter, as a ContactFilter input (what createSegment was given, in canonical form).")
     created_at: dt.datetime = strawberry.field(description="When the segment was made.")
 
     @classmethod
     def from_row(cls, row: SegmentRow) -> Segment:
-        return cls(id=strawberry.ID(row.id), name=row.name, search=row.search, created_at=row.created_at)
+        return cls(id=strawberry.ID(row.id), name=row.name, search=row.search, filter=filter_input(row.query), created_at=row.created_at)
 
     @strawberry.field(description="How many contacts match it now (a count of them).")
     async def size(self, info: Info) -> int:
@@ -48,6 +51,28 @@ class Segment:
         order = [o.to_order() for o in order_by or ()] or [StoreContactOrder(OrderField.ID)]  # by id unless asked
         page = await contacts.page_contacts(info, first=50 if first is None else first, after=after, query=query, order=order)
         return await ContactConnection.of_page(info, page)
+
+
+_NODES = {"all_of": "and", "any_of": "or", "none_of": "not"}
+_CONDITION_NAMES = {"in_": "in", "is_null": "isNull"}
+
+
+def filter_input(stored: dict[str, Any]) -> Any:
+    """A segment's stored filter (filters.encode: the store's names) as the ContactFilter input
+    that makes it: names in camelCase, and/or/not, the older `property: {name, value}`."""
+    out: dict[str, Any] = {}
+    for key, value in stored.items():
+        if key in ("all_of", "any_of"):
+            out[_NODES[key]] = [filter_input(v) for v in value]
+        elif key == "none_of":
+            out["not"] = filter_input(value)
+        elif key == "properties":
+            out["properties"] = [{_CONDITION_NAMES.get(k, to_camel_case(k)): v for k, v in c.items()} for c in value]
+        elif key in ("property_name", "property_value"):
+            out.setdefault("property", {})["name" if key == "property_name" else "value"] = value
+        else:
+            out[to_camel_case(key)] = value
+    return out
 
 
 @connection("SegmentEdge", "A segment and its cursor.", cursor="Pass as `after` to get the segments after this one.", node="The segment.")
