@@ -277,3 +277,28 @@ def test_unexpected_errors_leak_nothing_over_a_real_server(database_url: str) ->
         response = httpx.post(f"{base}/graphql", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
         assert response.status_code == 400 and "Traceback" not in response.text
         assert json.dumps(httpx.get(f"{base}/healthz").json()) == '{"status": "ok"}'
+
+
+INLINE_HISTORY = "{ contacts(first: 100) { edges { node { history(first: 100) { edges { node { at } } } } } } }"
+COST_SHAPES = [
+    "query Q { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { history(first: 100) { edges { node { at } } } } } }",
+    "{ contacts(first: 100) { ... on ContactConnection { edges { node { history(first: 100) { edges { node { at } } } } } } } }",
+    "query Q { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { history(first: 100) { ...H } } } }"
+    " fragment H on ContactHistoryConnection { edges { node { at } } }",
+]
+
+
+@pytest.mark.parametrize("document", COST_SHAPES)
+async def test_a_connection_costs_the_same_written_in_fragments(api: Api, document: str) -> None:
+    """A connection's edges count `first` times whether selected inline or in a fragment on the
+    connection type (a fragment there was costed as a list of 10: the limit could be cut 10× per level)."""
+    inline, shaped = (await api.post(INLINE_HISTORY)).json(), (await api.post(document)).json()
+    assert inline["errors"][0]["extensions"]["code"] == shaped["errors"][0]["extensions"]["code"] == "COST_LIMIT"
+    assert shaped["errors"][0]["extensions"]["cost"] == inline["errors"][0]["extensions"]["cost"] == 20301
+
+
+async def test_one_fragment_spread_under_connections_of_different_sizes_costs_each_its_own(api: Api) -> None:
+    document = "query { a: contacts(first: 1) { ...C } b: contacts(first: 30) { ...C } } fragment C on ContactConnection { edges { node { id } } }"
+    inline = "query { a: contacts(first: 1) { edges { node { id } } } b: contacts(first: 30) { edges { node { id } } } }"
+    costs = [(await api.post(d)).json()["extensions"]["cost"]["requestedQueryCost"] for d in (document, inline)]
+    assert costs[0] == costs[1] == (1 + 1 * 2) + (1 + 30 * 2), costs

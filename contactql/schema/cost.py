@@ -166,14 +166,37 @@ class CostEstimator:
 
     def _connection(self, node: FieldNode, connection: GraphQLObjectType, first: int) -> int:
         """A connection object, its edges counted `first` times and the rest once."""
-        cost = OBJECT_COST
-        for selection in node.selection_set.selections if node.selection_set else ():
+        return OBJECT_COST + self._connection_selections(node.selection_set, connection, first)
+
+    def _connection_selections(self, selection_set: SelectionSetNode | None, connection: GraphQLObjectType, first: int) -> int:
+        """A connection's selections, its fragments' included: `edges` counts `first` times
+        wherever it is selected — inline, in an inline fragment or in a named fragment on the
+        connection type (costed once per `first`, so a fragment spread in many places stays linear)."""
+        cost = 0
+        spread: set[str] = set()
+        for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode) and selection.name.value in SIZED_FIELDS:
                 cost += first * self._field_items(selection, connection)
             elif isinstance(selection, FieldNode):
                 cost += self._field(selection, connection)
-            else:  # fragments on the connection type: counted once, edges included
-                cost += self._selection_set(SelectionSetNode(selections=(selection,)), connection)
+            elif isinstance(selection, InlineFragmentNode):
+                cost += self._connection_selections(selection.selection_set, connection, first)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spread:
+                spread.add(selection.name.value)
+                cost += self._connection_fragment(selection.name.value, connection, first)
+        return cost
+
+    def _connection_fragment(self, name: str, connection: GraphQLObjectType, first: int) -> int:
+        key = f"{name}\x00{first}"
+        if key in self._fragment_costs:
+            return self._fragment_costs[key]
+        fragment = self.fragments.get(name)
+        if fragment is None or key in self._in_progress:  # unknown or a cycle: validation reports it
+            return 0
+        self._in_progress.add(key)
+        cost = self._connection_selections(fragment.selection_set, connection, first)
+        self._in_progress.discard(key)
+        self._fragment_costs[key] = cost
         return cost
 
     def _field_items(self, node: FieldNode, parent: GraphQLObjectType) -> int:

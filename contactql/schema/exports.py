@@ -18,7 +18,7 @@ ExportFormat = publish(
     "What an export's file holds.",
     {
         "CSV": "A header of the fields, then a row per contact; importContacts reads it back unchanged.",
-        "NDJSON": "One JSON object per line, a contact each (properties as an object, lists as names).",
+        "NDJSON": "One JSON object per line, a contact each (properties as an object; lists as names when fields asks for them).",
     },
 )
 ExportStatus = publish(
