@@ -35,8 +35,8 @@ from contactql.config import Settings  # noqa: E402
 from contactql.runtime import tune_gc  # noqa: E402
 from contactql.store.batches import queue as batches  # noqa: E402
 from contactql.store.batches.queue import validate_entries  # noqa: E402
+from contactql.store.db.columns import value_hash  # noqa: E402
 from contactql.store.db.database import Database  # noqa: E402
-from contactql.store.db.tables import value_hash  # noqa: E402
 from contactql.store.model import MatchRule, MatchStrategy, PropertyType, Source, UpsertOptions  # noqa: E402
 from contactql.store.workspace import (
     lists,  # noqa: E402

@@ -38,7 +38,7 @@ from contactql.schema.batches import UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.contacts import Contact
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.payloads import UpsertContactPayload
-from contactql.store.db.tables import value_hash
+from contactql.store.db.columns import value_hash
 
 _MODE = os.environ.get("FLOOR_INPUTS", "stock")
 

@@ -37,7 +37,7 @@ from benchmarks.loadgen import table  # noqa: E402
 from contactql.app import create_app  # noqa: E402
 from contactql.config import Settings  # noqa: E402
 from contactql.resolvers.pagination import encode_cursor  # noqa: E402
-from contactql.store.db.tables import value_hash  # noqa: E402
+from contactql.store.db.columns import value_hash  # noqa: E402
 from contactql.store.model import Scope  # noqa: E402
 from contactql.store.workspace.keys import new_key  # noqa: E402
 from contactql.store.workspace.search import search_text  # noqa: E402

@@ -16,8 +16,9 @@ from alembic.migration import MigrationContext
 
 from contactql.config import Settings
 from contactql.store.db import migrate
+from contactql.store.db.columns import value_hash
 from contactql.store.db.database import Database
-from contactql.store.db.tables import compared, metadata, value_hash
+from contactql.store.db.tables import compared, metadata
 from tests.helpers import POSTGRES, pg_admin, pg_url, query, serve
 
 

@@ -22,7 +22,7 @@ from contactql.store.workspace import contacts as store
 from contactql.store.workspace import stats
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import ListRow
-from contactql.store.workspace.order import ContactOrder
+from contactql.store.workspace.order import ContactOrder, default_order
 from contactql.store.workspace.order import page as order_page
 
 Row = dict[str, Any]
@@ -43,8 +43,7 @@ async def page_contacts(info: Info, *, first: int, after: str | None, query: Con
     async def total() -> int:
         return await count_contacts(info, query)
 
-    if not order and query.search is not None and query.search.strip():
-        order = [ContactOrder(OrderField.RELEVANCE)]  # best matches first
+    order = default_order(query, order)
     if order:
         return await _ordered(info, first=first, after=after, query=query, order=order, total=total)
 

@@ -9,19 +9,17 @@ import functools
 from collections.abc import AsyncGenerator, Sequence
 
 from contactql.context import ApiError, Info
-from contactql.store.model import OrderField
 from contactql.store.workspace import export_format, exports
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.filters import ContactQuery
-from contactql.store.workspace.order import ContactOrder
+from contactql.store.workspace.order import ContactOrder, default_order
 
 PROGRESS_POLL_SECONDS = 1.0
 
 
 async def export_contacts(info: Info, query: ContactQuery, order: Sequence[ContactOrder], format: str, fields: Sequence[str] | None) -> ExportRow:
     workspace_id = info.context.workspace_id
-    if not order and query.search is not None and query.search.strip():
-        order = [ContactOrder(OrderField.RELEVANCE)]  # as the contacts query: best matches first
+    order = default_order(query, order)
     check = functools.partial(export_format.check, workspace_id=workspace_id, query=query, order=order, fields=fields)
     request = exports.job_request(query, order, fields)
     row = await info.context.db.write(exports.create_export, workspace_id=workspace_id, format=format, request=request, check=check, now=dt.datetime.now(dt.UTC))

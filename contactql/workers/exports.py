@@ -25,12 +25,11 @@ from tqdm import tqdm
 
 from contactql.config import Settings
 from contactql.store.db.database import Database, is_passing, sqlite_path
-from contactql.store.model import OrderField
 from contactql.store.workspace import export_format, exports, keys
 from contactql.store.workspace.contacts import count_contacts
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.filters import ContactQuery
-from contactql.store.workspace.order import ContactOrder
+from contactql.store.workspace.order import ContactOrder, default_order
 from contactql.supervise import Clock, Loop, supervised
 from contactql.workers.batches import ProgressHub
 
@@ -132,8 +131,7 @@ async def run_export(
     try:
         await db.migrate()
         workspace_id = (await db.read(keys.workspace_named, name=workspace)).id
-        if not order and query.search is not None and query.search.strip():
-            order = [ContactOrder(OrderField.RELEVANCE)]
+        order = default_order(query, order)
         await db.read(export_format.check, workspace_id=workspace_id, query=query, order=order, fields=fields)
         cols = await db.read(export_format.columns, workspace_id=workspace_id, fields=fields)
         total = await db.read(count_contacts, workspace_id=workspace_id, query=query)

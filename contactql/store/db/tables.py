@@ -11,53 +11,14 @@ Identity rules of SPEC §3 live here as unique indexes, never in process memory:
 """
 
 import datetime as dt
-import functools
-import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.operators import custom_op
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-# A 64-bit id that is still SQLite's rowid alias (a SQLite BIGINT PRIMARY KEY is not).
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+from contactql.store.db.columns import BigId, fk, ts
 
 IDENTITY_PREDICATE = "email IS NOT NULL OR mobile IS NOT NULL"
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC on both engines (SQLite hands back naive datetimes)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        if value is not None and dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
-
-
-def _ts(nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable))
-
-
-def _fk(target: str, *, primary_key: bool = False, big: bool = True) -> Any:
-    return Field(
-        sa_column=sa.Column(
-            BigId if big else sa.String(36),
-            sa.ForeignKey(target, ondelete="CASCADE"),
-            primary_key=primary_key,
-            nullable=False,
-        )
-    )
 
 
 class Workspace(SQLModel, table=True):
@@ -65,7 +26,7 @@ class Workspace(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
     webhook_secret: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
     # ISO 3166 alpha-2: national phone numbers sent without a country are read in it.
     default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
 
@@ -73,13 +34,13 @@ class Workspace(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     scope: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
-    created_at: dt.datetime = _ts()
-    last_used_at: dt.datetime | None = _ts(nullable=True)
-    revoked_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = ts()
+    last_used_at: dt.datetime | None = ts(nullable=True)
+    revoked_at: dt.datetime | None = ts(nullable=True)
 
 
 class Contact(SQLModel, table=True):
@@ -111,7 +72,7 @@ class Contact(SQLModel, table=True):
         sa.Index("ix_contact_created", "workspace_id", "created_at", "id"),
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     external_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
     email: str | None = Field(default=None, sa_column=sa.Column(sa.String(320)))
     mobile: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
@@ -128,9 +89,9 @@ class Contact(SQLModel, table=True):
     address_address: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
     address_postcode: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
     created_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
-    created_at: dt.datetime = _ts()
-    updated_at: dt.datetime = _ts()
-    deleted_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = ts()
+    updated_at: dt.datetime = ts()
+    deleted_at: dt.datetime | None = ts(nullable=True)
     # Names, email, mobile digits and externalId folded for `contacts(search:)`, written with them;
     # indexed outside this metadata (HAND_MADE), by migration 0007.
     search_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
@@ -140,30 +101,12 @@ class PropertyField(SQLModel, table=True):
     __tablename__ = "property_field"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_property_field_name"),)
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     type: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
     options: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
-    created_at: dt.datetime = _ts()
-
-
-def not_an_index_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """`+column`: the same value, but no index on `column` may answer a term on it.
-
-    SQLite's documented way to steer its planner ("Disqualifying WHERE clause terms using
-    unary-'+'", sqlite.org/optoverview.html). Without ANALYZE statistics SQLite takes
-    `workspace_id = ?` for a selective term, so in a join from a few contacts' link rows it
-    would start from every list or company of the workspace instead. PostgreSQL reads the same
-    SQL and plans from its statistics. SQLAlchemy has no unary plus of its own to call."""
-    return sa.UnaryExpression(column, operator=custom_op("+"), type_=column.type)
-
-
-@functools.lru_cache(maxsize=1024)  # property values repeat (cities, tiers, dates): digest each once
-def value_hash(value: str) -> int:
-    """A property value's 64-bit BLAKE2b digest, as a signed BIGINT: what the match index holds.
-    A whole value (up to 10 000 characters) could exceed PostgreSQL's B-tree entry limit."""
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True)
+    created_at: dt.datetime = ts()
 
 
 class PropertyValue(SQLModel, table=True):
@@ -173,9 +116,9 @@ class PropertyValue(SQLModel, table=True):
     # database every row matches it.
     # The contact id last: a page filtered by a property value is read in id order (0004).
     __table_args__ = (sa.Index("ix_property_value_hash", "field_id", "value_hash", "contact_id"),)
-    contact_id: int = _fk("contact.id", primary_key=True)
-    field_id: str = _fk("property_field.id", primary_key=True, big=False)
-    workspace_id: int = _fk("workspace.id")
+    contact_id: int = fk("contact.id", primary_key=True)
+    field_id: str = fk("property_field.id", primary_key=True, big=False)
+    workspace_id: int = fk("workspace.id")
     value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     value_hash: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
 
@@ -187,40 +130,40 @@ class ContactList(SQLModel, table=True):
         sa.Index("ix_contact_list_page", "workspace_id", "created_at", "id"),  # pages in creation order
     )
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class ListMembership(SQLModel, table=True):
     __tablename__ = "list_membership"
     __table_args__ = (sa.Index("ix_list_membership_contact", "contact_id"),)
-    list_id: str = _fk("contact_list.id", primary_key=True, big=False)
-    contact_id: int = _fk("contact.id", primary_key=True)
-    created_at: dt.datetime = _ts()
+    list_id: str = fk("contact_list.id", primary_key=True, big=False)
+    contact_id: int = fk("contact.id", primary_key=True)
+    created_at: dt.datetime = ts()
 
 
 class Company(SQLModel, table=True):
     __tablename__ = "company"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name_key", name="uq_company_name"),)
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     name_key: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class ContactCompany(SQLModel, table=True):
     __tablename__ = "contact_company"
     __table_args__ = (sa.Index("ix_contact_company_company", "company_id"),)
-    contact_id: int = _fk("contact.id", primary_key=True)
-    company_id: str = _fk("company.id", primary_key=True, big=False)
+    contact_id: int = fk("contact.id", primary_key=True)
+    company_id: str = fk("company.id", primary_key=True, big=False)
 
 
 class ExternalUrl(SQLModel, table=True):
     __tablename__ = "external_url"
-    contact_id: int = _fk("contact.id", primary_key=True)
+    contact_id: int = fk("contact.id", primary_key=True)
     ref: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
     url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     label: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
@@ -235,7 +178,7 @@ class Batch(SQLModel, table=True):
         sa.Index("ix_batch_workspace", "workspace_id", "created_at", "id"),
     )
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
     source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     total: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
@@ -249,17 +192,17 @@ class Batch(SQLModel, table=True):
     webhook_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    lease_expires_at: dt.datetime | None = _ts(nullable=True)
-    created_at: dt.datetime = _ts()
-    started_at: dt.datetime | None = _ts(nullable=True)
-    finished_at: dt.datetime | None = _ts(nullable=True)
+    lease_expires_at: dt.datetime | None = ts(nullable=True)
+    created_at: dt.datetime = ts()
+    started_at: dt.datetime | None = ts(nullable=True)
+    finished_at: dt.datetime | None = ts(nullable=True)
 
 
 class BatchPayload(SQLModel, table=True):
     """The validated items of a batch, as one JSON document written at acceptance."""
 
     __tablename__ = "batch_payload"
-    batch_id: str = _fk("batch.id", primary_key=True, big=False)
+    batch_id: str = fk("batch.id", primary_key=True, big=False)
     items: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
@@ -268,7 +211,7 @@ class BatchResult(SQLModel, table=True):
 
     __tablename__ = "batch_result"
     __table_args__ = (sa.Index("ix_batch_result_outcome", "batch_id", "outcome", "index"),)  # results(outcome:, failedOnly:)
-    batch_id: str = _fk("batch.id", primary_key=True, big=False)
+    batch_id: str = fk("batch.id", primary_key=True, big=False)
     index: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(12)))  # NULL: failed
     result: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
@@ -283,29 +226,29 @@ class WebhookDelivery(SQLModel, table=True):
         sa.Index("ix_webhook_batch", "batch_id"),
     )
     id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))  # webhook-id, kept across retries
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     batch_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
     url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
     attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    next_attempt_at: dt.datetime = _ts()
+    next_attempt_at: dt.datetime = ts()
     lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    lease_expires_at: dt.datetime | None = _ts(nullable=True)
-    created_at: dt.datetime = _ts()
-    delivered_at: dt.datetime | None = _ts(nullable=True)
+    lease_expires_at: dt.datetime | None = ts(nullable=True)
+    created_at: dt.datetime = ts()
+    delivered_at: dt.datetime | None = ts(nullable=True)
 
 
 class IdempotencyKey(SQLModel, table=True):
     """A client's idempotency key: the request it named and what it answered (24 hours)."""
 
     __tablename__ = "idempotency_key"
-    workspace_id: int = _fk("workspace.id", primary_key=True)
+    workspace_id: int = fk("workspace.id", primary_key=True)
     key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
     request_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     response: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class Event(SQLModel, table=True):
@@ -320,12 +263,12 @@ class Event(SQLModel, table=True):
     )
     seq: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))  # order and cursors
     id: str = Field(sa_column=sa.Column(sa.String(36), nullable=False))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     key: str = Field(sa_column=sa.Column(sa.String(320), nullable=False))
     contact_id: int = Field(sa_column=sa.Column(BigId, nullable=False))
     params: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class ContactHistory(SQLModel, table=True):
@@ -337,13 +280,13 @@ class ContactHistory(SQLModel, table=True):
         sa.Index("ix_history_workspace", "workspace_id", "id"),  # the change feed (contactsChanged; migration 0010)
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    contact_id: int = _fk("contact.id")
-    workspace_id: int = _fk("workspace.id")
+    contact_id: int = fk("contact.id")
+    workspace_id: int = fk("workspace.id")
     source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
     batch_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
     changes: list[Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class ConfirmationToken(SQLModel, table=True):
@@ -351,10 +294,10 @@ class ConfirmationToken(SQLModel, table=True):
 
     __tablename__ = "confirmation_token"
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
-    contact_id: int = _fk("contact.id")
-    created_at: dt.datetime = _ts()
-    used_at: dt.datetime | None = _ts(nullable=True)
+    workspace_id: int = fk("workspace.id")
+    contact_id: int = fk("contact.id")
+    created_at: dt.datetime = ts()
+    used_at: dt.datetime | None = ts(nullable=True)
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -363,10 +306,10 @@ class WebhookEndpoint(SQLModel, table=True):
     __tablename__ = "webhook_endpoint"
     __table_args__ = (sa.Index("ix_endpoint_workspace", "workspace_id"),)
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     event_types: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class Segment(SQLModel, table=True):
@@ -378,12 +321,12 @@ class Segment(SQLModel, table=True):
         sa.Index("ix_segment_page", "workspace_id", "created_at", "id"),
     )
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     name_key: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     query: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # the filter (store/workspace/segments.py)
     search: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    created_at: dt.datetime = _ts()
+    created_at: dt.datetime = ts()
 
 
 class Export(SQLModel, table=True):
@@ -396,7 +339,7 @@ class Export(SQLModel, table=True):
         sa.Index("ix_export_status", "status", "created_at"),
     )
     id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = fk("workspace.id")
     status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     format: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
     request: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # query, search, order, fields
@@ -405,9 +348,9 @@ class Export(SQLModel, table=True):
     size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))  # bytes written
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
-    lease_expires_at: dt.datetime | None = _ts(nullable=True)
-    created_at: dt.datetime = _ts()
-    finished_at: dt.datetime | None = _ts(nullable=True)
+    lease_expires_at: dt.datetime | None = ts(nullable=True)
+    created_at: dt.datetime = ts()
+    finished_at: dt.datetime | None = ts(nullable=True)
 
 
 class ExportChunk(SQLModel, table=True):

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from contactql.store.db.columns import value_hash
 from contactql.store.db.dialect import serialize
 from contactql.store.db.tables import (
     CONTACT_COLUMNS,
@@ -29,7 +30,6 @@ from contactql.store.db.tables import (
     external_url_t,
     membership_t,
     property_value_t,
-    value_hash,
 )
 from contactql.store.errors import Problem
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions

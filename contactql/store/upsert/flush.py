@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.db import bulk
+from contactql.store.db.columns import value_hash
 from contactql.store.db.dialect import allocate_ids
 from contactql.store.db.tables import (
     CONTACT_COLUMNS,
@@ -26,7 +27,6 @@ from contactql.store.db.tables import (
     external_url_t,
     membership_t,
     property_value_t,
-    value_hash,
 )
 from contactql.store.model import ItemResult
 from contactql.store.upsert import effects

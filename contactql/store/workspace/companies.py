@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import company_t, contact_company_t, not_an_index_key
+from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.tables import company_t, contact_company_t
 from contactql.store.errors import Invalid
 from contactql.store.values import MAX_TEXT
 

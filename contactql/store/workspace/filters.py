@@ -18,7 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, membership_t, not_an_index_key, property_value_t, value_hash
+from contactql.store.db.columns import not_an_index_key, value_hash
+from contactql.store.db.tables import contact_t, membership_t, property_value_t
 from contactql.store.errors import Invalid
 from contactql.store.model import PropertyType
 from contactql.store.values import fold, normalise_email, normalise_mobile, shown, utc
@@ -288,7 +289,7 @@ def where_terms(
     """The filter's terms. `joined`: the page joins contacts to the memberships of `list_id`, or
     to the values of the `property` filter, and the terms name its columns. `from_values`: the
     read starts from a property's values (a page ordered by it), so the workspace term must
-    not draw SQLite to the workspace's contacts instead (tables.not_an_index_key)."""
+    not draw SQLite to the workspace's contacts instead (columns.not_an_index_key)."""
     conditions, values = _size(query)
     if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
         # Checked before any term is built: a filter of thousands of branches fits in a body and

@@ -16,7 +16,8 @@ import orjson
 import sqlalchemy as sa
 
 from contactql.store.db.bulk import insert
-from contactql.store.db.tables import history_t, not_an_index_key
+from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.tables import history_t
 from contactql.store.model import Source
 
 h = history_t.c
@@ -72,7 +73,7 @@ def page_history(
 ) -> tuple[list[HistoryRow], int]:
     """A contact's writes, oldest first."""
     # +workspace_id: a contact's entries come from ix_history_contact, never from the whole
-    # workspace's history in ix_history_workspace (tables.not_an_index_key says why).
+    # workspace's history in ix_history_workspace (columns.not_an_index_key says why).
     where = [not_an_index_key(h.workspace_id) == workspace_id, h.contact_id == contact_id]
     query = sa.select(h.id, h.source, h.actor, h.batch_id, h.changes, h.created_at).where(*where)
     if after_id is not None:

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_list_t, contact_t, membership_t, not_an_index_key
+from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.tables import contact_list_t, contact_t, membership_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
 from contactql.store.values import MAX_NAME, parse_contact_id

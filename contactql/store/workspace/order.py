@@ -72,6 +72,14 @@ def number_key(conn: sa.Connection, value: Any) -> Any:
     return sa.cast(value, sa.Numeric) if conn.dialect.name == "sqlite" else sa.func.contactql_number(value)
 
 
+def default_order(query: ContactQuery, order: Sequence[ContactOrder]) -> list[ContactOrder]:
+    """`order`, or for a search without one, best matches first (RELEVANCE): what a contacts
+    page, an export and `contactql export` all read in."""
+    if not order and query.search is not None and query.search.strip():
+        return [ContactOrder(OrderField.RELEVANCE)]
+    return list(order)
+
+
 def check(order: Sequence[ContactOrder]) -> None:
     """Refuse an order that cannot be read, before any query (paths under orderBy)."""
     if len(order) > MAX_KEYS:

@@ -26,7 +26,7 @@ SLICE = 10_000
 
 
 def _digest(value: str) -> int:
-    # Frozen copy of tables.value_hash: a migration must not change when the code does.
+    # Frozen copy of columns.value_hash: a migration must not change when the code does.
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True)
 
 
