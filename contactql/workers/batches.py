@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
 from contactql.config import Settings
@@ -83,6 +83,8 @@ class BatchWorker(Loop):
         self._progress = progress
         self._on_finished = on_finished
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self.pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+        """How the worker waits before retrying a chunk (tests replace it, not the schedule)."""
 
     async def run(self) -> None:
         await supervised("batch worker", self.step)
@@ -184,7 +186,7 @@ class BatchWorker(Loop):
                 if attempt == CHUNK_RETRIES or not is_passing(error):
                     raise
                 log.warning("batch %s: items from %d: %s; trying again", batch.id, start, type(error).__name__)
-                await asyncio.sleep(0.2 * 2**attempt)
+                await self.pause(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
     async def _database_writes(self, batch: batches.BatchRow) -> bool:
