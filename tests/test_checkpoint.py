@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,94 @@ async def test_committed_writes_reach_the_database_file_while_the_server_runs(ap
     assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 20
 
 
+def _wal_generation(wal: Path) -> int:
+    """The WAL header's checkpoint sequence number: SQLite adds one each time the WAL starts over."""
+    with wal.open("rb") as file:
+        return int.from_bytes(file.read(16)[12:16], "big")
+
+
 @pytest.mark.system
 async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.MonkeyPatch, app: Any, api: Api, database_url: str) -> None:
+    """Round after round of writes, each far past `RESTART_FRAMES`: the WAL starts over after
+    every round, so its file stays at the size of the largest round instead of growing by one
+    round's frames each time. The rounds wait for the restart (polling, bounded) rather than
+    keep a pace: how many writes fit between two checkpoints depends on the machine."""
     monkeypatch.setattr(checkpoint, "RESTART_FRAMES", 40)
     wal = Path(sqlite_path(database_url) + "-wal")
-    for i in range(300):
-        await api.upsert({"email": f"wal{i}@example.com", "firstName": "W" * 200, "lastName": f"{i}"})
-    with sqlite3.connect(sqlite_path(database_url)) as connection:
-        frames = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][1]
-    # 300 write transactions of several pages each: thousands of frames were written in all.
-    # Started over every ~40 frames, the WAL file never held more than a few hundred of them.
-    size = await asyncio.to_thread(os.path.getsize, wal)
-    assert size < 600 * 4096, (size, frames)
-    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 300
+    written = 0
+
+    async def write() -> None:
+        nonlocal written
+        await api.upsert({"email": f"wal{written}@example.com", "firstName": "W" * 200, "lastName": f"{written}"})
+        written += 1
+
+    sizes = []
+    for _ in range(8):
+        generation = _wal_generation(wal) if wal.exists() else -1
+        for _ in range(20):  # hundreds of frames: a write changes a dozen pages or more
+            await write()
+        for _ in range(200):  # bounded: 10 s; the restart comes with a write after the last copy
+            if _wal_generation(wal) != generation:
+                break
+            await asyncio.sleep(0.05)
+            await write()
+        assert _wal_generation(wal) != generation, "the WAL did not start over"
+        sizes.append(await asyncio.to_thread(os.path.getsize, wal))
+    # Grown by a round each time, the last size would be about eight times the first.
+    assert sizes[-1] < 2 * sizes[0], sizes
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == written
+
+
+def test_past_restart_frames_the_last_copy_runs_between_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The part a busy writer needs: a PASSIVE copy beside it never catches up, so past
+    `RESTART_FRAMES` the checkpointer asks for its last copy between two writes (on a server:
+    on the writer's thread, holding the write lock). Below the mark it does not."""
+    monkeypatch.setattr(checkpoint, "RESTART_FRAMES", 40)
+    path = str(tmp_path / "wal.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (x TEXT)")
+    asked: list[int] = []
+
+    def between_writes(fn: Any) -> object:
+        copied = fn()
+        asked.append(1)  # after the copy: the test's next write may follow at once
+        return copied
+
+    def write(pages: int) -> None:
+        for _ in range(pages):  # a transaction a page: a frame or two each
+            writer.execute("INSERT INTO t VALUES (?)", ("x" * 4000,))
+
+    checkpointer = checkpoint.Checkpointer(path, 5000, between_writes)
+    try:
+        write(5)
+        checkpointer.written()
+        for _ in range(100):  # bounded: 10 s, until the copy reached the database file
+            if _rows_in_database_file(path) == 5:
+                break
+            time.sleep(0.1)
+        assert _rows_in_database_file(path) == 5 and asked == []
+        write(100)
+        checkpointer.written()
+        for _ in range(100):
+            if asked:
+                break
+            time.sleep(0.1)
+        assert asked
+        generation = _wal_generation(Path(path + "-wal"))
+        write(1)
+        assert _wal_generation(Path(path + "-wal")) == generation + 1  # the next write started it over
+    finally:
+        checkpointer.close()
+        writer.close()
+
+
+def _rows_in_database_file(path: str) -> int:
+    connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM t").fetchone()[0])
+    except sqlite3.OperationalError:  # the table itself is not in the file yet
+        return 0
+    finally:
+        connection.close()
