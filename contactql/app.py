@@ -50,6 +50,7 @@ from contactql.refusals import (
     NO_BATCHING,
     NOT_AN_OBJECT,
     NOT_JSON,
+    SEND_GET,
     SEND_JSON,
     UNSUPPORTED_TYPE,
     http_refusal,
@@ -110,9 +111,9 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets) -> None:
         settings = services.settings
         super().__init__(
-            build_schema(introspection=settings.graphiql),
+            build_schema(introspection=settings.schema_is_shown),
             graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # GraphQL over HTTP; urql's default for queries
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             multipart_uploads_enabled=True,
             # Browsers send no CORS preflight for a WebSocket: the handshake's Origin is
@@ -137,6 +138,7 @@ class GraphQLView(GraphQL[Context, None]):
             except HTTPException as error:
                 status, message = instead(error)
                 response = refusal(status, message, media=scope[RESPONSE_MEDIA])
+            response.headers.setdefault("cache-control", self.services.settings.cache_control)
             if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 if scope.get(REQUEST_ERROR) and response.status_code == 200:
@@ -160,6 +162,25 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(415, UNSUPPORTED_TYPE)
         return await super().parse_http_body(request)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return False  # AuthenticatedGraphQL serves the page; a GET that reaches here is an operation
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        # GET /graphql?query=…&variables=…: as Strawberry's, but an empty parameter is absent and
+        # one that is not a JSON object is refused naming it (Strawberry's message says "body").
+        data = dict(params)
+        for name in ("variables", "extensions"):
+            if not data.get(name):
+                data[name] = None
+                continue
+            try:
+                data[name] = self.decode_json(data[name])
+            except (orjson.JSONDecodeError, UnicodeDecodeError):
+                raise HTTPException(400, f"the {name} parameter is not valid JSON: {SEND_GET}") from None
+            if not isinstance(data[name], dict):
+                raise HTTPException(400, f"the {name} parameter must be a JSON object: {SEND_GET}")
+        return data
+
     def parse_json(self, data: str | bytes) -> Any:
         try:
             parsed = self.decode_json(data)
@@ -180,9 +201,10 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: None,
         request_data: Any,
     ) -> ExecutionResult:
-        # As Strawberry's, but for the operations allowed: queries and mutations by POST; no
-        # subscription over HTTP (Strawberry would run one by POST and fail), nothing by GET.
-        allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else set()
+        # As Strawberry's, but for the operations allowed: queries and mutations by POST, queries
+        # only by GET (GraphQL over HTTP: a GET must not change anything); no subscription over
+        # HTTP (Strawberry would run one by POST and fail).
+        allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else {StrawberryOperation.QUERY}
         try:
             return await self.schema.execute(
                 request_data.query,

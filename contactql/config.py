@@ -61,7 +61,18 @@ class Settings(BaseModel):
     max_cost: int = Field(
         10_000, ge=1, le=100_000_000, description="the most one request may cost, estimated before it runs (`COST_LIMIT` above it)"
     )
-    graphiql: bool = Field(True, description="`false` turns off GraphiQL (page and assets) and introspection")
+    cache_control: str = Field(
+        "private, no-store",
+        max_length=200,
+        pattern=r"^[ -~]*$",
+        description="the `Cache-Control` header of every `/graphql` answer (GET queries included): by default no cache keeps a workspace's data",
+    )
+    graphiql: bool = Field(True, description="`false` turns off GraphiQL (page and assets), and introspection unless `CONTACTQL_INTROSPECTION` says otherwise")
+    introspection: bool | None = Field(
+        None,
+        description="`true`: codegen and clients may fetch the schema (`__schema`) even with GraphiQL off; `false`: nobody may (GraphiQL then shows no docs)",
+        json_schema_extra=_env("CONTACTQL_INTROSPECTION", "as `CONTACTQL_GRAPHIQL`"),
+    )
     allow_private_webhooks: bool = Field(
         False, description="allow `http` and private or loopback addresses for webhook and import URLs (local development)"
     )
@@ -122,6 +133,11 @@ class Settings(BaseModel):
         if any(not 0 <= d <= 7 * 24 * 3600 for d in delays):
             raise ValueError("each delay is 0 to 604800 seconds")
         return delays
+
+    @property
+    def schema_is_shown(self) -> bool:
+        """Whether introspection is answered."""
+        return self.graphiql if self.introspection is None else self.introspection
 
     @property
     def dialect(self) -> str:

@@ -41,6 +41,8 @@ def _quality(params: str) -> float:
 # What a refused request should have been (GraphQL over HTTP answers, not plain text).
 SEND_JSON = 'send POST /graphql with Content-Type: application/json and a body such as {"query": "{ workspace { name } }", "variables": {}}'
 
+SEND_GET = 'send GET /graphql?query=…&variables=… with variables a URL-encoded JSON object such as {"first": 10}'
+
 
 NOT_JSON = f"the body is not valid JSON (UTF-8): {SEND_JSON}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,10 @@ def playground_requests() -> list[HttpRequest]:
             index += 1
         body = "\n".join(body_lines[index:]).strip()
         document, variables = body, {}
-        if headers.get("content-type", "").startswith("multipart/form-data"):
+        if method == "GET":  # GraphQL over HTTP: the document and variables in the URL
+            params = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+            document, variables = params["query"][0], json.loads(params.get("variables", ["{}"])[0])
+        elif headers.get("content-type", "").startswith("multipart/form-data"):
             operations = json.loads(re.search(r'name="operations"\n\n(.*?)\n--', body, re.S).group(1))  # type: ignore[union-attr]
             document, variables = operations["query"], operations["variables"]
             # the multipart spec's null placeholders, which the server replaces with the files
@@ -91,9 +95,12 @@ def test_playground_has_requests_variables_and_assertions() -> None:
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=[r.title for r in REQUESTS])
 def test_every_playground_request_is_valid_graphql(request_: HttpRequest) -> None:
-    assert request_.method == "POST" and request_.url == "{{host}}/graphql"
     assert request_.headers["authorization"] == "Bearer {{key}}"
-    assert request_.headers["content-type"] == "application/json" or request_.headers["content-type"].startswith("multipart/form-data")
+    if request_.method == "GET":
+        assert request_.url.startswith("{{host}}/graphql?")
+    else:
+        assert request_.method == "POST" and request_.url == "{{host}}/graphql"
+        assert request_.headers["content-type"] == "application/json" or request_.headers["content-type"].startswith("multipart/form-data")
     schema = build_schema()._schema
     document = parse(request_.document)
     assert validate(schema, document) == []

@@ -114,6 +114,16 @@ async def test_graphiql_off_turns_off_the_page_and_introspection(production: Api
     assert (await production.gql("{ workspace { name } }"))["workspace"]["name"] == "default"
 
 
+async def test_introspection_has_its_own_switch(settings: Settings) -> None:
+    # codegen and gql fetch the schema from a server that shows no GraphiQL
+    async with running(settings, graphiql=False, introspection=True) as (_, api):
+        assert (await api.http.get("/graphql", headers={"Accept": "text/html"})).status_code == 404
+        assert "Contact" in {t["name"] for t in (await api.gql("{ __schema { types { name } } }"))["__schema"]["types"]}
+    async with running(settings, introspection=False) as (_, api):
+        assert (await api.http.get("/graphql", headers={"Accept": "text/html"})).status_code == 200
+        assert "introspection" in (await api.errors('{ __type(name: "Contact") { name } }'))[0]["message"].lower()
+
+
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncIterator[tuple[Any, Api]]:
     async with running(settings, rate_limit_per_minute=100) as (app, api):
@@ -283,8 +293,7 @@ INLINE_HISTORY = "{ contacts(first: 100) { edges { node { history(first: 100) { 
 COST_SHAPES = [
     "query Q { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { history(first: 100) { edges { node { at } } } } } }",
     "{ contacts(first: 100) { ... on ContactConnection { edges { node { history(first: 100) { edges { node { at } } } } } } } }",
-    "query Q { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { history(first: 100) { ...H } } } }"
-    " fragment H on ContactHistoryConnection { edges { node { at } } }",
+    "query Q { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { history(first: 100) { ...H } } } } fragment H on ContactHistoryConnection { edges { node { at } } }",
 ]
 
 

@@ -14,7 +14,9 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from contactql.config import ConfigError, load_settings
 from contactql.outbound import tls
+from tests.conftest import running
 from tests.helpers import Api, serve
 from tests.test_subscriptions import connect, receive
 
@@ -156,12 +158,60 @@ async def test_refusals_are_graphql_over_http_json_saying_what_to_send(api: Api,
     assert response.json() == {"errors": [{"message": message, "extensions": {"code": "INVALID_INPUT"}}]}
 
 
-async def test_get_queries_and_other_multipart_answer_json(api: Api) -> None:
+GET_HINT = 'send GET /graphql?query=…&variables=… with variables a URL-encoded JSON object such as {"first": 10}'
+
+
+async def test_queries_run_by_get_as_graphql_over_http_says(api: Api) -> None:
+    await api.upsert({"email": "get@example.com", "firstName": "Getty"})
     headers = {"Authorization": f"Bearer {api.key}"}
-    got = await api.http.get("/graphql", params={"query": "{ workspace { name } }"}, headers=headers)
-    assert got.status_code == 405 and got.json()["errors"][0] == {
-        "message": f"GraphQL query operations are not accepted by GET: {JSON_HINT}", "extensions": {"code": "INVALID_INPUT"}
+    params = {
+        "query": "query One($e: String) { a: contacts(filter: {email: $e}) { edges { node { firstName } } } } query Two { workspace { name } }",
+        "variables": json.dumps({"e": "get@example.com"}),
+        "operationName": "One",
     }
+    got = await api.http.get("/graphql", params=params, headers=headers)
+    assert got.status_code == 200 and got.json()["data"] == {"a": {"edges": [{"node": {"firstName": "Getty"}}]}}
+    assert got.headers["cache-control"] == "private, no-store"  # no shared cache keeps a workspace's contacts
+    posted = await api.post("{ workspace { name } }")
+    assert posted.headers["cache-control"] == "private, no-store"
+    # empty variables and extensions are absent, as urql and Apollo send them
+    bare = await api.http.get("/graphql", params={"query": "{ workspace { name } }", "variables": "", "extensions": ""}, headers=headers)
+    assert bare.json()["data"] == {"workspace": {"name": "default"}}
+    # the same rules as POST: the cost is charged to the key's bucket, the document limits hold
+    assert got.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 120_000
+    aliases = "{ " + " ".join(f"w{i}: workspace {{ name }}" for i in range(31)) + " }"
+    refused = await api.http.get("/graphql", params={"query": aliases}, headers=headers)
+    assert refused.json()["errors"][0]["message"] == "31 aliases found. Allowed: 30"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ({"query": 'mutation { createList(name: "x") { list { id } } }'}, 405, f"GraphQL mutation operations are not accepted by GET: {JSON_HINT}"),
+        ({"query": 'subscription { batchProgress(id: "x") { id } }'}, 405,
+         "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"),
+        ({"query": "{ workspace { name } }", "variables": "{"}, 400, f"the variables parameter is not valid JSON: {GET_HINT}"),
+        ({"query": "{ workspace { name } }", "variables": "[1]"}, 400, f"the variables parameter must be a JSON object: {GET_HINT}"),
+        ({"query": "{ workspace { name } }", "extensions": "7"}, 400, f"the extensions parameter must be a JSON object: {GET_HINT}"),
+        ({"variables": "{}"}, 400, f"the request has no query: {JSON_HINT}"),
+    ],
+)  # fmt: skip
+async def test_a_get_that_is_not_a_query_is_refused_saying_why(api: Api, params: dict[str, str], status: int, message: str) -> None:
+    answer = await api.http.get("/graphql", params=params, headers={"Authorization": f"Bearer {api.key}"})
+    assert (answer.status_code, answer.json()) == (status, {"errors": [{"message": message, "extensions": {"code": "INVALID_INPUT"}}]})
+    assert (await api.gql("{ lists(first: 5) { totalCount } }"))["lists"]["totalCount"] == 0, "a mutation by GET changed nothing"
+
+
+async def test_an_operator_sets_the_cache_control_of_answers(settings: Any) -> None:
+    async with running(settings, cache_control="private, max-age=30") as (_, api):
+        got = await api.http.get("/graphql", params={"query": "{ workspace { name } }"}, headers={"Authorization": f"Bearer {api.key}"})
+        assert got.headers["cache-control"] == "private, max-age=30"
+    with pytest.raises(ConfigError, match="CONTACTQL_CACHE_CONTROL"):
+        load_settings({"CONTACTQL_CACHE_CONTROL": "no-store\r\nSet-Cookie: x=1"})
+
+
+async def test_other_multipart_and_unreadable_bodies_answer_json(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.key}"}
     operations = {"query": 'mutation { createList(name: "x") { list { id } } }', "variables": {}}
     multipart = await api.http.post("/graphql", data={"operations": json.dumps(operations), "map": "{}"}, files={"0": ("x", b"x")}, headers=headers)
     assert multipart.status_code == 400 and multipart.json()["errors"][0]["message"].startswith("multipart/form-data is accepted for importContacts uploads only")

@@ -14,7 +14,9 @@ DOCUMENTED = {
     "max_batch_size": 1000,
     "rate_limit_per_minute": 120_000,
     "max_cost": 10_000,
+    "cache_control": "private, no-store",
     "graphiql": True,
+    "introspection": None,  # as graphiql
     "allow_private_webhooks": False,
     "max_import_mb": 100,
     "cors_origins": (),
@@ -36,6 +38,7 @@ def test_an_empty_environment_gives_the_documented_defaults_field_by_field() -> 
     assert isinstance(settings.webhook_retry_delays, tuple) and len(settings.webhook_retry_delays) == 7
     assert settings.webhook_retry_delays == SVIX_RETRY_DELAYS and all(isinstance(d, float) for d in settings.webhook_retry_delays)
     assert Settings() == settings
+    assert settings.schema_is_shown  # introspection follows GraphiQL unless set
 
 
 def test_the_operations_guide_shows_the_configuration_the_code_declares() -> None:
@@ -49,6 +52,8 @@ def test_the_operations_guide_shows_the_configuration_the_code_declares() -> Non
         ({"CONTACTQL_RATE_LIMIT": "0"}, "CONTACTQL_RATE_LIMIT: Input should be greater than or equal to 1"),
         ({"CONTACTQL_RATE_LIMIT": "lots"}, "CONTACTQL_RATE_LIMIT: Input should be a valid integer"),
         ({"CONTACTQL_GRAPHIQL": "maybe"}, "CONTACTQL_GRAPHIQL: Input should be a valid boolean"),
+        ({"CONTACTQL_INTROSPECTION": "maybe"}, "CONTACTQL_INTROSPECTION: Input should be a valid boolean"),
+        ({"CONTACTQL_CACHE_CONTROL": "no-store\r\nSet-Cookie: a=b"}, "CONTACTQL_CACHE_CONTROL: String should match pattern"),
         ({"CONTACTQL_WEBHOOK_RETRY_DELAYS": "5,soon"}, "CONTACTQL_WEBHOOK_RETRY_DELAYS"),
         ({"CONTACTQL_WEBHOOK_RETRY_DELAYS": "-1"}, "each delay is 0 to 604800 seconds"),
         ({"CONTACTQL_SQLITE_SYNCHRONOUS": "OFF"}, "CONTACTQL_SQLITE_SYNCHRONOUS: Input should be 'FULL', 'NORMAL' or 'EXTRA'"),
