@@ -44,6 +44,7 @@ from contactql.config import Settings, load_settings
 from contactql.context import Context, Loaders, Services
 from contactql.downloads import ExportDownload
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
+from contactql.observe import RequestIds
 from contactql.refusals import (
     GRAPHQL_RESPONSE_JSON,
     MULTIPART_ONLY_IMPORTS,
@@ -375,10 +376,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Accept"],
+            allow_headers=list(settings.cors_allow_headers),
+            expose_headers=list(settings.cors_expose_headers),
             max_age=600,
         )
         middleware.insert(0, cors)
+    # Outermost of all: preflights and refusals are named too, and CORS exposes the name.
+    middleware.insert(0, Middleware(RequestIds))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={StarletteHTTPException: http_refusal})
     app.state.services = services
     app.state.batch_worker = worker

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from contactql.config import ConfigError, Settings, load_settings
+from contactql.observe import configure_logging
 from contactql.runtime import tune_gc
 from contactql.store.db import migrate
 from contactql.store.db.database import UNAVAILABLE, Database, shown_url
@@ -43,33 +45,26 @@ async def _write(settings: Settings, fn: Any, **kwargs: Any) -> Any:
         await db.dispose()
 
 
-def configure_logging(level: str) -> None:
-    """ContactQL's own log lines (webhook attempts, background loops, masked errors) on stderr
-    at the level of --log-level, beside uvicorn's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
-    logger = logging.getLogger("contactql")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
-
-
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from contactql.app import create_app
 
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, settings.log_format)
     _check_port_free(args.host, args.port)  # before a first-start key is printed for a server that cannot start
     # On first start (no key at all): workspace `default` and one admin key, shown once.
     key = asyncio.run(_write(settings, first_start_key, name=INITIAL_KEY_NAME))
+    # Notes on stderr, as log lines when the log is JSON (a collector reads every line of it);
+    # the key alone on stdout either way, never in a log.
+    note = logging.getLogger("contactql.serve").info if settings.log_format == "json" else functools.partial(print, file=sys.stderr)
     if key is not None:
-        print("First start: created workspace 'default' and this admin API key (shown once):", file=sys.stderr)
+        note("First start: created workspace 'default' and this admin API key (shown once):")
         print(key, flush=True)
-    print(f"ContactQL on http://{args.host}:{args.port}/graphql ({settings.database_url})", file=sys.stderr)
+    note(f"ContactQL on http://{args.host}:{args.port}/graphql ({shown_url(settings.database_url)})")
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    # log_config=None: uvicorn's lines go through configure_logging's handler (one format, request ids)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=None)
     return 0
 
 
@@ -93,7 +88,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.workers.importer import EXIT_REFUSED, CannotImport, run_import
 
-    configure_logging("warning")
+    configure_logging("warning", settings.log_format)
     tune_gc()
     try:
         return asyncio.run(
@@ -116,7 +111,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema.root import contacts_request
     from contactql.workers.exports import CannotExport, run_export
 
-    configure_logging("warning")
+    configure_logging("warning", settings.log_format)
     try:
         filter_json = None if args.filter_json is None else json.loads(args.filter_json)
         order_json = None if args.order_json is None else json.loads(args.order_json)

@@ -13,6 +13,7 @@ tests pass a dict), and pydantic-settings reads only `os.environ` and dotenv fil
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -25,6 +26,15 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./contactql.db"
 MAX_BATCH_SIZE_CEILING = 10_000
 # Svix's schedule after the first attempt (immediately): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 SVIX_RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+# What frontends send and read cross-origin: W3C trace context (traceparent, tracestate,
+# baggage), request ids, Apollo Client's client-awareness headers; Retry-After after a 429 and
+# the IETF RateLimit fields (limits.py).
+CORS_ALLOW_HEADERS = (
+    "Authorization", "Content-Type", "Accept", "traceparent", "tracestate", "baggage", "X-Request-Id",
+    "apollographql-client-name", "apollographql-client-version",
+)  # fmt: skip
+CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy")
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")  # RFC 9110's token
 
 
 class ConfigError(ValueError):
@@ -73,6 +83,7 @@ class Settings(BaseModel):
         description="`true`: codegen and clients may fetch the schema (`__schema`) even with GraphiQL off; `false`: nobody may (GraphiQL then shows no docs)",
         json_schema_extra=_env("CONTACTQL_INTROSPECTION", "as `CONTACTQL_GRAPHIQL`"),
     )
+    log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object per log line (time, level, logger, message, request_id), for a log collector")
     allow_private_webhooks: bool = Field(
         False, description="allow `http` and private or loopback addresses for webhook and import URLs (local development)"
     )
@@ -81,6 +92,13 @@ class Settings(BaseModel):
         (),
         description="comma-separated origins (`https://app.example.com`) allowed to call from a browser (HTTP and WebSocket), or `*`",
         json_schema_extra=_env("CONTACTQL_CORS_ORIGINS", "none"),
+    )
+    cors_allow_headers: tuple[str, ...] = Field(
+        CORS_ALLOW_HEADERS,
+        description="comma-separated request headers a browser may send cross-origin: the key, content negotiation, W3C trace context, request ids, Apollo's client awareness",
+    )
+    cors_expose_headers: tuple[str, ...] = Field(
+        CORS_EXPOSE_HEADERS, description="comma-separated answer headers a browser lets a cross-origin app read: the wait after a 429, the request id, the rate limit left"
     )
     key_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="how long a server trusts a key look-up: a revoked key, on HTTP or an open WebSocket, works at most this long"
@@ -109,10 +127,23 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", "webhook_retry_delays", mode="before")
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", "cors_allow_headers", "cors_expose_headers", "webhook_retry_delays", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("cors_allow_headers", "cors_expose_headers")
+    @classmethod
+    def _header_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+        return names
 
     @field_validator("cors_origins")
     @classmethod
@@ -210,6 +241,8 @@ def _shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, tuple):  # as the variable is written: comma-separated
+        return ",".join(_shown(v) for v in value)
     return str(value)
 
 

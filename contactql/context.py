@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
+from contactql.observe import REQUEST_ID, new_request_id
 from contactql.runtime import Helper
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
@@ -117,8 +117,9 @@ class Context:
 
     @functools.cached_property
     def request_id(self) -> str:
-        """Names this request in an error and in the server log (made only when needed)."""
-        return uuid.uuid4().hex[:16]
+        """Names this request in an error and in the server log: its `X-Request-Id`
+        (observe.py); a new one where no middleware named it (a context made in a test)."""
+        return REQUEST_ID.get() or new_request_id()
 
     @property
     def db(self) -> Database:

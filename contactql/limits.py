@@ -112,6 +112,16 @@ class TokenBuckets:
         return min(self.capacity, tokens + (now - when) * self.rate)
 
 
+def _advertise(response: Any, buckets: TokenBuckets, left: float) -> None:
+    """The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy, a bucket of
+    `q` cost units refilled over `w` seconds, and what is left now (`r`) with the seconds until
+    the bucket is full again (`t`). HTTP only: a WebSocket message has no headers."""
+    if response is None:
+        return
+    response.headers["RateLimit-Policy"] = f'"cost";q={int(buckets.capacity)};w=60'
+    response.headers["RateLimit"] = f'"cost";r={int(left)};t={math.ceil((buckets.capacity - left) / buckets.rate)}'
+
+
 class RateLimit(SchemaExtension):
     """Costs the operation once it is parsed and validated (schema/cost.py): over
     CONTACTQL_MAX_COST it is refused with COST_LIMIT and the figures; else its cost is taken
@@ -145,6 +155,7 @@ class RateLimit(SchemaExtension):
             if cost > settings.max_cost:
                 if caller.rate_limit is not None:
                     self._left = caller.rate_limit.available(caller.principal.key_id)
+                    _advertise(caller.response, caller.rate_limit, self._left)
                 context.pre_execution_errors = [
                     ApiError(
                         f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer items (first), fewer nested lists or fewer aliases",
@@ -158,6 +169,7 @@ class RateLimit(SchemaExtension):
         if buckets is None:
             return
         wait, self._left = buckets.take(caller.principal.key_id, cost)
+        _advertise(caller.response, buckets, self._left)
         if wait > 0:
             seconds = math.ceil(wait)
             if caller.response is not None:  # the HTTP answer: 429 with Retry-After

@@ -206,6 +206,39 @@ def test_a_frontend_on_an_allowed_origin_can_call_the_api_and_others_cannot(brow
             assert any("CORS policy" in e for e in errors)
 
 
+READS = """async ([url, key, expensive]) => {
+  // What a frontend reads cross-origin: the request id to quote to support, the rate limit
+  // left, and after a 429 how long to wait. It sends W3C trace context as an instrumented app does.
+  const headers = {
+    "Authorization": "Bearer " + key, "Content-Type": "application/json",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "X-Request-Id": "browser-1",
+  };
+  const first = await fetch(url, {method: "POST", headers, body: JSON.stringify({query: "{ workspace { name } }"})});
+  const read = {status: first.status, requestId: first.headers.get("x-request-id"),
+                rateLimit: first.headers.get("ratelimit"), policy: first.headers.get("ratelimit-policy")};
+  for (let i = 0; i < 14; i++) {  // bounded: the default bucket holds twelve of these
+    const answer = await fetch(url, {method: "POST", headers, body: JSON.stringify({query: expensive})});
+    if (answer.status === 429) {
+      read.refused = {retryAfter: answer.headers.get("retry-after"), code: (await answer.json()).errors[0].extensions.code,
+                      requestId: answer.headers.get("x-request-id")};
+      break;
+    }
+  }
+  return read;
+}"""
+
+
+def test_a_frontend_on_another_origin_reads_the_request_id_the_rate_limit_and_retry_after(browser: Browser, database_url: str) -> None:
+    expensive = "{ contacts(first: 100) { edges { node { history(first: 47) { edges { node { at } } } } } } }"
+    with frontend() as allowed, serve(database_url, env={"CONTACTQL_CORS_ORIGINS": allowed}) as (base, key, _):
+        with opened(browser, f"{allowed}/") as (page, _, errors):
+            read = page.evaluate(READS, [f"{base}/graphql", key, expensive])
+    assert not [e for e in errors if "CORS" in e]  # the 429 itself is on the console, as Chromium logs it
+    assert read["status"] == 200 and read["requestId"] == "browser-1"
+    assert read["policy"] == '"cost";q=120000;w=60' and read["rateLimit"].startswith('"cost";r=')
+    assert read["refused"]["code"] == "RATE_LIMITED" and int(read["refused"]["retryAfter"]) >= 1 and read["refused"]["requestId"] == "browser-1"
+
+
 SOCKET = """async ([url, key]) => new Promise((resolve) => {
   const seen = [];
   const socket = new WebSocket(url, "graphql-transport-ws");

@@ -107,6 +107,29 @@ async def test_cors_headers_reach_answers_and_refusals(cors: Api) -> None:
     assert unauthorised.status_code == 401 and unauthorised.headers["access-control-allow-origin"] == ORIGIN
 
 
+async def test_cors_lets_a_frontend_send_trace_context_and_read_ids_and_limits(cors: Api) -> None:
+    sent = "authorization, content-type, traceparent, tracestate, baggage, x-request-id, apollographql-client-name, apollographql-client-version"
+    allowed = await cors.http.options("/graphql", headers={**preflight(ORIGIN), "Access-Control-Request-Headers": sent})
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == ORIGIN
+    unlisted = await cors.http.options("/graphql", headers={**preflight(ORIGIN), "Access-Control-Request-Headers": "x-custom"})
+    assert unlisted.status_code == 400
+    answer = await cors.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={"Origin": ORIGIN, "Authorization": f"Bearer {cors.key}"})
+    exposed = {h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")}
+    assert exposed == {"retry-after", "x-request-id", "ratelimit", "ratelimit-policy"}
+    assert {"x-request-id", "ratelimit", "ratelimit-policy"} <= answer.headers.keys()
+
+
+async def test_an_operator_chooses_the_cors_headers(settings: Settings) -> None:
+    async with running(settings, cors_origins=(ORIGIN,), cors_allow_headers=("Authorization", "X-Tenant"), cors_expose_headers=("X-Request-Id",)) as (_, api):
+        allowed = await api.http.options("/graphql", headers={**preflight(ORIGIN), "Access-Control-Request-Headers": "authorization, x-tenant"})
+        assert allowed.status_code == 200
+        refused = await api.http.options("/graphql", headers={**preflight(ORIGIN), "Access-Control-Request-Headers": "traceparent"})
+        assert refused.status_code == 400
+        answer = await api.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={"Origin": ORIGIN, "Authorization": f"Bearer {api.key}"})
+        assert answer.headers["access-control-expose-headers"].lower() == "x-request-id"
+    assert load_settings({"CONTACTQL_CORS_ALLOW_HEADERS": " Authorization, X-Tenant ,"}).cors_allow_headers == ("Authorization", "X-Tenant")
+
+
 async def test_no_cors_unless_configured(api: Api) -> None:
     response = await api.http.options("/graphql", headers=preflight(ORIGIN))
     assert "access-control-allow-origin" not in response.headers

@@ -20,6 +20,12 @@ DOCUMENTED = {
     "allow_private_webhooks": False,
     "max_import_mb": 100,
     "cors_origins": (),
+    "cors_allow_headers": (
+        "Authorization", "Content-Type", "Accept", "traceparent", "tracestate", "baggage", "X-Request-Id",
+        "apollographql-client-name", "apollographql-client-version",
+    ),
+    "cors_expose_headers": ("Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy"),
+    "log_format": "text",
     "key_cache_seconds": 5.0,
     "workers": True,
     "lease_seconds": 30.0,
