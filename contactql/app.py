@@ -43,6 +43,7 @@ from contactql.auth import KeyCache
 from contactql.config import Settings, load_settings
 from contactql.context import Context, Loaders, Services
 from contactql.downloads import ExportDownload
+from contactql.health import Readiness, healthz
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.observe import RequestIds
 from contactql.refusals import (
@@ -306,15 +307,11 @@ class AuthenticatedGraphQL:
         await self.view(scope, receive, send)
 
 
-async def healthz(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def home(request: Request) -> Response:
     """`GET /`: a browser goes to GraphiQL; anything else is told where things are."""
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse("/graphql", status_code=307)
-    return JSONResponse({"graphql": "/graphql", "health": "/healthz", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
+    return JSONResponse({"graphql": "/graphql", "health": "/healthz", "ready": "/readyz", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
@@ -333,17 +330,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     )  # fmt: skip
     view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute))
 
+    readiness = Readiness(db, workers=settings.workers)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await db.migrate()
         tasks = []
         if settings.workers:
             tasks = [
-                asyncio.create_task(worker.run(), name="contactql-batches"),
-                asyncio.create_task(sender.run(), name="contactql-webhooks"),
-                asyncio.create_task(exporter.run(), name="contactql-exports"),
-                asyncio.create_task(housekeeper.run(), name="contactql-housekeeping"),
+                asyncio.create_task(worker.run(), name="batch-worker"),
+                asyncio.create_task(sender.run(), name="webhook-sender"),
+                asyncio.create_task(exporter.run(), name="export-worker"),
+                asyncio.create_task(housekeeper.run(), name="housekeeping"),
             ]
+        readiness.loops = tasks
         try:
             yield
         finally:
@@ -363,6 +363,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readiness.readyz, methods=["GET"]),
         Route("/graphql", graphql),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
         Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
@@ -389,4 +390,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     app.state.webhook_sender = sender
     app.state.export_worker = exporter
     app.state.housekeeper = housekeeper
+    app.state.readiness = readiness
     return app

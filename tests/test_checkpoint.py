@@ -136,7 +136,7 @@ def _rows_in_database_file(path: str) -> int:
     connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         return int(connection.execute("SELECT count(*) FROM t").fetchone()[0])
-    except sqlite3.OperationalError:  # the table itself is not in the file yet
+    except sqlite3.DatabaseError:  # the table is not in the file yet, or a copy is under way (torn read)
         return 0
     finally:
         connection.close()

@@ -52,6 +52,11 @@ class Checkpointer:
         """A write transaction committed: there is something to checkpoint."""
         self._wake.set()
 
+    @property
+    def alive(self) -> bool:
+        """The thread runs (readiness, /readyz); it ends only when closed."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
         self._stopped.set()
         self._wake.set()

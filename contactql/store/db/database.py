@@ -119,6 +119,11 @@ class Database:
         await asyncio.get_running_loop().run_in_executor(self._committer, self._commit, conn, transaction)
         return result
 
+    def threads_alive(self) -> dict[str, bool]:
+        """This database's own background threads and whether each runs (readiness): SQLite's
+        WAL checkpointer; none on PostgreSQL."""
+        return {} if self._async is not None else {"sqlite-checkpointer": self._checkpointer.alive}
+
     def _between_writes(self, fn: Callable[[], T]) -> T:
         """Run `fn` between two write transactions (the checkpointer's last copy): on the writer
         thread, holding SQLite's write lock. The thread alone is not enough since `write_here`
