@@ -24,11 +24,14 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'contactql.db'}"
 
 
-def _in_database_file(path: str) -> int:
-    """Contacts in the database file alone, the WAL ignored (`immutable=1` reads the file as is)."""
+def _in_database_file(path: str, table: str = "contact") -> int:
+    """Rows in the database file alone, the WAL ignored (`immutable=1` reads the file as is); 0
+    while the table is not in the file yet or a checkpoint is copying pages (a torn read)."""
     connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
-        return int(connection.execute("SELECT count(*) FROM contact").fetchone()[0])
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return 0
     finally:
         connection.close()
 
@@ -113,10 +116,10 @@ def test_past_restart_frames_the_last_copy_runs_between_writes(tmp_path: Path, m
         write(5)
         checkpointer.written()
         for _ in range(100):  # bounded: 10 s, until the copy reached the database file
-            if _rows_in_database_file(path) == 5:
+            if _in_database_file(path, "t") == 5:
                 break
             time.sleep(0.1)
-        assert _rows_in_database_file(path) == 5 and asked == []
+        assert _in_database_file(path, "t") == 5 and asked == []
         write(100)
         checkpointer.written()
         for _ in range(100):
@@ -131,12 +134,3 @@ def test_past_restart_frames_the_last_copy_runs_between_writes(tmp_path: Path, m
         checkpointer.close()
         writer.close()
 
-
-def _rows_in_database_file(path: str) -> int:
-    connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return int(connection.execute("SELECT count(*) FROM t").fetchone()[0])
-    except sqlite3.DatabaseError:  # the table is not in the file yet, or a copy is under way (torn read)
-        return 0
-    finally:
-        connection.close()
