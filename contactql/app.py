@@ -28,8 +28,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -39,6 +38,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
+from contactql.assets import REVALIDATE, HashedStaticFiles, with_hashes
 from contactql.auth import KeyCache
 from contactql.config import Settings, load_settings
 from contactql.context import Context, Loaders, Services
@@ -80,6 +80,10 @@ from contactql.workers.webhooks import WebhookSender
 
 log = logging.getLogger("contactql")
 
+GZIP_MINIMUM_BYTES = 1024
+# zlib's own default. Starlette's, 9, costs 2.4x the CPU for 3 % fewer bytes: a page of 50
+# contacts (17 kB of JSON) took 58 µs to 1 771 bytes at 6, 138 µs to 1 720 bytes at 9.
+GZIP_LEVEL = 6
 PACKAGE = Path(__file__).resolve().parent
 STATIC = PACKAGE / "static"
 # The GraphiQL page loads nothing from anywhere but this server (scripts/vendor-graphiql).
@@ -97,6 +101,7 @@ GRAPHIQL_HEADERS = {
     )),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    "Cache-Control": REVALIDATE,  # the page names its files by content hash (assets.py): never stale
 }  # fmt: skip
 
 PRINCIPAL = "contactql.principal"
@@ -275,6 +280,13 @@ def _only_imports(query: object, operation_name: object) -> bool:
     )
 
 
+def compressed(app: ASGIApp) -> ASGIApp:
+    """Answers over 1 KiB gzip-compressed for clients that accept it (smaller ones cost more to
+    compress than they save): GraphQL answers and GraphiQL's files. Not export downloads, which
+    keep their Content-Length for a download's progress bar."""
+    return GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
+
+
 def _wants_graphiql(scope: Scope) -> bool:
     request = Request(scope)
     accept = request.headers.get("accept", "")
@@ -287,7 +299,7 @@ class AuthenticatedGraphQL:
     def __init__(self, view: GraphQLView, graphiql: bool) -> None:
         self.view = view
         self.page: Response = (
-            HTMLResponse((PACKAGE / "graphiql.html").read_text(), headers=GRAPHIQL_HEADERS)
+            HTMLResponse(with_hashes((PACKAGE / "graphiql.html").read_text(), STATIC), headers=GRAPHIQL_HEADERS)
             if graphiql
             else refusal(404, f"GraphiQL is turned off on this server (CONTACTQL_GRAPHIQL=false); {SEND_JSON}", code="NOT_FOUND")
         )
@@ -364,12 +376,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.readyz, methods=["GET"]),
-        Route("/graphql", graphql),  # every method: the view refuses the others as GraphQL over HTTP does
+        Route("/graphql", compressed(graphql)),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
         Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
     ]
     if settings.graphiql:
-        routes.append(Mount("/graphiql", app=GZipMiddleware(StaticFiles(directory=STATIC)), name="graphiql"))
+        routes.append(Mount("/graphiql", app=compressed(HashedStaticFiles(STATIC)), name="graphiql"))
     middleware = [Middleware(BodyLimit, json_limit=JSON_BODY_LIMIT, upload_limit=settings.max_import_mb * 1024 * 1024)]
     if settings.cors_origins:
         # Outermost, so that refusals (401, 413, 429) carry the headers a browser needs to read them.

@@ -3,6 +3,8 @@ GraphiQL page's own assets — through the real ASGI app."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -160,3 +162,40 @@ async def test_the_graphiql_page_and_its_assets_come_from_contactql(api: Api) ->
         assert response.status_code == 200, asset
     big = await api.http.get("/graphiql/vendor/graphiql@3.8.3/graphiql.min.js", headers={"Accept-Encoding": "gzip"})
     assert big.headers["content-encoding"] == "gzip" and "javascript" in big.headers["content-type"]
+
+
+async def test_graphiql_files_are_named_by_content_hash_and_kept_for_a_year(api: Api) -> None:
+    page = await api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.headers["cache-control"] == "no-cache"  # the page: always the current hashes
+    assets = re.findall(r'(?:src|href)="(/graphiql/[^"]+)"', page.text)
+    assert len(assets) == 8
+    for asset in assets:
+        path, _, query = asset.partition("?")
+        content = (await api.http.get(asset)).content
+        assert query == f"v={hashlib.sha256(content).hexdigest()[:16]}", asset
+        assert (await api.http.get(asset)).headers["cache-control"] == "public, max-age=31536000, immutable"
+        # Without the hash, or with another one, the file may have changed: revalidate.
+        for stale in (path, f"{path}?v=0123456789abcdef", f"{path}?v="):
+            answer = await api.http.get(stale)
+            assert answer.status_code == 200 and answer.headers["cache-control"] == "no-cache", stale
+    assert (await api.http.get("/graphiql/../config.py?v=x")).status_code == 404
+    assert (await api.http.get("/graphiql/nothing.js?v=0123456789abcdef")).status_code == 404
+
+
+async def test_graphql_answers_over_a_kilobyte_are_gzip_compressed(api: Api) -> None:
+    for i in range(60):
+        await api.upsert({"email": f"gz{i}@example.com", "firstName": "Gzip"})
+    page = {"query": "{ contacts(first: 50) { edges { node { id email firstName lastName createdAt } } } }"}
+    key = {"Authorization": f"Bearer {api.key}"}
+    plain = await api.http.post("/graphql", json=page, headers={**key, "Accept-Encoding": "identity"})
+    packed = await api.http.post("/graphql", json=page, headers={**key, "Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in packed.headers["vary"].lower()
+    assert packed.json()["data"] == plain.json()["data"] and len(plain.content) > 4096  # httpx decodes the gzip
+    assert int(packed.headers["content-length"]) < len(plain.content) / 4
+    assert packed.headers["cache-control"] == "private, no-store" and packed.headers["x-request-id"]
+    # A small answer is not worth compressing; GET answers are compressed as POST ones.
+    small = await api.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={**key, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+    by_get = await api.http.get("/graphql", params=page, headers={**key, "Accept-Encoding": "gzip"})
+    assert by_get.headers["content-encoding"] == "gzip" and by_get.json()["data"] == plain.json()["data"]
