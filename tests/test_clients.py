@@ -50,6 +50,41 @@ def test_graphql_http_audit_has_no_errors_or_warnings(database_url: str) -> None
     assert [a for a in audits if a["status"] != "ok"] == []
 
 
+def test_urql_in_its_default_configuration_queries_by_get_and_caches(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        result = node("node", "tests/clients/urql.mjs", f"{base}/graphql", key)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # The document cache: queries went by GET (urql's default), mutations by POST; the second
+    # read was the cache's; the mutation's Contact made the page stale and it was read again.
+    assert report["requests"] == [{"method": "POST", "get": False}, {"method": "GET", "get": True}] * 2
+    assert report["created"] == "CREATED" and report["requestsForCachedPage"] == 0
+    assert [e["node"]["firstName"] for e in report["firstPage"]["edges"]] == ["Ada"] and report["cachedPage"] == report["firstPage"]
+    assert [e["node"]["firstName"] for e in report["pageAfterMutation"]["edges"]] == ["Grace"]
+    # graphcache, default configuration: the contact is one record by __typename and id.
+    assert report["normalisedBefore"]["firstName"] == "Grace" and report["normalisedAfter"]["firstName"] == "Linus"
+    assert report["requestsForNormalised"] == 0
+    assert "warn" not in result.stderr.lower(), result.stderr
+
+
+def test_apollo_client_in_its_default_configuration_normalises_pages_and_subscribes(database_url: str) -> None:
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        result = node("node", "tests/clients/apollo.mjs", f"{base}/graphql", key)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # relayStylePagination: two pages, one list in the cache, nothing more to fetch.
+    assert report["firstPage"] == ["Ada", "Grace"] and report["merged"] == ["Ada", "Grace", "Linus"] and report["hasNextPage"] is False
+    # contactsChanged pushes over graphql-ws through the split link; the one record of the
+    # contact is what every cached page shows.
+    pushed = report["pushed"]["contact"]["firstName"]
+    assert report["pushed"]["type"] == "UPDATED" and pushed.startswith("Ada Lovelace ")
+    assert report["cachedAfterPush"][0].startswith("Ada Lovelace ") and report["cachedAfterPush"][1:] == ["Grace", "Linus"]
+    # Every Contact is one record by __typename and id; nothing was stored un-normalised.
+    assert report["cacheKeys"] == sorted(["Contact:1", "Contact:2", "Contact:3", "ROOT_MUTATION", "ROOT_QUERY", "ROOT_SUBSCRIPTION"])
+
+
 def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) -> None:
     with held_batch(database_url, 1000) as (base, key, batch_id, release), tempfile.TemporaryFile("w+") as out:
         client = subprocess.Popen(["node", "tests/clients/progress.mjs", base, key, batch_id], cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True)
