@@ -1,5 +1,6 @@
 """The clients users really run, against a real `contactql serve` on 127.0.0.1: graphql-http's
-audit, a graphql-ws subscription, `playground.http` in httpyac, graphql-schema-linter.
+audit, a graphql-ws subscription, `playground.http` in httpyac, graphql-schema-linter, urql,
+Apollo Client and Python `gql`, each in its default configuration.
 
 They come from npm (package.json, pinned by package-lock.json; `scripts/test` runs `npm ci`).
 A missing tool fails the test: nothing here is skipped.
@@ -12,7 +13,11 @@ import subprocess
 import tempfile
 import time
 
+import gql
 import pytest
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXAsyncTransport
+from graphql import GraphQLError
 
 from tests.helpers import held_batch, repo_root, serve
 
@@ -130,3 +135,31 @@ def test_playground_http_runs_end_to_end_in_httpyac(database_url: str) -> None:
 def test_schema_graphql_passes_graphql_schema_linter() -> None:
     result = node(str(BIN / "graphql-schema-linter"), "--rules", ",".join(LINT_RULES), "schema.graphql")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"CONTACTQL_GRAPHIQL": "false", "CONTACTQL_INTROSPECTION": "true"}],
+    ids=["defaults", "production without GraphiQL"],
+)
+async def test_python_gql_fetches_the_schema_and_checks_documents_before_sending(database_url: str, env: dict[str, str]) -> None:
+    with serve(database_url, env=env) as (base, key, _):
+        transport = HTTPXAsyncTransport(url=f"{base}/graphql", headers={"Authorization": f"Bearer {key}"})
+        async with gql.Client(transport=transport, fetch_schema_from_transport=True) as session:
+            assert session.client.schema is not None and session.client.schema.get_type("Contact") is not None
+            made = await session.execute(
+                gql.GraphQLRequest(
+                    "mutation U($c: ContactInput!) { upsertContact(input: {contact: $c}) { outcome contact { email } } }",
+                    variable_values={"c": {"email": "gql@example.com"}},
+                )
+            )
+            assert made["upsertContact"] == {"outcome": "CREATED", "contact": {"email": "gql@example.com"}}
+            page = await session.execute(gql.gql("{ contacts(first: 5) { totalCount edges { node { email } } } }"))
+            assert page["contacts"]["totalCount"] == 1
+            # Checked against the fetched schema, in the client: never sent.
+            with pytest.raises(GraphQLError, match="Cannot query field 'nope'"):
+                await session.execute(gql.gql("{ contacts { nope } }"))
+            # A refusal of the server's own reaches gql's caller with its code.
+            with pytest.raises(TransportQueryError) as refused:
+                await session.execute(gql.gql("{ contacts(first: 5000) { totalCount } }"))
+            assert refused.value.errors and refused.value.errors[0]["extensions"]["code"] in {"INVALID_INPUT", "COST_LIMIT"}
