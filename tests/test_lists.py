@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.helpers import Api
 
 LIST = "query L($id: ID!) { list(id: $id) { id name size contacts { totalCount edges { node { email } } } } }"
@@ -91,3 +93,30 @@ async def test_external_urls_merge_by_ref_null_removes_and_at_most_three(api: Ap
     assert [u["ref"] for u in removed["contact"]["externalUrls"]] == ["crm", "web"]
     all_gone = await api.upsert({"id": contact_id, "externalUrls": None})
     assert all_gone["contact"]["externalUrls"] == []
+
+
+UPSERT_WITH_LISTS = "mutation U($c: ContactInput!) { upsertContact(input: {contact: $c}) { outcome userErrors { code } } }"
+
+
+async def test_a_list_ref_is_one_of_id_or_name_by_its_type(api: Api) -> None:
+    """`ListRef @oneOf`: a typed client cannot build one with both or neither, and a request that
+    does is refused before anything runs, in a variable or written in the document."""
+    for ref in ({"id": "1", "name": "VIP"}, {}, {"name": None}):
+        errors = await api.errors(UPSERT_WITH_LISTS, {"c": {"email": "one@example.com", "lists": {"add": [ref]}}})
+        # Strawberry's words: "OneOf Input Object 'ListRef' must specify exactly one key." or
+        # "Value for member field 'name' must be non-null".
+        assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and re.search(r"'ListRef'|member field 'name'", errors[0]["message"]), (ref, errors)
+    literal = 'mutation { upsertContact(input: {contact: {email: "one@example.com", lists: {add: [{id: "1", name: "VIP"}]}}}) { outcome } }'
+    assert (await api.errors(literal))[0]["extensions"]["code"] == "INVALID_INPUT"
+    introspected = await api.gql('{ __type(name: "ListRef") { isOneOf } }')
+    assert introspected["__type"]["isOneOf"] is True
+    assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 0
+
+
+async def test_date_times_say_the_format_they_follow_and_keep_it(api: Api) -> None:
+    typed = await api.gql('{ __type(name: "DateTime") { specifiedByURL } }')
+    assert typed["__type"]["specifiedByURL"] == "https://scalars.graphql.org/andimarek/date-time.html"
+    made = await api.upsert({"email": "when@example.com"})
+    created = (await api.gql("query C($id: ID!) { contact(id: $id) { createdAt } }", {"id": made["contact"]["id"]}))["contact"]["createdAt"]
+    # RFC 3339: date, T, time with fraction, and an offset
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", created), created

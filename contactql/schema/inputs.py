@@ -48,7 +48,7 @@ class PropertyValueInput:
 
 
 @raw_input
-@strawberry.input(name="ListRef", description="A static list, by id (must exist) or by name (created on first use).")
+@strawberry.input(name="ListRef", one_of=True, description="A static list, by id (must exist) or by name (created on first use): exactly one of the two.")
 class ListRefInput:
     id: Maybe[strawberry.ID | None] = strawberry.field(description="The list's id.")
     name: Maybe[str | None] = strawberry.field(description="The list's name, case-insensitive.")

@@ -8,6 +8,8 @@ refusal; `answer` (errors.py) turns that into the payload's userErrors."""
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import datetime as dt
 import functools
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
@@ -15,6 +17,7 @@ from typing import Annotated, Any
 import strawberry
 from graphql import GraphQLError, GraphQLList, GraphQLNonNull
 from graphql.utilities import coerce_input_value, validate_input_value
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_argument
 
@@ -304,6 +307,15 @@ class ContactQLSchema(strawberry.Schema):
         return None
 
 
+# Strawberry's DateTime, with `@specifiedBy` the format it follows (RFC 3339, as the GraphQL
+# Scalars project writes it down): codegen and clients know it is a timestamp string.
+DATE_TIME = dataclasses.replace(
+    DateTimeDefinition,
+    description="A date and time with its UTC offset, RFC 3339: 2026-12-05T18:00:00.123456+00:00.",
+    specified_by_url="https://scalars.graphql.org/andimarek/date-time.html",
+)
+
+
 @functools.cache  # one per process and flag: the schema depends on nothing else, and building it costs ~30 ms
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return ContactQLSchema(
@@ -311,6 +323,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(introspection=introspection),
+        scalar_overrides={dt.datetime: DATE_TIME},
     )
 
 
