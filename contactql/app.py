@@ -46,6 +46,7 @@ from contactql.downloads import ExportDownload
 from contactql.health import Readiness, healthz
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.observe import RequestIds
+from contactql.persisted import PersistedQueries, PersistedQueryError
 from contactql.refusals import (
     GRAPHQL_RESPONSE_JSON,
     MULTIPART_ONLY_IMPORTS,
@@ -117,6 +118,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets) -> None:
         settings = services.settings
+        self.persisted = PersistedQueries()
         super().__init__(
             build_schema(introspection=settings.schema_is_shown),
             graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
@@ -213,8 +215,13 @@ class GraphQLView(GraphQL[Context, None]):
         # HTTP (Strawberry would run one by POST and fail).
         allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else {StrawberryOperation.QUERY}
         try:
+            query = self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            # Apollo's clients look for the message or the code, and send the document then.
+            return ExecutionResult(data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})])
+        try:
             return await self.schema.execute(
-                request_data.query,
+                query,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,

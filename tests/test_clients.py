@@ -73,7 +73,7 @@ def test_urql_in_its_default_configuration_queries_by_get_and_caches(database_ur
     assert "warn" not in result.stderr.lower(), result.stderr
 
 
-def test_apollo_client_in_its_default_configuration_normalises_pages_and_subscribes(database_url: str) -> None:
+def test_apollo_client_in_its_default_configuration_normalises_pages_subscribes_and_persists_queries(database_url: str) -> None:
     with serve(database_url) as (base, key, _):
         assert key is not None
         result = node("node", "tests/clients/apollo.mjs", f"{base}/graphql", key)
@@ -88,6 +88,11 @@ def test_apollo_client_in_its_default_configuration_normalises_pages_and_subscri
     assert report["cachedAfterPush"][0].startswith("Ada Lovelace ") and report["cachedAfterPush"][1:] == ["Grace", "Linus"]
     # Every Contact is one record by __typename and id; nothing was stored un-normalised.
     assert report["cacheKeys"] == sorted(["Contact:1", "Contact:2", "Contact:3", "ROOT_MUTATION", "ROOT_QUERY", "ROOT_SUBSCRIPTION"])
+    # The persisted-query link: the hash alone, the document once when the server asked for it,
+    # then the hash alone again, answered.
+    assert report["persistedFirst"] == report["persistedAgain"] == 3
+    digest = report["persistedHash"]
+    assert report["persistedBodies"] == [{"query": False, "hash": digest}, {"query": True, "hash": digest}, {"query": False, "hash": digest}]
 
 
 def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) -> None:

@@ -4,7 +4,9 @@
 // added.
 //   node tests/clients/apollo.mjs URL KEY   → one JSON object on stdout
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/client";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
+import { createHash } from "node:crypto";
 import { getMainDefinition, relayStylePagination } from "@apollo/client/utilities";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
@@ -90,6 +92,29 @@ report.cachedAfterPush = client.readQuery({ query: PAGE, variables: { first: 2 }
 
 // Every object with an id is one normalised record: Typename:id, nothing else at the top.
 report.cacheKeys = Object.keys(cache.extract()).sort();
+
+// Automatic persisted queries: Apollo's link as its docs set it up (only the hash function
+// chosen). The first time the server does not know the hash and the link sends the document;
+// from then on the hash alone.
+const sent = [];
+const recorded = (input, init = {}) => {
+  sent.push(JSON.parse(init.body));
+  return fetch(input, init);
+};
+const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+const persisted = new ApolloClient({
+  link: new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, headers: { Authorization: `Bearer ${key}` }, fetch: recorded })),
+  cache: new InMemoryCache(),
+});
+const COUNT = gql`
+  query Count {
+    contacts { totalCount }
+  }
+`;
+report.persistedFirst = (await persisted.query({ query: COUNT, fetchPolicy: "network-only" })).data.contacts.totalCount;
+report.persistedAgain = (await persisted.query({ query: COUNT, fetchPolicy: "network-only" })).data.contacts.totalCount;
+report.persistedBodies = sent.map((body) => ({ query: typeof body.query === "string", hash: body.extensions?.persistedQuery?.sha256Hash ?? null }));
+report.persistedHash = sha256(sent.find((body) => body.query).query);
 
 clearTimeout(deadline);
 await sockets.dispose();

@@ -1,0 +1,91 @@
+"""Automatic persisted queries: Apollo's protocol, which Apollo Client's persisted-query link and
+urql's persistedExchange speak.
+
+A client first sends only the SHA-256 of its document in
+`extensions.persistedQuery = {version: 1, sha256Hash}`. A document this process has seen from
+the same workspace runs as if it had been sent; an unknown one is answered with the error
+`PersistedQueryNotFound` (code `PERSISTED_QUERY_NOT_FOUND`), and the client sends the document
+once with its hash. A hash that is not the document's is refused, so no entry can map a hash
+to another document. Entries are per workspace: a hash only finds a document the same
+workspace sent. The store is bounded in entries and bytes (least recently used goes first); a
+miss costs one round trip, never a wrong answer.
+
+Hand-written rather than a library: Strawberry has no APQ, and the protocol is the five rules
+above over a dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from typing import Any
+
+MAX_ENTRIES = 10_000
+MAX_BYTES = 32 * 1024 * 1024  # of documents, in all
+MAX_DOCUMENT_BYTES = 256 * 1024  # a larger one runs but is not kept
+NOT_FOUND = "PersistedQueryNotFound"
+NOT_FOUND_CODE = "PERSISTED_QUERY_NOT_FOUND"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class PersistedQueryError(Exception):
+    """The request's persistedQuery cannot be used: `code` and a message for the client."""
+
+    def __init__(self, message: str, code: str = "INVALID_INPUT") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def requested_hash(extensions: Any) -> str | None:
+    """The sha256Hash a request names, checked; None when it names none."""
+    if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
+        return None
+    persisted = extensions["persistedQuery"]
+    if not isinstance(persisted, dict):
+        raise PersistedQueryError("extensions.persistedQuery must be an object such as {\"version\": 1, \"sha256Hash\": \"…\"}")
+    if persisted.get("version") != 1:
+        raise PersistedQueryError("extensions.persistedQuery.version: only version 1 is supported", "PERSISTED_QUERY_NOT_SUPPORTED")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be 64 lowercase hex digits (the SHA-256 of the document)")
+    return digest
+
+
+class PersistedQueries:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._documents: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._bytes = 0
+
+    def document(self, workspace_id: int, query: str | None, extensions: Any) -> str | None:
+        """The document to run: `query` itself (kept under its hash when the request names
+        one), or the kept document the hash names. Raises PersistedQueryError."""
+        digest = requested_hash(extensions)
+        if digest is None:
+            return query
+        key = (workspace_id, digest)
+        if query is None or query == "":
+            found = self._documents.get(key)
+            if found is None:
+                raise PersistedQueryError(NOT_FOUND, NOT_FOUND_CODE)
+            self._documents.move_to_end(key)
+            return found
+        if hashlib.sha256(query.encode()).hexdigest() != digest:
+            raise PersistedQueryError("extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
+        self._keep(key, query)
+        return query
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def _keep(self, key: tuple[int, str], query: str) -> None:
+        size = len(query.encode())
+        if size > MAX_DOCUMENT_BYTES or key in self._documents:
+            return
+        self._documents[key] = query
+        self._bytes += size
+        while len(self._documents) > self.max_entries or self._bytes > self.max_bytes:
+            _, dropped = self._documents.popitem(last=False)
+            self._bytes -= len(dropped.encode())

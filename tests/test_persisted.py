@@ -1,0 +1,90 @@
+"""Automatic persisted queries (contactql/persisted.py): Apollo's protocol as a client meets it
+over HTTP, by POST and GET; the store's bounds. Apollo Client's own link is driven in
+tests/test_clients.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from contactql.persisted import PersistedQueries, PersistedQueryError
+from tests.helpers import Api
+
+QUERY = "{ workspace { name } }"
+MUTATION = 'mutation { createList(name: "By hash") { list { name } } }'
+
+
+def persisted(document: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document.encode()).hexdigest()}}
+
+
+async def post(api: Api, body: dict[str, Any]) -> dict[str, Any]:
+    answer = await api.http.post("/graphql", json=body, headers={"Authorization": f"Bearer {api.key}"})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_an_unknown_hash_is_asked_for_once_then_runs_by_hash(api: Api) -> None:
+    missed = await post(api, {"extensions": persisted(QUERY)})
+    assert missed["errors"] == [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
+    assert not missed.get("data")
+    sent = await post(api, {"query": QUERY, "extensions": persisted(QUERY)})
+    assert sent["data"] == {"workspace": {"name": "default"}}
+    by_hash = await post(api, {"extensions": persisted(QUERY)})
+    assert by_hash["data"] == {"workspace": {"name": "default"}}
+    assert by_hash["extensions"]["cost"]["requestedQueryCost"] == 1  # costed and charged as any request
+    by_get = await api.http.get("/graphql", params={"extensions": json.dumps(persisted(QUERY))}, headers={"Authorization": f"Bearer {api.key}"})
+    assert by_get.status_code == 200 and by_get.json()["data"] == {"workspace": {"name": "default"}}
+
+
+async def test_a_persisted_mutation_still_needs_post_and_its_scope(api: Api, reader: Api) -> None:
+    assert (await post(api, {"query": MUTATION, "extensions": persisted(MUTATION)}))["data"]["createList"]["list"]["name"] == "By hash"
+    by_get = await api.http.get("/graphql", params={"extensions": json.dumps(persisted(MUTATION))}, headers={"Authorization": f"Bearer {api.key}"})
+    assert by_get.status_code == 405
+    await post(reader, {"query": MUTATION, "extensions": persisted(MUTATION)})  # the reader's workspace keeps it too
+    refused = await post(reader, {"extensions": persisted(MUTATION)})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_hash_finds_only_what_the_same_workspace_sent(api: Api, other_workspace: Api) -> None:
+    await post(api, {"query": QUERY, "extensions": persisted(QUERY)})
+    assert (await post(other_workspace, {"extensions": persisted(QUERY)}))["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("extensions", "code", "says"),
+    [
+        (persisted("{ contacts { totalCount } }"), "INVALID_INPUT", "is not the SHA-256 of the query"),
+        ({"persistedQuery": "abc"}, "INVALID_INPUT", "must be an object"),
+        ({"persistedQuery": {"version": 2, "sha256Hash": "0" * 64}}, "PERSISTED_QUERY_NOT_SUPPORTED", "only version 1"),
+        ({"persistedQuery": {"version": 1, "sha256Hash": "A" * 64}}, "INVALID_INPUT", "64 lowercase hex digits"),
+        ({"persistedQuery": {"version": 1, "sha256Hash": 5}}, "INVALID_INPUT", "64 lowercase hex digits"),
+        ({"persistedQuery": {"version": 1}}, "INVALID_INPUT", "64 lowercase hex digits"),
+    ],
+)
+async def test_a_persisted_query_that_cannot_be_used_is_refused_naming_why(api: Api, extensions: Any, code: str, says: str) -> None:
+    answer = await post(api, {"query": QUERY, "extensions": extensions})
+    assert answer["errors"][0]["extensions"]["code"] == code and says in answer["errors"][0]["message"]
+    assert (await post(api, {"extensions": persisted(QUERY)}))["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"  # nothing kept
+
+
+def test_the_store_keeps_the_most_recently_used_within_its_bounds() -> None:
+    store = PersistedQueries(max_entries=3, max_bytes=10_000)
+    documents = [f"{{ q{i}: workspace {{ name }} }}" for i in range(5)]
+    for document in documents[:3]:
+        store.document(1, document, persisted(document))
+    store.document(1, None, persisted(documents[0]))  # used: the oldest is now q1
+    store.document(1, documents[3], persisted(documents[3]))
+    assert len(store) == 3
+    with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
+        store.document(1, None, persisted(documents[1]))
+    assert store.document(1, None, persisted(documents[0])) == documents[0]
+    # Bytes bound too: one large document pushes the others out.
+    small = PersistedQueries(max_entries=100, max_bytes=200)
+    big = "{ workspace { name } }" + " " * 160
+    for document in (*documents[:2], big):
+        small.document(1, document, persisted(document))
+    assert len(small) == 1 and small.document(1, None, persisted(big)) == big
