@@ -45,6 +45,7 @@ from contactql.context import Context, Loaders, Services
 from contactql.downloads import ExportDownload
 from contactql.health import Readiness, healthz
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
+from contactql.metrics import MetricsEndpoint, RequestMetrics
 from contactql.observe import RequestIds
 from contactql.persisted import PersistedQueries, PersistedQueryError
 from contactql.refusals import (
@@ -330,7 +331,7 @@ async def home(request: Request) -> Response:
     """`GET /`: a browser goes to GraphiQL; anything else is told where things are."""
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse("/graphql", status_code=307)
-    return JSONResponse({"graphql": "/graphql", "health": "/healthz", "ready": "/readyz", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
+    return JSONResponse({"graphql": "/graphql", "health": "/healthz", "ready": "/readyz", "metrics": "/metrics", "message": "ContactQL: send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL"})
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
@@ -383,6 +384,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.readyz, methods=["GET"]),
+        Route("/metrics", MetricsEndpoint(db, settings.metrics_token).serve, methods=["GET"]),
         Route("/graphql", compressed(graphql)),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
         Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
@@ -401,8 +403,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             max_age=600,
         )
         middleware.insert(0, cors)
-    # Outermost of all: preflights and refusals are named too, and CORS exposes the name.
-    middleware.insert(0, Middleware(RequestIds))
+    # Outermost of all: preflights and refusals are named and counted too, and CORS exposes the name.
+    middleware[:0] = [Middleware(RequestIds), Middleware(RequestMetrics)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={StarletteHTTPException: http_refusal})
     app.state.services = services
     app.state.batch_worker = worker

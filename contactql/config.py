@@ -84,6 +84,14 @@ class Settings(BaseModel):
         json_schema_extra=_env("CONTACTQL_INTROSPECTION", "as `CONTACTQL_GRAPHIQL`"),
     )
     log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object per log line (time, level, logger, message, request_id), for a log collector")
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="turns on `GET /metrics` (Prometheus) for scrapers that send `Authorization: Bearer` this token; an operator's secret, at least 16 characters",
+        json_schema_extra=_env("CONTACTQL_METRICS_TOKEN", "none (metrics off)"),
+    )
     allow_private_webhooks: bool = Field(
         False, description="allow `http` and private or loopback addresses for webhook and import URLs (local development)"
     )

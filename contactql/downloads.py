@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from contactql.auth import KeyCache
 from contactql.limits import TokenBuckets
+from contactql.metrics import RATE_LIMITED
 from contactql.refusals import refusal, unauthenticated
 from contactql.store.db.database import Database
 from contactql.store.workspace import exports
@@ -44,6 +45,7 @@ class ExportDownload:
             return refusal(409, f"the export is {row.status.value}: {why}", code="NOT_READY")
         wait, _ = self.buckets.take(principal.key_id, max(1, row.size // BYTES_PER_COST))
         if wait > 0:
+            RATE_LIMITED.labels("download").inc()
             response = refusal(429, f"rate limit exceeded: this download costs {max(1, row.size // BYTES_PER_COST)}; retry in {math.ceil(wait)} s", code="RATE_LIMITED")
             response.headers["Retry-After"] = str(math.ceil(wait))
             return response

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from contactql.context import ApiError
+from contactql.metrics import RATE_LIMITED
 from contactql.schema.cost import estimate, oversized_filter
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
@@ -172,6 +173,7 @@ class RateLimit(SchemaExtension):
         _advertise(caller.response, buckets, self._left)
         if wait > 0:
             seconds = math.ceil(wait)
+            RATE_LIMITED.labels("http" if caller.response is not None else "websocket").inc()
             if caller.response is not None:  # the HTTP answer: 429 with Retry-After
                 caller.response.status_code = 429
                 caller.response.headers["Retry-After"] = str(seconds)

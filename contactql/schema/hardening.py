@@ -215,10 +215,12 @@ def with_code(error: GraphQLError) -> GraphQLError:
 
 def extensions(*, introspection: bool) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     from contactql.limits import RateLimit
+    from contactql.metrics import OperationMetrics
 
     # Order matters: DocumentLimits adds its rule before ValidationCache validates; NoNulText and
-    # RateLimit look at the validated document (see their on_validate).
-    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, RateLimit]
+    # RateLimit look at the validated document (see their on_validate). OperationMetrics, first,
+    # is the last out: it counts the outcome as the client gets it, errors masked and coded.
+    chosen: list[Any] = [OperationMetrics, ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, RateLimit]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 

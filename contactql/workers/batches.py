@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
 from contactql.config import Settings
+from contactql.metrics import BATCH_ITEMS
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database, is_passing
 from contactql.supervise import Loop, supervised
@@ -141,7 +142,9 @@ class BatchWorker(Loop):
     async def _apply(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
         """Apply `chunk`, or, when it fails, its halves one after the other (see the module doc)."""
         try:
-            return await self._write_chunk(batch, start, chunk)
+            applied = await self._write_chunk(batch, start, chunk)
+            BATCH_ITEMS.inc(len(chunk))
+            return applied
         except batches.LeaseLost:
             raise
         except Exception as error:
@@ -153,7 +156,7 @@ class BatchWorker(Loop):
                 raise  # the database is the problem, not the item: resumed here later
             incident = uuid.uuid4().hex[:12]
             log.error("batch %s: item %d failed unexpectedly (incident %s)", batch.id, start, incident, exc_info=error)
-            return await self._db.write(
+            failed = await self._db.write(
                 batches.fail_items,
                 batch_id=batch.id,
                 owner=self._owner,
@@ -162,6 +165,8 @@ class BatchWorker(Loop):
                 incident=incident,
                 lease_seconds=self._settings.lease_seconds,
             )
+            BATCH_ITEMS.inc(len(chunk))
+            return failed
 
     async def _write_chunk(self, batch: batches.BatchRow, start: int, chunk: list[dict[str, Any]]) -> batches.BatchRow:
         # Only the last chunk waits for the disk (Database.write_redoable): the items were stored

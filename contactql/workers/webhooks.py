@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from contactql import outbound
 from contactql.config import Settings
+from contactql.metrics import WEBHOOK_ATTEMPTS
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.db.database import Database
@@ -110,6 +111,7 @@ class WebhookSender(Loop):
             delays=self._settings.webhook_retry_delays,
             now=self._clock(),
         )
+        WEBHOOK_ATTEMPTS.labels("delivered" if error is None else "failed").inc()
         if error is None:
             log.info("webhook %s to %s: delivered (attempt %d)", delivery.id, delivery.url, attempts)
         else:

@@ -26,6 +26,7 @@ DOCUMENTED = {
     ),
     "cors_expose_headers": ("Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy"),
     "log_format": "text",
+    "metrics_token": None,
     "key_cache_seconds": 5.0,
     "workers": True,
     "lease_seconds": 30.0,

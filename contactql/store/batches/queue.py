@@ -382,3 +382,12 @@ def report(conn: sa.Connection, batch: BatchRow) -> dict[str, Any]:
     body.update({name: {"count": getattr(batch, name), "contactIds": [str(i) for i in found]} for name, found in ids.items()})
     body["failed"] = {"count": batch.failed, "indexes": failed}
     return body
+
+
+def queue_stats(conn: sa.Connection) -> tuple[int, dt.datetime | None]:
+    """Batches waiting or under way, in every workspace, and when the oldest was accepted: the
+    operator's view (/metrics), never a workspace's."""
+    depth, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(b.created_at)).where(b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)))
+    ).one()
+    return int(depth), oldest
