@@ -84,6 +84,12 @@ class Settings(BaseModel):
         json_schema_extra=_env("CONTACTQL_INTROSPECTION", "as `CONTACTQL_GRAPHIQL`"),
     )
     log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object per log line (time, level, logger, message, request_id), for a log collector")
+    trusted_documents: str | None = Field(
+        None,
+        max_length=4096,
+        description="a `persisted-documents.json` (GraphQL Code Generator's client preset): then keys that are not admin run only those documents",
+        json_schema_extra=_env("CONTACTQL_TRUSTED_DOCUMENTS", "none (any document)"),
+    )
     metrics_token: str | None = Field(
         None,
         min_length=16,

@@ -21,6 +21,7 @@ from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
 from contactql.observe import REQUEST_ID, new_request_id
+from contactql.persisted import TrustedDocuments
 from contactql.runtime import Helper
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
@@ -60,6 +61,7 @@ class Services:
     wake_batches: Callable[[], None]
     export_progress: ProgressHub[ExportRow] = dataclasses.field(default_factory=ProgressHub)
     wake_exports: Callable[[], None] = lambda: None
+    trusted: TrustedDocuments | None = None  # CONTACTQL_TRUSTED_DOCUMENTS (persisted.py)
 
 
 class Loaders:

@@ -29,7 +29,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
 from contactql.refusals import refusal
 from contactql.store.batches.queue import queue_stats
@@ -84,19 +83,14 @@ class RequestMetrics:
             HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
 
 
-class OperationMetrics(SchemaExtension):
-    """Counts and times each GraphQL operation, over HTTP and WebSocket alike."""
-
-    def on_operation(self) -> Any:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        kind = context.operation_type.value if context.operation_type is not None else "unknown"
-        field = _first_field(context)
-        errors = context.pre_execution_errors or (context.result.errors if context.result else None) or []
-        outcome = "ok" if not errors else str((errors[0].extensions or {}).get("code", "ERROR"))
-        OPERATIONS.labels(kind, field, outcome).inc()
-        OPERATION_SECONDS.labels(kind).observe(time.perf_counter() - started)
+def record_operation(context: Any, seconds: float) -> None:
+    """Count and time one GraphQL operation, over HTTP or WebSocket, once its errors are masked
+    and coded (schema/hardening.ErrorMasking calls this as the operation ends)."""
+    kind = context.operation_type.value if context.operation_type is not None else "unknown"
+    errors = context.pre_execution_errors or (context.result.errors if context.result else None) or []
+    outcome = "ok" if not errors else str((errors[0].extensions or {}).get("code", "ERROR"))
+    OPERATIONS.labels(kind, _first_field(context), outcome).inc()
+    OPERATION_SECONDS.labels(kind).observe(seconds)
 
 
 def _first_field(context: Any) -> str:

@@ -12,9 +12,9 @@ collector; `text`, the default, is for people. uvicorn's own lines go the same w
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
-import uuid
 from contextvars import ContextVar
 from typing import Literal
 
@@ -31,7 +31,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("contactql_request_id", default=
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as uuid4().hex, without building a UUID on every request
 
 
 class RequestIds:

@@ -24,6 +24,7 @@ from typing import Any
 MAX_ENTRIES = 10_000
 MAX_BYTES = 32 * 1024 * 1024  # of documents, in all
 MAX_DOCUMENT_BYTES = 256 * 1024  # a larger one runs but is not kept
+DOCUMENT_ID = "documentId"  # GraphQL over HTTP's persisted documents: the body's documentId, kept in extensions
 NOT_FOUND = "PersistedQueryNotFound"
 NOT_FOUND_CODE = "PERSISTED_QUERY_NOT_FOUND"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -35,6 +36,15 @@ class PersistedQueryError(Exception):
     def __init__(self, message: str, code: str = "INVALID_INPUT") -> None:
         super().__init__(message)
         self.code = code
+
+
+def with_document_id(data: dict[str, Any]) -> dict[str, Any]:
+    """A request's `documentId` (GraphQL over HTTP's persisted documents, as GraphQL Code
+    Generator's client sends it) moved into its extensions, which Strawberry hands on."""
+    if DOCUMENT_ID not in data:
+        return data
+    extensions = data.get("extensions")
+    return {**data, "extensions": {**(extensions if isinstance(extensions, dict) else {}), DOCUMENT_ID: data[DOCUMENT_ID]}}
 
 
 def requested_hash(extensions: Any) -> str | None:
@@ -89,3 +99,59 @@ class PersistedQueries:
         while len(self._documents) > self.max_entries or self._bytes > self.max_bytes:
             _, dropped = self._documents.popitem(last=False)
             self._bytes -= len(dropped.encode())
+
+
+class TrustedDocuments:
+    """The operations a frontend was built with (`CONTACTQL_TRUSTED_DOCUMENTS`): the manifest
+    GraphQL Code Generator's client preset writes with `persistedDocuments: true`
+    (`persisted-documents.json`, `{"<hash>": "<document>"}`, whatever its hash algorithm).
+
+    With it, a key that is not admin runs only these documents: by `documentId` (the manifest's
+    key, as the client preset sends it), by Apollo's `extensions.persistedQuery.sha256Hash`, or
+    sent in full, text for text. Admin keys run anything (GraphiQL, scripts).
+    """
+
+    def __init__(self, documents: dict[str, str], source: str) -> None:
+        self.source = source
+        self.by_id = documents
+        self.by_sha256 = {hashlib.sha256(text.encode()).hexdigest(): text for text in documents.values()}
+
+    @classmethod
+    def load(cls, path: str) -> TrustedDocuments:
+        """Read a manifest; ValueError says what is wrong with it, in one line."""
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as file:
+                manifest = json.load(file)
+        except OSError as error:
+            raise ValueError(f"cannot read {path}: {error.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not JSON: {error}") from None
+        if not isinstance(manifest, dict) or not manifest:
+            raise ValueError(f'{path} must be a JSON object of hash → document, as GraphQL Code Generator writes it ({{"<hash>": "query … {{ … }}"}})')
+        for key, text in manifest.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}: the entry {key[:80]!r} is not a document")
+        return cls(manifest, path)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def document(self, document_id: Any, query: str | None, extensions: Any) -> str | None:
+        """The trusted document a request names by `documentId` or sha256Hash, or `query` as
+        sent (checked later, for the key). Raises PersistedQueryError for an unknown id."""
+        if document_id is not None:
+            if not isinstance(document_id, str) or document_id not in self.by_id:
+                raise PersistedQueryError("documentId: no trusted document has this id (CONTACTQL_TRUSTED_DOCUMENTS)", NOT_FOUND_CODE)
+            return self.by_id[document_id]
+        digest = requested_hash(extensions)
+        if digest is not None and not query:
+            found = self.by_sha256.get(digest)
+            if found is None:
+                raise PersistedQueryError(NOT_FOUND, NOT_FOUND_CODE)
+            return found
+        return query
+
+    def trusts(self, query: str) -> bool:
+        return hashlib.sha256(query.encode()).hexdigest() in self.by_sha256

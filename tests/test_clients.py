@@ -9,9 +9,13 @@ A missing tool fails the test: nothing here is skipped.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import gql
 import pytest
@@ -33,12 +37,12 @@ LINT_RULES = (
 )  # fmt: skip
 
 
-def node(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def node(*args: str, timeout: float = 120, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     assert (ROOT / "node_modules").is_dir(), "the npm clients are missing: run `npm ci` (scripts/test does)"
     # Output to a file, not a pipe: Node writes pipes asynchronously and a tool that calls
     # process.exit() (httpyac does) loses what is past the first 64 KiB.
     with tempfile.TemporaryFile("w+") as out:
-        done = subprocess.run(args, cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False)
+        done = subprocess.run(args, cwd=cwd, stdout=out, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False, env={**os.environ, **(env or {})})
         out.seek(0)
         return subprocess.CompletedProcess(args, done.returncode, out.read(), done.stderr)
 
@@ -168,3 +172,26 @@ async def test_python_gql_fetches_the_schema_and_checks_documents_before_sending
             with pytest.raises(TransportQueryError) as refused:
                 await session.execute(gql.gql("{ contacts(first: 5000) { totalCount } }"))
             assert refused.value.errors and refused.value.errors[0]["extensions"]["code"] in {"INVALID_INPUT", "COST_LIMIT"}
+
+
+def test_codegen_types_a_program_that_a_trusted_documents_server_runs(database_url: str, tmp_path: Path) -> None:
+    """examples/trusted-documents as its README walks it: GraphQL Code Generator's client preset
+    on schema.graphql, `tsc --strict`, then the program against a server that trusts only its
+    manifest, with a key that is not admin."""
+    example = tmp_path / "example"
+    shutil.copytree(ROOT / "examples" / "trusted-documents", example, ignore=shutil.ignore_patterns("node_modules", "dist", "gql"))
+    (example / "node_modules").symlink_to(ROOT / "node_modules")
+    generated = node(str(BIN / "graphql-codegen"), "--config", "codegen.ts", cwd=example, env={"CONTACTQL_SCHEMA": str(ROOT / "schema.graphql")})
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    manifest = json.loads((example / "src" / "gql" / "persisted-documents.json").read_text())
+    assert len(manifest) == 2
+    compiled = node(str(BIN / "tsc"), "-p", "tsconfig.json", cwd=example)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr  # strict, and the types fit
+    with serve(database_url, env={"CONTACTQL_TRUSTED_DOCUMENTS": str(example / "src" / "gql" / "persisted-documents.json")}) as (base, _, _):
+        command = [sys.executable, "-m", "contactql.cli", "keys", "create", "--scope", "write", "--database", database_url]
+        writer = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        ran = node("node", "dist/app.js", f"{base}/graphql", writer, cwd=example)
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert report["outcome"] == "CREATED" and report["total"] == 1 and report["refused"] == "FORBIDDEN"
+    assert report["createdAt"].endswith("+00:00")

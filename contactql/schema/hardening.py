@@ -10,6 +10,7 @@ is one class, because `ValidationCache` keys its cache on the rule classes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,6 +39,8 @@ from strawberry.extensions import (
 )
 
 from contactql.context import ApiError
+from contactql.metrics import record_operation
+from contactql.store.model import Scope
 
 log = logging.getLogger("contactql.errors")
 
@@ -128,6 +131,22 @@ class NoNulText(SchemaExtension):
         yield
 
 
+class TrustedOnly(SchemaExtension):
+    """`CONTACTQL_TRUSTED_DOCUMENTS`: a key that is not admin runs only the manifest's documents
+    (persisted.TrustedDocuments), over HTTP and WebSocket alike. A request that named a trusted
+    document by id or hash carries its exact text here, so the text is what is checked."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        caller = context.context
+        trusted = getattr(getattr(caller, "services", None), "trusted", None)
+        if trusted is not None and not context.pre_execution_errors and caller.principal.scope is not Scope.ADMIN and not trusted.trusts(context.query or ""):
+            context.pre_execution_errors = [
+                ApiError("this server runs only its trusted documents for keys that are not admin (CONTACTQL_TRUSTED_DOCUMENTS): send one by its documentId", "FORBIDDEN")
+            ]
+        yield
+
+
 def _nul_in_variables(variables: dict[str, Any] | None) -> str | None:
     if not variables or not _has_nul(variables):
         return None
@@ -186,6 +205,14 @@ class ErrorMasking(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=should_mask)
 
+    def on_operation(self) -> Iterator[None]:
+        # The operation is counted here (metrics.py) rather than by an extension of its own:
+        # each Strawberry extension costs ~35 µs a request (benchmarks/ab_serve.py), and this
+        # one wraps the whole operation already. After the masking: the outcome has its code.
+        started = time.perf_counter()
+        yield from super().on_operation()
+        record_operation(self.execution_context, time.perf_counter() - started)
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "-")
         original = error.original_error
@@ -213,14 +240,13 @@ def with_code(error: GraphQLError) -> GraphQLError:
     return error
 
 
-def extensions(*, introspection: bool) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+def extensions(*, introspection: bool, trusted: bool = False) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     from contactql.limits import RateLimit
-    from contactql.metrics import OperationMetrics
 
-    # Order matters: DocumentLimits adds its rule before ValidationCache validates; NoNulText and
-    # RateLimit look at the validated document (see their on_validate). OperationMetrics, first,
-    # is the last out: it counts the outcome as the client gets it, errors masked and coded.
-    chosen: list[Any] = [OperationMetrics, ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, RateLimit]
+    # Order matters: DocumentLimits adds its rule before ValidationCache validates; NoNulText,
+    # TrustedOnly and RateLimit look at the validated document (see their on_validate).
+    # TrustedOnly only where trusted documents are configured: an extension costs every request.
+    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, *([TrustedOnly] if trusted else []), RateLimit]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 

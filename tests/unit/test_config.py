@@ -27,6 +27,7 @@ DOCUMENTED = {
     "cors_expose_headers": ("Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy"),
     "log_format": "text",
     "metrics_token": None,
+    "trusted_documents": None,
     "key_cache_seconds": 5.0,
     "workers": True,
     "lease_seconds": 30.0,
