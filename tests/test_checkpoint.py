@@ -85,8 +85,11 @@ async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.Monke
             await write()
         assert _wal_generation(wal) != generation, "the WAL did not start over"
         sizes.append(await asyncio.to_thread(os.path.getsize, wal))
-    # Grown by a round each time, the last size would be about eight times the first.
-    assert sizes[-1] < 2 * sizes[0], sizes
+    # The file keeps the size of the largest round so far: it grows only when a round is larger
+    # than every one before it (how large a round is depends on when the copy ran). Had the WAL
+    # kept its frames, it would have grown after every one of the seven rounds.
+    grew = sum(later > earlier for earlier, later in zip(sizes, sizes[1:]))
+    assert grew <= 3, sizes
     assert (await api.gql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == written
 
 
