@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -32,9 +34,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -124,7 +127,9 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(introspection=settings.schema_is_shown, trusted=settings.trusted_documents is not None),
             graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
             allow_queries_via_get=True,  # GraphQL over HTTP; urql's default for queries
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # WebSocket, and over HTTP Apollo's multipart subscriptions and graphql-sse's
+            # distinct connections, for clients and proxies where a WebSocket cannot go.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
             multipart_uploads_enabled=True,
             # Browsers send no CORS preflight for a WebSocket: the handshake's Origin is
             # checked against the same list as HTTP's CORS (same-origin pages always pass).
@@ -212,18 +217,13 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: Any,
     ) -> ExecutionResult:
         # As Strawberry's, but for the operations allowed: queries and mutations by POST, queries
-        # only by GET (GraphQL over HTTP: a GET must not change anything); no subscription over
-        # HTTP (Strawberry would run one by POST and fail).
+        # only by GET (GraphQL over HTTP: a GET must not change anything); a subscription only
+        # as a stream (execute_operation), never as one JSON answer.
         allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else {StrawberryOperation.QUERY}
-        trusted = self.services.trusted
         try:
-            if trusted is not None:
-                query = trusted.document((request_data.extensions or {}).get(DOCUMENT_ID), request_data.query, request_data.extensions)
-            else:
-                query = self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
+            query = self._document(context, request_data)
         except PersistedQueryError as error:
-            # Apollo's clients look for the message or the code, and send the document then.
-            return ExecutionResult(data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})])
+            return _refused(error)
         try:
             return await self.schema.execute(
                 query,
@@ -240,6 +240,67 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, error.as_http_error_reason() + " (name it with operationName)") from None
         except MissingQueryError:
             raise HTTPException(400, f"the request has no query: {SEND_JSON}") from None
+
+    async def execute_operation(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: None,
+        sub_response: Any,
+    ) -> Any:
+        # A subscription over HTTP (multipart, Apollo's; or graphql-sse) streams from here, past
+        # execute_single: its document, named by hash or id, is resolved here as there.
+        if isinstance(request_data, GraphQLRequestData) and self._get_stream_transport(request_data.protocol):
+            try:
+                request_data = dataclasses.replace(request_data, query=self._document(context, request_data))
+            except PersistedQueryError as error:
+                return _refused(error)
+        return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
+
+    def _document(self, context: Context, request_data: GraphQLRequestData) -> str | None:
+        """The document a request runs: sent, or named by a trusted id or a persisted hash."""
+        trusted = self.services.trusted
+        if trusted is not None:
+            return trusted.document((request_data.extensions or {}).get(DOCUMENT_ID), request_data.query, request_data.extensions)
+        return self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
+
+    async def create_streaming_response(self, request: Any, stream: Callable[[], AsyncIterator[str]], sub_response: Any, headers: Mapping[str, str]) -> Response:
+        # The key of a long stream is checked again as on a WebSocket: once
+        # CONTACTQL_KEY_CACHE_SECONDS have passed, a revoked key's stream ends at its next chunk
+        # (heartbeats come every 5 s, multipart, or 15 s, SSE) with a FORBIDDEN error.
+        header = request.headers.get("authorization")
+        key_id = request.scope[PRINCIPAL].key_id
+        interval = max(1.0, self.keys.ttl)
+        transport = self._get_stream_transport_from_headers(request.headers)
+
+        async def revoked() -> bool:
+            try:
+                principal = await self.keys.principal(header, fresh=True)
+            except Exception:  # a database hiccup must not end a valid stream; try again later
+                log.warning("re-checking a stream's key failed", exc_info=True)
+                return False
+            return principal is None or principal.key_id != key_id
+
+        async def watched() -> AsyncIterator[str]:
+            source = stream()
+            checked = time.monotonic()
+            try:
+                async for chunk in source:
+                    yield chunk
+                    if time.monotonic() - checked < interval:
+                        continue
+                    if await revoked():
+                        if transport is not None:
+                            yield _revoked_chunk(transport, self.encode_json_string)
+                            yield transport.encode_complete()
+                        return
+                    checked = time.monotonic()
+            finally:
+                await source.aclose()  # type: ignore[attr-defined]
+
+        return await super().create_streaming_response(request, watched, sub_response, headers)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get(PRINCIPAL, NOBODY)
@@ -292,6 +353,19 @@ def _only_imports(query: object, operation_name: object) -> bool:
     )
 
 
+def _revoked_chunk(transport: HTTPStreamTransport, encode: Callable[[object], str]) -> str:
+    errors = [{"message": "the API key was revoked", "extensions": {"code": "FORBIDDEN"}}]
+    if isinstance(transport, MultipartSubscriptionTransport):
+        # Apollo's transport-level error: a payload of null beside the errors ends the subscription.
+        return transport.encode_multipart_data({"payload": None, "errors": errors}, encode)
+    return transport.encode_next({"errors": errors}, encode)  # type: ignore[typeddict-item]
+
+
+def _refused(error: PersistedQueryError) -> ExecutionResult:
+    # Apollo's clients look for the message or the code, and send the document then.
+    return ExecutionResult(data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})])
+
+
 class Compressed:
     """Answers over 1 KiB gzip-compressed for clients that accept it (smaller ones cost more to
     compress than they save): GraphQL answers and GraphiQL's files. Not export downloads, which
@@ -302,7 +376,9 @@ class Compressed:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
+        # Not a subscription's multipart stream (SSE Starlette leaves alone already): each part
+        # must reach the client as it is sent.
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL, exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         accepts = scope["type"] == "http" and any(name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"])

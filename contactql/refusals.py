@@ -75,7 +75,7 @@ def instead(error: HTTPException) -> tuple[int, str]:
 
 def wrong_transport(operation: StrawberryOperation, method: str) -> str:
     if operation is StrawberryOperation.SUBSCRIPTION:
-        return "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"
+        return "subscriptions run over WebSocket (graphql-transport-ws, the key in connection_init) or over HTTP as a stream: send Accept: multipart/mixed;subscriptionSpec=1.0 or Accept: text/event-stream"
     return f"GraphQL {operation.value} operations are not accepted by {method}: {SEND_JSON}"
 
 

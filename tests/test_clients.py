@@ -99,6 +99,19 @@ def test_apollo_client_in_its_default_configuration_normalises_pages_subscribes_
     assert report["persistedBodies"] == [{"query": False, "hash": digest}, {"query": True, "hash": digest}, {"query": False, "hash": digest}]
 
 
+def test_apollo_clients_http_link_alone_subscribes_over_multipart(database_url: str) -> None:
+    """No WebSocket link at all, as where a proxy or a serverless host cannot carry one: Apollo
+    sends the subscription by POST with its multipart Accept header and reads the parts."""
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        result = node("node", "tests/clients/apollo-http-subscription.mjs", f"{base}/graphql", key)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["errors"] is None and report["pushed"]["type"] in {"CREATED", "UPDATED"}
+    assert report["pushed"]["contact"]["email"] == "multipart@example.com" and report["pushed"]["contact"]["firstName"].startswith("Ada ")
+    assert "Contact:1" in report["cacheKeys"]  # the pushed contact normalised into the cache
+
+
 def test_a_graphql_ws_client_follows_a_batch_to_completion(database_url: str) -> None:
     with held_batch(database_url, 1000) as (base, key, batch_id, release), tempfile.TemporaryFile("w+") as out:
         client = subprocess.Popen(["node", "tests/clients/progress.mjs", base, key, batch_id], cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True)

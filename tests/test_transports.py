@@ -146,7 +146,7 @@ JSON_HINT = 'send POST /graphql with Content-Type: application/json and a body s
         ("POST", "{ workspace { name } }", "application/graphql", 415,
          f"unsupported Content-Type: {JSON_HINT} (multipart/form-data for importContacts uploads)"),
         ("POST", '{"query": "subscription { batchProgress(id: \\"x\\") { id } }"}', "application/json", 400,
-         "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"),
+         "subscriptions run over WebSocket (graphql-transport-ws, the key in connection_init) or over HTTP as a stream: send Accept: multipart/mixed;subscriptionSpec=1.0 or Accept: text/event-stream"),
         ("POST", '{"variables": {}}', "application/json", 400, f"the request has no query: {JSON_HINT}"),
         ("PUT", '{"query": "{ workspace { name } }"}', "application/json", 405, f"this method is not accepted: {JSON_HINT}"),
     ],
@@ -189,7 +189,7 @@ async def test_queries_run_by_get_as_graphql_over_http_says(api: Api) -> None:
     [
         ({"query": 'mutation { createList(name: "x") { list { id } } }'}, 405, f"GraphQL mutation operations are not accepted by GET: {JSON_HINT}"),
         ({"query": 'subscription { batchProgress(id: "x") { id } }'}, 405,
-         "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, with the key in connection_init, not over HTTP"),
+         "subscriptions run over WebSocket (graphql-transport-ws, the key in connection_init) or over HTTP as a stream: send Accept: multipart/mixed;subscriptionSpec=1.0 or Accept: text/event-stream"),
         ({"query": "{ workspace { name } }", "variables": "{"}, 400, f"the variables parameter is not valid JSON: {GET_HINT}"),
         ({"query": "{ workspace { name } }", "variables": "[1]"}, 400, f"the variables parameter must be a JSON object: {GET_HINT}"),
         ({"query": "{ workspace { name } }", "extensions": "7"}, 400, f"the extensions parameter must be a JSON object: {GET_HINT}"),
