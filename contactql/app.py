@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -68,7 +69,7 @@ from contactql.refusals import (
     wrong_transport,
 )
 from contactql.runtime import Helper
-from contactql.schema.hardening import with_code
+from contactql.schema.hardening import MAX_TOKENS, with_code
 from contactql.schema.root import build_schema
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
@@ -254,9 +255,17 @@ class GraphQLView(GraphQL[Context, None]):
         # execute_single: its document, named by hash or id, is resolved here as there.
         if isinstance(request_data, GraphQLRequestData) and self._get_stream_transport(request_data.protocol):
             try:
-                request_data = dataclasses.replace(request_data, query=self._document(context, request_data))
+                query = self._document(context, request_data)
             except PersistedQueryError as error:
                 return _refused(error)
+            # Strawberry streams whatever comes with a stream type anywhere in Accept, and urql
+            # and graphql-http list text/event-stream and multipart/mixed after JSON on every
+            # request: only a subscription streams when the client takes JSON too.
+            name = request_data.operation_name
+            streams = not _accepts_json(request.headers.get("accept", "")) or (
+                isinstance(query, str) and _is_subscription(query, name if isinstance(name, str) else None)
+            )
+            request_data = dataclasses.replace(request_data, query=query, protocol=request_data.protocol if streams else "http")
         return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
 
     def _document(self, context: Context, request_data: GraphQLRequestData) -> str | None:
@@ -337,6 +346,24 @@ class GraphQLView(GraphQL[Context, None]):
 def _is_request_error(result: ExecutionResult) -> bool:
     """Errors raised before execution began carry no path; field errors always do."""
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
+
+
+_JSON_TYPES = {"application/json", "application/graphql-response+json", "application/*", "*/*"}
+
+
+def _accepts_json(accept: str) -> bool:
+    return any(part.split(";", 1)[0].strip().lower() in _JSON_TYPES for part in accept.split(","))
+
+
+@functools.lru_cache(maxsize=256)
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    # Parsed with the schema's token limit; anything that does not parse takes the plain path,
+    # where the schema refuses it as usual. Cached: urql asks this of every request it sends.
+    try:
+        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 def _only_imports(query: object, operation_name: object) -> bool:

@@ -74,6 +74,10 @@ def test_urql_in_its_default_configuration_queries_by_get_and_caches(database_ur
     # graphcache, default configuration: the contact is one record by __typename and id.
     assert report["normalisedBefore"]["firstName"] == "Grace" and report["normalisedAfter"]["firstName"] == "Linus"
     assert report["requestsForNormalised"] == 0
+    # persistedExchange as its README sets it up: the hash alone (by GET, within the URL
+    # limit), the document once when ContactQL asked for it, then the hash alone is answered.
+    assert report["persistedFirst"] == report["persistedAgain"] == {"__typename": "Contact", **report["normalisedAfter"]}
+    assert report["persistedRequests"] == [{"method": "GET", "document": d, "hash": True} for d in (False, True, False)]
     assert "warn" not in result.stderr.lower(), result.stderr
 
 

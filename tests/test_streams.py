@@ -162,3 +162,21 @@ async def test_a_revoked_keys_stream_ends_with_forbidden(database_url: str, acce
     errors = json.loads(seen[-2][1])["errors"] if accept == SSE else seen[-2].get("errors", seen)
     assert errors == [{"message": "the API key was revoked", "extensions": {"code": "FORBIDDEN"}}], seen
     assert after.status_code == 401
+
+
+URQL_ACCEPT = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed"
+
+
+async def test_a_client_that_takes_json_and_streams_gets_json_for_a_query_and_a_stream_for_a_subscription(database_url: str) -> None:
+    """urql (and graphql-http) send this Accept on every request: a query or a mutation is
+    answered as JSON, as before streams existed; only a subscription streams."""
+    with serve(database_url) as (base, key, _):
+        assert key is not None
+        async with client(base, key, URQL_ACCEPT) as http:
+            query = await http.get("/graphql", params={"query": "{ workspace { name } }"})
+            mutation = await http.post("/graphql", json={"query": 'mutation { createList(name: "urql") { list { name } } }'})
+            async with http.stream("POST", "/graphql", json={"query": "subscription { contactsChanged { type } }"}) as response:
+                streamed = response.headers["content-type"]
+    assert query.headers["content-type"].startswith("application/graphql-response+json") and query.json()["data"] == {"workspace": {"name": "default"}}
+    assert mutation.json()["data"] == {"createList": {"list": {"name": "urql"}}}
+    assert streamed.startswith(SSE)

@@ -4,6 +4,7 @@
 //   node tests/clients/urql.mjs URL KEY   → one JSON object on stdout
 import { Client, cacheExchange, fetchExchange, gql } from "@urql/core";
 import { cacheExchange as graphcache } from "@urql/exchange-graphcache";
+import { persistedExchange } from "@urql/exchange-persisted";
 
 const [url, key] = process.argv.slice(2);
 const requests = [];
@@ -67,5 +68,23 @@ const sent = requests.length;
 report.normalisedAfter = take(await normalised.query(ONE, { id }, { requestPolicy: "cache-only" }).toPromise()).contact;
 report.requestsForNormalised = requests.length - sent;
 report.graphcacheRequests = requests.splice(0);
+
+// persistedExchange as its README sets it up: a query goes as its hash alone (by POST unless
+// told otherwise); ContactQL asks for the document once, then the hash alone is enough.
+const hashed = [];
+const persisted = new Client({
+  url,
+  exchanges: [cacheExchange, persistedExchange(), fetchExchange],
+  fetch: (input, init = {}) => {
+    const url = new URL(String(input));
+    const body = init.body ? JSON.parse(init.body) : {};
+    hashed.push({ method: init.method ?? "GET", document: "query" in body || url.searchParams.has("query"), hash: Boolean(body.extensions?.persistedQuery ?? url.searchParams.get("extensions")) });
+    return fetch(input, init);
+  },
+  fetchOptions: () => ({ headers: { Authorization: `Bearer ${key}` } }),
+});
+report.persistedFirst = take(await persisted.query(ONE, { id }).toPromise()).contact;
+report.persistedAgain = take(await persisted.query(ONE, { id }, { requestPolicy: "network-only" }).toPromise()).contact;
+report.persistedRequests = hashed;
 
 console.log(JSON.stringify(report));
