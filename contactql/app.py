@@ -123,7 +123,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets) -> None:
         settings = services.settings
-        self.persisted = PersistedQueries()
+        self.persisted = PersistedQueries(services.db)
         super().__init__(
             build_schema(introspection=settings.schema_is_shown, trusted=settings.trusted_documents is not None),
             graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
@@ -222,7 +222,7 @@ class GraphQLView(GraphQL[Context, None]):
         # as a stream (execute_operation), never as one JSON answer.
         allowed = {StrawberryOperation.QUERY, StrawberryOperation.MUTATION} if request_adapter.method == "POST" else {StrawberryOperation.QUERY}
         try:
-            query = self._document(context, request_data)
+            query = await self._document(context, request_data)
         except PersistedQueryError as error:
             return _refused(error)
         try:
@@ -255,7 +255,7 @@ class GraphQLView(GraphQL[Context, None]):
         # execute_single: its document, named by hash or id, is resolved here as there.
         if isinstance(request_data, GraphQLRequestData) and self._get_stream_transport(request_data.protocol):
             try:
-                query = self._document(context, request_data)
+                query = await self._document(context, request_data)
             except PersistedQueryError as error:
                 return _refused(error)
             # Strawberry streams whatever comes with a stream type anywhere in Accept, and urql
@@ -268,12 +268,12 @@ class GraphQLView(GraphQL[Context, None]):
             request_data = dataclasses.replace(request_data, query=query, protocol=request_data.protocol if streams else "http")
         return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
 
-    def _document(self, context: Context, request_data: GraphQLRequestData) -> str | None:
+    async def _document(self, context: Context, request_data: GraphQLRequestData) -> str | None:
         """The document a request runs: sent, or named by a trusted id or a persisted hash."""
         trusted = self.services.trusted
         if trusted is not None:
             return trusted.document((request_data.extensions or {}).get(DOCUMENT_ID), request_data.query, request_data.extensions)
-        return self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
+        return await self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
 
     async def create_streaming_response(self, request: Any, stream: Callable[[], AsyncIterator[str]], sub_response: Any, headers: Mapping[str, str]) -> Response:
         # The key of a long stream is checked again as on a WebSocket: once

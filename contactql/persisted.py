@@ -2,13 +2,14 @@
 urql's persistedExchange speak.
 
 A client first sends only the SHA-256 of its document in
-`extensions.persistedQuery = {version: 1, sha256Hash}`. A document this process has seen from
-the same workspace runs as if it had been sent; an unknown one is answered with the error
+`extensions.persistedQuery = {version: 1, sha256Hash}`. A document any server process of the
+database has seen from the same workspace runs as if it had been sent; an unknown one is answered with the error
 `PersistedQueryNotFound` (code `PERSISTED_QUERY_NOT_FOUND`), and the client sends the document
 once with its hash. A hash that is not the document's is refused, so no entry can map a hash
 to another document. Entries are per workspace: a hash only finds a document the same
-workspace sent. The store is bounded in entries and bytes (least recently used goes first); a
-miss costs one round trip, never a wrong answer.
+workspace sent. Each process keeps its recently used documents in memory, bounded in entries
+and bytes (least recently used goes first); the database keeps the newest of each workspace
+(store/workspace/persisted.py). A miss costs one round trip, never a wrong answer.
 
 Hand-written rather than a library: Strawberry has no APQ, and the protocol is the five rules
 above over a dict.
@@ -19,7 +20,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from contactql.store.workspace import persisted
+from contactql.supervise import Clock, utc_now
+
+if TYPE_CHECKING:
+    from contactql.store.db.database import Database
 
 MAX_ENTRIES = 10_000
 MAX_BYTES = 32 * 1024 * 1024  # of documents, in all
@@ -63,13 +70,19 @@ def requested_hash(extensions: Any) -> str | None:
 
 
 class PersistedQueries:
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+    """The documents clients named by hash: this process's recently used ones in memory, and,
+    given a database, every process's in it (store/workspace/persisted.py), so a client behind
+    a load balancer sends a document once, not once per process."""
+
+    def __init__(self, db: Database | None = None, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, clock: Clock = utc_now) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self._db = db
+        self._clock = clock
         self._documents: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._bytes = 0
 
-    def document(self, workspace_id: int, query: str | None, extensions: Any) -> str | None:
+    async def document(self, workspace_id: int, query: str | None, extensions: Any) -> str | None:
         """The document to run: `query` itself (kept under its hash when the request names
         one), or the kept document the hash names. Raises PersistedQueryError."""
         digest = requested_hash(extensions)
@@ -78,27 +91,40 @@ class PersistedQueries:
         key = (workspace_id, digest)
         if query is None or query == "":
             found = self._documents.get(key)
+            if found is not None:
+                self._documents.move_to_end(key)
+                return found
+            found = await self._db.read(persisted.find, workspace_id=workspace_id, sha256=digest) if self._db is not None else None
             if found is None:
                 raise PersistedQueryError(NOT_FOUND, NOT_FOUND_CODE)
-            self._documents.move_to_end(key)
+            self._keep(key, found)
             return found
+        if key in self._documents:
+            if self._documents[key] != query:  # the kept one is that hash's document
+                raise PersistedQueryError("extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
+            self._documents.move_to_end(key)
+            return query
         if hashlib.sha256(query.encode()).hexdigest() != digest:
             raise PersistedQueryError("extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
-        self._keep(key, query)
+        if self._keep(key, query) and self._db is not None:
+            await self._db.write(persisted.store, workspace_id=workspace_id, sha256=digest, document=query, now=self._clock())
         return query
 
     def __len__(self) -> int:
         return len(self._documents)
 
-    def _keep(self, key: tuple[int, str], query: str) -> None:
+    def _keep(self, key: tuple[int, str], query: str) -> bool:
+        """Keep `query` in memory; False when it is too large to keep at all."""
         size = len(query.encode())
-        if size > MAX_DOCUMENT_BYTES or key in self._documents:
-            return
-        self._documents[key] = query
-        self._bytes += size
+        if size > MAX_DOCUMENT_BYTES:
+            return False
+        if key not in self._documents:
+            self._documents[key] = query
+            self._bytes += size
         while len(self._documents) > self.max_entries or self._bytes > self.max_bytes:
             _, dropped = self._documents.popitem(last=False)
             self._bytes -= len(dropped.encode())
+        return True
 
 
 class TrustedDocuments:

@@ -4,13 +4,18 @@ tests/test_clients.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
 
 import pytest
 
+from contactql.config import Settings
 from contactql.persisted import PersistedQueries, PersistedQueryError
+from contactql.store.workspace import persisted as persisted_rows
+from contactql.workers.housekeeping import Housekeeper
+from tests.conftest import running
 from tests.helpers import Api
 
 QUERY = "{ workspace { name } }"
@@ -71,20 +76,52 @@ async def test_a_persisted_query_that_cannot_be_used_is_refused_naming_why(api: 
     assert (await post(api, {"extensions": persisted(QUERY)}))["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"  # nothing kept
 
 
-def test_the_store_keeps_the_most_recently_used_within_its_bounds() -> None:
-    store = PersistedQueries(max_entries=3, max_bytes=10_000)
+async def test_the_memory_keeps_the_most_recently_used_within_its_bounds() -> None:
+    """Without a database (memory alone), so what goes is gone."""
+    store = PersistedQueries(None, max_entries=3, max_bytes=10_000)
     documents = [f"{{ q{i}: workspace {{ name }} }}" for i in range(5)]
     for document in documents[:3]:
-        store.document(1, document, persisted(document))
-    store.document(1, None, persisted(documents[0]))  # used: the oldest is now q1
-    store.document(1, documents[3], persisted(documents[3]))
+        await store.document(1, document, persisted(document))
+    await store.document(1, None, persisted(documents[0]))  # used: the oldest is now q1
+    await store.document(1, documents[3], persisted(documents[3]))
     assert len(store) == 3
     with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
-        store.document(1, None, persisted(documents[1]))
-    assert store.document(1, None, persisted(documents[0])) == documents[0]
+        await store.document(1, None, persisted(documents[1]))
+    assert await store.document(1, None, persisted(documents[0])) == documents[0]
     # Bytes bound too: one large document pushes the others out.
-    small = PersistedQueries(max_entries=100, max_bytes=200)
+    small = PersistedQueries(None, max_entries=100, max_bytes=200)
     big = "{ workspace { name } }" + " " * 160
     for document in (*documents[:2], big):
-        small.document(1, document, persisted(document))
-    assert len(small) == 1 and small.document(1, None, persisted(big)) == big
+        await small.document(1, document, persisted(document))
+    assert len(small) == 1 and await small.document(1, None, persisted(big)) == big
+
+
+async def test_a_hash_one_server_learned_is_found_by_another_on_the_same_database(app: Any, api: Api, settings: Settings) -> None:
+    """Two servers of one database (as behind a load balancer), each with its own memory: the
+    document the first was sent runs by hash on the second, with no PersistedQueryNotFound."""
+    sent = await post(api, {"query": QUERY, "extensions": persisted(QUERY)})
+    assert sent["data"] == {"workspace": {"name": "default"}}
+    async with running(settings) as (_, other):
+        found = await post(other, {"extensions": persisted(QUERY)})
+        assert found["data"] == {"workspace": {"name": "default"}}
+        # and the other way: what the second learned, the first finds
+        first = await post(other, {"query": MUTATION, "extensions": persisted(MUTATION)})
+        assert first["data"] == {"createList": {"list": {"name": "By hash"}}}
+    again = await post(api, {"extensions": persisted(MUTATION), "operationName": None})
+    assert "errors" not in again and again["data"]["createList"]["list"] is None  # it ran: the name is taken now
+
+
+async def test_housekeeping_keeps_each_workspaces_newest_documents(app: Any, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(persisted_rows, "MAX_DOCUMENTS", 2)
+    documents = [f"{{ q{i}: workspace {{ name }} }}" for i in range(4)]
+    clock = iter(dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in range(4))
+    store = PersistedQueries(app.state.services.db, clock=lambda: next(clock))
+    for document in documents:
+        await store.document(1, document, persisted(document))
+    assert await Housekeeper(app.state.services.db).sweep() == 2
+    fresh = PersistedQueries(app.state.services.db)  # a server started since: memory empty
+    for document in documents[2:]:
+        assert await fresh.document(1, None, persisted(document)) == document
+    for document in documents[:2]:
+        with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
+            await fresh.document(1, None, persisted(document))

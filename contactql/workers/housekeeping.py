@@ -1,7 +1,8 @@
 """Housekeeping inside `contactql serve`: what expires is deleted, so tables do not grow forever.
 
-Today that is idempotency records older than 24 hours (store/upsert/idempotency.py) and
-exports finished more than 24 hours ago, with their files (store/workspace/exports.py), every
+Today that is idempotency records older than 24 hours (store/upsert/idempotency.py), exports
+finished more than 24 hours ago, with their files (store/workspace/exports.py), and persisted
+queries past each workspace's newest 10 000 (store/workspace/persisted.py), every
 `INTERVAL_SECONDS` and once at start. Supervised like every background loop (supervise.py).
 """
 
@@ -12,7 +13,7 @@ import logging
 
 from contactql.store.db.database import Database
 from contactql.store.upsert import idempotency
-from contactql.store.workspace import exports
+from contactql.store.workspace import exports, persisted
 from contactql.supervise import Clock, supervised, utc_now
 
 log = logging.getLogger("contactql.workers.housekeeping")
@@ -40,4 +41,7 @@ class Housekeeper:
         files = await self._db.write(exports.delete_expired, now=self._clock())
         if files:
             log.info("deleted %d expired exports", files)
-        return purged + files
+        documents = await self._db.write(persisted.prune)
+        if documents:
+            log.info("deleted %d persisted queries past their workspace's bounds", documents)
+        return purged + files + documents

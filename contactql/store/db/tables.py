@@ -362,6 +362,18 @@ class ExportChunk(SQLModel, table=True):
     data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
 
 
+class PersistedQuery(SQLModel, table=True):
+    """A document a client sent with its SHA-256 (automatic persisted queries), shared by every
+    server process of the database; the newest 10 000 per workspace are kept."""
+
+    __tablename__ = "persisted_query"
+    __table_args__ = (sa.Index("ix_persisted_query_age", "workspace_id", "stored_at"),)
+    workspace_id: int = fk("workspace.id", primary_key=True)
+    sha256: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    document: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    stored_at: dt.datetime = ts()
+
+
 metadata = SQLModel.metadata
 
 
@@ -403,3 +415,4 @@ endpoint_t = _table(WebhookEndpoint)
 segment_t = _table(Segment)
 export_t = _table(Export)
 export_chunk_t = _table(ExportChunk)
+persisted_query_t = _table(PersistedQuery)
