@@ -1,7 +1,6 @@
-"""SQLModel tables: the only place the physical schema is written down.
+"""Contacts and what hangs off them: property fields and values, lists, companies, external
+URLs, events, history, confirmation tokens and saved segments.
 
-Every row that belongs to a workspace carries `workspace_id` (denormalised onto property values
-so the PROPERTIES match rule is one indexed lookup), and every query in `store/` filters on it.
 Identity rules of SPEC §3 live here as unique indexes, never in process memory:
 
 - `uq_contact_external_id`: externalId is unique in a workspace (NULLs never collide);
@@ -19,28 +18,6 @@ from sqlmodel import Field, SQLModel
 from contactql.store.db.columns import BigId, fk, ts
 
 IDENTITY_PREDICATE = "email IS NOT NULL OR mobile IS NOT NULL"
-
-
-class Workspace(SQLModel, table=True):
-    __tablename__ = "workspace"
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
-    webhook_secret: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    created_at: dt.datetime = ts()
-    # ISO 3166 alpha-2: national phone numbers sent without a country are read in it.
-    default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
-
-
-class ApiKey(SQLModel, table=True):
-    __tablename__ = "api_key"
-    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
-    workspace_id: int = fk("workspace.id")
-    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    scope: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
-    created_at: dt.datetime = ts()
-    last_used_at: dt.datetime | None = ts(nullable=True)
-    revoked_at: dt.datetime | None = ts(nullable=True)
 
 
 class Contact(SQLModel, table=True):
@@ -169,88 +146,6 @@ class ExternalUrl(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
 
 
-class Batch(SQLModel, table=True):
-    """An accepted upsertContacts call (or CSV import); its items are in batch_payload."""
-
-    __tablename__ = "batch"
-    __table_args__ = (
-        sa.Index("ix_batch_queue", "status", "created_at"),
-        sa.Index("ix_batch_workspace", "workspace_id", "created_at", "id"),
-    )
-    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = fk("workspace.id")
-    status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
-    source: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    total: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    processed: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    created: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    updated: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    unchanged: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    skipped: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    failed: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    options: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    webhook_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
-    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    lease_expires_at: dt.datetime | None = ts(nullable=True)
-    created_at: dt.datetime = ts()
-    started_at: dt.datetime | None = ts(nullable=True)
-    finished_at: dt.datetime | None = ts(nullable=True)
-
-
-class BatchPayload(SQLModel, table=True):
-    """The validated items of a batch, as one JSON document written at acceptance."""
-
-    __tablename__ = "batch_payload"
-    batch_id: str = fk("batch.id", primary_key=True, big=False)
-    items: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-
-
-class BatchResult(SQLModel, table=True):
-    """One item's result, written in the transaction that applied it."""
-
-    __tablename__ = "batch_result"
-    __table_args__ = (sa.Index("ix_batch_result_outcome", "batch_id", "outcome", "index"),)  # results(outcome:, failedOnly:)
-    batch_id: str = fk("batch.id", primary_key=True, big=False)
-    index: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
-    outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(12)))  # NULL: failed
-    result: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """The outbox: a webhook to send, written in the transaction that produced it."""
-
-    __tablename__ = "webhook_delivery"
-    __table_args__ = (
-        sa.Index("ix_webhook_due", "status", "next_attempt_at"),
-        sa.Index("ix_webhook_batch", "batch_id"),
-    )
-    id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))  # webhook-id, kept across retries
-    workspace_id: int = fk("workspace.id")
-    batch_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
-    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
-    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
-    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    next_attempt_at: dt.datetime = ts()
-    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    lease_expires_at: dt.datetime | None = ts(nullable=True)
-    created_at: dt.datetime = ts()
-    delivered_at: dt.datetime | None = ts(nullable=True)
-
-
-class IdempotencyKey(SQLModel, table=True):
-    """A client's idempotency key: the request it named and what it answered (24 hours)."""
-
-    __tablename__ = "idempotency_key"
-    workspace_id: int = fk("workspace.id", primary_key=True)
-    key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
-    request_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    response: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    created_at: dt.datetime = ts()
-
-
 class Event(SQLModel, table=True):
     """Something that happened to a contact, for workflows (seeds 003, 004)."""
 
@@ -300,18 +195,6 @@ class ConfirmationToken(SQLModel, table=True):
     used_at: dt.datetime | None = ts(nullable=True)
 
 
-class WebhookEndpoint(SQLModel, table=True):
-    """Where a workspace wants events of some types delivered."""
-
-    __tablename__ = "webhook_endpoint"
-    __table_args__ = (sa.Index("ix_endpoint_workspace", "workspace_id"),)
-    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = fk("workspace.id")
-    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
-    event_types: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: dt.datetime = ts()
-
-
 class Segment(SQLModel, table=True):
     """A saved filter and search (a dynamic list): its members are whoever matches, when read."""
 
@@ -327,92 +210,3 @@ class Segment(SQLModel, table=True):
     query: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # the filter (store/workspace/segments.py)
     search: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     created_at: dt.datetime = ts()
-
-
-class Export(SQLModel, table=True):
-    """An export job: contacts of a filter, search and order written to a file held in
-    export_chunk, leased to one worker at a time like a batch."""
-
-    __tablename__ = "export"
-    __table_args__ = (
-        sa.Index("ix_export_page", "workspace_id", "created_at", "id"),
-        sa.Index("ix_export_status", "status", "created_at"),
-    )
-    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
-    workspace_id: int = fk("workspace.id")
-    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    format: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
-    request: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # query, search, order, fields
-    total: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
-    processed: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))  # bytes written
-    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
-    lease_expires_at: dt.datetime | None = ts(nullable=True)
-    created_at: dt.datetime = ts()
-    finished_at: dt.datetime | None = ts(nullable=True)
-
-
-class ExportChunk(SQLModel, table=True):
-    """A part of an export's file, in order; about a megabyte each."""
-
-    __tablename__ = "export_chunk"
-    export_id: str = Field(sa_column=sa.Column(sa.String(36), sa.ForeignKey("export.id", ondelete="CASCADE"), primary_key=True))
-    seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
-    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
-
-
-class PersistedQuery(SQLModel, table=True):
-    """A document a client sent with its SHA-256 (automatic persisted queries), shared by every
-    server process of the database; the newest 10 000 per workspace are kept."""
-
-    __tablename__ = "persisted_query"
-    __table_args__ = (sa.Index("ix_persisted_query_age", "workspace_id", "stored_at"),)
-    workspace_id: int = fk("workspace.id", primary_key=True)
-    sha256: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
-    document: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    stored_at: dt.datetime = ts()
-
-
-metadata = SQLModel.metadata
-
-
-def _table(model: type[SQLModel]) -> sa.Table:
-    return metadata.tables[str(model.__tablename__)]
-
-
-contact_t = _table(Contact)
-# Made by hand in migrations, outside this metadata, as they differ by engine: the search index
-# of contact.search_text (0007: an FTS5 table and its shadow tables on SQLite, a pg_trgm GIN
-# index on PostgreSQL) and the property order indexes (0012: expressions).
-HAND_MADE = ("contact_search", "ix_contact_search", "ix_property_value_number", "ix_property_value_text")
-
-
-def compared(name: str | None, type_: str, _parents: object) -> bool:
-    """Alembic's include_name: what autogenerate and the migration test compare to the metadata."""
-    return not (name or "").startswith(HAND_MADE)
-
-
-CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)  # a contact row as a dict: dict(zip(CONTACT_COLUMNS, row))
-property_field_t = _table(PropertyField)
-property_value_t = _table(PropertyValue)
-contact_list_t = _table(ContactList)
-membership_t = _table(ListMembership)
-company_t = _table(Company)
-contact_company_t = _table(ContactCompany)
-external_url_t = _table(ExternalUrl)
-workspace_t = _table(Workspace)
-api_key_t = _table(ApiKey)
-batch_t = _table(Batch)
-batch_payload_t = _table(BatchPayload)
-batch_result_t = _table(BatchResult)
-webhook_delivery_t = _table(WebhookDelivery)
-idempotency_t = _table(IdempotencyKey)
-event_t = _table(Event)
-history_t = _table(ContactHistory)
-token_t = _table(ConfirmationToken)
-endpoint_t = _table(WebhookEndpoint)
-segment_t = _table(Segment)
-export_t = _table(Export)
-export_chunk_t = _table(ExportChunk)
-persisted_query_t = _table(PersistedQuery)

@@ -1,0 +1,95 @@
+"""SQLModel tables: the only place the physical schema is written down, one module per concept
+(contacts.py, jobs.py, workspace.py); this module names each table for the store's queries.
+
+Every row that belongs to a workspace carries `workspace_id` (denormalised onto property values
+so the PROPERTIES match rule is one indexed lookup), and every query in `store/` filters on it.
+"""
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from contactql.store.db.tables.contacts import (
+    Company,
+    ConfirmationToken,
+    Contact,
+    ContactCompany,
+    ContactHistory,
+    ContactList,
+    Event,
+    ExternalUrl,
+    ListMembership,
+    PropertyField,
+    PropertyValue,
+    Segment,
+)
+from contactql.store.db.tables.jobs import Batch, BatchPayload, BatchResult, Export, ExportChunk, WebhookDelivery
+from contactql.store.db.tables.workspace import ApiKey, IdempotencyKey, PersistedQuery, WebhookEndpoint, Workspace
+
+metadata = SQLModel.metadata
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    return metadata.tables[str(model.__tablename__)]
+
+
+contact_t = _table(Contact)
+# Made by hand in migrations, outside this metadata, as they differ by engine: the search index
+# of contact.search_text (0007: an FTS5 table and its shadow tables on SQLite, a pg_trgm GIN
+# index on PostgreSQL) and the property order indexes (0012: expressions).
+HAND_MADE = ("contact_search", "ix_contact_search", "ix_property_value_number", "ix_property_value_text")
+
+
+def compared(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic's include_name: what autogenerate and the migration test compare to the metadata."""
+    return not (name or "").startswith(HAND_MADE)
+
+
+CONTACT_COLUMNS = tuple(c.name for c in contact_t.columns)  # a contact row as a dict: dict(zip(CONTACT_COLUMNS, row))
+property_field_t = _table(PropertyField)
+property_value_t = _table(PropertyValue)
+contact_list_t = _table(ContactList)
+membership_t = _table(ListMembership)
+company_t = _table(Company)
+contact_company_t = _table(ContactCompany)
+external_url_t = _table(ExternalUrl)
+workspace_t = _table(Workspace)
+api_key_t = _table(ApiKey)
+batch_t = _table(Batch)
+batch_payload_t = _table(BatchPayload)
+batch_result_t = _table(BatchResult)
+webhook_delivery_t = _table(WebhookDelivery)
+idempotency_t = _table(IdempotencyKey)
+event_t = _table(Event)
+history_t = _table(ContactHistory)
+token_t = _table(ConfirmationToken)
+endpoint_t = _table(WebhookEndpoint)
+segment_t = _table(Segment)
+export_t = _table(Export)
+export_chunk_t = _table(ExportChunk)
+persisted_query_t = _table(PersistedQuery)
+
+__all__ = [  # the models, for the few places that build rows from them
+    "ApiKey",
+    "Batch",
+    "BatchPayload",
+    "BatchResult",
+    "Company",
+    "ConfirmationToken",
+    "Contact",
+    "ContactCompany",
+    "ContactHistory",
+    "ContactList",
+    "Event",
+    "Export",
+    "ExportChunk",
+    "ExternalUrl",
+    "IdempotencyKey",
+    "ListMembership",
+    "PersistedQuery",
+    "PropertyField",
+    "PropertyValue",
+    "Segment",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Workspace",
+]

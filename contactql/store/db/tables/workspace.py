@@ -1,0 +1,66 @@
+"""A workspace and what belongs to it besides contacts: API keys, webhook endpoints,
+idempotency records and persisted queries."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from contactql.store.db.columns import BigId, fk, ts
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspace"
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    webhook_secret: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    created_at: dt.datetime = ts()
+    # ISO 3166 alpha-2: national phone numbers sent without a country are read in it.
+    default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: int = fk("workspace.id")
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    scope: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    created_at: dt.datetime = ts()
+    last_used_at: dt.datetime | None = ts(nullable=True)
+    revoked_at: dt.datetime | None = ts(nullable=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where a workspace wants events of some types delivered."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (sa.Index("ix_endpoint_workspace", "workspace_id"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = fk("workspace.id")
+    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    event_types: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: dt.datetime = ts()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's idempotency key: the request it named and what it answered (24 hours)."""
+
+    __tablename__ = "idempotency_key"
+    workspace_id: int = fk("workspace.id", primary_key=True)
+    key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    request_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    response: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: dt.datetime = ts()
+
+
+class PersistedQuery(SQLModel, table=True):
+    """A document a client sent with its SHA-256 (automatic persisted queries), shared by every
+    server process of the database; the newest 10 000 per workspace are kept."""
+
+    __tablename__ = "persisted_query"
+    __table_args__ = (sa.Index("ix_persisted_query_age", "workspace_id", "stored_at"),)
+    workspace_id: int = fk("workspace.id", primary_key=True)
+    sha256: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    document: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    stored_at: dt.datetime = ts()
