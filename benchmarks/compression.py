@@ -1,11 +1,11 @@
-"""What gzip costs a page of 50 contacts, against the same page uncompressed (issue 20).
+"""What zstd, br and gzip cost a page of 50 contacts, against the same page uncompressed (issue 20).
 
     python benchmarks/compression.py [--requests 1000] [--rounds 3]
 
 Starts `contactql serve` on 127.0.0.1 (a fresh SQLite file), writes 60 contacts with names,
 mobile, 3 properties and 2 lists, and drives the same `contacts(first: 50)` page at
-concurrency 16, with `Accept-Encoding: gzip` and without, in alternating rounds (so both sides
-meet the same machine). Bounded: `--requests` per side per round. Prints req/s, p50, p99 and
+concurrency 16, with `Accept-Encoding: zstd`, `br`, `gzip` and without, in alternating rounds
+(so every side meets the same machine). Bounded: `--requests` per side per round. Prints req/s, p50, p99 and
 the bytes of one answer; the floor is the uncompressed page, measured in the same run.
 """
 
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -32,8 +33,9 @@ PAGE = """query Page {
     pageInfo { hasNextPage endCursor }
   }
 }"""
-GZIP = "gzip"
 IDENTITY = "uncompressed (floor)"
+ENCODINGS = ("zstd", "br", "gzip")
+MAGIC = {"zstd": b"\x28\xb5\x2f\xfd", "br": b"", "gzip": b"\x1f\x8b"}  # brotli has no magic number
 
 
 def fill(base: str, key: str) -> None:
@@ -65,8 +67,11 @@ def requests(port: int, key: str, count: int, encoding: str | None) -> list[byte
     return [request] * count
 
 
-def ok_gzip(status: int, body: bytes) -> bool:
-    return status == 200 and body[:2] == b"\x1f\x8b"
+def ok_packed(encoding: str) -> Callable[[int, bytes], bool]:
+    def ok(status: int, body: bytes) -> bool:
+        return status == 200 and body.startswith(MAGIC[encoding]) and not body.startswith(b'{"')
+
+    return ok
 
 
 def ok_plain(status: int, body: bytes) -> bool:
@@ -86,19 +91,18 @@ def main() -> None:
         key = server.stdout.readline().strip() if server.stdout else ""
         base = f"http://127.0.0.1:{port}"
         fill(base, key)
-        sizes = {
-            label: len(httpx.post(f"{base}/graphql", json={"query": PAGE}, headers={"Authorization": f"Bearer {key}", "Accept-Encoding": enc}).content)
-            for label, enc in ((GZIP, "gzip"), (IDENTITY, "identity"))
-        }
-        # httpx decodes gzip: the bytes on the wire are the Content-Length of a raw answer.
-        raw = httpx.Client(headers={"Authorization": f"Bearer {key}", "Accept-Encoding": "gzip"})
-        with raw.stream("POST", f"{base}/graphql", json={"query": PAGE}) as answer:
-            sizes[GZIP] = int(answer.headers["content-length"])
-        asyncio.run(drive(port, requests(port, key, 300, "gzip") + requests(port, key, 300, None), 16, lambda s, _: s == 200))  # warm up
-        runs: dict[str, list[Run]] = {GZIP: [], IDENTITY: []}
+        sizes = {}
+        for encoding in (*ENCODINGS, "identity"):
+            # httpx decodes the answer: the bytes on the wire are the Content-Length.
+            with httpx.stream("POST", f"{base}/graphql", json={"query": PAGE}, headers={"Authorization": f"Bearer {key}", "Accept-Encoding": encoding}) as answer:
+                sizes[encoding if encoding != "identity" else IDENTITY] = int(answer.headers["content-length"])
+        warm = [r for encoding in (*ENCODINGS, None) for r in requests(port, key, 200, encoding)]
+        asyncio.run(drive(port, warm, 16, lambda s, _: s == 200))
+        runs: dict[str, list[Run]] = {IDENTITY: [], **{encoding: [] for encoding in ENCODINGS}}
         for _ in range(args.rounds):
             runs[IDENTITY].append(asyncio.run(drive(port, requests(port, key, args.requests, None), 16, ok_plain, IDENTITY)))
-            runs[GZIP].append(asyncio.run(drive(port, requests(port, key, args.requests, "gzip"), 16, ok_gzip, GZIP)))
+            for encoding in ENCODINGS:
+                runs[encoding].append(asyncio.run(drive(port, requests(port, key, args.requests, encoding), 16, ok_packed(encoding), encoding)))
         for side in runs.values():
             for run in side:
                 if run.errors:
@@ -114,8 +118,9 @@ def main() -> None:
     ]
     print(f"\ncontacts(first: 50), concurrency 16, {args.rounds} alternating rounds")
     print(table(rows, ["answers", "requests", "req/s", "p50 ms", "p99 ms", "bytes", "ratio to floor"]))
-    per_round = [g.rate / i.rate for g, i in zip(runs[GZIP], runs[IDENTITY], strict=True)]
-    print(f"\ngzip / uncompressed by round: {', '.join(f'{r:.0%}' for r in per_round)} (target ≥ 90%)")
+    for encoding in ENCODINGS:
+        per_round = [g.rate / i.rate for g, i in zip(runs[encoding], runs[IDENTITY], strict=True)]
+        print(f"{encoding} / uncompressed by round: {', '.join(f'{r:.0%}' for r in per_round)} (target ≥ 90%)")
 
 
 if __name__ == "__main__":

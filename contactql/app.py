@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,16 +25,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -44,6 +40,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from contactql.assets import REVALIDATE, HashedStaticFiles, with_hashes
 from contactql.auth import KeyCache
+from contactql.compression import Compressed
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.context import Context, Loaders, Services
 from contactql.downloads import ExportDownload
@@ -69,7 +66,7 @@ from contactql.refusals import (
     wrong_transport,
 )
 from contactql.runtime import Helper
-from contactql.schema.hardening import MAX_TOKENS, with_code
+from contactql.schema.hardening import with_code
 from contactql.schema.root import build_schema
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
@@ -77,6 +74,7 @@ from contactql.store.model import Scope as KeyScope
 from contactql.store.upsert.writer import UpsertWriter
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
+from contactql.streams import accepts_json, is_subscription, watch_key
 from contactql.supervise import Clock, utc_now
 from contactql.websocket import KeyedTransportWS
 from contactql.workers.batches import BatchWorker, ProgressHub
@@ -86,10 +84,6 @@ from contactql.workers.webhooks import WebhookSender
 
 log = logging.getLogger("contactql")
 
-GZIP_MINIMUM_BYTES = 1024
-# zlib's own default. Starlette's, 9, costs 2.4x the CPU for 3 % fewer bytes: a page of 50
-# contacts (17 kB of JSON) took 58 µs to 1 771 bytes at 6, 138 µs to 1 720 bytes at 9.
-GZIP_LEVEL = 6
 PACKAGE = Path(__file__).resolve().parent
 STATIC = PACKAGE / "static"
 # The GraphiQL page loads nothing from anywhere but this server (scripts/vendor-graphiql).
@@ -262,8 +256,8 @@ class GraphQLView(GraphQL[Context, None]):
             # and graphql-http list text/event-stream and multipart/mixed after JSON on every
             # request: only a subscription streams when the client takes JSON too.
             name = request_data.operation_name
-            streams = not _accepts_json(request.headers.get("accept", "")) or (
-                isinstance(query, str) and _is_subscription(query, name if isinstance(name, str) else None)
+            streams = not accepts_json(request.headers.get("accept", "")) or (
+                isinstance(query, str) and is_subscription(query, name if isinstance(name, str) else None)
             )
             request_data = dataclasses.replace(request_data, query=query, protocol=request_data.protocol if streams else "http")
         return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
@@ -281,8 +275,6 @@ class GraphQLView(GraphQL[Context, None]):
         # (heartbeats come every 5 s, multipart, or 15 s, SSE) with a FORBIDDEN error.
         header = request.headers.get("authorization")
         key_id = request.scope[PRINCIPAL].key_id
-        interval = max(1.0, self.keys.ttl)
-        transport = self._get_stream_transport_from_headers(request.headers)
 
         async def revoked() -> bool:
             try:
@@ -292,23 +284,8 @@ class GraphQLView(GraphQL[Context, None]):
                 return False
             return principal is None or principal.key_id != key_id
 
-        async def watched() -> AsyncIterator[str]:
-            source = stream()
-            checked = time.monotonic()
-            try:
-                async for chunk in source:
-                    yield chunk
-                    if time.monotonic() - checked < interval:
-                        continue
-                    if await revoked():
-                        if transport is not None:
-                            yield _revoked_chunk(transport, self.encode_json_string)
-                            yield transport.encode_complete()
-                        return
-                    checked = time.monotonic()
-            finally:
-                await source.aclose()  # type: ignore[attr-defined]
-
+        transport = self._get_stream_transport_from_headers(request.headers)
+        watched = watch_key(stream, revoked, max(1.0, self.keys.ttl), transport, self.encode_json_string)
         return await super().create_streaming_response(request, watched, sub_response, headers)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -348,24 +325,6 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
 
 
-_JSON_TYPES = {"application/json", "application/graphql-response+json", "application/*", "*/*"}
-
-
-def _accepts_json(accept: str) -> bool:
-    return any(part.split(";", 1)[0].strip().lower() in _JSON_TYPES for part in accept.split(","))
-
-
-@functools.lru_cache(maxsize=256)
-def _is_subscription(query: str, operation_name: str | None) -> bool:
-    # Parsed with the schema's token limit; anything that does not parse takes the plain path,
-    # where the schema refuses it as usual. Cached: urql asks this of every request it sends.
-    try:
-        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS), operation_name)
-    except GraphQLError:
-        return False
-    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
-
-
 def _only_imports(query: object, operation_name: object) -> bool:
     if not isinstance(query, str):
         return False
@@ -380,36 +339,9 @@ def _only_imports(query: object, operation_name: object) -> bool:
     )
 
 
-def _revoked_chunk(transport: HTTPStreamTransport, encode: Callable[[object], str]) -> str:
-    errors = [{"message": "the API key was revoked", "extensions": {"code": "FORBIDDEN"}}]
-    if isinstance(transport, MultipartSubscriptionTransport):
-        # Apollo's transport-level error: a payload of null beside the errors ends the subscription.
-        return transport.encode_multipart_data({"payload": None, "errors": errors}, encode)
-    return transport.encode_next({"errors": errors}, encode)  # type: ignore[typeddict-item]
-
-
 def _refused(error: PersistedQueryError) -> ExecutionResult:
     # Apollo's clients look for the message or the code, and send the document then.
     return ExecutionResult(data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})])
-
-
-class Compressed:
-    """Answers over 1 KiB gzip-compressed for clients that accept it (smaller ones cost more to
-    compress than they save): GraphQL answers and GraphiQL's files. Not export downloads, which
-    keep their Content-Length for a download's progress bar.
-
-    A request that does not accept gzip goes straight to `app`: Starlette's middleware would
-    still wrap its answer (~30 µs a request, measured with benchmarks/ab_serve.py)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        # Not a subscription's multipart stream (SSE Starlette leaves alone already): each part
-        # must reach the client as it is sent.
-        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL, exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        accepts = scope["type"] == "http" and any(name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"])
-        await (self.gzip if accepts else self.app)(scope, receive, send)
 
 
 def _wants_graphiql(scope: Scope) -> bool:
