@@ -76,6 +76,7 @@ from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
 from contactql.streams import accepts_json, is_subscription, watch_key
 from contactql.supervise import Clock, utc_now
+from contactql.tracing import Tracing, tracing
 from contactql.websocket import KeyedTransportWS
 from contactql.workers.batches import BatchWorker, ProgressHub
 from contactql.workers.exports import ExportWorker
@@ -115,11 +116,13 @@ NOBODY = Principal(workspace_id=-1, workspace_name="", key_id=-1, key_name="", s
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = KeyedTransportWS
 
-    def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets) -> None:
+    def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets, traced: Tracing | None = None) -> None:
         settings = services.settings
         self.persisted = PersistedQueries(services.db)
         super().__init__(
-            build_schema(introspection=settings.schema_is_shown, trusted=settings.trusted_documents is not None),
+            build_schema(
+                introspection=settings.schema_is_shown, trusted=settings.trusted_documents is not None, traced=traced.extension() if traced else None
+            ),
             graphql_ide=None,  # ContactQL serves its own, offline page (AuthenticatedGraphQL)
             allow_queries_via_get=True,  # GraphQL over HTTP; urql's default for queries
             # WebSocket, and over HTTP Apollo's multipart subscriptions and graphql-sse's
@@ -406,7 +409,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake,
         export_progress=export_progress, wake_exports=exporter.wake, trusted=trusted_documents(settings),
     )  # fmt: skip
-    view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute))
+    traced = tracing(settings.tracing)
+    view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute), traced)
 
     readiness = Readiness(db, workers=settings.workers)
 
@@ -436,6 +440,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             await asyncio.to_thread(services.helper.close)
             await view.keys.close()
             await db.dispose()
+            if traced:
+                await asyncio.to_thread(traced.shutdown)
 
     graphql = AuthenticatedGraphQL(view, settings.graphiql)
     routes: list[BaseRoute] = [
@@ -463,6 +469,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         middleware.insert(0, cors)
     # Outermost of all: preflights and refusals are named and counted too, and CORS exposes the name.
     middleware[:0] = [Middleware(RequestIds), Middleware(RequestMetrics)]
+    if traced:
+        middleware.insert(0, Middleware(traced.middleware))  # the server span covers the whole request
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={StarletteHTTPException: http_refusal})
     app.state.services = services
     app.state.batch_worker = worker

@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(args.log_level, settings.log_format)
     _check_port_free(args.host, args.port)  # before a first-start key is printed for a server that cannot start
+    app = create_app(settings)  # so too a setting it refuses (trusted documents, tracing without its extra)
     # On first start (no key at all): workspace `default` and one admin key, shown once.
     key = asyncio.run(_write(settings, first_start_key, name=INITIAL_KEY_NAME))
     # Notes on stderr, as log lines when the log is JSON (a collector reads every line of it);
@@ -61,7 +62,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         note("First start: created workspace 'default' and this admin API key (shown once):")
         print(key, flush=True)
     note(f"ContactQL on http://{args.host}:{args.port}/graphql ({shown_url(settings.database_url)})")
-    app = create_app(settings)
     tune_gc()
     # log_config=None: uvicorn's lines go through configure_logging's handler (one format, request ids)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=None)

@@ -84,6 +84,10 @@ class Settings(BaseModel):
         json_schema_extra=_env("CONTACTQL_INTROSPECTION", "as `CONTACTQL_GRAPHIQL`"),
     )
     log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object per log line (time, level, logger, message, request_id), for a log collector")
+    tracing: Literal["off", "otlp", "console"] = Field(
+        "off",
+        description="`otlp`: OpenTelemetry spans (request, operation, resolvers; no request values) to `OTEL_EXPORTER_OTLP_ENDPOINT`; `console`: to stdout. Needs `pip install 'contactql[tracing]'`",
+    )
     trusted_documents: str | None = Field(
         None,
         max_length=4096,
@@ -141,7 +145,7 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "tracing", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -240,13 +240,14 @@ def with_code(error: GraphQLError) -> GraphQLError:
     return error
 
 
-def extensions(*, introspection: bool, trusted: bool = False) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+def extensions(*, introspection: bool, trusted: bool = False, traced: Callable[[], SchemaExtension] | None = None) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     from contactql.limits import RateLimit
 
     # Order matters: DocumentLimits adds its rule before ValidationCache validates; NoNulText,
     # TrustedOnly and RateLimit look at the validated document (see their on_validate).
     # TrustedOnly only where trusted documents are configured: an extension costs every request.
-    chosen: list[Any] = [ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, *([TrustedOnly] if trusted else []), RateLimit]
+    # Tracing first: the operation's span covers everything the others do.
+    chosen: list[Any] = [*([traced] if traced else []), ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, *([TrustedOnly] if trusted else []), RateLimit]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 

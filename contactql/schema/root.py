@@ -11,12 +11,13 @@ import builtins
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLList, GraphQLNonNull
 from graphql.utilities import coerce_input_value, validate_input_value
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_argument
@@ -317,13 +318,14 @@ DATE_TIME = dataclasses.replace(
 
 
 @functools.cache  # one per process and flag: the schema depends on nothing else, and building it costs ~30 ms
-def build_schema(*, introspection: bool = True, trusted: bool = False) -> strawberry.Schema:
-    """`trusted`: only trusted documents run for keys that are not admin (persisted.py)."""
+def build_schema(*, introspection: bool = True, trusted: bool = False, traced: Callable[[], SchemaExtension] | None = None) -> strawberry.Schema:
+    """`trusted`: only trusted documents run for keys that are not admin (persisted.py);
+    `traced`: the OpenTelemetry extension's factory (tracing.py), when tracing is on."""
     return ContactQLSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions(introspection=introspection, trusted=trusted),
+        extensions=extensions(introspection=introspection, trusted=trusted, traced=traced),
         scalar_overrides={dt.datetime: DATE_TIME},
     )
 

@@ -26,6 +26,7 @@ DOCUMENTED = {
     ),
     "cors_expose_headers": ("Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy"),
     "log_format": "text",
+    "tracing": "off",
     "metrics_token": None,
     "trusted_documents": None,
     "key_cache_seconds": 5.0,
