@@ -1,6 +1,7 @@
 """The clients users really run, against a real `contactql serve` on 127.0.0.1: graphql-http's
 audit, a graphql-ws subscription, `playground.http` in httpyac, graphql-schema-linter, urql,
-Apollo Client and Python `gql`, each in its default configuration.
+Apollo Client, GraphQL Code Generator, relay-compiler and Python `gql`, each in its default
+configuration.
 
 They come from npm (package.json, pinned by package-lock.json; `scripts/test` runs `npm ci`).
 A missing tool fails the test: nothing here is skipped.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 import gql
+import httpx
 import pytest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
@@ -212,3 +215,44 @@ def test_codegen_types_a_program_that_a_trusted_documents_server_runs(database_u
     report = json.loads(ran.stdout)
     assert report["outcome"] == "CREATED" and report["total"] == 1 and report["refused"] == "FORBIDDEN"
     assert report["createdAt"].endswith("+00:00")
+
+
+def _operation_text(artifact: Path) -> str:
+    """The query text relay-compiler wrote into a generated artifact (what Relay sends)."""
+    match = re.search(r'"text": ("(?:[^"\\]|\\.)*")', artifact.read_text())
+    assert match, artifact
+    return str(json.loads(match.group(1)))
+
+
+def test_the_relay_compiler_pages_contacts_with_connection_and_its_queries_run(database_url: str, tmp_path: Path) -> None:
+    """examples/relay: fragments with @connection (on Query, refetchable, with a filter; and
+    inside ContactList) compiled by relay-compiler against schema.graphql; then the very queries
+    Relay sends (with the fields it adds: __typename, cursor, pageInfo) run on a real server, page
+    after page."""
+    example = tmp_path / "examples" / "relay"
+    shutil.copytree(ROOT / "examples" / "relay", example, ignore=shutil.ignore_patterns("*.graphql.ts"))
+    shutil.copy(ROOT / "schema.graphql", tmp_path / "schema.graphql")  # where relay.config.json names it
+    compiled = node(str(BIN / "relay-compiler"), cwd=example)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    generated = example / "src" / "__generated__"
+    page = (generated / "ContactsPage_query.graphql.ts").read_text()
+    # One connection in the store per search (filters), the page size and cursor left out of its key.
+    assert re.search(r'"args": \[\s*\{\s*"kind": "Variable",\s*"name": "search",\s*"variableName": "search"\s*\}\s*\],\s*"concreteType": "ContactConnection",\s*"kind": "LinkedField",\s*"name": "__ContactsPage_contacts_connection"', page)
+    assert '"operation": ContactsPagePaginationQuery_graphql' in page  # @refetchable: the next page's query
+    assert '"__ListMembers_contacts_connection"' in (generated / "ListMembers_list.graphql.ts").read_text()
+    app_query, next_page = _operation_text(generated / "AppQuery.graphql.ts"), _operation_text(generated / "ContactsPagePaginationQuery.graphql.ts")
+    with serve(database_url) as (base, key, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        for i in range(3):
+            reply = httpx.post(f"{base}/graphql", headers=headers, json={"query": 'mutation($c: ContactInput!) { upsertContact(input: {contact: $c}) { outcome } }', "variables": {"c": {"email": f"relay{i}@example.com", "lists": {"add": [{"name": "Relay"}]}}}})
+            assert reply.json()["data"]["upsertContact"]["outcome"] == "CREATED", reply.text
+        first = httpx.post(f"{base}/graphql", headers=headers, json={"query": app_query, "variables": {"count": 2, "search": None}}).json()
+        assert "errors" not in first, first
+        contacts = first["data"]["contacts"]
+        assert [e["node"]["__typename"] for e in contacts["edges"]] == ["Contact", "Contact"] and contacts["pageInfo"]["hasNextPage"] is True
+        members = first["data"]["lists"]["edges"][0]["node"]
+        assert members["name"] == "Relay" and len(members["contacts"]["edges"]) == 3
+        rest = httpx.post(f"{base}/graphql", headers=headers, json={"query": next_page, "variables": {"count": 2, "cursor": contacts["pageInfo"]["endCursor"], "search": None}}).json()
+        assert "errors" not in rest, rest
+    emails = [e["node"]["email"] for e in contacts["edges"] + rest["data"]["contacts"]["edges"]]
+    assert sorted(emails) == [f"relay{i}@example.com" for i in range(3)] and rest["data"]["contacts"]["pageInfo"]["hasNextPage"] is False
