@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -74,7 +75,7 @@ from contactql.store.model import Scope as KeyScope
 from contactql.store.upsert.writer import UpsertWriter
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
-from contactql.streams import accepts_json, is_subscription, watch_key
+from contactql.streams import NotStreamable, accepts_json, stream_operation, watch_key
 from contactql.supervise import Clock, utc_now
 from contactql.tracing import Tracing, tracing
 from contactql.websocket import KeyedTransportWS
@@ -151,7 +152,10 @@ class GraphQLView(GraphQL[Context, None]):
             except HTTPException as error:
                 status, message = instead(error)
                 response = refusal(status, message, media=scope[RESPONSE_MEDIA])
-            response.headers.setdefault("cache-control", self.services.settings.cache_control)
+            # Every answer under the operator's rule; a stream (multipart, SSE) also says
+            # `no-transform`, as Strawberry's SSE did: no proxy may buffer or re-encode it.
+            streamed = isinstance(response, StreamingResponse)
+            response.headers["cache-control"] = self.services.settings.cache_control + (", no-transform" if streamed else "")
             if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 if scope.get(REQUEST_ERROR) and response.status_code == 200:
@@ -223,7 +227,7 @@ class GraphQLView(GraphQL[Context, None]):
         except PersistedQueryError as error:
             return _refused(error)
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -238,6 +242,9 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, error.as_http_error_reason() + " (name it with operationName)") from None
         except MissingQueryError:
             raise HTTPException(400, f"the request has no query: {SEND_JSON}") from None
+        if not _is_request_error(result):  # parsed, valid, within the rate limit: worth keeping
+            await self._remember(context, query, request_data.extensions)
+        return result
 
     async def execute_operation(  # noqa: PLR0917 - Strawberry's signature
         self,
@@ -257,11 +264,21 @@ class GraphQLView(GraphQL[Context, None]):
                 return _refused(error)
             # Strawberry streams whatever comes with a stream type anywhere in Accept, and urql
             # and graphql-http list text/event-stream and multipart/mixed after JSON on every
-            # request: only a subscription streams when the client takes JSON too.
-            name = request_data.operation_name
-            streams = not accepts_json(request.headers.get("accept", "")) or (
-                isinstance(query, str) and is_subscription(query, name if isinstance(name, str) else None)
-            )
+            # request: only a subscription streams when the client takes JSON too. A document
+            # that cannot stream is refused here, before a 200 goes out; a client that takes JSON
+            # gets the plain path's answer instead.
+            takes_json = accepts_json(request.headers.get("accept", ""))
+            try:
+                kind = stream_operation(query, request_data.operation_name) if isinstance(query, str) and query else None
+            except NotStreamable as error:
+                if not takes_json:
+                    raise HTTPException(400, str(error)) from None
+                kind = None
+            if kind is None and not takes_json and not query:
+                raise HTTPException(400, f"the request has no query: {SEND_JSON}")
+            streams = kind is OperationType.SUBSCRIPTION or (kind is not None and not takes_json)
+            if streams:
+                await self._remember(context, query, request_data.extensions)
             request_data = dataclasses.replace(request_data, query=query, protocol=request_data.protocol if streams else "http")
         return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
 
@@ -271,6 +288,11 @@ class GraphQLView(GraphQL[Context, None]):
         if trusted is not None:
             return trusted.document((request_data.extensions or {}).get(DOCUMENT_ID), request_data.query, request_data.extensions)
         return await self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
+
+    async def _remember(self, context: Context, query: str | None, extensions: Any) -> None:
+        """Keep a document sent with its hash, once it ran (trusted documents keep nothing)."""
+        if self.services.trusted is None:
+            await self.persisted.remember(context.workspace_id, query, extensions)
 
     async def create_streaming_response(self, request: Any, stream: Callable[[], AsyncIterator[str]], sub_response: Any, headers: Mapping[str, str]) -> Response:
         # The key of a long stream is checked again as on a WebSocket: once
@@ -358,15 +380,18 @@ class AuthenticatedGraphQL:
 
     def __init__(self, view: GraphQLView, graphiql: bool) -> None:
         self.view = view
-        self.page: Response = (
-            HTMLResponse(with_hashes((PACKAGE / "graphiql.html").read_text(), STATIC), headers=GRAPHIQL_HEADERS)
+        # A new Response each time: the layers outside (compression, CORS, request ids) change
+        # the headers of the answer they are given, and a shared one would keep their changes.
+        page = with_hashes((PACKAGE / "graphiql.html").read_text(), STATIC)
+        self.page: Callable[[], Response] = (
+            functools.partial(HTMLResponse, page, headers=GRAPHIQL_HEADERS)
             if graphiql
-            else refusal(404, f"GraphiQL is turned off on this server (CONTACTQL_GRAPHIQL=false); {SEND_JSON}", code="NOT_FOUND")
+            else functools.partial(refusal, 404, f"GraphiQL is turned off on this server (CONTACTQL_GRAPHIQL=false); {SEND_JSON}", code="NOT_FOUND")
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _wants_graphiql(scope):
-            await self.page(scope, receive, send)
+            await self.page()(scope, receive, send)
             return
         if scope["type"] == "http":
             headers = dict(scope["headers"])

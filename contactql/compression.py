@@ -19,8 +19,9 @@ from collections.abc import Callable
 import anyio.to_thread
 import brotli
 import zstandard
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, IdentityResponder
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MINIMUM_BYTES = 1024
 # zlib's own default. Starlette's, 9, costs 2.4x the CPU for 3 % fewer bytes: a page of 50
@@ -108,14 +109,29 @@ class _Responder(IdentityResponder):
 class Compressed:
     """`app`'s answers compressed in the encoding the request accepts best.
 
-    A request that accepts none goes straight to `app`: Starlette's responder would still wrap
-    its answer (~30 µs a request, measured with benchmarks/ab_serve.py)."""
+    Every answer says `Vary: Accept-Encoding`, compressed or not, so that no shared cache hands
+    one client's variant to another; a compressed one's `ETag` is made weak (the bytes differ
+    from the plain variant's, the content does not: `If-None-Match` still finds it). A request
+    that accepts none goes straight to `app` but for that header: Starlette's responder would
+    wrap its answer (~30 µs a request, measured with benchmarks/ab_serve.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        encoding = None
-        if scope["type"] == "http":
-            encoding = negotiate(b",".join(value for name, value in scope["headers"] if name == b"accept-encoding").decode("latin-1"))
-        await (_Responder(self.app, encoding) if encoding else self.app)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def varied(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message.setdefault("headers", []))
+                if "accept-encoding" not in headers.get("vary", "").lower():
+                    headers.add_vary_header("Accept-Encoding")
+                etag = headers.get("etag")
+                if etag and not etag.startswith("W/") and "content-encoding" in headers:
+                    headers["etag"] = f"W/{etag}"
+            await send(message)
+
+        encoding = negotiate(b",".join(value for name, value in scope["headers"] if name == b"accept-encoding").decode("latin-1"))
+        await (_Responder(self.app, encoding) if encoding else self.app)(scope, receive, varied)

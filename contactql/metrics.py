@@ -86,7 +86,10 @@ class RequestMetrics:
 def record_operation(context: Any, seconds: float) -> None:
     """Count and time one GraphQL operation, over HTTP or WebSocket, once its errors are masked
     and coded (schema/hardening.ErrorMasking calls this as the operation ends)."""
-    kind = context.operation_type.value if context.operation_type is not None else "unknown"
+    try:
+        kind = context.operation_type.value if context.operation_type is not None else "unknown"
+    except RuntimeError:  # Strawberry's "Can't get GraphQL operation type": no such operationName
+        kind = "unknown"
     errors = context.pre_execution_errors or (context.result.errors if context.result else None) or []
     outcome = "ok" if not errors else str((errors[0].extensions or {}).get("code", "ERROR"))
     OPERATIONS.labels(kind, _first_field(context), outcome).inc()

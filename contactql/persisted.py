@@ -102,13 +102,26 @@ class PersistedQueries:
         if key in self._documents:
             if self._documents[key] != query:  # the kept one is that hash's document
                 raise PersistedQueryError("extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
-            self._documents.move_to_end(key)
             return query
         if hashlib.sha256(query.encode()).hexdigest() != digest:
             raise PersistedQueryError("extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
+        return query  # kept by `remember` once it has run: a refused request stores nothing
+
+    async def remember(self, workspace_id: int, query: str | None, extensions: Any) -> None:
+        """Keep a document its request sent with a hash (`document` checked the pair), after the
+        request ran: not one that did not parse, was invalid or was over the rate limit."""
+        try:
+            digest = requested_hash(extensions)
+        except PersistedQueryError:
+            return
+        if digest is None or not query:
+            return
+        key = (workspace_id, digest)
+        if key in self._documents:
+            self._documents.move_to_end(key)
+            return
         if self._keep(key, query) and self._db is not None:
             await self._db.write(persisted.store, workspace_id=workspace_id, sha256=digest, document=query, now=self._clock())
-        return query
 
     def __len__(self) -> int:
         return len(self._documents)

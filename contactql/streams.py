@@ -1,6 +1,6 @@
 """Subscriptions over HTTP: Apollo's multipart protocol and graphql-sse, beside the WebSocket.
 
-Which requests stream (`accepts_json`, `is_subscription`), and how a long stream's key is
+Which requests stream (`accepts_json`, `stream_operation`), and how a long stream's key is
 checked again while it runs (`watch_key`), as a WebSocket's is: a revoked key's stream ends
 with a FORBIDDEN error in the transport's own framing (`revoked_chunk`).
 """
@@ -8,13 +8,16 @@ with a FORBIDDEN error in the transport's own framing (`revoked_chunk`).
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport
 
-from contactql.schema.hardening import MAX_TOKENS
+from contactql.schema.hardening import MAX_CACHED_CHARS, MAX_DOCUMENT_CHARS, MAX_TOKENS, too_long
+
+log = logging.getLogger(__name__)
 
 _JSON_TYPES = {"application/json", "application/graphql-response+json", "application/*", "*/*"}
 
@@ -24,15 +27,33 @@ def accepts_json(accept: str) -> bool:
     return any(part.split(";", 1)[0].strip().lower() in _JSON_TYPES for part in accept.split(","))
 
 
+class NotStreamable(ValueError):
+    """A stream request whose operation cannot be known: the message says what to send."""
+
+
+def stream_operation(query: str, operation_name: object) -> OperationType:
+    """The type of the operation a stream request runs. Raises NotStreamable for a document
+    that does not parse (or passes the size or token limits) and for an operation that cannot
+    be picked: Strawberry would answer 200 and then fail inside the stream, or wait forever."""
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise NotStreamable("operationName must be a string")
+    if len(query) > MAX_DOCUMENT_CHARS:
+        raise NotStreamable(too_long(query))
+    # urql asks this of every request it sends: small documents are parsed once.
+    return (_operation if len(query) <= MAX_CACHED_CHARS else _operation.__wrapped__)(query, operation_name)
+
+
 @functools.lru_cache(maxsize=256)
-def is_subscription(query: str, operation_name: str | None) -> bool:
-    # Parsed with the schema's token limit; anything that does not parse takes the plain path,
-    # where the schema refuses it as usual. Cached: urql asks this of every request it sends.
+def _operation(query: str, operation_name: str | None) -> OperationType:
     try:
-        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS), operation_name)
-    except GraphQLError:
-        return False
-    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError as error:
+        raise NotStreamable(error.message) from None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        named = f"no operation named {operation_name!r} in the document" if operation_name else "the document has several operations: name one with operationName"
+        raise NotStreamable(named)
+    return operation.operation
 
 
 def revoked_chunk(transport: HTTPStreamTransport, encode: Callable[[object], str]) -> str:
@@ -69,6 +90,9 @@ def watch_key(
                     return
                 checked = time.monotonic()
         finally:
-            await source.aclose()  # type: ignore[attr-defined]
+            try:
+                await source.aclose()  # type: ignore[attr-defined]
+            except Exception:  # the stream has ended for the client: a failure tidying up is only logged
+                log.warning("closing a stream failed", exc_info=True)
 
     return watched

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, Visitor, parse, print_ast, visit
 
 from contactql.config import ConfigError
-from contactql.schema.hardening import MAX_TOKENS
+from contactql.schema.hardening import MAX_CACHED_CHARS, MAX_DOCUMENT_CHARS, MAX_TOKENS
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -126,13 +126,19 @@ class _Blank(Visitor):
         return FloatValueNode(value="0")
 
 
-@functools.lru_cache(maxsize=256)
 def blank_literals(document: str) -> str:
     """The document with every string and number literal blanked, as Apollo's usage reporting
     does: `upsertContact(input: {contact: {email: "ann@example.com"}})` is recorded with `""`.
     Enums and booleans stay (they are the schema's words, not the caller's data)."""
     if not document:
         return ""
+    if len(document) > MAX_DOCUMENT_CHARS:
+        return "(a document over the size limit)"
+    return (_blanked if len(document) <= MAX_CACHED_CHARS else _blanked.__wrapped__)(document)
+
+
+@functools.lru_cache(maxsize=256)
+def _blanked(document: str) -> str:
     try:
         return print_ast(visit(parse(document, max_tokens=MAX_TOKENS, no_location=True), _Blank()))
     except GraphQLError:

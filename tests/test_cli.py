@@ -100,6 +100,8 @@ def test_key_names_are_unique_in_a_workspace_and_revoke_names_one_key(database_u
     assert run_cli("keys", "revoke", "ops", "--database", database_url).returncode == 0
     listed = run_cli("keys", "list", "--database", database_url).stdout.splitlines()
     assert [line.split()[1] for line in listed[1:] if line.split()[-1] != "-"] == ["ops"], "only the key named was revoked"
+    nosuch = run_cli("keys", "list", "--workspace", "nosuch", "--database", database_url)
+    assert nosuch.returncode == 2 and nosuch.stdout == "" and nosuch.stderr == "contactql: no workspace is named 'nosuch'\n"
 
 
 def test_the_server_logs_webhook_attempts_at_its_default_level(database_url: str, tmp_path: Path) -> None:

@@ -219,3 +219,32 @@ async def test_graphiql_files_stream_compressed_whole(api: Api, accept_encoding:
     assert packed.headers["content-encoding"] == encoding and "javascript" in packed.headers["content-type"]
     assert packed.content == plain.content and len(plain.content) > 1_000_000
     assert "content-length" not in packed.headers  # streamed: no length up front
+
+
+async def test_the_graphiql_page_is_whole_whatever_the_request_before_it_accepted(api: Api) -> None:
+    # One shared page object once kept the first request's zstd headers over the plain body.
+    html = {"Accept": "text/html"}
+    first = await api.http.get("/graphql", headers={**html, "Accept-Encoding": "gzip, deflate, br, zstd"})
+    plain = await api.http.get("/graphql", headers={**html, "Accept-Encoding": "identity"})
+    gzipped = await api.http.get("/graphql", headers={**html, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and int(plain.headers["content-length"]) == len(plain.content)
+    assert first.headers["content-encoding"] == "zstd" and gzipped.headers["content-encoding"] == "gzip"
+    assert first.text == plain.text == gzipped.text and "<title>" in plain.text
+
+
+async def test_every_variant_varies_on_accept_encoding_and_a_compressed_etag_is_weak(api: Api) -> None:
+    """A shared cache must not hand the plain bytes to a client that asked for zstd, or the
+    reverse; and two variants with different bytes must not share a strong ETag."""
+    key = {"Authorization": f"Bearer {api.key}"}
+    small = await api.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={**key, "Accept-Encoding": "gzip"})
+    unasked = await api.http.post("/graphql", json={"query": "{ workspace { name } }"}, headers={**key, "Accept-Encoding": "identity"})
+    asset = "/graphiql/vendor/graphiql@3.8.3/graphiql.min.js"
+    plain = await api.http.get(asset, headers={"Accept-Encoding": "identity"})
+    packed = await api.http.get(asset, headers={"Accept-Encoding": "br"})
+    for answer in (small, unasked, plain, packed):
+        assert answer.headers["vary"].lower().count("accept-encoding") == 1, answer.headers
+    assert "content-encoding" not in plain.headers and not plain.headers["etag"].startswith("W/")
+    assert packed.headers["content-encoding"] == "br" and packed.headers["etag"] == f"W/{plain.headers['etag']}"
+    # and the weak tag still revalidates
+    again = await api.http.get(asset, headers={"Accept-Encoding": "br", "If-None-Match": packed.headers["etag"]})
+    assert again.status_code == 304

@@ -76,14 +76,36 @@ async def test_a_persisted_query_that_cannot_be_used_is_refused_naming_why(api: 
     assert (await post(api, {"extensions": persisted(QUERY)}))["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"  # nothing kept
 
 
+REFUSED = [
+    "this is not graphql",  # does not parse
+    "{ workspace { nosuchfield } }",  # invalid
+    "{ contacts(first: 100) { edges { node { history(first: 100) { edges { node { at } } } } } } }",  # over the cost limit
+]
+
+
+@pytest.mark.parametrize("document", REFUSED)
+async def test_a_document_refused_before_it_ran_is_not_kept(api: Api, document: str) -> None:
+    """Only what ran is kept: a refused request must not fill the store (memory or database)."""
+    refused = await post(api, {"query": document, "extensions": persisted(document)})
+    assert refused["errors"] and refused.get("data") is None
+    again = await post(api, {"extensions": persisted(document)})
+    assert again["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def sent(store: PersistedQueries, document: str) -> None:
+    """A document sent with its hash, as the view handles it: checked, run, then kept."""
+    assert await store.document(1, document, persisted(document)) == document
+    await store.remember(1, document, persisted(document))
+
+
 async def test_the_memory_keeps_the_most_recently_used_within_its_bounds() -> None:
     """Without a database (memory alone), so what goes is gone."""
     store = PersistedQueries(None, max_entries=3, max_bytes=10_000)
     documents = [f"{{ q{i}: workspace {{ name }} }}" for i in range(5)]
     for document in documents[:3]:
-        await store.document(1, document, persisted(document))
+        await sent(store, document)
     await store.document(1, None, persisted(documents[0]))  # used: the oldest is now q1
-    await store.document(1, documents[3], persisted(documents[3]))
+    await sent(store, documents[3])
     assert len(store) == 3
     with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
         await store.document(1, None, persisted(documents[1]))
@@ -92,7 +114,7 @@ async def test_the_memory_keeps_the_most_recently_used_within_its_bounds() -> No
     small = PersistedQueries(None, max_entries=100, max_bytes=200)
     big = "{ workspace { name } }" + " " * 160
     for document in (*documents[:2], big):
-        await small.document(1, document, persisted(document))
+        await sent(small, document)
     assert len(small) == 1 and await small.document(1, None, persisted(big)) == big
 
 
@@ -117,7 +139,7 @@ async def test_housekeeping_keeps_each_workspaces_newest_documents(app: Any, api
     clock = iter(dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in range(4))
     store = PersistedQueries(app.state.services.db, clock=lambda: next(clock))
     for document in documents:
-        await store.document(1, document, persisted(document))
+        await sent(store, document)
     assert await Housekeeper(app.state.services.db).sweep() == 2
     fresh = PersistedQueries(app.state.services.db)  # a server started since: memory empty
     for document in documents[2:]:

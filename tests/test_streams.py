@@ -180,3 +180,32 @@ async def test_a_client_that_takes_json_and_streams_gets_json_for_a_query_and_a_
     assert query.headers["content-type"].startswith("application/graphql-response+json") and query.json()["data"] == {"workspace": {"name": "default"}}
     assert mutation.json()["data"] == {"createList": {"list": {"name": "urql"}}}
     assert streamed.startswith(SSE)
+
+
+UNSTREAMABLE = [
+    ({"query": "subscription { contactsChanged { "}, "Syntax Error"),
+    ({"query": "subscription { contactsChanged { type } }" + " # padding" * 30_000}, "characters; at most 262,144 (send values as variables)"),
+    ({"query": "subscription { " + " ".join(f"a{i}: contactsChanged {{ type }}" for i in range(3000)) + " }"}, "more than 10000 tokens"),
+    ({"query": "subscription A { contactsChanged { type } } subscription B { contactsChanged { type } }"}, "several operations: name one with operationName"),
+    ({"query": "subscription A { contactsChanged { type } }", "operationName": "Nope"}, "no operation named 'Nope'"),
+    ({"query": "subscription A { contactsChanged { type } }", "operationName": 5}, "operationName must be a string"),
+    ({"query": ""}, "the request has no query"),
+]
+
+
+@pytest.mark.parametrize("accept", [MULTIPART.removesuffix(",application/json"), SSE])
+async def test_a_stream_that_cannot_run_is_a_400_before_anything_streams(database_url: str, accept: str) -> None:
+    """A client that takes only a stream, sending what cannot stream: Strawberry answered 200 and
+    then failed inside the stream (a cut connection, a traceback in the log) or, with two
+    operations and no name, streamed heartbeats forever. Now: 400, JSON, saying what to send."""
+    with serve(database_url) as (base, key, _):
+        async with client(base, key, accept) as http:
+            for body, says in UNSTREAMABLE:
+                answer = await http.post("/graphql", json=body)
+                assert answer.status_code == 400 and answer.headers["content-type"].startswith("application/json"), (body, answer.text[:200])
+                assert says in answer.json()["errors"][0]["message"], answer.text[:300]
+            by_get = await http.get("/graphql", params={"query": "subscription {"})
+            assert by_get.status_code == 400 and "Syntax Error" in by_get.json()["errors"][0]["message"]
+            # and the server is well: a good subscription streams, under the operator's Cache-Control
+            async with http.stream("POST", "/graphql", json={"query": "subscription { contactsChanged { type } }"}) as response:
+                assert response.status_code == 200 and response.headers["cache-control"] == "private, no-store, no-transform"

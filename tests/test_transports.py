@@ -289,3 +289,36 @@ async def test_an_import_file_that_is_not_an_upload_is_a_user_error(api: Api, fi
     )
     assert answer["importContacts"]["batch"] is None
     assert [(e["field"], e["code"]) for e in answer["importContacts"]["userErrors"]] == [(["file"], "INVALID_INPUT")]
+
+
+@pytest.mark.system
+async def test_a_document_over_256_kib_is_refused_on_every_transport_before_it_is_parsed(database_url: str) -> None:
+    """Tokens are limited, but a comment or a string is one token of any length: a 15 MB
+    comment held the event loop for 2 s. The size is checked before parsing, everywhere."""
+    huge = "{ workspace { name } }" + " # padding" * 30_000  # 300 kB, 6 tokens
+    says = "characters; at most 262,144 (send values as variables)"
+    with serve(database_url) as (base, key, _):
+        by_post = await post(base, key, huge)
+        assert by_post.status_code == 200 and says in by_post.json()["errors"][0]["message"]
+        assert by_post.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+        # (A GET cannot carry one: URLs stop at 64 KiB, in clients and in uvicorn.)
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        try:
+            assert await receive(socket) == {"type": "connection_ack"}
+            over_ws = await operation(socket, 1, huge)
+        finally:
+            await socket.close()
+        assert over_ws["type"] == "error" and says in over_ws["payload"][0]["message"]
+        fine = await post(base, key, "{ workspace { name } }" + " # padding" * 20_000)  # 200 kB: allowed
+        assert fine.json()["data"] == {"workspace": {"name": "default"}}
+        # A document that does not parse, over the WebSocket: answered (the socket closes 4400
+        # naming the error, as Strawberry's protocol handler does), where it used to hang.
+        socket = await connect(base, {"Authorization": f"Bearer {key}"})
+        try:
+            assert await receive(socket) == {"type": "connection_ack"}
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    await operation(socket, 2, "subscription { contactsChanged { ")
+        finally:
+            await socket.close()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400 and "Syntax Error" in closed.value.rcvd.reason

@@ -47,6 +47,14 @@ log = logging.getLogger("contactql.errors")
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 10_000
+# Tokens are counted as the document is parsed, but a comment or a string is one token of any
+# length: a 15 MB comment held the event loop for 2 s. 10 000 tokens fit in far less.
+MAX_DOCUMENT_CHARS = 256 * 1024
+MAX_CACHED_CHARS = 16 * 1024  # a cache keyed by documents keeps none longer (256 entries: 4 MiB)
+
+
+def too_long(query: str) -> str:
+    return f"the document is {len(query):,} characters; at most {MAX_DOCUMENT_CHARS:,} (send values as variables)"
 
 
 class DocumentLimitsRule(ValidationRule):
@@ -112,6 +120,12 @@ class DocumentLimits(AddValidationRules):
 class TokenLimit(MaxTokensLimiter):
     def __init__(self) -> None:
         super().__init__(max_token_count=MAX_TOKENS)
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query
+        if query is not None and len(query) > MAX_DOCUMENT_CHARS:
+            raise GraphQLError(too_long(query), extensions={"code": "INVALID_INPUT"})
+        yield
 
 
 class NoNulText(SchemaExtension):

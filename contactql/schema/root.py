@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_argument
+from strawberry.types.execution import PreExecutionError
 
 from contactql.context import Info
 from contactql.resolvers import batches, changes, companies, contacts, events, exports, lists, properties, segments, subscribe, webhooks, workspace
@@ -302,6 +303,17 @@ class Subscription:
 
 
 class ContactQLSchema(strawberry.Schema):
+    async def _prepare_operation_async(self, context: ExecutionContext, extensions_runner: Any) -> PreExecutionError | None:
+        # A GraphQLError raised by a parsing hook (ParserCache's parse, TokenLimit's size check)
+        # escapes Strawberry's own handling, which only wraps the parse it does itself: over
+        # HTTP a general handler caught it, but a subscription (WebSocket, SSE, multipart)
+        # stalled with a traceback in the log. Here it is the request error it is, everywhere.
+        try:
+            return await super()._prepare_operation_async(context, extensions_runner)
+        except GraphQLError as error:
+            context.pre_execution_errors = [error]
+            return PreExecutionError(data=None, errors=[error])
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Unexpected errors are logged, with the request id, where they are masked
         # (hardening.ErrorMasking); the rest are the client's and do not belong in the server log.

@@ -176,6 +176,8 @@ def list_keys(conn: sa.Connection, *, workspace: str | None) -> list[KeyRow]:
     k, w = api_key_t.c, workspace_t.c
     query = sa.select(w.name, k.name, k.scope, k.created_at, k.last_used_at, k.revoked_at).join(workspace_t, w.id == k.workspace_id)
     if workspace is not None:
+        if conn.scalar(sa.select(w.id).where(w.name == workspace)) is None:
+            raise Invalid.at(("workspace",), f"no workspace is named {workspace!r}")
         query = query.where(w.name == workspace)
     return [KeyRow(*row) for row in conn.execute(query.order_by(w.name, k.created_at, k.id))]
 
