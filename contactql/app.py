@@ -25,7 +25,6 @@ from graphql import FieldNode, GraphQLError, OperationType, get_operation_ast, p
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -40,7 +39,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from contactql.assets import REVALIDATE, HashedStaticFiles, with_hashes
-from contactql.auth import KeyCache
+from contactql.auth import FormOrigins, FormsCORS, KeyCache
 from contactql.compression import Compressed
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.context import Context, Loaders, Services
@@ -64,6 +63,7 @@ from contactql.refusals import (
     refusal,
     response_media_type,
     unauthenticated,
+    wrong_origin,
     wrong_transport,
 )
 from contactql.runtime import Helper
@@ -137,9 +137,12 @@ class GraphQLView(GraphQL[Context, None]):
         self.services = services
         self.keys = keys
         self.rate_limit = rate_limit
+        self.forms = FormOrigins(services.db, ttl=keys.ttl)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if any(name == b"origin" for name, _ in scope.get("headers", ())):
+                await self.forms.refresh()  # for is_websocket_origin_allowed, which cannot wait
             await super().__call__(scope, receive, send)
             return
         # As strawberry.asgi.GraphQL, but closing the request (that closes uploaded files) and
@@ -156,6 +159,7 @@ class GraphQLView(GraphQL[Context, None]):
             # `no-transform`, as Strawberry's SSE did: no proxy may buffer or re-encode it.
             streamed = isinstance(response, StreamingResponse)
             response.headers["cache-control"] = self.services.settings.cache_control + (", no-transform" if streamed else "")
+            response.headers["vary"] = "Accept-Encoding"  # compressed or not (Compressed, varies=True)
             if scope[RESPONSE_MEDIA] == GRAPHQL_RESPONSE_JSON and response.media_type == "application/json":
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 if scope.get(REQUEST_ERROR) and response.status_code == 200:
@@ -178,6 +182,10 @@ class GraphQLView(GraphQL[Context, None]):
         if request.method == "POST" and media not in {"application/json", "multipart/form-data"}:
             raise HTTPException(415, UNSUPPORTED_TYPE)
         return await super().parse_http_body(request)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        # CONTACTQL_CORS_ORIGINS, and the forms' origins; connection_init's key decides then.
+        return super().is_websocket_origin_allowed(request, origin) or origin.lower() in self.forms.current
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         return False  # AuthenticatedGraphQL serves the page; a GET that reaches here is an operation
@@ -400,6 +408,10 @@ class AuthenticatedGraphQL:
             if principal is None:
                 await unauthenticated()(scope, receive, send)
                 return
+            origin = headers.get(b"origin")
+            if not principal.may_call_from(origin.decode("latin-1") if origin else None):
+                await wrong_origin(origin.decode("latin-1") if origin else None)(scope, receive, send)
+                return
             scope[PRINCIPAL] = principal
         await self.view(scope, receive, send)
 
@@ -474,24 +486,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.readyz, methods=["GET"]),
         Route("/metrics", MetricsEndpoint(db, settings.metrics_token).serve, methods=["GET"]),
-        Route("/graphql", Compressed(graphql)),  # every method: the view refuses the others as GraphQL over HTTP does
+        Route("/graphql", Compressed(graphql, varies=True)),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
         Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
     ]
     if settings.graphiql:
         routes.append(Mount("/graphiql", app=Compressed(HashedStaticFiles(STATIC)), name="graphiql"))
     middleware = [Middleware(BodyLimit, json_limit=JSON_BODY_LIMIT, upload_limit=settings.max_import_mb * 1024 * 1024)]
-    if settings.cors_origins:
-        # Outermost, so that refusals (401, 413, 429) carry the headers a browser needs to read them.
-        cors = Middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=list(settings.cors_allow_headers),
-            expose_headers=list(settings.cors_expose_headers),
-            max_age=600,
-        )
-        middleware.insert(0, cors)
+    # Outermost, so that refusals (401, 413, 429) carry the headers a browser needs to read them.
+    # Always: the forms of publishable keys are on origins that no setting lists.
+    cors = Middleware(
+        FormsCORS,
+        forms=view.forms,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=list(settings.cors_allow_headers),
+        expose_headers=list(settings.cors_expose_headers),
+        max_age=600,
+    )
+    middleware.insert(0, cors)
     # Outermost of all: preflights and refusals are named and counted too, and CORS exposes the name.
     middleware[:0] = [Middleware(RequestIds), Middleware(RequestMetrics)]
     if traced:

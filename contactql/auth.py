@@ -9,10 +9,16 @@ key's last-used time is written at most once a minute (docs/operations.md, "API 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from contactql.store.db.database import Database
-from contactql.store.workspace.keys import Principal, authenticate, hash_key, touch_key
+from contactql.store.workspace.keys import Principal, authenticate, hash_key, publishable_origins, touch_key
+
+log = logging.getLogger("contactql")
 
 MAX_KEY_LENGTH = 200
 
@@ -70,3 +76,47 @@ class KeyCache:
         """Let last-used writes still under way finish (the database closes after this)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+class FormOrigins:
+    """The origins every live publishable key lists, in any workspace, read again at most every
+    `ttl` seconds (CONTACTQL_KEY_CACHE_SECONDS, as keys): a browser on a form's page may ask
+    (CORS preflight, WebSocket handshake); the key then decides whether it may be used there."""
+
+    def __init__(self, db: Database, *, ttl: float = 5.0) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._read_at = -float("inf")
+        self._lock = asyncio.Lock()
+        self.current: frozenset[str] = frozenset()
+
+    async def refresh(self) -> frozenset[str]:
+        if time.monotonic() - self._read_at < self._ttl:
+            return self.current
+        async with self._lock:
+            if time.monotonic() - self._read_at >= self._ttl:
+                try:
+                    self.current = await self._db.read(publishable_origins)
+                except Exception:  # keep the last answer: a database hiccup must not refuse every form
+                    log.warning("reading the publishable keys' origins failed", exc_info=True)
+                self._read_at = time.monotonic()
+        return self.current
+
+
+class FormsCORS(CORSMiddleware):
+    """Starlette's CORS with CONTACTQL_CORS_ORIGINS, and besides them the origins of the
+    publishable keys (forms on websites are not listed in the server's settings)."""
+
+    def __init__(
+        self, app: ASGIApp, forms: FormOrigins, allow_origins: list[str], allow_methods: list[str], allow_headers: list[str], expose_headers: list[str], max_age: int
+    ) -> None:
+        super().__init__(app, allow_origins=allow_origins, allow_methods=allow_methods, allow_headers=allow_headers, expose_headers=expose_headers, max_age=max_age)
+        self.forms = forms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
+            await self.forms.refresh()
+        await super().__call__(scope, receive, send)
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return super().is_allowed_origin(origin) or origin.lower() in self.forms.current

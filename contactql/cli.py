@@ -78,9 +78,12 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=Scope(args.scope), name=args.name))
+    scope = Scope(args.scope)
+    key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=scope, name=args.name, origins=tuple(args.origin or ()), form=args.form))
     article = "an" if args.scope[0] in "aeiou" else "a"
     print(f"Created {article} {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
+    if scope is Scope.PUBLISHABLE:
+        print("It runs subscribeContact and confirmContact only, from the origins given: safe to put in a web page.", file=sys.stderr)
     print(key)
     return 0
 
@@ -140,8 +143,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     rows = asyncio.run(_write(settings, list_keys, workspace=args.workspace))
-    table = [("workspace", "name", "scope", "created", "last used", "revoked")]
-    table += [(r.workspace, r.name, r.scope, _when(r.created_at), _when(r.last_used_at), _when(r.revoked_at)) for r in rows]
+    table = [("workspace", "name", "scope", "origins", "created", "last used", "revoked")]
+    table += [(r.workspace, r.name, r.scope, ",".join(json.loads(r.origins)) if r.origins else "-", _when(r.created_at), _when(r.last_used_at), _when(r.revoked_at)) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -212,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--workspace", default="default", help="workspace name (created if needed)")
     create.add_argument("--scope", default="write", choices=[s.value for s in Scope])
     create.add_argument("--name", help="a name for the key, shown as Contact.createdBy")
+    create.add_argument("--origin", action="append", help="publishable keys: an origin its form is on (https://www.example.com); repeat for more")
+    create.add_argument("--form", help="publishable keys: the form it is for, recorded with each subscription")
     create.set_defaults(run=cmd_keys_create)
     listing = with_database(keys.add_parser("list", help="list keys: names, scopes, created and last-used times (never the secret)"))
     listing.add_argument("--workspace", help="only this workspace")

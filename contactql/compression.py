@@ -112,26 +112,34 @@ class Compressed:
     Every answer says `Vary: Accept-Encoding`, compressed or not, so that no shared cache hands
     one client's variant to another; a compressed one's `ETag` is made weak (the bytes differ
     from the plain variant's, the content does not: `If-None-Match` still finds it). A request
-    that accepts none goes straight to `app` but for that header: Starlette's responder would
-    wrap its answer (~30 µs a request, measured with benchmarks/ab_serve.py)."""
+    that accepts no encoding goes straight to `app`: Starlette's responder would wrap its
+    answer (~30 µs a request, measured with benchmarks/ab_serve.py). `app` then says `Vary`
+    itself when `varies` (GraphQLView does, without a wrapper of every answer); else a light
+    wrapper adds it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, varies: bool = False) -> None:
         self.app = app
+        self.varies = varies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        encoding = negotiate(b",".join(value for name, value in scope["headers"] if name == b"accept-encoding").decode("latin-1"))
+        if encoding is None and self.varies:
             await self.app(scope, receive, send)
             return
 
         async def varied(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(raw=message.setdefault("headers", []))
-                if "accept-encoding" not in headers.get("vary", "").lower():
-                    headers.add_vary_header("Accept-Encoding")
+                vary = [v.strip() for v in headers.get("vary", "").split(",") if v.strip()]
+                if "accept-encoding" not in (v.lower() for v in vary):
+                    vary.append("Accept-Encoding")
+                headers["vary"] = ", ".join(dict.fromkeys(vary, None))  # Starlette's responder adds it once more
                 etag = headers.get("etag")
                 if etag and not etag.startswith("W/") and "content-encoding" in headers:
                     headers["etag"] = f"W/{etag}"
             await send(message)
 
-        encoding = negotiate(b",".join(value for name, value in scope["headers"] if name == b"accept-encoding").decode("latin-1"))
         await (_Responder(self.app, encoding) if encoding else self.app)(scope, receive, varied)

@@ -18,6 +18,7 @@ from contactql.auth import KeyCache
 from contactql.limits import TokenBuckets
 from contactql.metrics import RATE_LIMITED
 from contactql.refusals import refusal, unauthenticated
+from contactql.schema.forms import PUBLISHABLE_ONLY
 from contactql.store.db.database import Database
 from contactql.store.workspace import exports
 from contactql.store.workspace.exports import ExportStatus
@@ -36,6 +37,8 @@ class ExportDownload:
         principal = await self.keys.principal(request.headers.get("authorization"))
         if principal is None:
             return unauthenticated()
+        if principal.is_publishable:
+            return refusal(403, PUBLISHABLE_ONLY, code="FORBIDDEN")
         export_id = request.path_params["id"]
         row = await self.db.read(exports.get_export, workspace_id=principal.workspace_id, export_id=export_id[:64])
         if row is None:

@@ -26,6 +26,7 @@ from strawberry.extensions import SchemaExtension
 from contactql.context import ApiError
 from contactql.metrics import RATE_LIMITED
 from contactql.schema.cost import estimate, oversized_filter
+from contactql.schema.forms import form_refusal
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
 
@@ -148,6 +149,8 @@ class RateLimit(SchemaExtension):
             context.pre_execution_errors = [ApiError(f"{why} (at filter)", "INVALID_INPUT")]
         if caller is None or caller.principal.key_id < 0:
             return
+        if caller.principal.is_publishable and not context.pre_execution_errors and (refused := form_refusal(operation)):
+            context.pre_execution_errors = [ApiError(refused, "FORBIDDEN")]  # charged as a refused document: 1
         settings = caller.services.settings
         cost = 1  # a document refused by validation, or a filter too big to run, still costs its parsing
         if not context.pre_execution_errors and operation is not None:

@@ -19,6 +19,7 @@ the figures are the whole server's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import os
 import time
@@ -79,8 +80,9 @@ class RequestMetrics:
             await self.app(scope, receive, counted_send)
         finally:
             route = route_of(scope["path"])
-            HTTP_REQUESTS.labels(route, scope["method"] if scope["method"] in ("GET", "POST", "OPTIONS") else "other", str(status)).inc()
-            HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in ("GET", "POST", "OPTIONS") else "other"
+            labelled(HTTP_REQUESTS, route, method, status).inc()
+            labelled(HTTP_SECONDS, route).observe(time.perf_counter() - started)
 
 
 def record_operation(context: Any, seconds: float) -> None:
@@ -92,8 +94,17 @@ def record_operation(context: Any, seconds: float) -> None:
         kind = "unknown"
     errors = context.pre_execution_errors or (context.result.errors if context.result else None) or []
     outcome = "ok" if not errors else str((errors[0].extensions or {}).get("code", "ERROR"))
-    OPERATIONS.labels(kind, _first_field(context), outcome).inc()
-    OPERATION_SECONDS.labels(kind).observe(seconds)
+    labelled(OPERATIONS, kind, _first_field(context), outcome).inc()
+    labelled(OPERATION_SECONDS, kind).observe(seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: Any, *values: object) -> Any:
+    """`metric.labels(*values)`, kept: prometheus-client takes a lock and builds a tuple of
+    strings on every call (1.4 µs; 0.5 µs cached), four times a request. Every label here has
+    few values (routes, methods, statuses, operation types, root fields of the schema), and
+    the cache is bounded besides."""
+    return metric.labels(*(str(v) for v in values))
 
 
 def _first_field(context: Any) -> str:

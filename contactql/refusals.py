@@ -87,6 +87,13 @@ def refusal(status: int, message: str, *, media: str = "application/json", code:
     return JSONResponse(body, status_code=status, media_type=media, headers=headers)
 
 
+def wrong_origin(origin: str | None) -> Response:
+    """A publishable key used from a page that is not its form's (or with no Origin at all)."""
+    where = f"from {origin[:200]}" if origin else "without an Origin header"
+    message = f"this publishable key is not for use {where}: only from the origins it was made for (contactql keys create --origin)"
+    return refusal(403, message, code="FORBIDDEN")
+
+
 def unauthenticated() -> Response:
     body = {"errors": [{"message": "send a valid API key: Authorization: Bearer <key>", "extensions": {"code": "UNAUTHENTICATED"}}]}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="contactql"'})

@@ -47,6 +47,10 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if principal is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
+        socket = getattr(self.websocket, "ws", None)  # Strawberry's ASGI adapter: the Starlette WebSocket
+        if not principal.may_call_from(socket.headers.get("origin") if socket is not None else None):
+            await self.websocket.close(code=4403, reason="Forbidden: this publishable key is not for this origin")
+            return
         self.context.principal = principal
         self.context.loaders = Loaders(self.context.services.db, principal.workspace_id)
         self.context.rate_limit = self.view.rate_limit

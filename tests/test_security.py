@@ -178,7 +178,7 @@ def test_revoked_keys_get_401_and_keys_list_never_shows_secrets(database_url: st
     listing = run_cli("keys", "list", "--database", database)
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["workspace", "name", "scope", "created", "last", "used", "revoked"]
+    assert lines[0].split() == ["workspace", "name", "scope", "origins", "created", "last", "used", "revoked"]
     row = next(line for line in lines if "ci-bot" in line)
     assert "write" in row and row.count(":") >= 4, "created, last used and revoked times are shown"
     assert key not in listing.stdout and "cql_" not in listing.stdout

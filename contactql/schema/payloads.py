@@ -30,7 +30,14 @@ class UpsertContactPayload:
     invalid_properties: list[InvalidProperty] = strawberry.field(default_factory=list, description="Property values that were not written, and why; the rest of the contact was written.")
     invalid_contact_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Ids that name no contact of the workspace.")
     user_errors: list[UserError] = strawberry.field(default_factory=list, description="Problems with the input.")
+    confirmation_pending: bool = strawberry.field(
+        default=False,
+        description="True after an accepted subscribeContact: the visitor should now confirm by email (double opt-in). The same for a new address and a known one, so a form learns nothing about who is subscribed.",
+    )
 
+    @strawberry.field(description="Whether the request was taken: true when there are no userErrors. All a website form (a publishable key) is told, with confirmationPending.")
+    def accepted(self) -> bool:
+        return not self.user_errors
 
     @classmethod
     def confirmed(cls, confirmation: tuple[dict[str, Any], list[str]]) -> UpsertContactPayload:

@@ -21,6 +21,15 @@ class CanWrite(_Scoped):
         return info.context.principal.can_write
 
 
+class CanSubscribe(_Scoped):
+    """subscribeContact and confirmContact: a write key, or a website form's publishable key."""
+
+    message = "this API key has scope read: it cannot run mutations"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal.can_write or info.context.principal.is_publishable
+
+
 class IsAdmin(_Scoped):
     message = "only an API key with scope admin can do this"
 

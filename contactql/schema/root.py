@@ -37,7 +37,7 @@ from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
-from contactql.schema.permissions import CanWrite, IsAdmin
+from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
 from contactql.schema.segments import DeleteSegmentPayload, Segment, SegmentConnection, SegmentPayload
 from contactql.schema.stats import ContactStats
@@ -176,14 +176,19 @@ class Mutation:
         return await answer(contacts.delete_contact(info, id), lambda deleted: DeleteContactPayload(deleted_id=strawberry.ID(str(deleted))), DeleteContactPayload)
 
     @strawberry.mutation(
-        description="Subscribe a contact from a form: matched by email or mobile, double opt-in, workflow events.",
-        permission_classes=[CanWrite],
+        description="Subscribe a contact from a form: matched by email or mobile, double opt-in, workflow events. A publishable key (a website form's) may run it, and may select only accepted, confirmationPending and userErrors.",
+        permission_classes=[CanSubscribe],
     )
     async def subscribe_contact(self, info: Info, input: Annotated[SubscribeContactInput, strawberry.argument(description="The contact and the form type.")]) -> UpsertContactPayload:
         result = subscribe.subscribe_contact(info, input)  # type: ignore[arg-type]  # a raw mapping, see inputs.raw_input
-        return await answer(result, UpsertContactPayload.from_result, UpsertContactPayload)
+        payload = await answer(result, UpsertContactPayload.from_result, UpsertContactPayload)
+        payload.confirmation_pending = not payload.user_errors  # double opt-in, whoever the address is
+        return payload
 
-    @strawberry.mutation(description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed.", permission_classes=[CanWrite])
+    @strawberry.mutation(
+        description="Confirm a subscription with its token: email SUBSCRIBED, contact confirmed. A publishable key may run it (see subscribeContact).",
+        permission_classes=[CanSubscribe],
+    )
     async def confirm_contact(self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]) -> UpsertContactPayload:
         return await answer(subscribe.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload)
 

@@ -123,6 +123,7 @@ class Scope(enum.StrEnum):
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
+    PUBLISHABLE = "publishable"  # a website form's: subscribeContact and confirmContact, from its origins
 
 
 DEFAULT_RULES = (MatchRule.ID, MatchRule.EXTERNAL_ID, MatchRule.EMAIL_AND_MOBILE)

@@ -2,7 +2,8 @@
 
 A key is shown once, when it is created, and stored only as its SHA-256 digest: a copy of the
 database does not give anyone access. A key belongs to one workspace and has one scope
-(read < write < admin).
+(read < write < admin), or is a website form's publishable key (`cql_pub_…`): it runs
+subscribeContact and confirmContact only, from the origins it lists, and is safe to publish.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import secrets
+import urllib.parse
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +25,9 @@ from contactql.store.model import Scope
 from contactql.store.values import MAX_NAME
 
 KEY_PREFIX = "cql_"
+PUBLISHABLE_PREFIX = "cql_pub_"  # tells a key that may be published from a secret one at a glance
+MAX_ORIGINS = 20
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # where a form may be served over http (development)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -33,6 +39,8 @@ class Principal:
     key_id: int
     key_name: str
     scope: Scope
+    origins: tuple[str, ...] = ()  # a publishable key's
+    form: str | None = None
 
     @property
     def can_write(self) -> bool:
@@ -41,6 +49,15 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.scope is Scope.ADMIN
+
+    @property
+    def is_publishable(self) -> bool:
+        return self.scope is Scope.PUBLISHABLE
+
+    def may_call_from(self, origin: str | None) -> bool:
+        """A publishable key only from its origins (a request without one is refused); any
+        other key from anywhere (CORS decides for browsers)."""
+        return not self.is_publishable or (origin is not None and origin.lower() in self.origins)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,9 +113,47 @@ def set_default_country(conn: sa.Connection, *, workspace_id: int, country: str 
     return get_workspace(conn, workspace_id=workspace_id)
 
 
-def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope) -> str:
+def canonical_origin(value: str) -> str:
+    """A web origin as browsers send it in `Origin`: `https://www.example.com`, the port only when
+    it is not the scheme's. `http` only for localhost. Invalid names what is wrong."""
+    text = value.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise Invalid.at(("origins",), f"{text[:200]!r} is not an origin such as https://www.example.com") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("https", "http") or not host or parts.username or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise Invalid.at(("origins",), f"{text[:200]!r} is not an origin such as https://www.example.com (a scheme and a host, no path)")
+    scheme = parts.scheme.lower()
+    shown = f"[{host}]" if ":" in host else host
+    if scheme == "http" and shown not in LOCAL_HOSTS:
+        raise Invalid.at(("origins",), f"{text[:200]!r}: a form's page must be served over https (http only for localhost)")
+    default = {"https": 443, "http": 80}[scheme]
+    return f"{scheme}://{shown}" + (f":{port}" if port is not None and port != default else "")
+
+
+def form_origins(scope: Scope, origins: list[str] | tuple[str, ...], form: str | None) -> tuple[tuple[str, ...], str | None]:
+    """The origins and form a key of `scope` is created with, checked: a publishable key needs
+    at least one origin; no other key has any."""
+    if scope is not Scope.PUBLISHABLE:
+        if origins or form:
+            raise Invalid.at(("origins",), "only a publishable key has origins and a form (--scope publishable)")
+        return (), None
+    if not origins:
+        raise Invalid.at(("origins",), "a publishable key needs the origin its form is on: --origin https://www.example.com")
+    if len(origins) > MAX_ORIGINS:
+        raise Invalid.at(("origins",), f"at most {MAX_ORIGINS} origins a key")
+    if form is not None:
+        form = form.strip()
+        if not form or len(form) > MAX_NAME:
+            raise Invalid.at(("form",), f"a form name is 1 to {MAX_NAME} characters")
+    return tuple(dict.fromkeys(canonical_origin(o) for o in origins)), form
+
+
+def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope, origins: tuple[str, ...] = (), form: str | None = None) -> str:
     """Store a new key and return its secret — the only time it exists in clear."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    secret = (PUBLISHABLE_PREFIX if scope is Scope.PUBLISHABLE else KEY_PREFIX) + secrets.token_urlsafe(32)
     conn.execute(
         sa.insert(api_key_t),
         {
@@ -107,9 +162,19 @@ def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scop
             "key_hash": hash_key(secret),
             "scope": scope.value,
             "created_at": dt.datetime.now(dt.UTC),
+            "origins": json.dumps(list(origins)) if origins else None,
+            "form": form,
         },
     )
     return secret
+
+
+def publishable_origins(conn: sa.Connection) -> frozenset[str]:
+    """Every origin a live publishable key lists, in any workspace: what CORS lets a browser
+    ask about (the key itself decides, per request, which of them it may be used from)."""
+    k = api_key_t.c
+    rows = conn.scalars(sa.select(k.origins).where(k.scope == Scope.PUBLISHABLE.value, k.revoked_at.is_(None), k.origins.is_not(None)))
+    return frozenset(origin for row in rows for origin in json.loads(row))
 
 
 def has_any_key(conn: sa.Connection) -> bool:
@@ -124,14 +189,14 @@ def count_keys(conn: sa.Connection, *, workspace_id: int) -> int:
 def authenticate(conn: sa.Connection, *, secret: str) -> Principal | None:
     row: Any = (
         conn.execute(
-            sa.select(api_key_t.c.id, api_key_t.c.name, api_key_t.c.scope, workspace_t.c.id, workspace_t.c.name)
+            sa.select(api_key_t.c.id, api_key_t.c.name, api_key_t.c.scope, workspace_t.c.id, workspace_t.c.name, api_key_t.c.origins, api_key_t.c.form)
             .join(workspace_t, workspace_t.c.id == api_key_t.c.workspace_id)
             .where(api_key_t.c.key_hash == hash_key(secret), api_key_t.c.revoked_at.is_(None))
         )
     ).first()
     if row is None:
         return None
-    return Principal(row[3], row[4], row[0], row[1], Scope(row[2]))
+    return Principal(row[3], row[4], row[0], row[1], Scope(row[2]), tuple(json.loads(row[5])) if row[5] else (), row[6])
 
 
 def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
@@ -142,9 +207,10 @@ def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
     return create_key(conn, workspace_id=workspace.id, name=name, scope=Scope.ADMIN)
 
 
-def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None) -> str:
+def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None, origins: tuple[str, ...] = (), form: str | None = None) -> str:
     """A key for `workspace` (created if needed), named after its scope unless named. Names
     are unique among a workspace's keys, so `keys revoke NAME` names one key."""
+    origins, form = form_origins(scope, origins, form)
     row = ensure_workspace(conn, name=workspace)
     taken = set(conn.scalars(sa.select(api_key_t.c.name).where(api_key_t.c.workspace_id == row.id)))
     if name is not None:
@@ -153,11 +219,11 @@ def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | No
             raise Invalid.at(("name",), f"a key name is 1 to {MAX_NAME} characters")
         if name in taken:
             raise Invalid.at(("name",), f"workspace {workspace!r} already has a key named {name!r}; choose another --name")
-        return create_key(conn, workspace_id=row.id, name=name, scope=scope)
+        return create_key(conn, workspace_id=row.id, name=name, scope=scope, origins=origins, form=form)
     number = count_keys(conn, workspace_id=row.id) + 1
     while f"{scope.value}-key-{number}" in taken:
         number += 1
-    return create_key(conn, workspace_id=row.id, name=f"{scope.value}-key-{number}", scope=scope)
+    return create_key(conn, workspace_id=row.id, name=f"{scope.value}-key-{number}", scope=scope, origins=origins, form=form)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,11 +236,13 @@ class KeyRow:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    origins: str | None = None  # a publishable key's, as stored (a JSON array)
+    form: str | None = None
 
 
 def list_keys(conn: sa.Connection, *, workspace: str | None) -> list[KeyRow]:
     k, w = api_key_t.c, workspace_t.c
-    query = sa.select(w.name, k.name, k.scope, k.created_at, k.last_used_at, k.revoked_at).join(workspace_t, w.id == k.workspace_id)
+    query = sa.select(w.name, k.name, k.scope, k.created_at, k.last_used_at, k.revoked_at, k.origins, k.form).join(workspace_t, w.id == k.workspace_id)
     if workspace is not None:
         if conn.scalar(sa.select(w.id).where(w.name == workspace)) is None:
             raise Invalid.at(("workspace",), f"no workspace is named {workspace!r}")

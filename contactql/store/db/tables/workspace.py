@@ -25,10 +25,13 @@ class ApiKey(SQLModel, table=True):
     workspace_id: int = fk("workspace.id")
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    scope: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    scope: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     created_at: dt.datetime = ts()
     last_used_at: dt.datetime | None = ts(nullable=True)
     revoked_at: dt.datetime | None = ts(nullable=True)
+    # A publishable key's: the origins (a JSON array) its form may call from, and the form's name.
+    origins: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    form: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))
 
 
 class WebhookEndpoint(SQLModel, table=True):

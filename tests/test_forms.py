@@ -1,0 +1,181 @@
+"""Publishable keys (issue 21): a website form's key, safe to publish. It runs subscribeContact
+and confirmContact only, from its origins, and its answer tells nothing about who is subscribed.
+Every operation and transport is tried with one: HTTP POST and GET, multipart, WebSocket,
+export downloads, a CORS preflight; from its origin, another and none."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from contactql.store.model import Scope
+from contactql.store.workspace.keys import new_key
+from tests.helpers import Api, serve
+from tests.test_cli import run_cli
+from tests.test_subscribe import EVENTS
+from tests.test_subscriptions import receive
+
+SITE = "https://www.example.com"
+FORM = """mutation Subscribe($input: SubscribeContactInput!) {
+  subscribeContact(input: $input) { accepted confirmationPending userErrors { field code message } __typename }
+}"""
+CONFIRM = "mutation Confirm($t: String!) { confirmContact(token: $t) { accepted confirmationPending userErrors { field code } } }"
+
+
+async def publishable(app: Any, *origins: str, form: str | None = "newsletter") -> str:
+    return str(await app.state.services.db.write(new_key, workspace="default", scope=Scope.PUBLISHABLE, name=None, origins=origins or (SITE,), form=form))
+
+
+async def send(http: httpx.AsyncClient, key: str, query: str, variables: dict[str, Any] | None = None, *, origin: str | None = SITE) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} | ({"Origin": origin} if origin else {})
+    return await http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+
+def subscribe_input(email: str) -> dict[str, Any]:
+    return {"input": {"contact": {"email": email, "firstName": "Ann"}, "formType": "footer"}}
+
+
+async def test_a_publishable_key_subscribes_from_its_origin_and_is_told_only_that_it_was_accepted(app: Any, http: httpx.AsyncClient, api: Api) -> None:
+    key = await publishable(app)
+    assert key.startswith("cql_pub_")
+    new = await send(http, key, FORM, subscribe_input("ann@example.com"))
+    assert new.status_code == 200, new.text
+    assert new.json()["data"] == {"subscribeContact": {"accepted": True, "confirmationPending": True, "userErrors": [], "__typename": "UpsertContactPayload"}}
+    # The same answer for an address already known, subscribed even: nothing tells them apart.
+    await api.gql('mutation { upsertContact(input: {contact: {email: "bob@example.com", emailStatus: SUBSCRIBED}}) { outcome } }')
+    known = await send(http, key, FORM, subscribe_input("bob@example.com"))
+    assert known.json()["data"] == new.json()["data"]
+    assert known.headers.keys() == new.headers.keys()
+    # It was written, as any subscription: a pending, unconfirmed contact and the workflow's event.
+    found = await api.gql('{ contacts(filter: {email: "ann@example.com"}) { edges { node { emailStatus confirmed source createdBy } } } }')
+    assert found["contacts"]["edges"] == [{"node": {"emailStatus": "PENDING_CONFIRMATION", "confirmed": False, "source": "SUBSCRIBE", "createdBy": "publishable-key-2"}}]
+
+
+async def test_a_form_shows_the_coded_errors_of_its_input(app: Any, http: httpx.AsyncClient) -> None:
+    key = await publishable(app)
+    refused = await send(http, key, FORM, subscribe_input("not an address"))
+    answer = refused.json()["data"]["subscribeContact"]
+    assert answer["accepted"] is False and answer["confirmationPending"] is False
+    assert [(e["field"], e["code"]) for e in answer["userErrors"]] == [(["contact", "email"], "INVALID_EMAIL")]
+
+
+async def test_confirm_with_a_publishable_key(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
+    key = await publishable(app)
+    await send(http, key, FORM, subscribe_input("cara@example.com"))
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]]
+    token = event["params"]["ConfirmationToken"]
+    confirmed = await send(http, key, CONFIRM, {"t": token})
+    assert confirmed.json()["data"] == {"confirmContact": {"accepted": True, "confirmationPending": False, "userErrors": []}}
+    again = await send(http, key, CONFIRM, {"t": token})
+    assert again.json()["data"]["confirmContact"] == {"accepted": False, "confirmationPending": False, "userErrors": [{"field": ["token"], "code": "NOT_FOUND"}]}
+
+
+REFUSED = [
+    "{ contacts { totalCount } }",
+    "{ __typename }",
+    "{ __schema { types { name } } }",
+    'mutation { createList(name: "Mine") { list { id } } }',
+    'mutation { upsertContact(input: {contact: {email: "x@example.com"}}) { outcome } }',
+    'mutation { subscribeContact(input: {contact: {email: "d@example.com"}}) { accepted contact { id } } }',
+    'mutation { subscribeContact(input: {contact: {email: "d@example.com"}}) { outcome } }',
+    'mutation { subscribeContact(input: {contact: {email: "d@example.com"}}) { ...on UpsertContactPayload { changedFields } } }',
+    'mutation { subscribeContact(input: {contact: {email: "d@example.com"}}) { accepted } createList(name: "Mine") { list { id } } }',
+    'mutation { ... on Mutation { subscribeContact(input: {contact: {email: "d@example.com"}}) { accepted } } }',
+]
+
+
+@pytest.mark.parametrize("document", REFUSED)
+async def test_anything_else_is_forbidden_before_it_runs(app: Any, http: httpx.AsyncClient, api: Api, document: str) -> None:
+    key = await publishable(app)
+    refused = await send(http, key, document)
+    [error] = refused.json()["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN" and "publishable key" in error["message"], refused.text
+    assert refused.json().get("data") is None
+    assert (await api.gql("{ contacts { totalCount } lists { totalCount } }")) == {"contacts": {"totalCount": 0}, "lists": {"totalCount": 0}}  # nothing was written
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example.net", "https://www.example.com.evil.net", "http://www.example.com", "null"])
+async def test_from_any_other_origin_or_none_it_is_refused(app: Any, http: httpx.AsyncClient, origin: str | None) -> None:
+    key = await publishable(app)
+    refused = await send(http, key, FORM, subscribe_input("eve@example.com"), origin=origin)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN" and "origins it was made for" in refused.json()["errors"][0]["message"]
+
+
+async def test_get_multipart_and_export_downloads_are_refused_too(app: Any, http: httpx.AsyncClient) -> None:
+    key = await publishable(app)
+    headers = {"Authorization": f"Bearer {key}", "Origin": SITE}
+    by_get = await http.get("/graphql", params={"query": "{ workspace { name } }"}, headers=headers)
+    assert by_get.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    operations = json.dumps({"query": "mutation ($f: Upload!) { importContacts(input: {file: $f}) { batch { id } } }", "variables": {"f": None}})
+    upload = await http.post("/graphql", headers=headers, data={"operations": operations, "map": '{"0": ["variables.f"]}'}, files={"0": ("c.csv", b"email\na@example.com\n", "text/csv")})
+    assert upload.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    stream = await http.post("/graphql", json={"query": "subscription { contactsChanged { type } }"}, headers={**headers, "Accept": "text/event-stream"})
+    assert "FORBIDDEN" in stream.text and "publishable key" in stream.text and '"contactsChanged"' not in stream.text  # an error, no change
+    download = await http.get("/exports/anything", headers=headers)
+    assert download.status_code == 403 and download.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_browser_on_the_forms_page_may_ask_cors_and_others_may_not(app: Any, http: httpx.AsyncClient) -> None:
+    await publishable(app, SITE, "https://shop.example.org:8443")
+    ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
+    for origin in (SITE, "https://shop.example.org:8443"):
+        preflight = await http.options("/graphql", headers={"Origin": origin, **ask})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+    other = await http.options("/graphql", headers={"Origin": "https://evil.example.net", **ask})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["--scope", "publishable"], "a publishable key needs the origin its form is on: --origin https://www.example.com"),
+        (["--scope", "write", "--origin", SITE], "only a publishable key has origins and a form"),
+        (["--scope", "publishable", "--origin", "https://www.example.com/signup"], "is not an origin such as https://www.example.com (a scheme and a host, no path)"),
+        (["--scope", "publishable", "--origin", "http://www.example.com"], "a form's page must be served over https (http only for localhost)"),
+        (["--scope", "publishable", "--origin", "ftp://example.com"], "is not an origin"),
+        (["--scope", "publishable", "--origin", "https://"], "is not an origin"),
+        (["--scope", "publishable", "--origin", "https://a.example.com:99999"], "is not an origin"),
+        (["--scope", "publishable", "--origin", SITE, "--form", " "], "a form name is 1 to 100 characters"),
+    ],
+)
+def test_keys_create_refuses_a_publishable_key_it_cannot_make_in_one_line(database_url: str, arguments: list[str], says: str) -> None:
+    made = run_cli("keys", "create", *arguments, "--database", database_url)
+    assert made.returncode == 2 and made.stdout == "" and says in made.stderr and len(made.stderr.splitlines()) == 1, made.stderr
+
+
+def test_keys_create_makes_a_publishable_key_and_says_it_is_safe_to_publish(database_url: str) -> None:
+    made = run_cli("keys", "create", "--scope", "publishable", "--origin", "HTTPS://WWW.Example.com:443/", "--origin", "http://localhost:5173", "--form", "footer", "--database", database_url)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().startswith("cql_pub_") and "safe to put in a web page" in made.stderr
+    listed = run_cli("keys", "list", "--database", database_url).stdout
+    assert "publishable  https://www.example.com,http://localhost:5173" in listed
+
+
+@pytest.mark.system
+async def test_over_a_websocket_from_its_origin_it_subscribes_and_nothing_else(database_url: str) -> None:
+    with serve(database_url) as (base, _, _):
+        key = run_cli("keys", "create", "--scope", "publishable", "--origin", SITE, "--database", database_url).stdout.strip()
+        url = base.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"], origin=SITE) as socket:  # type: ignore[arg-type]
+            await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+            assert await receive(socket) == {"type": "connection_ack"}
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": FORM, "variables": subscribe_input("web@example.com")}}))
+            assert (await receive(socket))["payload"]["data"]["subscribeContact"]["accepted"] is True
+            await receive(socket)  # complete
+            await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": "subscription { contactsChanged { type contact { email } } }"}}))
+            refused = await receive(socket)
+            assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+        # from another page: the handshake is refused; with no Origin (not a browser), the key is
+        with pytest.raises(websockets.exceptions.InvalidStatus) as handshake:
+            await websockets.connect(url, subprotocols=["graphql-transport-ws"], origin="https://evil.example.net")  # type: ignore[arg-type]
+        assert handshake.value.response.status_code == 403
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await socket.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
