@@ -114,8 +114,10 @@ class FormsCORS(CORSMiddleware):
         self.forms = forms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
-            await self.forms.refresh()
+        if scope["type"] != "http" or not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)  # not a browser's cross-origin request: nothing to add
+            return
+        await self.forms.refresh()
         await super().__call__(scope, receive, send)
 
     def is_allowed_origin(self, origin: str) -> bool:

@@ -125,7 +125,8 @@ class Compressed:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        encoding = negotiate(b",".join(value for name, value in scope["headers"] if name == b"accept-encoding").decode("latin-1"))
+        accepted = [value for name, value in scope["headers"] if name == b"accept-encoding"]
+        encoding = negotiate(b",".join(accepted).decode("latin-1")) if accepted else None
         if encoding is None and self.varies:
             await self.app(scope, receive, send)
             return

@@ -121,11 +121,16 @@ class TokenLimit(MaxTokensLimiter):
     def __init__(self) -> None:
         super().__init__(max_token_count=MAX_TOKENS)
 
+
+class SizedParserCache(ParserCache):
+    """Strawberry's ParserCache, refusing a document over MAX_DOCUMENT_CHARS before it parses
+    (here rather than in a hook of its own: every hook costs every request)."""
+
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
         if query is not None and len(query) > MAX_DOCUMENT_CHARS:
             raise GraphQLError(too_long(query), extensions={"code": "INVALID_INPUT"})
-        yield
+        yield from super().on_parse()
 
 
 class NoNulText(SchemaExtension):
@@ -261,7 +266,7 @@ def extensions(*, introspection: bool, trusted: bool = False, traced: Callable[[
     # TrustedOnly and RateLimit look at the validated document (see their on_validate).
     # TrustedOnly only where trusted documents are configured: an extension costs every request.
     # Tracing first: the operation's span covers everything the others do.
-    chosen: list[Any] = [*([traced] if traced else []), ErrorMasking, TokenLimit, ParserCache, DocumentLimits, ValidationCache, NoNulText, *([TrustedOnly] if trusted else []), RateLimit]
+    chosen: list[Any] = [*([traced] if traced else []), ErrorMasking, TokenLimit, SizedParserCache, DocumentLimits, ValidationCache, NoNulText, *([TrustedOnly] if trusted else []), RateLimit]
     if not introspection:
         from strawberry.extensions import DisableIntrospection
 
