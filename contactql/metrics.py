@@ -46,6 +46,7 @@ BATCH_QUEUE_AGE = Gauge("contactql_batch_queue_oldest_age_seconds", "Age of the 
 BATCH_ITEMS = Counter("contactql_batch_items_processed", "Batch and import items this process applied or failed")
 WEBHOOK_ATTEMPTS = Counter("contactql_webhook_attempts", "Webhook delivery attempts, by result", ["result"])
 RATE_LIMITED = Counter("contactql_rate_limit_refusals", "Requests refused by the rate limit, by transport", ["transport"])
+HONEYPOT = Counter("contactql_form_honeypot", "Subscriptions answered as usual but not written: their form's honeypot field had text")
 WAL_BYTES = Gauge("contactql_sqlite_wal_bytes", "Size of the SQLite write-ahead log file (0 on PostgreSQL)")
 
 ROUTES = ("/graphql", "/graphiql", "/exports", "/healthz", "/readyz", "/metrics")

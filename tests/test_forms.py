@@ -179,3 +179,18 @@ async def test_over_a_websocket_from_its_origin_it_subscribes_and_nothing_else(d
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await socket.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+@pytest.mark.parametrize("honeypot", ["http://spam.example", " x "])
+async def test_a_filled_honeypot_gets_the_usual_answer_and_nothing_is_written(app: Any, http: httpx.AsyncClient, api: Api, honeypot: str) -> None:
+    key = await publishable(app)
+    variables = subscribe_input("bot@example.com")
+    variables["input"]["honeypot"] = honeypot
+    caught = await send(http, key, FORM, variables)
+    person = await send(http, key, FORM, subscribe_input("person@example.com") | {"input": {**subscribe_input("person@example.com")["input"], "honeypot": "  "}})
+    assert caught.json()["data"] == person.json()["data"] == {"subscribeContact": {"accepted": True, "confirmationPending": True, "userErrors": [], "__typename": "UpsertContactPayload"}}
+    emails = [e["node"]["email"] for e in (await api.gql("{ contacts { edges { node { email } } } }"))["contacts"]["edges"]]
+    assert emails == ["person@example.com"], "the bot's address was not written; an empty (blank) honeypot is a person"
+    # a secret key sees what happened
+    skipped = await api.gql('mutation { subscribeContact(input: {contact: {email: "bot2@example.com"}, honeypot: "x"}) { outcome accepted } }')
+    assert skipped["subscribeContact"] == {"outcome": "SKIPPED", "accepted": True}

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from contactql.context import Info
+from contactql.metrics import HONEYPOT
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.model import ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Source, Subscription, UpsertOptions
+from contactql.store.model import ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Source, Subscription, UpsertOptions
 from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.upsert.entry import upsert_one
 from contactql.store.upsert.validate import validate_contact
@@ -34,6 +35,11 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         problems.append(Problem(("formType",), ErrorCode.INVALID_INPUT, "a form type is Latin letters, digits, '-' or '_' (the event name is at most 64)"))
     if problems:
         raise Invalid(*problems)
+    honeypot = raw.get("honeypot")
+    if isinstance(honeypot, str) and honeypot.strip():
+        # A bot filled the field people cannot see: the usual answer, nothing written, no event.
+        HONEYPOT.inc()
+        return ItemResult(index=0, outcome=Outcome.SKIPPED)
     options = UpsertOptions(
         match=MatchStrategy(rules=(MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
         source=Source.SUBSCRIBE,

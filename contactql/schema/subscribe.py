@@ -14,3 +14,6 @@ class SubscribeContactInput:
     contact: ContactInput = strawberry.field(description="The contact; its email status is set by the double opt-in, not by the form.")
     form_type: Maybe[str | None] = strawberry.field(description="Appended to the event types: subscribeFromApi-<formType>.")
     default_country: Maybe[str | None] = default_country()
+    honeypot: Maybe[str | None] = strawberry.field(
+        description="A form's hidden field, which people leave empty and bots fill in: with text in it the answer is the usual one (accepted) and nothing is written (outcome SKIPPED).",
+    )
