@@ -48,7 +48,7 @@ from contactql.health import Readiness, healthz
 from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
 from contactql.metrics import MetricsEndpoint, RequestMetrics
 from contactql.observe import RequestIds
-from contactql.persisted import DOCUMENT_ID, PersistedQueries, PersistedQueryError, TrustedDocuments, with_document_id
+from contactql.persisted import DOCUMENT_ID, NOT_FOUND, NOT_FOUND_CODE, PersistedQueries, PersistedQueryError, TrustedDocuments, with_document_id
 from contactql.refusals import (
     GRAPHQL_RESPONSE_JSON,
     MULTIPART_ONLY_IMPORTS,
@@ -295,11 +295,14 @@ class GraphQLView(GraphQL[Context, None]):
         trusted = self.services.trusted
         if trusted is not None:
             return trusted.document((request_data.extensions or {}).get(DOCUMENT_ID), request_data.query, request_data.extensions)
+        if context.principal.is_publishable and not request_data.query:
+            # Not the workspace's store: a public key could learn which documents it has run.
+            raise PersistedQueryError(NOT_FOUND, NOT_FOUND_CODE)
         return await self.persisted.document(context.workspace_id, request_data.query, request_data.extensions)
 
     async def _remember(self, context: Context, query: str | None, extensions: Any) -> None:
         """Keep a document sent with its hash, once it ran (trusted documents keep nothing)."""
-        if self.services.trusted is None:
+        if self.services.trusted is None and not context.principal.is_publishable:
             await self.persisted.remember(context.workspace_id, query, extensions)
 
     async def create_streaming_response(self, request: Any, stream: Callable[[], AsyncIterator[str]], sub_response: Any, headers: Mapping[str, str]) -> Response:
@@ -408,7 +411,7 @@ class AuthenticatedGraphQL:
             if principal is None:
                 await unauthenticated()(scope, receive, send)
                 return
-            origin = headers.get(b"origin")
+            origin = next((value for name, value in scope["headers"] if name == b"origin"), None)  # the first, as CORS reads it
             if not principal.may_call_from(origin.decode("latin-1") if origin else None):
                 await wrong_origin(origin.decode("latin-1") if origin else None)(scope, receive, send)
                 return

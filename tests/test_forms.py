@@ -5,6 +5,7 @@ export downloads, a CORS preflight; from its origin, another and none."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -140,7 +141,12 @@ async def test_a_browser_on_the_forms_page_may_ask_cors_and_others_may_not(app: 
         (["--scope", "publishable", "--origin", "ftp://example.com"], "is not an origin"),
         (["--scope", "publishable", "--origin", "https://"], "is not an origin"),
         (["--scope", "publishable", "--origin", "https://a.example.com:99999"], "is not an origin"),
-        (["--scope", "publishable", "--origin", SITE, "--form", " "], "a form name is 1 to 100 characters"),
+        (["--scope", "publishable", "--origin", SITE, "--form", "news letter"], "a form name is 1 to 32 Latin letters, digits, '-' or '_'"),
+        (["--scope", "publishable", "--origin", "https://*.example.com"], "is not a host name"),
+        (["--scope", "publishable", "--origin", "https://a b.example.com"], "is not a host name"),
+        (["--scope", "publishable", "--origin", "https://exa%6dple.com"], "is not a host name"),
+        (["--scope", "publishable", "--origin", "https://www.example.com."], "is not a host name"),
+        (["--scope", "publishable", "--origin", "https://www.example.com:0"], "port 0"),
     ],
 )
 def test_keys_create_refuses_a_publishable_key_it_cannot_make_in_one_line(database_url: str, arguments: list[str], says: str) -> None:
@@ -149,11 +155,15 @@ def test_keys_create_refuses_a_publishable_key_it_cannot_make_in_one_line(databa
 
 
 def test_keys_create_makes_a_publishable_key_and_says_it_is_safe_to_publish(database_url: str) -> None:
-    made = run_cli("keys", "create", "--scope", "publishable", "--origin", "HTTPS://WWW.Example.com:443/", "--origin", "http://localhost:5173", "--form", "footer", "--database", database_url)
+    made = run_cli(
+        "keys", "create", "--scope", "publishable", "--origin", "HTTPS://WWW.Example.com:443/", "--origin", "http://localhost:5173",
+        "--origin", "https://bücher.example", "--form", "footer", "--database", database_url,
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().startswith("cql_pub_") and "safe to put in a web page" in made.stderr
     listed = run_cli("keys", "list", "--database", database_url).stdout
-    assert "publishable  https://www.example.com,http://localhost:5173" in listed
+    # as browsers send Origin: lower case, no default port, an international name in punycode
+    assert "publishable  https://www.example.com,http://localhost:5173,https://xn--bcher-kva.example" in listed
 
 
 @pytest.mark.system
@@ -194,3 +204,60 @@ async def test_a_filled_honeypot_gets_the_usual_answer_and_nothing_is_written(ap
     # a secret key sees what happened
     skipped = await api.gql('mutation { subscribeContact(input: {contact: {email: "bot2@example.com"}, honeypot: "x"}) { outcome accepted } }')
     assert skipped["subscribeContact"] == {"outcome": "SKIPPED", "accepted": True}
+
+
+PUBLIC_REFUSED = [
+    ({"mobile": "+4790812599"}, "mobile"),  # names another contact: matched by email alone
+    ({"externalId": "crm-777"}, "externalId"),
+    ({"smsStatus": "SUBSCRIBED"}, "smsStatus"),  # consent comes by double opt-in only
+    ({"mobileOptIn": True}, "mobileOptIn"),
+    ({"lists": {"add": [{"name": "brand-new-list"}]}}, "lists"),
+    ({"properties": [{"name": "tier", "value": "platinum"}]}, "properties"),
+]
+
+
+@pytest.mark.parametrize(("extra", "field"), PUBLIC_REFUSED)
+async def test_a_form_sends_email_and_names_only(app: Any, http: httpx.AsyncClient, api: Api, extra: dict[str, Any], field: str) -> None:
+    """Anyone may send anything through a public key: nothing that names another contact,
+    grants consent or changes the workspace. (Found trying it as an attacker: a victim's mobile
+    beside the attacker's email moved the victim's SUBSCRIBED contact to the attacker's address.)"""
+    await api.gql('mutation { upsertContact(input: {contact: {email: "victim@corp.example", mobile: "+4790812599", emailStatus: SUBSCRIBED}}) { outcome } }')
+    key = await publishable(app)
+    variables = {"input": {"contact": {"email": "attacker@evil.example", **extra}}}
+    refused = (await send(http, key, FORM, variables)).json()["data"]["subscribeContact"]
+    assert refused["accepted"] is False and [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["contact", field], "FORBIDDEN")]
+    contacts = await api.gql("{ contacts { edges { node { email mobile emailStatus } } } lists { totalCount } }")
+    assert contacts["contacts"]["edges"] == [{"node": {"email": "victim@corp.example", "mobile": "+4790812599", "emailStatus": "SUBSCRIBED"}}]
+    assert contacts["lists"]["totalCount"] == 0
+
+
+async def test_what_the_stored_data_makes_of_a_subscription_is_not_told(app: Any, http: httpx.AsyncClient, api: Api, admin: Api) -> None:
+    """A deleted contact's address is refused by the engine (CONTACT_DELETED, naming the contact):
+    through a form it is accepted like any other, and the time an answer takes does not tell
+    an insert from an update either (each takes at least 50 ms)."""
+    made = await api.gql('mutation { upsertContact(input: {contact: {email: "gone@example.com"}}) { contact { id } } }')
+    await api.gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId } }", {"id": made["upsertContact"]["contact"]["id"]})
+    key = await publishable(app)
+    answers = {}
+    for email in ("gone@example.com", "brand-new@example.com", "gone@example.com"):
+        answer = await send(http, key, FORM, subscribe_input(email))
+        answers[email] = answer.json()["data"]
+        assert answer.elapsed.total_seconds() >= 0.05
+    assert answers["gone@example.com"] == answers["brand-new@example.com"]
+    # The key's form names the events, whatever formType the page sends.
+    types = {e["node"]["type"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]}
+    assert types == {"subscribeFromApi-newsletter"}
+
+
+async def test_one_subscription_a_request_and_no_stored_documents(app: Any, http: httpx.AsyncClient, api: Api) -> None:
+    key = await publishable(app)
+    aliases = "mutation { " + " ".join(f'a{i}: subscribeContact(input: {{contact: {{email: "a{i}@example.com"}}}}) {{ accepted }}' for i in range(30)) + " }"
+    refused = (await send(http, key, aliases)).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN" and "one subscribeContact or confirmContact a request" in refused["errors"][0]["message"]
+    # A document the workspace ran by hash: a public key cannot find out that it exists.
+    stored = "{ contacts(first: 5) { totalCount } }"
+    digest = hashlib.sha256(stored.encode()).hexdigest()
+    ran = await api.http.post("/graphql", json={"query": stored, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}, headers={"Authorization": f"Bearer {api.key}"})
+    assert "errors" not in ran.json()
+    probe = await http.post("/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}, headers={"Authorization": f"Bearer {key}", "Origin": SITE})
+    assert probe.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"

@@ -20,6 +20,8 @@ def form_refusal(operation: OperationDefinitionNode | None) -> str | None:
     """Why a publishable key may not run `operation`; None when it may."""
     if operation is None or operation.operation is not OperationType.MUTATION:
         return PUBLISHABLE_ONLY
+    if len(operation.selection_set.selections) > 1:  # 30 aliases would be 30 subscriptions a request
+        return "a publishable key runs one subscribeContact or confirmContact a request"
     for root in operation.selection_set.selections:
         if not isinstance(root, FieldNode) or root.name.value not in FORM_MUTATIONS:
             return PUBLISHABLE_ONLY

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import urllib.parse
 from typing import Any
@@ -27,6 +28,8 @@ from contactql.store.values import MAX_NAME
 KEY_PREFIX = "cql_"
 PUBLISHABLE_PREFIX = "cql_pub_"  # tells a key that may be published from a secret one at a glance
 MAX_ORIGINS = 20
+HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")  # it names the form's events: subscribeFromApi-<form>
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # where a form may be served over http (development)
 
 
@@ -125,6 +128,15 @@ def canonical_origin(value: str) -> str:
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("https", "http") or not host or parts.username or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise Invalid.at(("origins",), f"{text[:200]!r} is not an origin such as https://www.example.com (a scheme and a host, no path)")
+    if ":" not in host:  # a name, as browsers send it: international names in their ASCII (punycode) form
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise Invalid.at(("origins",), f"{text[:200]!r}: {host[:100]!r} is not a host name") from None
+        if not HOST_NAME.fullmatch(host):
+            raise Invalid.at(("origins",), f"{text[:200]!r}: {host[:100]!r} is not a host name (letters, digits, '-' and dots; no wildcard)")
+    if port == 0:
+        raise Invalid.at(("origins",), f"{text[:200]!r} is not an origin: port 0")
     scheme = parts.scheme.lower()
     shown = f"[{host}]" if ":" in host else host
     if scheme == "http" and shown not in LOCAL_HOSTS:
@@ -146,8 +158,8 @@ def form_origins(scope: Scope, origins: list[str] | tuple[str, ...], form: str |
         raise Invalid.at(("origins",), f"at most {MAX_ORIGINS} origins a key")
     if form is not None:
         form = form.strip()
-        if not form or len(form) > MAX_NAME:
-            raise Invalid.at(("form",), f"a form name is 1 to {MAX_NAME} characters")
+        if not FORM_NAME.fullmatch(form):
+            raise Invalid.at(("form",), "a form name is 1 to 32 Latin letters, digits, '-' or '_' (it names the form's events, subscribeFromApi-<form>)")
     return tuple(dict.fromkeys(canonical_origin(o) for o in origins)), form
 
 
