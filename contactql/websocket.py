@@ -14,7 +14,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from contactql.context import Context, Loaders
 
 if TYPE_CHECKING:
-    from contactql.app import GraphQLView
+    from contactql.view import GraphQLView
 
 log = logging.getLogger("contactql")
 
