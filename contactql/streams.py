@@ -7,7 +7,6 @@ with a FORBIDDEN error in the transport's own framing (`revoked_chunk`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport
 
-from contactql.schema.hardening import MAX_CACHED_CHARS, MAX_DOCUMENT_CHARS, MAX_TOKENS, too_long
+from contactql.schema.hardening import MAX_DOCUMENT_CHARS, MAX_TOKENS, cached_for_short_documents, too_long
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,10 @@ def stream_operation(query: str, operation_name: object) -> OperationType:
         raise NotStreamable("operationName must be a string")
     if len(query) > MAX_DOCUMENT_CHARS:
         raise NotStreamable(too_long(query))
-    # urql asks this of every request it sends: small documents are parsed once.
-    return (_operation if len(query) <= MAX_CACHED_CHARS else _operation.__wrapped__)(query, operation_name)
+    return _operation(query, operation_name)
 
 
-@functools.lru_cache(maxsize=256)
+@cached_for_short_documents  # urql asks this of every request it sends
 def _operation(query: str, operation_name: str | None) -> OperationType:
     try:
         document = parse(query, max_tokens=MAX_TOKENS)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, Visitor, parse, print_ast, visit
 
 from contactql.config import ConfigError
-from contactql.schema.hardening import MAX_CACHED_CHARS, MAX_DOCUMENT_CHARS, MAX_TOKENS
+from contactql.schema.hardening import MAX_DOCUMENT_CHARS, MAX_TOKENS, cached_for_short_documents
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -134,10 +134,10 @@ def blank_literals(document: str) -> str:
         return ""
     if len(document) > MAX_DOCUMENT_CHARS:
         return "(a document over the size limit)"
-    return (_blanked if len(document) <= MAX_CACHED_CHARS else _blanked.__wrapped__)(document)
+    return _blanked(document)
 
 
-@functools.lru_cache(maxsize=256)
+@cached_for_short_documents
 def _blanked(document: str) -> str:
     try:
         return print_ast(visit(parse(document, max_tokens=MAX_TOKENS, no_location=True), _Blank()))

@@ -53,6 +53,20 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]
                 yield fields["event"], fields.get("data", "")
 
 
+async def progress_events(response: httpx.Response, release: Any) -> list[tuple[str, str]]:
+    """A held batch's progress over SSE to `complete`, releasing the batch once the first
+    event is read (so that one came before the batch ran); bounded by 30 s."""
+    events: list[tuple[str, str]] = []
+    async with asyncio.timeout(30):
+        async for event, data in sse_events(response):
+            events.append((event, data))
+            if len(events) == 1:
+                release()
+            if event == "complete":
+                break
+    return events
+
+
 def client(base: str, key: str | None, accept: str) -> httpx.AsyncClient:
     headers = {"Accept": accept} | ({"Authorization": f"Bearer {key}"} if key else {})
     return httpx.AsyncClient(base_url=base, headers=headers, timeout=30)
@@ -90,15 +104,8 @@ async def test_batch_progress_streams_as_server_sent_events_by_post_and_get(data
                 async with asyncio.timeout(10):
                     event, data = await anext(aiter(sse_events(response)))
                 assert event == "next" and json.loads(data)["data"]["batchProgress"]["processed"] == 0
-            events = []
             async with http.stream("POST", "/graphql", json={"query": PROGRESS, "variables": {"id": batch_id}}) as response:
-                async with asyncio.timeout(30):
-                    async for event, data in sse_events(response):
-                        events.append((event, data))
-                        if len(events) == 1:
-                            release()
-                        if event == "complete":
-                            break
+                events = await progress_events(response, release)
     assert [e for e, _ in events[:-1]] == ["next"] * (len(events) - 1) and events[-1][0] == "complete"
     last = json.loads(events[-2][1])["data"]["batchProgress"]
     assert last["status"] == "COMPLETED" and last["processed"] == 300

@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from contactql.config import ConfigError
 from contactql.tracing import Tracing, blank_literals
 from tests.helpers import free_port, held_batch, serve
-from tests.test_streams import PROGRESS, SSE, client, sse_events
+from tests.test_streams import PROGRESS, SSE, client, progress_events
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -125,14 +125,8 @@ async def test_a_subscription_over_sse_streams_as_ever_with_tracing_on(database_
     with collector() as (endpoint, received):
         env = {"CONTACTQL_TRACING": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
         with held_batch(database_url, 50, env=env) as (base, key, batch_id, release):
-            events = []
             async with client(base, key, SSE) as http, http.stream("POST", "/graphql", json={"query": PROGRESS, "variables": {"id": batch_id}}) as response:
-                async for event, data in sse_events(response):
-                    events.append((event, data))
-                    if len(events) == 1:
-                        release()
-                    if event == "complete":
-                        break
+                events = await progress_events(response, release)
     assert json.loads(events[-2][1])["data"]["batchProgress"]["status"] == "COMPLETED"
     assert any(span.name == "GraphQL Resolving: batchProgress" for _, span in spans(received))
 

@@ -9,10 +9,11 @@ is one class, because `ValidationCache` keys its cache on the rule classes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from graphql import (
@@ -50,7 +51,20 @@ MAX_TOKENS = 10_000
 # Tokens are counted as the document is parsed, but a comment or a string is one token of any
 # length: a 15 MB comment held the event loop for 2 s. 10 000 tokens fit in far less.
 MAX_DOCUMENT_CHARS = 256 * 1024
+T = TypeVar("T")
 MAX_CACHED_CHARS = 16 * 1024  # a cache keyed by documents keeps none longer (256 entries: 4 MiB)
+
+
+def cached_for_short_documents(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn(document, *rest)`, cached (256 entries) for documents of MAX_CACHED_CHARS or fewer;
+    a longer one is worked out each time and never kept, so the cache stays small."""
+    cached = functools.lru_cache(maxsize=256)(fn)
+
+    @functools.wraps(fn)
+    def call(document: str, *rest: Any) -> T:
+        return (cached if len(document) <= MAX_CACHED_CHARS else fn)(document, *rest)
+
+    return call
 
 
 def too_long(query: str) -> str:
