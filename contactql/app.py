@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from contactql.assets import REVALIDATE, HashedStaticFiles, with_hashes
 from contactql.auth import FormsCORS, KeyCache
@@ -32,7 +33,8 @@ from contactql.config import ConfigError, Settings, load_settings
 from contactql.context import Services
 from contactql.downloads import ExportDownload
 from contactql.health import Readiness, healthz
-from contactql.limits import JSON_BODY_LIMIT, BodyLimit, TokenBuckets
+from contactql.limits import JSON_BODY_LIMIT, BodyLimit, FormLimits, TokenBuckets
+from contactql.links import Links
 from contactql.metrics import MetricsEndpoint, RequestMetrics
 from contactql.observe import RequestIds
 from contactql.persisted import TrustedDocuments
@@ -149,11 +151,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     services = Services(
         settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake,
         export_progress=export_progress, wake_exports=exporter.wake, trusted=trusted_documents(settings),
+        form_limits=FormLimits(settings.form_rate_limit_per_minute, settings.form_key_rate_limit_per_minute),
     )  # fmt: skip
     traced = tracing(settings.tracing)
     view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute), traced)
 
     readiness = Readiness(db, workers=settings.workers)
+    links = Links(db)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -193,6 +197,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/graphql", Compressed(graphql, varies=True)),  # every method: the view refuses the others as GraphQL over HTTP does
         WebSocketRoute("/graphql", graphql),
         Route("/exports/{id}", ExportDownload(db, view.keys, view.rate_limit).serve, methods=["GET"]),
+        Route("/confirm", links.confirm, methods=["GET"]),
+        Route("/unsubscribe", links.unsubscribe, methods=["GET", "POST"]),
     ]
     if settings.graphiql:
         routes.append(Mount("/graphiql", app=Compressed(HashedStaticFiles(STATIC)), name="graphiql"))
@@ -213,6 +219,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     middleware[:0] = [Middleware(RequestIds), Middleware(RequestMetrics)]
     if traced:
         middleware.insert(0, Middleware(traced.middleware))  # the server span covers the whole request
+    if settings.trusted_proxies:  # first of all: every layer sees the client, not the proxy
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={StarletteHTTPException: http_refusal})
     app.state.services = services
     app.state.batch_worker = worker

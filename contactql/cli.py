@@ -25,7 +25,7 @@ from contactql.store.db import migrate
 from contactql.store.db.database import UNAVAILABLE, Database, shown_url
 from contactql.store.errors import StoreError
 from contactql.store.model import Scope
-from contactql.store.workspace.keys import first_start_key, list_keys, new_key, revoke_key
+from contactql.store.workspace.keys import FormKey, first_start_key, list_keys, new_key, revoke_key
 
 INITIAL_KEY_NAME = "initial-admin"
 
@@ -63,8 +63,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(key, flush=True)
     note(f"ContactQL on http://{args.host}:{args.port}/graphql ({shown_url(settings.database_url)})")
     tune_gc()
-    # log_config=None: uvicorn's lines go through configure_logging's handler (one format, request ids)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=None)
+    # log_config=None: uvicorn's lines go through configure_logging's handler (one format, request ids).
+    # proxy_headers=False: uvicorn would trust X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS);
+    # the app trusts it from CONTACTQL_TRUSTED_PROXIES only, however it is served.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=None, proxy_headers=False)
     return 0
 
 
@@ -79,7 +81,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     scope = Scope(args.scope)
-    key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=scope, name=args.name, origins=tuple(args.origin or ()), form=args.form))
+    form = FormKey(tuple(args.origin or ()), args.form, args.thank_you)
+    key = asyncio.run(_write(settings, new_key, workspace=args.workspace, scope=scope, name=args.name, form=form))
     article = "an" if args.scope[0] in "aeiou" else "a"
     print(f"Created {article} {args.scope} key for workspace {args.workspace!r}:", file=sys.stderr)
     if scope is Scope.PUBLISHABLE:
@@ -217,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="a name for the key, shown as Contact.createdBy")
     create.add_argument("--origin", action="append", help="publishable keys: an origin its form is on (https://www.example.com); repeat for more")
     create.add_argument("--form", help="publishable keys: the form it is for, recorded with each subscription")
+    create.add_argument("--thank-you", metavar="URL", help="publishable keys: the page (on one of its origins) GET /confirm sends a visitor to once confirmed")
     create.set_defaults(run=cmd_keys_create)
     listing = with_database(keys.add_parser("list", help="list keys: names, scopes, created and last-used times (never the secret)"))
     listing.add_argument("--workspace", help="only this workspace")

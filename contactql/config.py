@@ -12,6 +12,7 @@ tests pass a dict), and pydantic-settings reads only `os.environ` and dotenv fil
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import urllib.parse
@@ -67,6 +68,44 @@ class Settings(BaseModel):
         le=100_000_000,
         description="cost per minute per API key, on HTTP and WebSocket alike (a request costs at least 1; docs/operations.md, \"Hardening\")",
         json_schema_extra=_env("CONTACTQL_RATE_LIMIT"),
+    )
+    form_rate_limit_per_minute: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="subscriptions a minute from one client IP through one publishable key (a website form's); behind a proxy, see `CONTACTQL_TRUSTED_PROXIES`",
+        json_schema_extra=_env("CONTACTQL_FORM_RATE_LIMIT"),
+    )
+    form_key_rate_limit_per_minute: int = Field(
+        600, ge=1, le=1_000_000, description="subscriptions a minute through one publishable key, from all clients together", json_schema_extra=_env("CONTACTQL_FORM_KEY_RATE_LIMIT")
+    )
+    confirmations_per_address: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="confirmation requests (subscribeContact with its email) one address gets in 24 hours; past it, the subscription is answered and no further email is asked for",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="comma-separated addresses or networks (`10.0.0.0/8`) of the proxies in front of ContactQL: from them, `X-Forwarded-For` names the client (per-IP limits, consent evidence)",
+        json_schema_extra=_env("CONTACTQL_TRUSTED_PROXIES", "none (the connecting address is the client)"),
+    )
+    captcha_provider: Literal["off", "turnstile", "hcaptcha", "recaptcha"] = Field(
+        "off", description="`turnstile`, `hcaptcha` or `recaptcha`: publishable keys' subscriptions need a `captchaToken` the provider's siteverify accepts"
+    )
+    captcha_secret: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^[!-~]+$",
+        description="the CAPTCHA provider's secret key (siteverify's `secret`)",
+        json_schema_extra=_env("CONTACTQL_CAPTCHA_SECRET", "none"),
+    )
+    captcha_verify_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="another siteverify URL than the provider's (an enterprise endpoint; a local stand-in with `CONTACTQL_ALLOW_PRIVATE_WEBHOOKS`)",
+        json_schema_extra=_env("CONTACTQL_CAPTCHA_VERIFY_URL", "the provider's"),
     )
     max_cost: int = Field(
         10_000, ge=1, le=100_000_000, description="the most one request may cost, estimated before it runs (`COST_LIMIT` above it)"
@@ -145,12 +184,12 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "tracing", mode="before")
+    @field_validator("log_format", "tracing", "captcha_provider", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", "cors_allow_headers", "cors_expose_headers", "webhook_retry_delays", mode="before")
+    @field_validator("cors_origins", "cors_allow_headers", "cors_expose_headers", "webhook_retry_delays", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
@@ -175,6 +214,22 @@ class Settings(BaseModel):
             if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
         return cleaned
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network such as 10.0.0.0/8") from None
+        return proxies
+
+    @pydantic.model_validator(mode="after")
+    def _captcha(self) -> Settings:
+        if self.captcha_provider != "off" and self.captcha_secret is None:
+            raise ValueError(f"CONTACTQL_CAPTCHA_PROVIDER={self.captcha_provider} needs CONTACTQL_CAPTCHA_SECRET, the provider's secret key")
+        return self
 
     @field_validator("webhook_retry_delays")
     @classmethod
@@ -240,7 +295,7 @@ def _one_line(error: pydantic.ValidationError) -> str:
     message = str(first["msg"]).removeprefix("Value error, ")
     shown = first.get("input")
     got = isinstance(shown, str | int | float) and shown != "" and repr(shown) not in message
-    return f"{name}: {message}" + (f", got {shown!r}" if got else "")
+    return (f"{name}: {message}" if name else message) + (f", got {shown!r}" if got else "")
 
 
 def markdown_table() -> str:

@@ -13,10 +13,11 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
@@ -26,13 +27,17 @@ from contactql.runtime import Helper
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.upsert.writer import UpsertWriter
-from contactql.store.workspace import companies, contacts, lists
+from contactql.store.workspace import companies, consents, contacts, lists
 from contactql.store.workspace.companies import CompanyRow
+from contactql.store.workspace.consents import ConsentRow
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.keys import Principal
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
 from contactql.workers.batches import ProgressHub
+
+if TYPE_CHECKING:
+    from contactql.limits import FormLimits
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -62,6 +67,7 @@ class Services:
     export_progress: ProgressHub[ExportRow] = dataclasses.field(default_factory=ProgressHub)
     wake_exports: Callable[[], None] = lambda: None
     trusted: TrustedDocuments | None = None  # CONTACTQL_TRUSTED_DOCUMENTS (persisted.py)
+    form_limits: FormLimits | None = None  # publishable keys' per-IP and per-form buckets (limits.py)
 
 
 class Loaders:
@@ -88,6 +94,10 @@ class Loaders:
         return self._loader(contacts.urls_of_contacts, [])
 
     @functools.cached_property
+    def consents(self) -> DataLoader[int, list[ConsentRow]]:
+        return self._loader(consents.consents_of, [])
+
+    @functools.cached_property
     def list_sizes(self) -> DataLoader[str, int]:
         return self._loader(lists.list_sizes, 0, key="list_ids")
 
@@ -109,6 +119,30 @@ class Loaders:
         return DataLoader(load_fn=load)
 
 
+def _header(connection: HTTPConnection, name: str, limit: int) -> str | None:
+    value = connection.headers.get(name)
+    if not value:
+        return None
+    return "".join(c for c in value if c.isprintable())[:limit] or None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Visitor:
+    """Who sent a request, as its transport tells: the client's IP (the connection's, or
+    `X-Forwarded-For`'s from a trusted proxy), its User-Agent and Referer (the page a form was
+    on), bounded and without control characters. A form's consent evidence (and per-IP
+    limits) come from here."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    referer: str | None = None
+
+    @classmethod
+    def of(cls, connection: HTTPConnection) -> Visitor:
+        client = connection.client
+        return cls(client.host if client else None, _header(connection, "user-agent", 500), _header(connection, "referer", 2048))
+
+
 @dataclasses.dataclass
 class Context:
     services: Services
@@ -116,6 +150,11 @@ class Context:
     loaders: Loaders
     response: Any = None  # the HTTP sub-response (status, headers); None on a WebSocket
     rate_limit: Any = None  # the process's TokenBuckets (contactql/limits.py)
+    visitor: Visitor = Visitor()
+
+    @property
+    def client_ip(self) -> str | None:
+        return self.visitor.ip
 
     @functools.cached_property
     def request_id(self) -> str:
@@ -134,4 +173,4 @@ class Context:
 
 Info = strawberry.Info[Context, None]
 
-__all__ = ["ApiError", "Context", "Info", "Loaders", "Services"]
+__all__ = ["ApiError", "Context", "Info", "Loaders", "Services", "Visitor"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from graphql import OperationDefinitionNode, get_operation_ast
@@ -82,36 +82,75 @@ class BodyLimit:
 
 
 class TokenBuckets:
-    """One bucket per API key: `per_minute` tokens, refilled at per_minute / 60 a second."""
+    """One bucket per key (an API key's id; a form's key and client IP): `per_minute` tokens,
+    refilled at per_minute / 60 a second. `clock` is injectable (tests move it).
 
-    def __init__(self, per_minute: int) -> None:
+    A full bucket is the same as none: past MAX_BUCKETS keys (one per client IP behind a
+    form can be many), full buckets are dropped, then the oldest."""
+
+    MAX_BUCKETS = 100_000
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
-        self._buckets: dict[int, tuple[float, float]] = {}  # key id -> (tokens, when)
+        self._clock = clock
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # key -> (tokens, when)
         self._lock = threading.Lock()
 
-    def take(self, key_id: int, cost: int) -> tuple[float, float]:
+    def take(self, key: Hashable, cost: int) -> tuple[float, float]:
         """Take `cost` tokens: (0, tokens left) when granted, else (seconds until they would
         be, tokens there are). A request that costs more than the bucket holds takes the whole
         bucket, full: at most one such request a minute."""
         needed = min(float(cost), self.capacity)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
-            tokens = self._tokens(key_id, now)
+            tokens = self._tokens(key, now)
+            if key not in self._buckets and len(self._buckets) >= self.MAX_BUCKETS:
+                self._prune(now)
             if tokens >= needed:
-                self._buckets[key_id] = (tokens - needed, now)
+                self._buckets[key] = (tokens - needed, now)
                 return 0.0, tokens - needed
-            self._buckets[key_id] = (tokens, now)
+            self._buckets[key] = (tokens, now)
             return (needed - tokens) / self.rate, tokens
 
-    def available(self, key_id: int) -> float:
+    def available(self, key: Hashable) -> float:
         """The tokens a key has now, taking none."""
         with self._lock:
-            return self._tokens(key_id, time.monotonic())
+            return self._tokens(key, self._clock())
 
-    def _tokens(self, key_id: int, now: float) -> float:
-        tokens, when = self._buckets.get(key_id, (self.capacity, now))
+    def _tokens(self, key: Hashable, now: float) -> float:
+        tokens, when = self._buckets.get(key, (self.capacity, now))
         return min(self.capacity, tokens + (now - when) * self.rate)
+
+    def _prune(self, now: float) -> None:
+        self._buckets = {k: v for k, v in self._buckets.items() if self._tokens(k, now) < self.capacity}
+        while len(self._buckets) >= self.MAX_BUCKETS:  # all of them busy: the oldest go
+            del self._buckets[next(iter(self._buckets))]
+
+
+class FormLimits:
+    """What a publishable key's (a website form's) requests take besides the key's own bucket:
+    one from the bucket of the client's IP for that key (CONTACTQL_FORM_RATE_LIMIT) and one
+    from the key's form bucket (CONTACTQL_FORM_KEY_RATE_LIMIT). The client IP is the
+    connection's, or `X-Forwarded-For`'s from a trusted proxy (app.py installs uvicorn's
+    ProxyHeadersMiddleware for CONTACTQL_TRUSTED_PROXIES)."""
+
+    def __init__(self, per_ip: int, per_key: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_ip = TokenBuckets(per_ip, clock)
+        self.per_key = TokenBuckets(per_key, clock)
+
+    def refusal(self, key_id: int, client_ip: str | None) -> ApiError | None:
+        """None when the request may go on; else the coded error a form shows."""
+        wait, _ = self.per_ip.take((key_id, client_ip), 1)
+        if wait > 0:
+            return _form_limited(wait, "from this address")
+        wait, _ = self.per_key.take(key_id, 1)
+        return _form_limited(wait, "through this form") if wait > 0 else None
+
+
+def _form_limited(wait: float, where: str) -> ApiError:
+    seconds = math.ceil(wait)
+    return ApiError(f"too many subscriptions {where} in a minute; retry in {seconds} s", "RATE_LIMITED", retryAfter=seconds)
 
 
 def _advertise(response: Any, buckets: TokenBuckets, left: float) -> None:
@@ -149,8 +188,11 @@ class RateLimit(SchemaExtension):
             context.pre_execution_errors = [ApiError(f"{why} (at filter)", "INVALID_INPUT")]
         if caller is None or caller.principal.key_id < 0:
             return
-        if caller.principal.is_publishable and not context.pre_execution_errors and (refused := form_refusal(operation)):
-            context.pre_execution_errors = [ApiError(refused, "FORBIDDEN")]  # charged as a refused document: 1
+        if caller.principal.is_publishable and not context.pre_execution_errors:
+            if refused := form_refusal(operation):
+                context.pre_execution_errors = [ApiError(refused, "FORBIDDEN")]  # charged as a refused document: 1
+            elif caller.services.form_limits and (limited := caller.services.form_limits.refusal(caller.principal.key_id, caller.client_ip)):
+                self._refuse(caller, limited)
         settings = caller.services.settings
         cost = 1  # a document refused by validation, or a filter too big to run, still costs its parsing
         if not context.pre_execution_errors and operation is not None:
@@ -176,11 +218,15 @@ class RateLimit(SchemaExtension):
         _advertise(caller.response, buckets, self._left)
         if wait > 0:
             seconds = math.ceil(wait)
-            RATE_LIMITED.labels("http" if caller.response is not None else "websocket").inc()
-            if caller.response is not None:  # the HTTP answer: 429 with Retry-After
-                caller.response.status_code = 429
-                caller.response.headers["Retry-After"] = str(seconds)
-            context.pre_execution_errors = [ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds)]
+            self._refuse(caller, ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds))
+
+    def _refuse(self, caller: Any, error: ApiError) -> None:
+        """Over a rate limit: the error, and over HTTP 429 with Retry-After."""
+        RATE_LIMITED.labels("http" if caller.response is not None else "websocket").inc()
+        if caller.response is not None:
+            caller.response.status_code = 429
+            caller.response.headers["Retry-After"] = str((error.extensions or {}).get("retryAfter", 1))
+        self.execution_context.pre_execution_errors = [error]
 
     def get_results(self) -> dict[str, Any]:
         cost = self._cost

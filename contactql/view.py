@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from contactql.auth import FormOrigins, KeyCache
-from contactql.context import Context, Loaders, Services
+from contactql.context import Context, Loaders, Services, Visitor
 from contactql.limits import TokenBuckets
 from contactql.persisted import DOCUMENT_ID, NOT_FOUND, NOT_FOUND_CODE, PersistedQueries, PersistedQueryError, with_document_id
 from contactql.refusals import (
@@ -282,6 +282,7 @@ class GraphQLView(GraphQL[Context, None]):
             loaders=Loaders(self.services.db, principal.workspace_id),
             response=response if http else None,
             rate_limit=self.rate_limit if http else None,
+            visitor=Visitor.of(request),
         )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

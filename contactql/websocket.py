@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message, SubscribeMessage
 
-from contactql.context import Context, Loaders
+from contactql.context import Context, Loaders, Visitor
 
 if TYPE_CHECKING:
     from contactql.view import GraphQLView
@@ -54,6 +54,8 @@ class KeyedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         self.context.principal = principal
         self.context.loaders = Loaders(self.context.services.db, principal.workspace_id)
         self.context.rate_limit = self.view.rate_limit
+        if socket is not None:
+            self.context.visitor = Visitor.of(socket)
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._watcher is None:
             self._watcher = asyncio.create_task(self._watch_key(), name="contactql-ws-key")

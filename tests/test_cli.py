@@ -92,7 +92,7 @@ def test_key_names_are_unique_in_a_workspace_and_revoke_names_one_key(database_u
     assert made.returncode == 0 and "Created an admin key for workspace 'default':" in made.stderr
     again = run_cli("keys", "create", "--name", "ops", "--database", database_url)
     assert again.returncode == 2 and again.stdout == ""
-    assert again.stderr.strip() == "contactql: workspace 'default' already has a key named 'ops'; choose another --name"
+    assert again.stderr.strip() == "contactql: the workspace already has a key named 'ops'; choose another name"
     unnamed = [run_cli("keys", "create", "--database", database_url) for _ in range(2)]
     assert all(r.returncode == 0 for r in unnamed)
     names = [line.split()[1] for line in run_cli("keys", "list", "--database", database_url).stdout.splitlines()[1:]]

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from contactql.store.model import Scope
-from contactql.store.workspace.keys import new_key
+from contactql.store.workspace.keys import FormKey, new_key
 from tests.helpers import Api, serve
 from tests.test_cli import run_cli
 from tests.test_subscribe import EVENTS
@@ -28,7 +28,7 @@ CONFIRM = "mutation Confirm($t: String!) { confirmContact(token: $t) { accepted 
 
 
 async def publishable(app: Any, *origins: str, form: str | None = "newsletter") -> str:
-    return str(await app.state.services.db.write(new_key, workspace="default", scope=Scope.PUBLISHABLE, name=None, origins=origins or (SITE,), form=form))
+    return str(await app.state.services.db.write(new_key, workspace="default", scope=Scope.PUBLISHABLE, name=None, form=FormKey(origins or (SITE,), form)))
 
 
 async def send(http: httpx.AsyncClient, key: str, query: str, variables: dict[str, Any] | None = None, *, origin: str | None = SITE) -> httpx.Response:
@@ -135,7 +135,7 @@ async def test_a_browser_on_the_forms_page_may_ask_cors_and_others_may_not(app: 
     ("arguments", "says"),
     [
         (["--scope", "publishable"], "a publishable key needs the origin its form is on: --origin https://www.example.com"),
-        (["--scope", "write", "--origin", SITE], "only a publishable key has origins and a form"),
+        (["--scope", "write", "--origin", SITE], "only a publishable key has origins, a form and a thank-you page"),
         (["--scope", "publishable", "--origin", "https://www.example.com/signup"], "is not an origin such as https://www.example.com (a scheme and a host, no path)"),
         (["--scope", "publishable", "--origin", "http://www.example.com"], "a form's page must be served over https (http only for localhost)"),
         (["--scope", "publishable", "--origin", "ftp://example.com"], "is not an origin"),
@@ -261,3 +261,29 @@ async def test_one_subscription_a_request_and_no_stored_documents(app: Any, http
     assert "errors" not in ran.json()
     probe = await http.post("/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}, headers={"Authorization": f"Bearer {key}", "Origin": SITE})
     assert probe.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+CREATE_KEY = """mutation Make($origins: [String!]!, $form: String, $page: String, $name: String) {
+  createPublishableKey(origins: $origins, form: $form, thankYouUrl: $page, name: $name) { key name origins form thankYouUrl userErrors { field code message } }
+}"""
+
+
+async def test_an_admin_makes_a_publishable_key_over_graphql(http: httpx.AsyncClient, admin: Api, api: Api) -> None:
+    made = (await admin.gql(CREATE_KEY, {"origins": ["HTTPS://Www.Example.com:443/"], "form": "footer", "page": f"{SITE}/thanks"}))["createPublishableKey"]
+    assert made["key"].startswith("cql_pub_") and made["userErrors"] == []
+    assert (made["name"], made["origins"], made["form"], made["thankYouUrl"]) == ("publishable-key-3", [SITE], "footer", f"{SITE}/thanks")
+    answer = await send(http, made["key"], FORM, subscribe_input("gql@example.com"))
+    assert answer.json()["data"]["subscribeContact"]["accepted"] is True
+    assert (await send(http, made["key"], FORM, subscribe_input("gql2@example.com"), origin="https://evil.example")).status_code == 403
+    # what is wrong is a userError naming the argument; a secret key that is not admin may not
+    for variables, field in [
+        ({"origins": []}, ["origins"]),
+        ({"origins": ["ftp://x.example"]}, ["origins"]),
+        ({"origins": [SITE], "form": "two words"}, ["form"]),
+        ({"origins": [SITE], "page": "https://evil.example/thanks"}, ["thankYouUrl"]),
+        ({"origins": [SITE], "name": made["name"]}, ["name"]),
+    ]:
+        refused = (await admin.gql(CREATE_KEY, variables))["createPublishableKey"]
+        assert refused["key"] is None and [e["field"] for e in refused["userErrors"]] == [field], variables
+    denied = await http.post("/graphql", json={"query": CREATE_KEY, "variables": {"origins": [SITE]}}, headers={"Authorization": f"Bearer {api.key}"})
+    assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -50,7 +50,7 @@ async def test_seed_004_subscribe_creates_a_pending_unconfirmed_contact_and_an_e
     [event] = await events(admin)  # only admin keys see the token (see below)
     assert event["type"] == "subscribeFromApi-abc"
     assert event["key"] == contact["id"] == event["contactId"], "seed 004: the event key is the contact id"
-    assert set(event["params"]) == {"ContactId", "EmailAddress", "ConfirmationToken", "formType"}
+    assert set(event["params"]) == {"ContactId", "EmailAddress", "ConfirmationToken", "UnsubscribeToken", "formType"}
     assert event["params"]["ContactId"] == contact["id"] and event["params"]["EmailAddress"] == "mail@example.com"
     assert len(event["params"]["ConfirmationToken"]) >= 22  # ≥ 128 random bits
 
@@ -61,14 +61,14 @@ async def test_seed_004_subscribe_creates_a_pending_unconfirmed_contact_and_an_e
     assert again["outcome"] is None and again["userErrors"] == [{"field": ["token"], "code": "NOT_FOUND"}]
 
 
-async def test_only_admin_keys_see_the_confirmation_token(api: Api, admin: Api, reader: Api) -> None:
-    """With the token, anyone could confirm a subscription on the subscriber's behalf."""
+async def test_only_admin_keys_see_the_confirmation_and_unsubscribe_tokens(api: Api, admin: Api, reader: Api) -> None:
+    """With the tokens, anyone could confirm or end a subscription on the subscriber's behalf."""
     await subscribe(api, {"contact": {"email": "t@example.com"}, "formType": "news"})
     for key in (api, reader):
         [event] = await events(key)
         assert set(event["params"]) == {"ContactId", "EmailAddress", "formType"}
     [event] = await events(admin)
-    assert set(event["params"]) == {"ContactId", "EmailAddress", "formType", "ConfirmationToken"}
+    assert set(event["params"]) == {"ContactId", "EmailAddress", "formType", "ConfirmationToken", "UnsubscribeToken"}
 
 
 async def test_tokens_are_stored_only_as_digests(app: Any, api: Api, admin: Api) -> None:

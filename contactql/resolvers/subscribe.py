@@ -1,22 +1,29 @@
-"""Subscribing from a form with double opt-in, and confirming it."""
+"""Subscribing from a form with double opt-in, and confirming it; a form's abuse limits (the
+per-address confirmation limit, CAPTCHA) and its consent evidence."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from contactql import captcha
 from contactql.context import Info
 from contactql.metrics import HONEYPOT
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.model import ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Source, Subscription, UpsertOptions
+from contactql.store.model import Evidence, ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Scope, Source, Subscription, UpsertOptions
 from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.upsert.entry import upsert_one
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import EVENT_TYPE
-from contactql.store.workspace import subscribe
+from contactql.store.workspace import consents, keys, subscribe
+from contactql.store.workspace.keys import FormKey
+from contactql.store.workspace.subscribe import Confirmed
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")
@@ -27,6 +34,51 @@ PUBLIC_FIELDS = frozenset({"email", "firstName", "lastName"})
 # A publishable key's answer takes at least this long, new address or known: the work differs
 # (an insert against an update), and a form must not tell a visitor which it was.
 PUBLIC_ANSWER_SECONDS = 0.05
+MAX_CONSENT_TEXT = 2000
+MAX_PAGE_URL = 2048
+CONFIRMATION_WINDOW = dt.timedelta(days=1)
+
+
+def _page_url(value: Any, path: tuple[str, ...]) -> tuple[str | None, list[Problem]]:
+    if value is None or value == "":
+        return None, []
+    parts = urlsplit(value) if isinstance(value, str) and len(value) <= MAX_PAGE_URL and value.isprintable() else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None, [Problem(path, ErrorCode.INVALID_INPUT, f"a page URL is an http(s) URL of at most {MAX_PAGE_URL} characters")]
+    return value, []
+
+
+def _evidence(info: Info, raw: Mapping[str, Any], form: str | None, *, public: bool) -> tuple[Evidence, list[Problem]]:
+    """What a subscription records as consent evidence: the visitor's IP and user agent (the
+    transport's; a secret key relaying a form from its server may name its visitor instead),
+    the page (pageUrl, else the Referer), the form and the consent text the form showed."""
+    visitor = info.context.visitor
+    problems = []
+    text = raw.get("consentText")
+    if text is not None and (len(text) > MAX_CONSENT_TEXT or not all(c.isprintable() or c in "\n\t" for c in text)):
+        problems.append(Problem(("consentText",), ErrorCode.INVALID_INPUT, f"the consent text is at most {MAX_CONSENT_TEXT} characters, without control characters"))
+    page, bad_page = _page_url(raw.get("pageUrl"), ("pageUrl",))
+    problems += bad_page
+    relayed = raw.get("visitor") or {}
+    if public and any(v is not None for v in relayed.values()):
+        problems.append(Problem(("visitor",), ErrorCode.FORBIDDEN, "a form's publishable key cannot name its visitor: the request tells who it is"))
+    ip, agent = relayed.get("ip"), relayed.get("userAgent")
+    if ip is not None and not _is_ip(ip):
+        problems.append(Problem(("visitor", "ip"), ErrorCode.INVALID_INPUT, "an IPv4 or IPv6 address"))
+    if agent is not None and (len(agent) > 500 or not agent.isprintable()):
+        problems.append(Problem(("visitor", "userAgent"), ErrorCode.INVALID_INPUT, "a user agent is at most 500 printable characters"))
+    evidence = Evidence(
+        ip=ip or visitor.ip, user_agent=agent or visitor.user_agent, page_url=page or _page_url(visitor.referer, ())[0], form=form, consent_text=text or None
+    )
+    return evidence, problems
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
@@ -41,6 +93,9 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         return await _subscribe(info, raw, public=False)
     started = time.monotonic()
     try:
+        settings = info.context.services.settings
+        if captcha.required(settings) and (why := await captcha.refusal(settings, raw.get("captchaToken"), info.context.client_ip)):
+            raise Invalid(Problem(("captchaToken",), ErrorCode.CAPTCHA_FAILED, why))
         result = await _subscribe(info, raw, public=True)
         if result.errors:  # from the stored data, not the input: the visitor learns nothing of it
             result = ItemResult(index=0, outcome=Outcome.SKIPPED)
@@ -66,6 +121,8 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
     form = info.context.principal.form if public and info.context.principal.form else raw.get("formType")  # a form key's events are its form's
     if form is not None and not EVENT_TYPE.match(f"{SUBSCRIBED_AGAIN_EVENT}-{form}"):
         problems.append(Problem(("formType",), ErrorCode.INVALID_INPUT, "a form type is Latin letters, digits, '-' or '_' (the event name is at most 64)"))
+    evidence, evidence_problems = _evidence(info, raw, form, public=public)
+    problems += evidence_problems
     if problems:
         raise Invalid(*problems)
     honeypot = raw.get("honeypot")
@@ -73,15 +130,38 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
         # A bot filled the field people cannot see: the usual answer, nothing written, no event.
         HONEYPOT.inc()
         return ItemResult(index=0, outcome=Outcome.SKIPPED)
+    if (email := item.values.get("email")) is not None:
+        # No mail-bombing a victim through the form: past the limit, nothing is written and no
+        # email asked for. A form's visitor gets the usual answer (it would tell that someone
+        # subscribed the address today); a secret key is told.
+        since = dt.datetime.now(dt.UTC) - CONFIRMATION_WINDOW
+        sent = await info.context.db.read(consents.confirmations_since, workspace_id=info.context.workspace_id, email=email, since=since)
+        if sent >= info.context.services.settings.confirmations_per_address:
+            if public:
+                return ItemResult(index=0, outcome=Outcome.SKIPPED)
+            limit = info.context.services.settings.confirmations_per_address
+            raise Invalid(Problem(("contact", "email"), ErrorCode.CONFIRMATION_LIMIT, f"this address was sent {sent} confirmation requests in 24 hours, the most it gets (CONTACTQL_CONFIRMATIONS_PER_ADDRESS={limit})"))
+    principal = info.context.principal
     options = UpsertOptions(
         match=MatchStrategy(rules=(MatchRule.EMAIL if public else MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
         source=Source.SUBSCRIBE,
-        actor=info.context.principal.key_name,
-        subscription=Subscription(form_type=form),
+        actor=principal.key_name,
+        subscription=Subscription(form_type=form, key_id=principal.key_id if principal.key_id > 0 else None, evidence=evidence),
     )
     return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
 
 
-async def confirm_contact(info: Info, token: str) -> tuple[dict[str, Any], list[str]]:
-    """The confirmed contact and the fields confirming changed (none when it already was)."""
-    return await info.context.db.write(subscribe.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=info.context.principal.key_name)
+async def confirm_contact(info: Info, token: str) -> Confirmed:
+    """The confirmed contact and the fields confirming changed (none when it already was); the
+    evidence is the confirming request's visitor."""
+    visitor = info.context.visitor
+    principal = info.context.principal
+    evidence = Evidence(ip=visitor.ip, user_agent=visitor.user_agent, page_url=_page_url(visitor.referer, ())[0], form=principal.form)
+    return await info.context.db.write(subscribe.confirm, workspace_id=info.context.workspace_id, token=token[:200], actor=principal.key_name, evidence=evidence)
+
+
+async def create_publishable_key(info: Info, name: str | None, origins: Sequence[str], form: str | None, thank_you_url: str | None) -> tuple[str, str, FormKey]:
+    """(secret, name, what it was made with, canonical) of a new publishable key of the caller's workspace."""
+    made = FormKey(tuple(origins), form, thank_you_url).checked(Scope.PUBLISHABLE)
+    secret, named = await info.context.db.write(keys.named_key, workspace_id=info.context.workspace_id, scope=Scope.PUBLISHABLE, name=name, form=made)
+    return secret, named, made

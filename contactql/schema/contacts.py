@@ -20,7 +20,7 @@ from contactql.resolvers import history
 from contactql.resolvers.pagination import Page
 from contactql.schema.companies import Company
 from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
-from contactql.schema.history import ContactHistoryConnection, HistoryEntry
+from contactql.schema.history import ConsentRecord, ContactHistoryConnection, HistoryEntry
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.properties import PropertyField, PropertyValue
 from contactql.store.workspace.contacts import relations_of_contacts
@@ -147,6 +147,10 @@ class Contact:
     ) -> ContactHistoryConnection:
         page = await history.page_history(info, self.key, 50 if first is None else first, after)
         return ContactHistoryConnection.of(page, HistoryEntry.from_row)
+
+    @strawberry.field(description="Consent evidence, oldest first: each subscribe, confirm and unsubscribe of the email with the visitor's IP, user agent, page, form and consent text.")
+    async def consents(self, info: Info) -> list[ConsentRecord]:
+        return [ConsentRecord.from_row(row) for row in await info.context.loaders.consents.load(self.key)]
 
     @strawberry.field(description="Links to the contact in other systems, by ref.")
     def external_urls(self, info: Info) -> list[ExternalUrl]:

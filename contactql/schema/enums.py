@@ -112,6 +112,15 @@ ContactSource = publish(
     },
     name="ContactSource",
 )
+ConsentAction = publish(
+    model.ConsentAction,
+    "What a consent record evidences.",
+    {
+        "SUBSCRIBE": "A subscription (subscribeContact): the email waits for its double opt-in confirmation.",
+        "CONFIRM": "The double opt-in confirmation (confirmContact or GET /confirm): the email became SUBSCRIBED.",
+        "UNSUBSCRIBE": "An unsubscribe link (GET or POST /unsubscribe): the email became UNSUBSCRIBED.",
+    },
+)
 PropertyType = publish(
     model.PropertyType,
     "The type of a custom property; values are checked against it.",
@@ -141,6 +150,8 @@ ErrorCode = publish(
         "TOO_MANY_EXTERNAL_URLS": "A contact can have at most 3 external URLs.",
         "IDEMPOTENCY_KEY_REUSED": "The idempotency key was used with a different input.",
         "FORBIDDEN": "The API key's scope does not allow this.",
+        "CONFIRMATION_LIMIT": "The address was sent CONTACTQL_CONFIRMATIONS_PER_ADDRESS confirmation requests in 24 hours: no more today.",
+        "CAPTCHA_FAILED": "The form's CAPTCHA was missing, not solved, expired, or could not be checked: solve it and send again.",
         "INTERNAL": "An unexpected error stopped this item alone; nothing of it was written and the message names the incident in the server log.",
     },
 )

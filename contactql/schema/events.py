@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from contactql.schema.pagination import Connection, Edge, connection
-from contactql.store.upsert.effects import CONFIRMATION_TOKEN
+from contactql.store.upsert.effects import CONFIRMATION_TOKEN, UNSUBSCRIBE_TOKEN
 from contactql.store.workspace.events import EventRow
 
 
@@ -19,14 +19,15 @@ class Event:
     type: str = strawberry.field(description="The event type, e.g. subscribeFromApi-newsletter or your own onCreate type.")
     key: str = strawberry.field(description="Subscribe events: the contact id; others: its email, else mobile, else id.")
     contact_id: strawberry.ID = strawberry.field(description="The contact it happened to.")
-    params: JSON = strawberry.field(description="ContactId, EmailAddress, SMS, and formType where they apply; ConfirmationToken only for admin keys.")
+    params: JSON = strawberry.field(description="ContactId, EmailAddress, SMS, and formType where they apply; ConfirmationToken and UnsubscribeToken (for GET /confirm and GET /unsubscribe links) only for admin keys.")
     created_at: dt.datetime = strawberry.field(description="When it happened (with the write that caused it).")
 
     @classmethod
     def from_row(cls, row: EventRow, *, with_token: bool) -> Event:
-        """`with_token`: keep a double opt-in ConfirmationToken in `params` (admin keys only:
-        with it, anyone could confirm a subscription on the subscriber's behalf)."""
-        params = row.params if with_token else {k: v for k, v in row.params.items() if k != CONFIRMATION_TOKEN}
+        """`with_token`: keep a double opt-in ConfirmationToken and the UnsubscribeToken in `params`
+        (admin keys only: with them, anyone could confirm or end a subscription on the
+        subscriber's behalf)."""
+        params = row.params if with_token else {k: v for k, v in row.params.items() if k not in (CONFIRMATION_TOKEN, UNSUBSCRIBE_TOKEN)}
         return cls(
             id=strawberry.ID(row.id), type=row.type, key=row.key, contact_id=strawberry.ID(str(row.contact_id)),
             params=cast(JSON, params), created_at=row.created_at,

@@ -41,7 +41,7 @@ class ExportContactsInput:
     format: ExportFormat = strawberry.field(default=ExportFormat("CSV"), description="CSV (default) or NDJSON.")  # type: ignore[valid-type]
     fields: builtins.list[str] | None = strawberry.field(
         default=None,
-        description="Contact fields (email, mobile, firstName, lastName, externalId, emailStatus, smsStatus, privacyConsent, id, createdAt, updatedAt, lists) and property names, in column order; default: the eight importable fields, then every property.",
+        description="Contact fields (email, mobile, firstName, lastName, externalId, emailStatus, smsStatus, privacyConsent, id, createdAt, updatedAt, lists, consents: the consent evidence, a JSON array) and property names, in column order; default: the eight importable fields, then every property.",
     )
 
 

@@ -7,8 +7,9 @@ import datetime as dt
 import strawberry
 from strawberry.scalars import JSON
 
-from contactql.schema.enums import ContactSource
+from contactql.schema.enums import ConsentAction, ContactSource
 from contactql.schema.pagination import Connection, Edge, connection
+from contactql.store.workspace.consents import ConsentRow
 from contactql.store.workspace.history import HistoryRow
 
 
@@ -52,3 +53,22 @@ class HistoryEdge(Edge[HistoryEntry]):
 )
 class ContactHistoryConnection(Connection[HistoryEdge]):
     pass
+
+
+@strawberry.type(description="Consent evidence of a subscribe, confirm or unsubscribe: who, from where, shown what, when — what a GDPR audit asks for. Its time is that of the history entry of the same change.")
+class ConsentRecord:
+    at: dt.datetime = strawberry.field(description="When it happened.")
+    action: ConsentAction = strawberry.field(description="What happened.")
+    ip: str | None = strawberry.field(description="The visitor's IP address (behind a proxy: as CONTACTQL_TRUSTED_PROXIES allows).")
+    user_agent: str | None = strawberry.field(description="The visitor's browser (its User-Agent).")
+    page_url: str | None = strawberry.field(description="The page the form was on (pageUrl, or the Referer).")
+    form: str | None = strawberry.field(description="The form: the publishable key's form, or formType.")
+    consent_text: str | None = strawberry.field(description="The consent text or legal basis the form showed.")
+    key_name: str | None = strawberry.field(description="The API key the request came with (none for a link).")
+
+    @classmethod
+    def from_row(cls, row: ConsentRow) -> ConsentRecord:
+        return cls(
+            at=row.created_at, action=ConsentAction(row.action), ip=row.ip, user_agent=row.user_agent, page_url=row.page_url,
+            form=row.form, consent_text=row.consent_text, key_name=row.actor,
+        )  # fmt: skip

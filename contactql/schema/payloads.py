@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from contactql.schema.contacts import Contact
@@ -11,6 +9,7 @@ from contactql.schema.enums import MatchRule, UpsertOutcome
 from contactql.schema.errors import InvalidProperty, UserError
 from contactql.store.errors import Problem
 from contactql.store.model import ItemResult
+from contactql.store.workspace.subscribe import Confirmed
 
 # Problems about the request rather than its contact keep their own path (["listId"], ["match", …]).
 REQUEST_ROOTS = frozenset({"listId", "match", "idempotencyKey", "webhookUrl", "events", "formType"})
@@ -40,11 +39,10 @@ class UpsertContactPayload:
         return not self.user_errors
 
     @classmethod
-    def confirmed(cls, confirmation: tuple[dict[str, Any], list[str]]) -> UpsertContactPayload:
+    def confirmed(cls, confirmation: Confirmed) -> UpsertContactPayload:
         """confirmContact's answer: the contact, UPDATED, or UNCHANGED when it already was confirmed."""
-        row, changed = confirmation
-        contact = Contact.from_row(row)
-        return cls(outcome=UpsertOutcome("UPDATED" if changed else "UNCHANGED"), changed_fields=changed, contact=contact, contacts=[contact])
+        contact = Contact.from_row(confirmation.row)
+        return cls(outcome=UpsertOutcome("UPDATED" if confirmation.changed else "UNCHANGED"), changed_fields=confirmation.changed, contact=contact, contacts=[contact])
 
     @classmethod
     def from_result(cls, result: ItemResult) -> UpsertContactPayload:

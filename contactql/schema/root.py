@@ -41,11 +41,12 @@ from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
 from contactql.schema.segments import DeleteSegmentPayload, Segment, SegmentConnection, SegmentPayload
 from contactql.schema.stats import ContactStats
-from contactql.schema.subscribe import SubscribeContactInput
+from contactql.schema.subscribe import PublishableKeyPayload, SubscribeContactInput
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
 from contactql.store.workspace.filters import ContactQuery
+from contactql.store.workspace.keys import FormKey
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
@@ -216,6 +217,24 @@ class Mutation:
     ) -> ListMembershipPayload:
         change = lists.change_members(info, list_id, contact_ids, external_ids, add=False)
         return await answer(change, ListMembershipPayload.of, ListMembershipPayload)
+
+    @strawberry.mutation(
+        description="Make a publishable key for a website form (admin keys): safe to publish, it runs subscribeContact and confirmContact only, from its origins. As `contactql keys create --scope publishable`.",
+        permission_classes=[IsAdmin],
+    )
+    async def create_publishable_key(
+        self,
+        info: Info,
+        origins: Annotated[list[str], strawberry.argument(description="The origins its form is on (https://www.example.com; http only for localhost), at most 20.")],
+        name: Annotated[str | None, strawberry.argument(description="Its name; by default publishable-key-<n>.")] = None,
+        form: Annotated[str | None, strawberry.argument(description="The form it is for (Latin letters, digits, - and _): names the events, subscribeFromApi-<form>.")] = None,
+        thank_you_url: Annotated[str | None, strawberry.argument(description="The page, on one of its origins, GET /confirm sends a visitor to once confirmed.")] = None,
+    ) -> PublishableKeyPayload:
+        def made(result: tuple[str, str, FormKey]) -> PublishableKeyPayload:
+            secret, named, key = result
+            return PublishableKeyPayload(key=secret, name=named, origins=list(key.origins), form=key.form, thank_you_url=key.thank_you_url)
+
+        return await answer(subscribe.create_publishable_key(info, name, origins, form, thank_you_url), made, PublishableKeyPayload)
 
     @strawberry.mutation(description="Deliver events of these types to a URL, signed (admin keys).", permission_classes=[IsAdmin])
     async def create_webhook_endpoint(

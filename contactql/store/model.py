@@ -266,12 +266,38 @@ class EventOptions:
     on_update: tuple[str, ...] = ()
 
 
+class ConsentAction(enum.StrEnum):
+    SUBSCRIBE = "SUBSCRIBE"
+    CONFIRM = "CONFIRM"
+    UNSUBSCRIBE = "UNSUBSCRIBE"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Evidence:
+    """Consent evidence (issue 21): the visitor's IP and user agent, the page the form was on,
+    the form, and the consent text or legal basis the form showed."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    page_url: str | None = None
+    form: str | None = None
+    consent_text: str | None = None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Subscription:
     """subscribeContact's double opt-in (seed 004): pending email status, confirmation token,
-    subscribeFromApi / subscribeUpdateFromApi events suffixed with the form type."""
+    subscribeFromApi / subscribeUpdateFromApi events suffixed with the form type; the key that
+    asked (its thank-you page) and the consent evidence."""
 
     form_type: str | None = None
+    key_id: int | None = None
+    evidence: Evidence | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Subscription:
+        evidence = data.get("evidence")
+        return cls(data.get("form_type"), data.get("key_id"), None if evidence is None else Evidence(**evidence))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,7 +335,7 @@ class UpsertOptions:
             actor=data.get("actor"),
             batch_id=data.get("batch_id"),
             events=EventOptions(**{k: tuple(v) for k, v in (data.get("events") or {}).items()}),
-            subscription=None if data.get("subscription") is None else Subscription(**data["subscription"]),
+            subscription=None if data.get("subscription") is None else Subscription.from_json(data["subscription"]),
         )
 
 

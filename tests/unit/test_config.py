@@ -14,6 +14,13 @@ DOCUMENTED = {
     "max_batch_size": 1000,
     "rate_limit_per_minute": 120_000,
     "max_cost": 10_000,
+    "form_rate_limit_per_minute": 20,
+    "form_key_rate_limit_per_minute": 600,
+    "confirmations_per_address": 3,
+    "trusted_proxies": (),
+    "captcha_provider": "off",
+    "captcha_secret": None,
+    "captcha_verify_url": None,
     "cache_control": "private, no-store",
     "graphiql": True,
     "introspection": None,  # as graphiql

@@ -15,7 +15,8 @@ Excel. A cell a spreadsheet would run as a formula (starting with =, +, -, @, a 
 carriage return; OWASP's CSV injection), header cells too, is written after an apostrophe, which
 the import takes off again (store/batches/csv.py); a mobile's + and a number's sign are left
 alone. NDJSON: one JSON object per contact, properties as an object and
-lists as their names.
+lists as their names. `consents` (asked for by name, never a default: it is for an audit, not
+for importing back) holds the consent evidence, a JSON array in either format.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 from contactql.store.errors import Invalid
 from contactql.store.model import OrderField, PropertyType, SortDirection
 from contactql.store.values import FORMULA_STARTS, reserved_column, shown
+from contactql.store.workspace import consents
 from contactql.store.workspace.contacts import properties_of_contacts, properties_of_id_range
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import lists_of_contacts
@@ -47,7 +49,7 @@ BOM = "\ufeff".encode()  # Excel reads a CSV file as UTF-8 only after one; impor
 FIELDS = {
     "email": "email", "mobile": "mobile", "firstName": "first_name", "lastName": "last_name", "externalId": "external_id",
     "emailStatus": "email_status", "smsStatus": "sms_status", "privacyConsent": "privacy_consent",
-    "id": "id", "createdAt": "created_at", "updatedAt": "updated_at", "lists": "",
+    "id": "id", "createdAt": "created_at", "updatedAt": "updated_at", "lists": "", "consents": "",
 }  # fmt: skip
 DEFAULT_FIELDS = tuple(list(FIELDS)[:8])
 
@@ -128,24 +130,30 @@ def read_page(
         # Every contact of a stretch of ids, in id order: their values by that range of the
         # primary key rather than a thousand bound ids (the statement alone cost a tenth of a page).
         props = properties_of_id_range(conn, workspace_id=workspace_id, first=ids[0], last=ids[-1]) if whole else properties_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids)
-    lists = lists_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids) if any(c.name == "lists" for c in cols) else {}
+    related: dict[str, dict[int, list[Any]]] = {}
+    if any(c.name == "lists" for c in cols):
+        related["lists"] = lists_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids)
+    if any(c.name == "consents" for c in cols):
+        related["consents"] = {cid: [consents.as_json(r) for r in rows] for cid, rows in consents.consents_of(conn, workspace_id=workspace_id, contact_ids=ids).items()}
     if format == "CSV":
-        data = _csv([row for row, _ in found], props, lists, cols)
+        data = _csv([row for row, _ in found], props, related, cols)
     else:
-        data = b"".join(orjson.dumps(_record(row, props.get(row["id"], {}), lists.get(row["id"], []), cols)) + b"\n" for row, _ in found)
+        data = b"".join(orjson.dumps(_record(row, props.get(row["id"], {}), related, cols)) + b"\n" for row, _ in found)
     last = list(found[-1][1])
     key = [v.isoformat() if isinstance(v, dt.datetime) else v for v in last]
     return data, len(found), key if len(found) == limit else None
 
 
-def _record(row: dict[str, Any], props: dict[str, str], lists: Sequence[Any], cols: Sequence[Column]) -> dict[str, Any]:
+def _record(row: dict[str, Any], props: dict[str, str], related: dict[str, dict[int, list[Any]]], cols: Sequence[Column]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     properties: dict[str, str | None] = {}
     for col in cols:
         if col.field_id is not None:
             properties[col.name] = props.get(col.field_id)
         elif col.name == "lists":
-            record["lists"] = [item.name for item in lists]
+            record["lists"] = [item.name for item in related["lists"].get(row["id"], ())]
+        elif col.name == "consents":
+            record["consents"] = related["consents"].get(row["id"], [])
         else:
             value = row[col.column or ""]
             record[col.name] = value.isoformat() if isinstance(value, dt.datetime) else str(value) if col.name == "id" else value
@@ -154,22 +162,25 @@ def _record(row: dict[str, Any], props: dict[str, str], lists: Sequence[Any], co
     return record
 
 
-def _csv(rows: Sequence[dict[str, Any]], props: dict[int, dict[str, str]], lists: dict[int, list[Any]], cols: Sequence[Column]) -> bytes:
+def _csv(rows: Sequence[dict[str, Any]], props: dict[int, dict[str, str]], related: dict[str, dict[int, list[Any]]], cols: Sequence[Column]) -> bytes:
     """The rows as CSV lines: each column's cell made by a function chosen once per page, not
     per cell (the writer's loop is most of an export's time: ≥ 50 000 rows a second)."""
     cells = [_cell_of(col) for col in cols]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows([cell(row, props, lists) for cell in cells] for row in rows)
+    csv.writer(out, lineterminator="\r\n").writerows([cell(row, props, related) for cell in cells] for row in rows)
     return out.getvalue().encode()
 
 
-def _cell_of(col: Column) -> Callable[[dict[str, Any], dict[int, dict[str, str]], dict[int, list[Any]]], str]:
-    """How one column's cell is made from a contact row and its page's properties and lists."""
+def _cell_of(col: Column) -> Callable[[dict[str, Any], dict[int, dict[str, str]], dict[str, dict[int, list[Any]]]], str]:
+    """How one column's cell is made from a contact row and its page's properties, lists and
+    consent records (a JSON array in the cell)."""
     if col.field_id is not None:
         field_id, plain = col.field_id, col.numeric
         return lambda row, props, _: _text(props.get(row["id"], _NONE).get(field_id), plain)
     if col.name == "lists":
-        return lambda row, _, lists: _guarded("; ".join(item.name for item in lists.get(row["id"], ())))
+        return lambda row, _, related: _guarded("; ".join(item.name for item in related["lists"].get(row["id"], ())))
+    if col.name == "consents":
+        return lambda row, _, related: _text(orjson.dumps(related["consents"].get(row["id"], [])).decode())
     column, plain = col.column or "", col.name == "mobile"
 
     def cell(row: dict[str, Any], _p: Any, _l: Any) -> str:

@@ -145,25 +145,53 @@ def canonical_origin(value: str) -> str:
     return f"{scheme}://{shown}" + (f":{port}" if port is not None and port != default else "")
 
 
-def form_origins(scope: Scope, origins: list[str] | tuple[str, ...], form: str | None) -> tuple[tuple[str, ...], str | None]:
-    """The origins and form a key of `scope` is created with, checked: a publishable key needs
-    at least one origin; no other key has any."""
-    if scope is not Scope.PUBLISHABLE:
-        if origins or form:
-            raise Invalid.at(("origins",), "only a publishable key has origins and a form (--scope publishable)")
-        return (), None
-    if not origins:
-        raise Invalid.at(("origins",), "a publishable key needs the origin its form is on: --origin https://www.example.com")
-    if len(origins) > MAX_ORIGINS:
-        raise Invalid.at(("origins",), f"at most {MAX_ORIGINS} origins a key")
-    if form is not None:
-        form = form.strip()
-        if not FORM_NAME.fullmatch(form):
-            raise Invalid.at(("form",), "a form name is 1 to 32 Latin letters, digits, '-' or '_' (it names the form's events, subscribeFromApi-<form>)")
-    return tuple(dict.fromkeys(canonical_origin(o) for o in origins)), form
+@dataclasses.dataclass(frozen=True, slots=True)
+class FormKey:
+    """What a publishable key is created with besides its name: the origins its form may call
+    from, the form's name (its events', its consent records'), and the page GET /confirm sends a
+    visitor to once confirmed (on one of the origins: never an open redirect)."""
+
+    origins: tuple[str, ...] = ()
+    form: str | None = None
+    thank_you_url: str | None = None
+
+    def checked(self, scope: Scope) -> FormKey:
+        """The same, canonical; Invalid naming what is wrong. A publishable key needs at least
+        one origin; no other key has any of these."""
+        if scope is not Scope.PUBLISHABLE:
+            if self.origins or self.form or self.thank_you_url:
+                raise Invalid.at(("origins",), "only a publishable key has origins, a form and a thank-you page (--scope publishable)")
+            return FormKey()
+        if not self.origins:
+            raise Invalid.at(("origins",), "a publishable key needs the origin its form is on: --origin https://www.example.com")
+        if len(self.origins) > MAX_ORIGINS:
+            raise Invalid.at(("origins",), f"at most {MAX_ORIGINS} origins a key")
+        form = self.form
+        if form is not None:
+            form = form.strip()
+            if not FORM_NAME.fullmatch(form):
+                raise Invalid.at(("form",), "a form name is 1 to 32 Latin letters, digits, '-' or '_' (it names the form's events, subscribeFromApi-<form>)")
+        origins = tuple(dict.fromkeys(canonical_origin(o) for o in self.origins))
+        page = self.thank_you_url
+        if page is not None:
+            page = page.strip()
+            parts = urllib.parse.urlsplit(page)
+            if len(page) > 2048 or not page.isprintable() or parts.scheme not in ("https", "http") or not parts.netloc:
+                raise Invalid.at(("thankYouUrl",), "a thank-you page is an http(s) URL of at most 2048 characters")
+            if _origin_of(page) not in origins:
+                raise Invalid.at(("thankYouUrl",), f"the thank-you page must be on one of the key's origins ({', '.join(origins)})")
+        return FormKey(origins, form, page)
 
 
-def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope, origins: tuple[str, ...] = (), form: str | None = None) -> str:
+def _origin_of(url: str) -> str | None:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        return canonical_origin(f"{parts.scheme}://{parts.netloc}")
+    except Invalid:
+        return None
+
+
+def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scope, form: FormKey = FormKey()) -> str:
     """Store a new key and return its secret — the only time it exists in clear."""
     secret = (PUBLISHABLE_PREFIX if scope is Scope.PUBLISHABLE else KEY_PREFIX) + secrets.token_urlsafe(32)
     conn.execute(
@@ -174,8 +202,9 @@ def create_key(conn: sa.Connection, *, workspace_id: int, name: str, scope: Scop
             "key_hash": hash_key(secret),
             "scope": scope.value,
             "created_at": dt.datetime.now(dt.UTC),
-            "origins": json.dumps(list(origins)) if origins else None,
-            "form": form,
+            "origins": json.dumps(list(form.origins)) if form.origins else None,
+            "form": form.form,
+            "thank_you_url": form.thank_you_url,
         },
     )
     return secret
@@ -219,23 +248,30 @@ def first_start_key(conn: sa.Connection, *, name: str) -> str | None:
     return create_key(conn, workspace_id=workspace.id, name=name, scope=Scope.ADMIN)
 
 
-def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None, origins: tuple[str, ...] = (), form: str | None = None) -> str:
+def new_key(conn: sa.Connection, *, workspace: str, scope: Scope, name: str | None, form: FormKey = FormKey()) -> str:
     """A key for `workspace` (created if needed), named after its scope unless named. Names
     are unique among a workspace's keys, so `keys revoke NAME` names one key."""
-    origins, form = form_origins(scope, origins, form)
-    row = ensure_workspace(conn, name=workspace)
-    taken = set(conn.scalars(sa.select(api_key_t.c.name).where(api_key_t.c.workspace_id == row.id)))
+    form = form.checked(scope)
+    return named_key(conn, workspace_id=ensure_workspace(conn, name=workspace).id, scope=scope, name=name, form=form)[0]
+
+
+def named_key(conn: sa.Connection, *, workspace_id: int, scope: Scope, name: str | None, form: FormKey = FormKey()) -> tuple[str, str]:
+    """(secret, name) of a new key of the workspace, `form` checked already; Invalid for a name
+    taken or out of bounds."""
+    form = form.checked(scope)
+    taken = set(conn.scalars(sa.select(api_key_t.c.name).where(api_key_t.c.workspace_id == workspace_id)))
     if name is not None:
         name = name.strip()
         if not name or len(name) > MAX_NAME:
             raise Invalid.at(("name",), f"a key name is 1 to {MAX_NAME} characters")
         if name in taken:
-            raise Invalid.at(("name",), f"workspace {workspace!r} already has a key named {name!r}; choose another --name")
-        return create_key(conn, workspace_id=row.id, name=name, scope=scope, origins=origins, form=form)
-    number = count_keys(conn, workspace_id=row.id) + 1
-    while f"{scope.value}-key-{number}" in taken:
-        number += 1
-    return create_key(conn, workspace_id=row.id, name=f"{scope.value}-key-{number}", scope=scope, origins=origins, form=form)
+            raise Invalid.at(("name",), f"the workspace already has a key named {name!r}; choose another name")
+    else:
+        number = count_keys(conn, workspace_id=workspace_id) + 1
+        while f"{scope.value}-key-{number}" in taken:
+            number += 1
+        name = f"{scope.value}-key-{number}"
+    return create_key(conn, workspace_id=workspace_id, name=name, scope=scope, form=form), name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

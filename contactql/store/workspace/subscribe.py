@@ -1,19 +1,23 @@
-"""Double opt-in (seed 004): the tokens a subscription sends, and confirming one. The subscribe
-itself is an upsert (resolvers/subscribe.py); its token and events are written with it
-(upsert/effects.py)."""
+"""Double opt-in (seed 004): the tokens a subscription sends, and confirming one; signed
+unsubscribe links (links.py serves both as pages). The subscribe itself is an upsert
+(resolvers/subscribe.py); its token and events are written with it (upsert/effects.py)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, token_t
+from contactql.store.db.tables import api_key_t, contact_t, token_t, workspace_t
 from contactql.store.errors import NotFound
-from contactql.store.model import EmailStatus, Source
+from contactql.store.model import ConsentAction, EmailStatus, Evidence, Source
+from contactql.store.workspace import consents
 from contactql.store.workspace.history import PendingHistory, write_history
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
@@ -28,18 +32,24 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def confirm(conn: sa.Connection, *, workspace_id: int, token: str, actor: str | None) -> tuple[dict[str, Any], list[str]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Confirmed:
+    row: dict[str, Any]  # the contact
+    changed: list[str]  # the fields confirming changed (none when it already was)
+    thank_you_url: str | None  # the page of the form (the key) that asked for the token
+
+
+def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor: str | None, evidence: Evidence) -> Confirmed:
     """Use a double opt-in token: the contact's email becomes SUBSCRIBED and the contact
-    confirmed. Returns the contact row and the changed fields; NotFound for a token that is
-    unknown, used, expired or of another workspace."""
+    confirmed, with a history entry and the consent evidence. NotFound for a token that is
+    unknown, used, expired or of another workspace (`workspace_id`; None from a link, which
+    names no workspace but the token's)."""
     now = dt.datetime.now(dt.UTC)
     t = token_t.c
-    used = conn.execute(
-        sa.update(token_t)
-        .where(t.token_hash == token_digest(token), t.workspace_id == workspace_id, t.used_at.is_(None), t.created_at > now - TOKEN_LIFETIME)
-        .values(used_at=now)
-        .returning(t.contact_id)
-    ).first()
+    where = [t.token_hash == token_digest(token), t.used_at.is_(None), t.created_at > now - TOKEN_LIFETIME]
+    if workspace_id is not None:
+        where.append(t.workspace_id == workspace_id)
+    used = conn.execute(sa.update(token_t).where(*where).values(used_at=now).returning(t.contact_id, t.workspace_id, t.api_key_id)).first()
     if used is None:
         raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     row = dict(conn.execute(sa.select(contact_t).where(contact_t.c.id == used.contact_id)).one()._mapping)
@@ -49,5 +59,52 @@ def confirm(conn: sa.Connection, *, workspace_id: int, token: str, actor: str | 
         row.update(email_status=EmailStatus.SUBSCRIBED.value, confirmed=True, updated_at=now)
         conn.execute(sa.update(contact_t).where(contact_t.c.id == row["id"]).values(email_status=row["email_status"], confirmed=True, updated_at=now))
         entry = PendingHistory(row["id"], changes, Source.SUBSCRIBE, actor, None)
-        write_history(conn, [entry], workspace_id=workspace_id, now=now)
-    return row, [c[0] for c in changes]
+        write_history(conn, [entry], workspace_id=used.workspace_id, now=now)
+    key = None if used.api_key_id is None else conn.execute(sa.select(api_key_t.c.form, api_key_t.c.thank_you_url).where(api_key_t.c.id == used.api_key_id)).first()
+    if key is not None and evidence.form is None:
+        evidence = dataclasses.replace(evidence, form=key.form)
+    consents.record(conn, [(row["id"], ConsentAction.CONFIRM, evidence, actor)], workspace_id=used.workspace_id, now=now)
+    return Confirmed(row, [c[0] for c in changes], None if key is None else key.thank_you_url)
+
+
+def link_secret(conn: sa.Connection, workspace_id: int) -> bytes:
+    """The workspace's key for signing unsubscribe links, made on first use (by whichever
+    transaction comes first: the UPDATE changes only a missing one)."""
+    w = workspace_t.c
+    conn.execute(sa.update(workspace_t).where(w.id == workspace_id, w.link_secret.is_(None)).values(link_secret=secrets.token_hex(32)))
+    return bytes.fromhex(conn.scalar(sa.select(w.link_secret).where(w.id == workspace_id)) or "")
+
+
+def unsubscribe_token(secret: bytes, workspace_id: int, contact_id: int) -> str:
+    """`workspace.contact.signature`: a link per contact that cannot be made for another one
+    without the workspace's secret (HMAC-SHA256, 128 bits kept)."""
+    signed = f"{workspace_id}.{contact_id}"
+    digest = hmac.new(secret, signed.encode(), hashlib.sha256).digest()[:16]
+    return f"{signed}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
+def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence: Evidence) -> dict[str, Any]:
+    """Use an unsubscribe link: the contact's email becomes UNSUBSCRIBED (a history entry and
+    the consent evidence; the evidence alone when it already was). NotFound for a token that is
+    not one of ours or names a deleted contact."""
+    gone = NotFound.at(("token",), "this unsubscribe link is not valid")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 20 for p in parts[:2]):
+        raise gone
+    workspace_id, contact_id = int(parts[0]), int(parts[1])
+    if conn.scalar(sa.select(workspace_t.c.id).where(workspace_t.c.id == workspace_id)) is None:
+        raise gone
+    if not hmac.compare_digest(unsubscribe_token(link_secret(conn, workspace_id), workspace_id, contact_id), token):
+        raise gone
+    found = conn.execute(sa.select(contact_t).where(contact_t.c.id == contact_id, contact_t.c.workspace_id == workspace_id, contact_t.c.deleted_at.is_(None))).first()
+    if found is None:
+        raise gone
+    row = dict(found._mapping)
+    now = dt.datetime.now(dt.UTC)
+    if row["email_status"] != EmailStatus.UNSUBSCRIBED.value:
+        changes = [("emailStatus", row["email_status"], EmailStatus.UNSUBSCRIBED.value)]
+        row.update(email_status=EmailStatus.UNSUBSCRIBED.value, updated_at=now)
+        conn.execute(sa.update(contact_t).where(contact_t.c.id == contact_id).values(email_status=row["email_status"], updated_at=now))
+        write_history(conn, [PendingHistory(contact_id, changes, Source.SUBSCRIBE, actor, None)], workspace_id=workspace_id, now=now)
+    consents.record(conn, [(contact_id, ConsentAction.UNSUBSCRIBE, evidence, actor)], workspace_id=workspace_id, now=now)
+    return row

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 from contactql.store.db.tables.contacts import (
     Company,
     ConfirmationToken,
+    Consent,
     Contact,
     ContactCompany,
     ContactHistory,
@@ -62,6 +63,7 @@ idempotency_t = _table(IdempotencyKey)
 event_t = _table(Event)
 history_t = _table(ContactHistory)
 token_t = _table(ConfirmationToken)
+consent_t = _table(Consent)
 endpoint_t = _table(WebhookEndpoint)
 segment_t = _table(Segment)
 export_t = _table(Export)
@@ -75,6 +77,7 @@ __all__ = [  # the models, for the few places that build rows from them
     "BatchResult",
     "Company",
     "ConfirmationToken",
+    "Consent",
     "Contact",
     "ContactCompany",
     "ContactHistory",

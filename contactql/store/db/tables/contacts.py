@@ -185,14 +185,37 @@ class ContactHistory(SQLModel, table=True):
 
 
 class ConfirmationToken(SQLModel, table=True):
-    """A double opt-in token (seed 004), kept only as its SHA-256 digest; used once."""
+    """A double opt-in token (seed 004), kept only as its SHA-256 digest; used once. The key
+    that asked for it names the thank-you page of GET /confirm; a contact's tokens of the last
+    day count against CONTACTQL_CONFIRMATIONS_PER_ADDRESS."""
 
     __tablename__ = "confirmation_token"
+    __table_args__ = (sa.Index("ix_token_contact", "contact_id", "created_at"),)
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
     workspace_id: int = fk("workspace.id")
     contact_id: int = fk("contact.id")
     created_at: dt.datetime = ts()
     used_at: dt.datetime | None = ts(nullable=True)
+    api_key_id: int | None = Field(default=None, sa_column=sa.Column(BigId, nullable=True))
+
+
+class Consent(SQLModel, table=True):
+    """Consent evidence (issue 21): who subscribed, confirmed or unsubscribed a contact's email,
+    from where, having been shown what. Written with the change it evidences; never updated."""
+
+    __tablename__ = "consent"
+    __table_args__ = (sa.Index("ix_consent_contact", "contact_id", "id"),)
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    workspace_id: int = fk("workspace.id")
+    contact_id: int = fk("contact.id")
+    action: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))  # SUBSCRIBE, CONFIRM, UNSUBSCRIBE
+    ip: str | None = Field(default=None, sa_column=sa.Column(sa.String(45)))
+    user_agent: str | None = Field(default=None, sa_column=sa.Column(sa.String(500)))
+    page_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
+    form: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    consent_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    created_at: dt.datetime = ts()
 
 
 class Segment(SQLModel, table=True):

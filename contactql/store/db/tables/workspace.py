@@ -17,6 +17,8 @@ class Workspace(SQLModel, table=True):
     created_at: dt.datetime = ts()
     # ISO 3166 alpha-2: national phone numbers sent without a country are read in it.
     default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
+    # Signs the unsubscribe links of its contacts (links.py); made on first use.
+    link_secret: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
 
 
 class ApiKey(SQLModel, table=True):
@@ -32,6 +34,8 @@ class ApiKey(SQLModel, table=True):
     # A publishable key's: the origins (a JSON array) its form may call from, and the form's name.
     origins: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     form: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))
+    # Where GET /confirm sends a visitor who confirmed through this key's form.
+    thank_you_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -1,0 +1,77 @@
+"""Consent evidence (issue 21): a record per subscribe, confirm and unsubscribe of a contact's
+email — the visitor's IP and user agent, the page, the form, the consent text the form showed,
+the key and the time. Written in the transaction of the change it evidences (the subscribe's
+upsert, upsert/effects.py; confirming, subscribe.py; unsubscribing, links), with the same time
+as its history entry; never updated. `Contact.consents` reads them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.db.bulk import insert
+from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.tables import consent_t, contact_t, token_t
+from contactql.store.model import ConsentAction, Evidence
+
+c = consent_t.c
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsentRow:
+    action: str
+    ip: str | None
+    user_agent: str | None
+    page_url: str | None
+    form: str | None
+    consent_text: str | None
+    actor: str | None
+    created_at: dt.datetime
+
+
+_INSERT = insert(consent_t, ("workspace_id", "contact_id", "action", "ip", "user_agent", "page_url", "form", "consent_text", "actor", "created_at"))
+
+
+def record(
+    conn: sa.Connection, pending: Sequence[tuple[int, ConsentAction, Evidence, str | None]], *, workspace_id: int, now: dt.datetime, rid: Callable[[int], int] = int
+) -> None:
+    """(contact, action, evidence, key name) each; `rid` maps stand-in ids to real ones."""
+    _INSERT.execute(conn, [
+        {
+            "workspace_id": workspace_id, "contact_id": rid(cid), "action": action.value, "ip": e.ip, "user_agent": e.user_agent,
+            "page_url": e.page_url, "form": e.form, "consent_text": e.consent_text, "actor": actor, "created_at": now,
+        }
+        for cid, action, e, actor in pending
+    ])  # fmt: skip
+
+
+def consents_of(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]) -> dict[int, list[ConsentRow]]:
+    """The evidence of each contact, oldest first."""
+    found: dict[int, list[ConsentRow]] = {cid: [] for cid in contact_ids}
+    rows = conn.execute(
+        sa.select(c.contact_id, c.action, c.ip, c.user_agent, c.page_url, c.form, c.consent_text, c.actor, c.created_at)
+        .where(not_an_index_key(c.workspace_id) == workspace_id, c.contact_id.in_(contact_ids))
+        .order_by(c.contact_id, c.id)
+    )
+    for cid, *values in rows:
+        found[cid].append(ConsentRow(*values))
+    return found
+
+
+def confirmations_since(conn: sa.Connection, *, workspace_id: int, email: str, since: dt.datetime) -> int:
+    """Confirmation requests (tokens) the contacts with `email` were sent since `since`."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(token_t.join(contact_t, contact_t.c.id == token_t.c.contact_id))
+        .where(contact_t.c.workspace_id == workspace_id, contact_t.c.email == email, token_t.c.created_at > since)
+    )
+    return int(conn.scalar(query) or 0)
+
+
+def as_json(row: ConsentRow) -> dict[str, Any]:
+    """A record as an export writes it."""
+    return {**dataclasses.asdict(row), "created_at": row.created_at.isoformat()}
