@@ -29,4 +29,3 @@ async def delete_endpoint(info: Info, id: str) -> str:
     if not await info.context.db.write(webhooks.delete_endpoint, workspace_id=info.context.workspace_id, endpoint_id=str(id)):
         raise NotFound.at(("id",), f"no webhook endpoint with id {id}")
     return id
-

@@ -34,4 +34,3 @@ class DeleteWebhookEndpointPayload:
     deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The deleted endpoint's id; null when none was found.")
     user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was deleted.")
 
-
