@@ -12,6 +12,7 @@ import contextlib
 import http.server
 import json
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -260,6 +262,76 @@ SOCKET = """async ([url, key]) => new Promise((resolve) => {
     if (message.type === "complete") done("complete");
   };
 })"""
+
+
+SUBSCRIBE_FORM = repo_root() / "examples" / "subscribe-form" / "index.html"
+
+
+def _submit(page: Page, email: str) -> str:
+    """Fill the example form as a visitor does, send it, and read what it says."""
+    page.fill("#email", email)
+    page.check("#consent")
+    page.click("button[type=submit]")
+    page.wait_for_function("['ok', 'error'].includes(document.getElementById('message').className)")
+    return str(page.inner_text("#message"))
+
+
+def test_the_example_subscribe_form_on_its_site_through_confirm_and_unsubscribe(browser: Browser, database_url: str) -> None:
+    """examples/subscribe-form/ as a visitor uses it: the page on its own origin with a
+    publishable key, its coded error shown, a subscription with its evidence, then the email's
+    links — confirm (to the key's thank-you page; used again, a page saying so) and unsubscribe.
+    The same page on another origin cannot subscribe."""
+    site_files = {"/thanks": ("text/html", b"<!doctype html><title>Thanks</title><h1>Thanks for confirming</h1>")}
+    other_files = {"/": ("text/html", b"")}
+    with frontend(site_files) as site, frontend(other_files) as elsewhere, serve(database_url) as (base, admin_key, _):
+        made = subprocess.run(
+            [sys.executable, "-m", "contactql.cli", "keys", "create", "--scope", "publishable", "--origin", site, "--form", "newsletter",
+             "--thank-you", f"{site}/thanks", "--database", database_url], capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
+        html = SUBSCRIBE_FORM.read_text().replace('data-endpoint="http://localhost:8000/graphql"', f'data-endpoint="{base}/graphql"').replace("cql_pub_REPLACE_ME", key)
+        site_files["/"] = other_files["/"] = ("text/html", html.encode())
+        with opened(browser, f"{site}/") as (page, requested, errors):
+            assert _submit(page, "not an address") == "That email address does not look right."
+            page.fill("#firstName", "Rea")
+            said = _submit(page, "Reader@Example.com")
+            ARTEFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTEFACTS / "subscribe-form.png"), full_page=True)
+            consent_text = page.inner_text("#consent-text").strip()
+        assert said == "Thank you! Check your inbox and click the link to confirm your subscription."
+        assert errors == [] and {urllib.parse.urlsplit(u).netloc for u in requested} <= {urllib.parse.urlsplit(site).netloc, urllib.parse.urlsplit(base).netloc}
+
+        def admin(query: str) -> dict[str, Any]:
+            answer = httpx.post(f"{base}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {admin_key}"}).json()
+            assert "errors" not in answer, answer
+            return dict(answer["data"])
+
+        contact = '{ contacts(first: 1) { edges { node { email firstName emailStatus consents { action ip userAgent pageUrl form consentText keyName } } } } }'
+        [subscribed] = [e["node"] for e in admin(contact)["contacts"]["edges"]]
+        assert (subscribed["email"], subscribed["firstName"], subscribed["emailStatus"]) == ("reader@example.com", "Rea", "PENDING_CONFIRMATION")
+        [evidence] = subscribed["consents"]
+        assert (evidence["action"], evidence["ip"], evidence["pageUrl"], evidence["form"], evidence["consentText"]) == ("SUBSCRIBE", "127.0.0.1", f"{site}/", "newsletter", consent_text)
+        assert "HeadlessChrome" in evidence["userAgent"]
+        [event] = [e["node"] for e in admin("{ events(first: 10) { edges { node { type params } } } }")["events"]["edges"]]
+        assert event["type"] == "subscribeFromApi-newsletter"
+
+        # The email's links, opened in the browser.
+        confirm = f"{base}/confirm?token={urllib.parse.quote(event['params']['ConfirmationToken'])}"
+        with opened(browser, confirm) as (page, _, _):
+            assert page.url == f"{site}/thanks" and page.inner_text("h1") == "Thanks for confirming"
+        with opened(browser, confirm) as (page, _, _):
+            assert page.inner_text("h1") == "Link used or expired"
+        with opened(browser, f"{base}/unsubscribe?token={urllib.parse.quote(event['params']['UnsubscribeToken'])}") as (page, _, errors):
+            assert page.inner_text("h1") == "Unsubscribed" and errors == []
+        [after] = [e["node"] for e in admin(contact)["contacts"]["edges"]]
+        assert after["emailStatus"] == "UNSUBSCRIBED"
+        assert [(c["action"], c["keyName"]) for c in after["consents"]] == [("SUBSCRIBE", "publishable-key-2"), ("CONFIRM", "confirmation link"), ("UNSUBSCRIBE", "unsubscribe link")]
+        assert all("HeadlessChrome" in c["userAgent"] for c in after["consents"])
+
+        # The same page copied to another site: the key is not for it.
+        with opened(browser, f"{elsewhere}/") as (page, _, _):
+            assert _submit(page, "copied@example.com") == "We could not reach the newsletter service; please try again later."
+        assert len(admin(contact)["contacts"]["edges"]) == 1
 
 
 def test_a_frontend_on_an_allowed_origin_can_open_a_websocket_and_others_cannot(browser: Browser, database_url: str) -> None:
