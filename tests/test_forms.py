@@ -287,3 +287,28 @@ async def test_an_admin_makes_a_publishable_key_over_graphql(http: httpx.AsyncCl
         assert refused["key"] is None and [e["field"] for e in refused["userErrors"]] == [field], variables
     denied = await http.post("/graphql", json={"query": CREATE_KEY, "variables": {"origins": [SITE]}}, headers={"Authorization": f"Bearer {api.key}"})
     assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_forms_names_for_a_known_address_wait_for_its_owners_confirmation(app: Any, http: httpx.AsyncClient, api: Api, admin: Api) -> None:
+    """Whoever knows an address may send it through a form; its contact's names change only
+    when the address's owner confirms — the token holds them until then."""
+    key = await publishable(app)
+    await api.gql('mutation { upsertContact(input: {contact: {email: "bob@example.com", firstName: "Bob", lastName: "Stone"}}) { outcome } }')
+    sent = {"input": {"contact": {"email": "BOB@example.com", "firstName": "Mallory", "lastName": "Hacker"}}}
+    assert (await send(http, key, FORM, sent)).json()["data"]["subscribeContact"]["accepted"] is True
+    one = '{ contacts(filter: {email: "bob@example.com"}, first: 1) { edges { node { firstName lastName emailStatus } } } }'
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"firstName": "Bob", "lastName": "Stone", "emailStatus": "PENDING_CONFIRMATION"}
+    # a new address takes the form's names at once: there is nobody else's contact to protect
+    await send(http, key, FORM, subscribe_input("newcomer@example.com"))
+    new = '{ contacts(filter: {email: "newcomer@example.com"}, first: 1) { edges { node { firstName } } } }'
+    assert (await api.gql(new))["contacts"]["edges"][0]["node"] == {"firstName": "Ann"}
+    # the owner confirms from their mailbox: the names they sent are written, searchable
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"] if e["node"]["params"].get("EmailAddress") == "bob@example.com"]
+    confirmed = await send(http, key, "mutation($t: String!) { confirmContact(token: $t) { accepted } }", {"t": event["params"]["ConfirmationToken"]})
+    assert confirmed.json()["data"]["confirmContact"]["accepted"] is True
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"firstName": "Mallory", "lastName": "Hacker", "emailStatus": "SUBSCRIBED"}
+    found = await api.gql('{ contacts(search: "mallory", first: 5) { edges { node { email } } } }')
+    assert found["contacts"]["edges"] == [{"node": {"email": "bob@example.com"}}]
+    history = await api.gql('{ contacts(filter: {email: "bob@example.com"}, first: 1) { edges { node { history { edges { node { changes { field old new } } } } } } } }')
+    last = history["contacts"]["edges"][0]["node"]["history"]["edges"][-1]["node"]["changes"]
+    assert {"field": "firstName", "old": "Bob", "new": "Mallory"} in last and {"field": "emailStatus", "old": "PENDING_CONFIRMATION", "new": "SUBSCRIBED"} in last

@@ -23,7 +23,7 @@ from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import EVENT_TYPE
 from contactql.store.workspace import consents, keys, subscribe
 from contactql.store.workspace.keys import FormKey
-from contactql.store.workspace.subscribe import Confirmed
+from contactql.store.workspace.subscribe import HELD_COLUMNS, Confirmed
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")
@@ -130,12 +130,17 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
         # A bot filled the field people cannot see: the usual answer, nothing written, no event.
         HONEYPOT.inc()
         return ItemResult(index=0, outcome=Outcome.SKIPPED)
+    held = None
     if (email := item.values.get("email")) is not None:
         # No mail-bombing a victim through the form: past the limit, nothing is written and no
         # email asked for. A form's visitor gets the usual answer (it would tell that someone
         # subscribed the address today); a secret key is told.
         since = dt.datetime.now(dt.UTC) - CONFIRMATION_WINDOW
-        sent = await info.context.db.read(consents.confirmations_since, workspace_id=info.context.workspace_id, email=email, since=since)
+        known, sent = await info.context.db.read(consents.address_state, workspace_id=info.context.workspace_id, email=email, since=since)
+        if public and known:
+            # Whoever knows an address may send it through a form: its contact's names change
+            # only once the address's owner confirms (the token holds them until then).
+            held = {column: item.values.pop(column) for column in HELD_COLUMNS if column in item.values} or None
         if sent >= info.context.services.settings.confirmations_per_address:
             if public:
                 return ItemResult(index=0, outcome=Outcome.SKIPPED)
@@ -146,7 +151,7 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
         match=MatchStrategy(rules=(MatchRule.EMAIL if public else MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
         source=Source.SUBSCRIBE,
         actor=principal.key_name,
-        subscription=Subscription(form_type=form, key_id=principal.key_id if principal.key_id > 0 else None, evidence=evidence),
+        subscription=Subscription(form_type=form, key_id=principal.key_id if principal.key_id > 0 else None, evidence=evidence, held=held),
     )
     return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
 

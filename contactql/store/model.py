@@ -293,11 +293,12 @@ class Subscription:
     form_type: str | None = None
     key_id: int | None = None
     evidence: Evidence | None = None
+    held: dict[str, Any] | None = None  # contact columns written only when the token is confirmed
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Subscription:
         evidence = data.get("evidence")
-        return cls(data.get("form_type"), data.get("key_id"), None if evidence is None else Evidence(**evidence))
+        return cls(data.get("form_type"), data.get("key_id"), None if evidence is None else Evidence(**evidence), data.get("held"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

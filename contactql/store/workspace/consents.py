@@ -62,14 +62,16 @@ def consents_of(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence
     return found
 
 
-def confirmations_since(conn: sa.Connection, *, workspace_id: int, email: str, since: dt.datetime) -> int:
-    """Confirmation requests (tokens) the contacts with `email` were sent since `since`."""
+def address_state(conn: sa.Connection, *, workspace_id: int, email: str, since: dt.datetime) -> tuple[bool, int]:
+    """Whether a contact has `email`, and the confirmation requests (tokens) such contacts were
+    sent since `since`."""
+    known = conn.scalar(sa.select(contact_t.c.id).where(contact_t.c.workspace_id == workspace_id, contact_t.c.email == email).limit(1)) is not None
     query = (
         sa.select(sa.func.count())
         .select_from(token_t.join(contact_t, contact_t.c.id == token_t.c.contact_id))
         .where(contact_t.c.workspace_id == workspace_id, contact_t.c.email == email, token_t.c.created_at > since)
     )
-    return int(conn.scalar(query) or 0)
+    return known, int(conn.scalar(query) or 0) if known else 0
 
 
 def as_json(row: ConsentRow) -> dict[str, Any]:

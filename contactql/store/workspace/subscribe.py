@@ -19,8 +19,10 @@ from contactql.store.errors import NotFound
 from contactql.store.model import ConsentAction, EmailStatus, Evidence, Source
 from contactql.store.workspace import consents
 from contactql.store.workspace.history import PendingHistory, write_history
+from contactql.store.workspace.search import search_text
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
+HELD_COLUMNS = {"first_name": "firstName", "last_name": "lastName"}  # what a token may hold until confirmed
 
 
 def new_token() -> str:
@@ -49,15 +51,20 @@ def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor:
     where = [t.token_hash == token_digest(token), t.used_at.is_(None), t.created_at > now - TOKEN_LIFETIME]
     if workspace_id is not None:
         where.append(t.workspace_id == workspace_id)
-    used = conn.execute(sa.update(token_t).where(*where).values(used_at=now).returning(t.contact_id, t.workspace_id, t.api_key_id)).first()
+    used = conn.execute(sa.update(token_t).where(*where).values(used_at=now).returning(t.contact_id, t.workspace_id, t.api_key_id, t.held)).first()
     if used is None:
         raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     row = dict(conn.execute(sa.select(contact_t).where(contact_t.c.id == used.contact_id)).one()._mapping)
+    held = {column: value for column, value in (used.held or {}).items() if column in HELD_COLUMNS}
     changes = [("emailStatus", row["email_status"], EmailStatus.SUBSCRIBED.value), ("confirmed", row["confirmed"], True)]
+    changes += [(HELD_COLUMNS[column], row[column], value) for column, value in held.items()]
     changes = [c for c in changes if c[1] != c[2]]
     if changes:
-        row.update(email_status=EmailStatus.SUBSCRIBED.value, confirmed=True, updated_at=now)
-        conn.execute(sa.update(contact_t).where(contact_t.c.id == row["id"]).values(email_status=row["email_status"], confirmed=True, updated_at=now))
+        values = {"email_status": EmailStatus.SUBSCRIBED.value, "confirmed": True, **held, "updated_at": now}
+        row.update(values)
+        if held:
+            values["search_text"] = row["search_text"] = search_text(row)
+        conn.execute(sa.update(contact_t).where(contact_t.c.id == row["id"]).values(values))
         entry = PendingHistory(row["id"], changes, Source.SUBSCRIBE, actor, None)
         write_history(conn, [entry], workspace_id=used.workspace_id, now=now)
     key = None if used.api_key_id is None else conn.execute(sa.select(api_key_t.c.form, api_key_t.c.thank_you_url).where(api_key_t.c.id == used.api_key_id)).first()

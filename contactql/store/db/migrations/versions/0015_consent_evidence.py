@@ -1,6 +1,6 @@
 """Website forms' consent evidence and links: the consent table (who subscribed, confirmed or
 unsubscribed, from where, shown what), the key that asked for each confirmation token (its
-thank-you page) with an index for the per-address limit, publishable keys' thank-you URL, and
+thank-you page) and the names it holds until then, with an index for the per-address limit, publishable keys' thank-you URL, and
 each workspace's secret for signed unsubscribe links.
 
 Revision ID: 0015
@@ -39,6 +39,7 @@ def upgrade() -> None:
     op.create_index('ix_consent_contact', 'consent', ['contact_id', 'id'])
     with op.batch_alter_table('confirmation_token') as table:
         table.add_column(sa.Column('api_key_id', BigId, nullable=True))
+        table.add_column(sa.Column('held', sa.JSON(), nullable=True))
     op.create_index('ix_token_contact', 'confirmation_token', ['contact_id', 'created_at'])
     with op.batch_alter_table('api_key') as table:
         table.add_column(sa.Column('thank_you_url', sa.String(length=2048), nullable=True))
@@ -53,6 +54,7 @@ def downgrade() -> None:
         table.drop_column('thank_you_url')
     op.drop_index('ix_token_contact', table_name='confirmation_token')
     with op.batch_alter_table('confirmation_token') as table:
+        table.drop_column('held')
         table.drop_column('api_key_id')
     op.drop_index('ix_consent_contact', table_name='consent')
     op.drop_table('consent')
