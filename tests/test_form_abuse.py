@@ -278,8 +278,12 @@ async def test_a_subscribe_and_its_confirm_record_the_visitors_evidence(app: Any
         ("CONFIRM", f"{SITE}/newsletter?utm=x", "Mobile Safari"),
     ]
     assert records[0]["at"] <= records[1]["at"] <= records[2]["at"]
-    history = await admin.gql('{ contacts(filter: {email: "eve@example.com"}, first: 1) { edges { node { history { edges { node { at changes { field new } } } } } } } }')
+    # in the history: each write that a subscribe or confirm made carries its evidence
+    history = await admin.gql(
+        '{ contacts(filter: {email: "eve@example.com"}, first: 1) { edges { node { history { edges { node { at changes { field new } consent { action userAgent } } } } } } } }'
+    )
     entries = [e["node"] for e in history["contacts"]["edges"][0]["node"]["history"]["edges"]]
+    assert [e["consent"] for e in entries] == [{"action": "SUBSCRIBE", "userAgent": "Mozilla/5.0 (X11) Firefox/133.0"}, {"action": "CONFIRM", "userAgent": "Mobile Safari"}]
     assert entries[-1]["at"] == records[-1]["at"] and {"field": "emailStatus", "new": "SUBSCRIBED"} in entries[-1]["changes"]
 
 

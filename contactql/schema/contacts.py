@@ -146,7 +146,7 @@ class Contact:
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
     ) -> ContactHistoryConnection:
         page = await history.page_history(info, self.key, 50 if first is None else first, after)
-        return ContactHistoryConnection.of(page, HistoryEntry.from_row)
+        return ContactHistoryConnection.of(page, lambda row: HistoryEntry.from_row(row, self.key))
 
     @strawberry.field(description="Consent evidence, oldest first: each subscribe, confirm and unsubscribe of the email with the visitor's IP, user agent, page, form and consent text.")
     async def consents(self, info: Info) -> list[ConsentRecord]:
