@@ -20,6 +20,7 @@ from contactql.store.db.database import Database
 from contactql.store.errors import NotFound
 from contactql.store.model import Evidence
 from contactql.store.workspace import subscribe
+from contactql.supervise import Clock, utc_now
 
 MAX_TOKEN = 200
 HEADERS = {
@@ -52,15 +53,18 @@ def _token(request: Request) -> str | None:
 
 
 class Links:
-    def __init__(self, db: Database) -> None:
+    """`clock`: the time a confirmation happens at, which decides whether its token expired (tests move it)."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self.db = db
+        self.clock = clock
 
     async def confirm(self, request: Request) -> Response:
         token = _token(request)
         if token is None:
             return page("Link incomplete", "This confirmation link is missing its token: open the link from the email again, whole.", 400)
         try:
-            done = await self.db.write(subscribe.confirm, workspace_id=None, token=token, actor=CONFIRMATION_LINK, evidence=_evidence(request))
+            done = await self.db.write(subscribe.confirm, workspace_id=None, token=token, actor=CONFIRMATION_LINK, evidence=_evidence(request), now=self.clock())
         except NotFound:
             return page("Link used or expired", "This confirmation link was already used or has expired. If you still want to subscribe, sign up again.", 410)
         if done.thank_you_url:

@@ -400,3 +400,19 @@ async def test_an_export_can_hold_the_consent_evidence(app: Any, http: httpx.Asy
         assert plain == {"email": "plain@example.com", "consents": []}
         [record] = audit["consents"]
         assert (record["action"], record["ip"], record["user_agent"], record["form"], record["consent_text"]) == ("SUBSCRIBE", "127.0.0.1", "UA", "newsletter", "=I agree")
+
+
+async def test_an_expired_confirmation_link_gets_a_page_saying_so(settings: Settings, clock: Any) -> None:
+    """A token lives 7 days (the injected clock moves past them)."""
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(verify=tls(), transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+            key = await publishable(app)
+            await send(http, key, FORM, subscribe_input("late@example.com"))
+            admin = await admin_of(app, http)
+            token = (await tokens(admin))["ConfirmationToken"]
+            clock.advance(7 * 24 * 3600 + 60)
+            page = await http.get("/confirm", params={"token": token})
+            assert page.status_code == 410 and "already used or has expired" in page.text
+            clock.advance(-120)  # within the 7 days it still works
+            assert (await http.get("/confirm", params={"token": token})).status_code == 200

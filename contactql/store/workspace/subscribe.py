@@ -41,12 +41,12 @@ class Confirmed:
     thank_you_url: str | None  # the page of the form (the key) that asked for the token
 
 
-def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor: str | None, evidence: Evidence) -> Confirmed:
+def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor: str | None, evidence: Evidence, now: dt.datetime | None = None) -> Confirmed:
     """Use a double opt-in token: the contact's email becomes SUBSCRIBED and the contact
     confirmed, with a history entry and the consent evidence. NotFound for a token that is
     unknown, used, expired or of another workspace (`workspace_id`; None from a link, which
-    names no workspace but the token's)."""
-    now = dt.datetime.now(dt.UTC)
+    names no workspace but the token's). `now`: the time it happens (tests move it)."""
+    now = now or dt.datetime.now(dt.UTC)
     t = token_t.c
     where = [t.token_hash == token_digest(token), t.used_at.is_(None), t.created_at > now - TOKEN_LIFETIME]
     if workspace_id is not None:
