@@ -60,6 +60,8 @@ class Links:
         self.clock = clock
 
     async def confirm(self, request: Request) -> Response:
+        if request.method == "HEAD":  # a mail scanner's or link preview's look changes nothing
+            return page("Confirm your subscription", "Open this link in a browser to confirm.")
         token = _token(request)
         if token is None:
             return page("Link incomplete", "This confirmation link is missing its token: open the link from the email again, whole.", 400)
@@ -72,6 +74,8 @@ class Links:
         return page("Subscription confirmed", "Thank you: your subscription is confirmed.")
 
     async def unsubscribe(self, request: Request) -> Response:
+        if request.method == "HEAD":
+            return page("Unsubscribe", "Open this link in a browser to unsubscribe.")
         token = _token(request)
         if token is None:
             return page("Link incomplete", "This unsubscribe link is missing its token: open the link from the email again, whole.", 400)

@@ -367,9 +367,10 @@ async def test_the_unsubscribe_link_unsubscribes_with_evidence_and_cannot_be_for
     workspace, contact, signature = token.split(".")
     await api.gql('mutation { upsertContact(input: {contact: {email: "other@example.com"}}) { outcome } }')
     other = (await api.gql('{ contacts(filter: {email: "other@example.com"}) { edges { node { id } } } }'))["contacts"]["edges"][0]["node"]["id"]
-    for forged in (f"{workspace}.{other}.{signature}", f"{workspace}.{contact}.{'A' * len(signature)}", f"99.{contact}.{signature}", "1.2", "a.b.c"):
+    for forged in (f"{workspace}.{other}.{signature}", f"{workspace}.{contact}.{'A' * len(signature)}", f"99.{contact}.{signature}", "1.2", "a.b.c", "\u00b2.1.abc", "9999999999999999999.1.abc", f"\u0661.{contact}.{signature}"):
         page = await http.get("/unsubscribe", params={"token": forged})
         assert page.status_code == 404 and "not valid" in page.text
+    assert (await http.head("/unsubscribe", params={"token": token})).status_code == 200  # a scanner's HEAD changes nothing
     page = await http.get("/unsubscribe", params={"token": token}, headers={"User-Agent": "Webmail"})
     assert page.status_code == 200 and "You are unsubscribed" in page.text
     found = await admin.gql('{ contacts(filter: {email: "leave@example.com"}, first: 1) { edges { node { emailStatus consents { action keyName userAgent } } } } }')

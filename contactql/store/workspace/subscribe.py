@@ -96,7 +96,7 @@ def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence:
     not one of ours or names a deleted contact."""
     gone = NotFound.at(("token",), "this unsubscribe link is not valid")
     parts = token.split(".")
-    if len(parts) != 3 or not all(p.isdigit() and len(p) < 20 for p in parts[:2]):
+    if len(parts) != 3 or not token.isascii() or not all(p.isdigit() and len(p) < 18 for p in parts[:2]):
         raise gone
     workspace_id, contact_id = int(parts[0]), int(parts[1])
     if conn.scalar(sa.select(workspace_t.c.id).where(workspace_t.c.id == workspace_id)) is None:
