@@ -65,6 +65,12 @@ def contactql(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     return subprocess.run([sys.executable, "-m", "contactql.cli", *args], capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **(env or {})})
 
 
+async def forwarded(http: httpx.AsyncClient, key: str, email: str, forwarded_for: str) -> httpx.Response:
+    """A form's subscription for `email` whose request names its client in X-Forwarded-For."""
+    headers = {"Authorization": f"Bearer {key}", "Origin": SITE, "X-Forwarded-For": forwarded_for}
+    return await http.post("/graphql", json={"query": FORM, "variables": subscribe_input(email)}, headers=headers)
+
+
 def code(response: httpx.Response) -> str:
     return str(response.json()["errors"][0]["extensions"]["code"])
 
@@ -91,10 +97,7 @@ async def test_x_forwarded_for_is_believed_from_trusted_proxies_only(settings: S
         key = await publishable(app)
         statuses = []
         for i in range(21):
-            answer = await http.post(
-                "/graphql", json={"query": FORM, "variables": subscribe_input(f"x{i}@example.com")},
-                headers={"Authorization": f"Bearer {key}", "Origin": SITE, "X-Forwarded-For": f"203.0.113.{i}"},
-            )  # fmt: skip
+            answer = await forwarded(http, key, f"x{i}@example.com", f"203.0.113.{i}")
             statuses.append(answer.status_code)
         assert statuses[-1] == 429
     # Behind a trusted proxy (the test client's 127.0.0.1): each visitor has an allowance of its own,
@@ -102,10 +105,7 @@ async def test_x_forwarded_for_is_believed_from_trusted_proxies_only(settings: S
     async with started(settings, trusted_proxies=("127.0.0.1",)) as (app, http):
         key = await publishable(app)
         for i in range(25):
-            answer = await http.post(
-                "/graphql", json={"query": FORM, "variables": subscribe_input(f"y{i}@example.com")},
-                headers={"Authorization": f"Bearer {key}", "Origin": SITE, "X-Forwarded-For": f"198.51.100.7, 203.0.113.{i}"},
-            )  # fmt: skip
+            answer = await forwarded(http, key, f"y{i}@example.com", f"198.51.100.7, 203.0.113.{i}")
             assert answer.status_code == 200, answer.text
         [record] = await consents_of(await admin_of(app, http), "y3@example.com")
         assert record["ip"] == "203.0.113.3"
@@ -116,10 +116,7 @@ async def test_a_forms_key_has_an_allowance_for_all_its_visitors_together(settin
         key = await publishable(app)
         statuses = []
         for i in range(6):
-            answer = await http.post(
-                "/graphql", json={"query": FORM, "variables": subscribe_input(f"k{i}@example.com")},
-                headers={"Authorization": f"Bearer {key}", "Origin": SITE, "X-Forwarded-For": f"203.0.113.{i}"},
-            )  # fmt: skip
+            answer = await forwarded(http, key, f"k{i}@example.com", f"203.0.113.{i}")
             statuses.append(answer.status_code)
         assert statuses == [200] * 5 + [429]
         assert "through this form" in answer.json()["errors"][0]["message"]
