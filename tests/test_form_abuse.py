@@ -168,6 +168,35 @@ async def test_an_address_gets_three_confirmation_requests_a_day_whatever_its_ca
     assert len((await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]) == 4
 
 
+async def test_concurrent_requests_for_one_address_do_not_get_past_its_limit(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
+    """A bot sends a victim's address 20 times at once (the per-IP limit lets 20 through): the
+    count and the write are one transaction, so the victim still gets 3 emails."""
+    key = await publishable(app)
+    await send(http, key, FORM, subscribe_input("victim@example.com"))  # the contact exists: the requests race on its count
+    answers = await asyncio.gather(*(send(http, key, FORM, subscribe_input("Victim@example.com")) for _ in range(19)))
+    assert all(a.json()["data"]["subscribeContact"]["accepted"] for a in answers)
+    assert len((await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]) == 3
+
+
+async def test_concurrent_requests_for_a_new_address_do_not_get_past_its_limit(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
+    key = await publishable(app)
+    answers = await asyncio.gather(*(send(http, key, FORM, subscribe_input("fresh@example.com")) for _ in range(12)))
+    assert all(a.json()["data"]["subscribeContact"]["accepted"] for a in answers)
+    assert len((await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]) == 3
+
+
+async def test_a_subscribed_address_is_limited_too(app: Any, http: httpx.AsyncClient, admin: Api, api: Api) -> None:
+    """Subscribing an address that already is sends no confirmation, but each request is an
+    event (a workflow's welcome email) and a consent record: the same limit holds."""
+    key = await publishable(app)
+    await api.gql('mutation { upsertContact(input: {contact: {email: "fan@example.com", emailStatus: SUBSCRIBED}}) { outcome } }')
+    for _ in range(5):
+        assert (await send(http, key, FORM, subscribe_input("fan@example.com"))).json()["data"]["subscribeContact"]["accepted"] is True
+    events = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]]
+    assert len(events) == 3 and not any("ConfirmationToken" in e["params"] for e in events)
+    assert [c["action"] for c in await consents_of(api, "fan@example.com")] == ["SUBSCRIBE"] * 3
+
+
 # -- CAPTCHA -----------------------------------------------------------------------------------
 
 

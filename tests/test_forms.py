@@ -75,6 +75,21 @@ async def test_confirm_with_a_publishable_key(app: Any, http: httpx.AsyncClient,
     assert again.json()["data"]["confirmContact"] == {"accepted": False, "confirmationPending": False, "userErrors": [{"field": ["token"], "code": "NOT_FOUND"}]}
 
 
+async def test_a_deleted_contacts_confirmation_link_does_nothing_until_it_is_restored(app: Any, http: httpx.AsyncClient, api: Api, admin: Api) -> None:
+    key = await publishable(app)
+    await send(http, key, FORM, subscribe_input("dora@example.com"))
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]]
+    token, cid = event["params"]["ConfirmationToken"], event["params"]["ContactId"]
+    await api.gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId } }", {"id": cid})
+    refused = await send(http, key, CONFIRM, {"t": token})
+    assert refused.json()["data"]["confirmContact"]["userErrors"] == [{"field": ["token"], "code": "NOT_FOUND"}]
+    assert (await http.get("/confirm", params={"token": token})).status_code == 410
+    await api.gql('mutation { upsertContact(input: {contact: {email: "dora@example.com"}, restoreDeleted: true}) { outcome } }')
+    assert (await send(http, key, CONFIRM, {"t": token})).json()["data"]["confirmContact"]["accepted"] is True
+    one = '{ contacts(filter: {email: "dora@example.com"}, first: 1) { edges { node { emailStatus } } } }'
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"emailStatus": "SUBSCRIBED"}
+
+
 REFUSED = [
     "{ contacts { totalCount } }",
     "{ __typename }",
@@ -289,15 +304,30 @@ async def test_an_admin_makes_a_publishable_key_over_graphql(http: httpx.AsyncCl
     assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+@pytest.mark.parametrize("status", ["UNSUBSCRIBED", "BOUNCED"])
+async def test_a_form_leaves_an_unsubscribed_or_bounced_address_so_until_its_owner_confirms(app: Any, http: httpx.AsyncClient, api: Api, admin: Api, status: str) -> None:
+    """Anyone may type someone's address into a form: an address that unsubscribed (or
+    bounced) stays so, still out of every mailing, until its owner follows the link."""
+    key = await publishable(app)
+    await api.gql(f'mutation {{ upsertContact(input: {{contact: {{email: "gone@example.com", emailStatus: {status}}}}}) {{ outcome }} }}')
+    assert (await send(http, key, FORM, subscribe_input("gone@example.com"))).json()["data"]["subscribeContact"]["accepted"] is True
+    one = '{ contacts(filter: {email: "gone@example.com"}, first: 1) { edges { node { emailStatus } } } }'
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"emailStatus": status}
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"] if e["node"]["params"].get("EmailAddress") == "gone@example.com"]
+    confirmed = await send(http, key, "mutation($t: String!) { confirmContact(token: $t) { accepted } }", {"t": event["params"]["ConfirmationToken"]})
+    assert confirmed.json()["data"]["confirmContact"]["accepted"] is True
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"emailStatus": "SUBSCRIBED"}
+
+
 async def test_a_forms_names_for_a_known_address_wait_for_its_owners_confirmation(app: Any, http: httpx.AsyncClient, api: Api, admin: Api) -> None:
-    """Whoever knows an address may send it through a form; its contact's names change only
-    when the address's owner confirms — the token holds them until then."""
+    """Whoever knows an address may send it through a form; its contact's names and email
+    status change only when the address's owner confirms — the token holds the names."""
     key = await publishable(app)
     await api.gql('mutation { upsertContact(input: {contact: {email: "bob@example.com", firstName: "Bob", lastName: "Stone"}}) { outcome } }')
     sent = {"input": {"contact": {"email": "BOB@example.com", "firstName": "Mallory", "lastName": "Hacker"}}}
     assert (await send(http, key, FORM, sent)).json()["data"]["subscribeContact"]["accepted"] is True
     one = '{ contacts(filter: {email: "bob@example.com"}, first: 1) { edges { node { firstName lastName emailStatus } } } }'
-    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"firstName": "Bob", "lastName": "Stone", "emailStatus": "PENDING_CONFIRMATION"}
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"firstName": "Bob", "lastName": "Stone", "emailStatus": "NO_MARKETING"}
     # a new address takes the form's names at once: there is nobody else's contact to protect
     await send(http, key, FORM, subscribe_input("newcomer@example.com"))
     new = '{ contacts(filter: {email: "newcomer@example.com"}, first: 1) { edges { node { firstName } } } }'
@@ -311,4 +341,4 @@ async def test_a_forms_names_for_a_known_address_wait_for_its_owners_confirmatio
     assert found["contacts"]["edges"] == [{"node": {"email": "bob@example.com"}}]
     history = await api.gql('{ contacts(filter: {email: "bob@example.com"}, first: 1) { edges { node { history { edges { node { changes { field old new } } } } } } } }')
     last = history["contacts"]["edges"][0]["node"]["history"]["edges"][-1]["node"]["changes"]
-    assert {"field": "firstName", "old": "Bob", "new": "Mallory"} in last and {"field": "emailStatus", "old": "PENDING_CONFIRMATION", "new": "SUBSCRIBED"} in last
+    assert {"field": "firstName", "old": "Bob", "new": "Mallory"} in last and {"field": "emailStatus", "old": "NO_MARKETING", "new": "SUBSCRIBED"} in last

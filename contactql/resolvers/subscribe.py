@@ -4,7 +4,6 @@ per-address confirmation limit, CAPTCHA) and its consent evidence."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ipaddress
 import time
 from collections.abc import Mapping, Sequence
@@ -21,9 +20,9 @@ from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.upsert.entry import upsert_one
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import EVENT_TYPE
-from contactql.store.workspace import consents, keys, subscribe
+from contactql.store.workspace import keys, subscribe
 from contactql.store.workspace.keys import FormKey
-from contactql.store.workspace.subscribe import HELD_COLUMNS, Confirmed
+from contactql.store.workspace.subscribe import Confirmed
 
 # A subscription form cannot set consent: that is what the double opt-in is for.
 FORM_CANNOT_SET = ("emailStatus", "emailOptIn")
@@ -36,7 +35,6 @@ PUBLIC_FIELDS = frozenset({"email", "firstName", "lastName"})
 PUBLIC_ANSWER_SECONDS = 0.05
 MAX_CONSENT_TEXT = 2000
 MAX_PAGE_URL = 2048
-CONFIRMATION_WINDOW = dt.timedelta(days=1)
 
 
 def _page_url(value: Any, path: tuple[str, ...]) -> tuple[str | None, list[Problem]]:
@@ -130,28 +128,21 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
         # A bot filled the field people cannot see: the usual answer, nothing written, no event.
         HONEYPOT.inc()
         return ItemResult(index=0, outcome=Outcome.SKIPPED)
-    held = None
-    if (email := item.values.get("email")) is not None:
-        # No mail-bombing a victim through the form: past the limit, nothing is written and no
-        # email asked for. A form's visitor gets the usual answer (it would tell that someone
-        # subscribed the address today); a secret key is told.
-        since = dt.datetime.now(dt.UTC) - CONFIRMATION_WINDOW
-        known, sent = await info.context.db.read(consents.address_state, workspace_id=info.context.workspace_id, email=email, since=since)
-        if public and known:
-            # Whoever knows an address may send it through a form: its contact's names change
-            # only once the address's owner confirms (the token holds them until then).
-            held = {column: item.values.pop(column) for column in HELD_COLUMNS if column in item.values} or None
-        if sent >= info.context.services.settings.confirmations_per_address:
-            if public:
-                return ItemResult(index=0, outcome=Outcome.SKIPPED)
-            limit = info.context.services.settings.confirmations_per_address
-            raise Invalid(Problem(("contact", "email"), ErrorCode.CONFIRMATION_LIMIT, f"this address was sent {sent} confirmation requests in 24 hours, the most it gets (CONTACTQL_CONFIRMATIONS_PER_ADDRESS={limit})"))
     principal = info.context.principal
     options = UpsertOptions(
         match=MatchStrategy(rules=(MatchRule.EMAIL if public else MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
         source=Source.SUBSCRIBE,
         actor=principal.key_name,
-        subscription=Subscription(form_type=form, key_id=principal.key_id if principal.key_id > 0 else None, evidence=evidence, held=held),
+        subscription=Subscription(
+            form_type=form,
+            key_id=principal.key_id if principal.key_id > 0 else None,
+            evidence=evidence,
+            # No mail-bombing a victim through the form: past the limit nothing is written and no
+            # email asked for. A form's visitor gets the usual answer (the refusal would tell that
+            # someone subscribed the address today); a secret key is told (CONFIRMATION_LIMIT).
+            limit=info.context.services.settings.confirmations_per_address,
+            hold=public,
+        ),
     )
     return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
 

@@ -288,17 +288,23 @@ class Evidence:
 class Subscription:
     """subscribeContact's double opt-in (seed 004): pending email status, confirmation token,
     subscribeFromApi / subscribeUpdateFromApi events suffixed with the form type; the key that
-    asked (its thank-you page) and the consent evidence."""
+    asked (its thank-you page) and the consent evidence.
+
+    `limit`: the subscribe requests a contact takes in SUBSCRIBE_WINDOW (counted and written in
+    one transaction, so concurrent requests cannot all pass). `hold`: a form's — a contact that
+    exists keeps its email status and names until the address's owner confirms (the token holds
+    the names)."""
 
     form_type: str | None = None
     key_id: int | None = None
     evidence: Evidence | None = None
-    held: dict[str, Any] | None = None  # contact columns written only when the token is confirmed
+    limit: int | None = None
+    hold: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Subscription:
         evidence = data.get("evidence")
-        return cls(data.get("form_type"), data.get("key_id"), None if evidence is None else Evidence(**evidence), data.get("held"))
+        return cls(data.get("form_type"), data.get("key_id"), None if evidence is None else Evidence(**evidence), data.get("limit"), bool(data.get("hold")))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

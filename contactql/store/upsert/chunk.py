@@ -15,6 +15,7 @@ indexes are exact for every question the chunk asks.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import ChainMap
 from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ from contactql.store.model import ContactItem, MatchRule, UpsertOptions
 from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.effects import Effects
 from contactql.store.upsert.matching import Condition, property_conditions
+from contactql.store.workspace import consents
 from contactql.store.workspace.companies import existing_company_ids
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
@@ -94,6 +96,7 @@ class ChunkState:
         self.new_lists: dict[str, dict[str, Any]] = {}
         self.known_companies: set[str] = set()
         self.touched: set[int] = set()
+        self.subscribes: dict[int, int] = {}  # a limited subscription's: requests in SUBSCRIBE_WINDOW, with this chunk's
         self.effects = Effects()
         self._placeholder = 0
 
@@ -195,7 +198,7 @@ _URLS = sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_ur
 )
 
 
-def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog) -> ChunkState:
+def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, now: dt.datetime) -> ChunkState:
     by_properties = any(MatchRule.PROPERTIES in w.options.match.rules for w in work)
     wants_props = by_properties or any(w.item.properties for w in work)
     fields = FieldSet({}, {})
@@ -247,6 +250,10 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
         state.known_companies = existing_company_ids(conn, workspace_id=workspace_id, ids=list(wanted))
     if loaded and any(w.item.urls is not None for w in work):
         _load_urls(conn, state, loaded)
+    if loaded and any(w.options.subscription is not None and w.options.subscription.limit is not None for w in work):
+        # Read after the keys are locked (serialize) and written in this transaction: a limit
+        # that concurrent requests cannot all pass.
+        state.subscribes = consents.subscribes_since(conn, contact_ids=loaded, since=now - consents.SUBSCRIBE_WINDOW)
     return state
 
 

@@ -32,7 +32,7 @@ from contactql.store.upsert.chunk import ChunkState, Work, pair_key
 from contactql.store.upsert.matching import MatchProblem, find_matches
 from contactql.store.values import MAX_EXTERNAL_URLS
 from contactql.store.workspace.lists import ListRow, new_list_row
-from contactql.store.workspace.subscribe import new_token
+from contactql.store.workspace.subscribe import HELD_COLUMNS, new_token
 
 # Contact columns a client can see change, by their GraphQL names (changedFields, history).
 COLUMN_FIELDS = {
@@ -83,6 +83,7 @@ class Plan:
     urls: dict[str, tuple[str, str | None]] | None = None
     changes: list[tuple[str, Any, Any]] = dataclasses.field(default_factory=list)
     token: str | None = None  # a double opt-in token, when subscribing leaves the email pending
+    held: dict[str, Any] | None = None  # what the token writes once confirmed (Subscription.hold)
 
 
 def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
@@ -114,6 +115,7 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
                 result.errors.append(Problem((), ErrorCode.CONTACT_DELETED, f"contact {ids} is deleted; send restoreDeleted: true to restore it"))
                 return result
             plans = [_plan_update(state, work, resolved, cid, now) for cid in targets]
+        _check_limit(state, work, plans)
         _check_identities(state, plans)
     except MatchProblem as failure:
         return result.fail(failure.problem)
@@ -245,15 +247,24 @@ def _plan_create(state: ChunkState, work: Work, resolved: Resolved, now: dt.date
 def _plan_update(state: ChunkState, work: Work, resolved: Resolved, cid: int, now: dt.datetime) -> Plan:
     old = state.rows[cid]
     row = dict(old)
-    row.update(work.item.values)
+    values = work.item.values
+    subscription = work.options.subscription
+    hold = subscription is not None and subscription.hold
+    held: dict[str, Any] = {}
+    if hold:
+        # Whoever knows an address may send it through a form: the contact's email status and
+        # names change only once the address's owner confirms (the token holds the names).
+        held = {column: values[column] for column in HELD_COLUMNS if column in values and values[column] != old[column]}
+        values = {column: value for column, value in values.items() if column not in HELD_COLUMNS}
+    row.update(values)
     if work.options.restore_deleted:
         row["deleted_at"] = None
-    pending = work.options.subscription is not None and row["email"] is not None and row["email_status"] != EmailStatus.SUBSCRIBED.value
-    if pending:  # subscribing again never downgrades a SUBSCRIBED email
+    pending = subscription is not None and row["email"] is not None and row["email_status"] != EmailStatus.SUBSCRIBED.value
+    if pending and not hold:  # a SUBSCRIBED email stays so; a form's waits for the confirmation
         row["email_status"] = EmailStatus.PENDING_CONFIRMATION.value
     if all(row[c] is None for c in IDENTITY_COLUMNS):
         raise ItemFailed(Problem((), ErrorCode.IDENTITY_REQUIRED, "a contact must keep an email, a mobile or an externalId"))
-    plan = Plan(cid, False, row, token=new_token() if pending else None)
+    plan = Plan(cid, False, row, token=new_token() if pending else None, held=held or None)
     plan.changes = [(name, old[c], row[c]) for c, name in COLUMN_FIELDS.items() if old[c] != row[c]]
     _plan_related(state, work, resolved, plan, empty=False)
     if plan.changes:
@@ -305,6 +316,17 @@ def _urls_json(urls: dict[str, tuple[str, str | None]]) -> list[dict[str, str | 
     return [{"ref": ref, "url": url, "label": label} for ref, (url, label) in sorted(urls.items())]
 
 
+def _check_limit(state: ChunkState, work: Work, plans: list[Plan]) -> None:
+    """CONFIRMATION_LIMIT when a subscription's contact took its limit of subscribe requests in
+    SUBSCRIBE_WINDOW (no mail-bombing a victim through a form): nothing is written."""
+    subscription = work.options.subscription
+    if subscription is None or subscription.limit is None:
+        return
+    for plan in plans:
+        if (taken := state.subscribes.get(plan.cid, 0)) >= subscription.limit:
+            raise ItemFailed(Problem(("email",), ErrorCode.CONFIRMATION_LIMIT, f"this address took {taken} subscribe requests in 24 hours, the most it may (CONTACTQL_CONFIRMATIONS_PER_ADDRESS={subscription.limit})"))
+
+
 def _check_identities(state: ChunkState, plans: list[Plan]) -> None:
     """DUPLICATE_IDENTITY when a target would take an identity another contact holds."""
     planned = {p.cid: p for p in plans}
@@ -337,7 +359,9 @@ def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved, options: U
             state.lists_by_name[key] = state.lists_by_id[new_list.id] = new_list
             state.new_lists[new_list.id] = new_list_row(workspace_id=state.workspace_id, name=new_list.name, now=new_list.created_at) | {"id": new_list.id}
     for plan in plans:
-        state.effects.record(plan.cid, plan.created, plan.changes, plan.row, options, plan.token)
+        state.effects.record(plan.cid, plan.created, plan.changes, plan.row, options, plan.token, plan.held)
+        if options.subscription is not None:
+            state.subscribes[plan.cid] = state.subscribes.get(plan.cid, 0) + 1
         if not plan.created and not plan.changes:
             continue
         state.set_row(plan.cid, plan.row)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from contactql.store.batches import outbox as webhooks
 from contactql.store.db.bulk import insert
 from contactql.store.db.tables import endpoint_t, event_t, token_t
-from contactql.store.model import ConsentAction, Evidence, Subscription, UpsertOptions
+from contactql.store.model import ConsentAction, Evidence, UpsertOptions
 from contactql.store.workspace import consents
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.subscribe import link_secret, token_digest, unsubscribe_token
@@ -49,16 +49,19 @@ class PendingEvent:
 class Effects:
     events: list[PendingEvent] = dataclasses.field(default_factory=list)
     history: list[PendingHistory] = dataclasses.field(default_factory=list)
-    tokens: list[tuple[str, int, Subscription]] = dataclasses.field(default_factory=list)  # (digest, contact, asked how)
+    tokens: list[tuple[str, int, int | None, dict[str, Any] | None]] = dataclasses.field(default_factory=list)  # (digest, contact, key, held)
     consents: list[tuple[int, ConsentAction, Evidence, str | None]] = dataclasses.field(default_factory=list)
 
-    def record(self, cid: int, created: bool, changes: list[tuple[str, Any, Any]], row: dict[str, Any], options: UpsertOptions, token: str | None) -> None:
-        """The effects of one written (or, for subscribe, matched) contact."""
+    def record(
+        self, cid: int, created: bool, changes: list[tuple[str, Any, Any]], row: dict[str, Any], options: UpsertOptions, token: str | None, held: dict[str, Any] | None
+    ) -> None:
+        """The effects of one written (or, for subscribe, matched) contact; `held`: the columns
+        its token writes once confirmed."""
         if created or changes:
             self.history.append(PendingHistory(cid, changes, options.source, options.actor, options.batch_id))
         if options.subscription is not None:
             if token is not None:
-                self.tokens.append((token_digest(token), cid, options.subscription))
+                self.tokens.append((token_digest(token), cid, options.subscription.key_id, held))
             if options.subscription.evidence is not None:
                 self.consents.append((cid, ConsentAction.SUBSCRIBE, options.subscription.evidence, options.actor))
             form = options.subscription.form_type
@@ -83,8 +86,8 @@ _INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_
 def write(conn: sa.Connection, effects: Effects, *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:
     write_history(conn, effects.history, workspace_id=workspace_id, now=now, rid=rid)
     _INSERT_TOKENS.execute(conn, [
-        {"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "api_key_id": asked.key_id, "held": asked.held, "created_at": now}
-        for h, cid, asked in effects.tokens
+        {"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "api_key_id": key_id, "held": held, "created_at": now}
+        for h, cid, key_id, held in effects.tokens
     ])  # fmt: skip
     if effects.consents:
         consents.record(conn, effects.consents, workspace_id=workspace_id, now=now, rid=rid)

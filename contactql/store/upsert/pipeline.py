@@ -33,7 +33,7 @@ def upsert_chunk(
     conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, write: bool = True
 ) -> list[ItemResult]:
     now = dt.datetime.now(dt.UTC)
-    state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog)
+    state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog, now=now)
     results = [decide(state, w, now) for w in work]
     if write:
         flush(conn, state, results, now)

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 
 from contactql.store.db.bulk import insert
 from contactql.store.db.columns import not_an_index_key
-from contactql.store.db.tables import consent_t, contact_t, token_t
+from contactql.store.db.tables import consent_t
 from contactql.store.model import ConsentAction, Evidence
 
 c = consent_t.c
+SUBSCRIBE_WINDOW = dt.timedelta(days=1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,16 +63,15 @@ def consents_of(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence
     return found
 
 
-def address_state(conn: sa.Connection, *, workspace_id: int, email: str, since: dt.datetime) -> tuple[bool, int]:
-    """Whether a contact has `email`, and the confirmation requests (tokens) such contacts were
-    sent since `since`."""
-    known = conn.scalar(sa.select(contact_t.c.id).where(contact_t.c.workspace_id == workspace_id, contact_t.c.email == email).limit(1)) is not None
-    query = (
-        sa.select(sa.func.count())
-        .select_from(token_t.join(contact_t, contact_t.c.id == token_t.c.contact_id))
-        .where(contact_t.c.workspace_id == workspace_id, contact_t.c.email == email, token_t.c.created_at > since)
+def subscribes_since(conn: sa.Connection, *, contact_ids: Sequence[int], since: dt.datetime) -> dict[int, int]:
+    """The subscribe requests each contact took since `since` (a confirmation email or a
+    workflow event each): what CONTACTQL_CONFIRMATIONS_PER_ADDRESS limits."""
+    rows = conn.execute(
+        sa.select(c.contact_id, sa.func.count())
+        .where(c.contact_id.in_(contact_ids), c.action == ConsentAction.SUBSCRIBE.value, c.created_at > since)
+        .group_by(c.contact_id)
     )
-    return known, int(conn.scalar(query) or 0) if known else 0
+    return {cid: int(count) for cid, count in rows}
 
 
 def as_json(row: ConsentRow) -> dict[str, Any]:

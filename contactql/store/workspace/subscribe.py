@@ -44,7 +44,7 @@ class Confirmed:
 def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor: str | None, evidence: Evidence, now: dt.datetime | None = None) -> Confirmed:
     """Use a double opt-in token: the contact's email becomes SUBSCRIBED and the contact
     confirmed, with a history entry and the consent evidence. NotFound for a token that is
-    unknown, used, expired or of another workspace (`workspace_id`; None from a link, which
+    unknown, used, expired, of a deleted contact or of another workspace (`workspace_id`; None from a link, which
     names no workspace but the token's). `now`: the time it happens (tests move it)."""
     now = now or dt.datetime.now(dt.UTC)
     t = token_t.c
@@ -55,6 +55,8 @@ def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor:
     if used is None:
         raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     row = dict(conn.execute(sa.select(contact_t).where(contact_t.c.id == used.contact_id)).one()._mapping)
+    if row["deleted_at"] is not None:  # raising rolls the token's use back: restored, the link works again
+        raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     held = {column: value for column, value in (used.held or {}).items() if column in HELD_COLUMNS}
     changes = [("emailStatus", row["email_status"], EmailStatus.SUBSCRIBED.value), ("confirmed", row["confirmed"], True)]
     changes += [(HELD_COLUMNS[column], row[column], value) for column, value in held.items()]
