@@ -83,7 +83,7 @@ class Settings(BaseModel):
         3,
         ge=1,
         le=100,
-        description="confirmation requests (subscribeContact with its email) one address gets in 24 hours; past it, the subscription is answered and no further email is asked for",
+        description="subscribe requests (subscribeContact with its email: a confirmation email or a workflow event each) one address takes in 24 hours; past it, the subscription is answered and nothing is written",
     )
     trusted_proxies: tuple[str, ...] = Field(
         (),
