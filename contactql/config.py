@@ -218,12 +218,15 @@ class Settings(BaseModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        """Each as uvicorn's ProxyHeadersMiddleware matches it: an address, or a network
+        without host bits (uvicorn would take `127.0.0.1/8` for a name that never matches)."""
+        cleaned = []
         for proxy in proxies:
             try:
-                ipaddress.ip_network(proxy, strict=False)
+                cleaned.append(str(ipaddress.ip_network(proxy, strict=False)) if "/" in proxy else str(ipaddress.ip_address(proxy)))
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or network such as 10.0.0.0/8") from None
-        return proxies
+        return tuple(cleaned)
 
     @pydantic.model_validator(mode="after")
     def _captcha(self) -> Settings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import ipaddress
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -140,7 +141,20 @@ class Visitor:
     @classmethod
     def of(cls, connection: HTTPConnection) -> Visitor:
         client = connection.client
-        return cls(client.host if client else None, _header(connection, "user-agent", 500), _header(connection, "referer", 2048))
+        return cls(canonical_ip(client.host if client else None), _header(connection, "user-agent", 500), _header(connection, "referer", 2048))
+
+
+def canonical_ip(host: str | None) -> str | None:
+    """One spelling per address (so one bucket and one evidence value): lower-case, zeros
+    compressed, an IPv4-mapped IPv6 address as IPv4. None for what is not an IP address (a
+    trusted proxy's `X-Forwarded-For` saying `unknown`, a Unix socket)."""
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ with Retry-After. Buckets live in each server process.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -128,6 +129,14 @@ class TokenBuckets:
             del self._buckets[next(iter(self._buckets))]
 
 
+def client_network(ip: str | None) -> str | None:
+    """What one client is, for a per-IP limit: its IPv4 address, or its IPv6 /64 — a home or
+    a cloud machine gets a whole /64, so one address each would be one bucket per request."""
+    if ip is None or ":" not in ip:
+        return ip
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 class FormLimits:
     """What a publishable key's (a website form's) requests take besides the key's own bucket:
     one from the bucket of the client's IP for that key (CONTACTQL_FORM_RATE_LIMIT) and one
@@ -141,7 +150,7 @@ class FormLimits:
 
     def refusal(self, key_id: int, client_ip: str | None) -> ApiError | None:
         """None when the request may go on; else the coded error a form shows."""
-        wait, _ = self.per_ip.take((key_id, client_ip), 1)
+        wait, _ = self.per_ip.take((key_id, client_network(client_ip)), 1)
         if wait > 0:
             return _form_limited(wait, "from this address")
         wait, _ = self.per_key.take(key_id, 1)

@@ -122,6 +122,49 @@ async def test_a_forms_key_has_an_allowance_for_all_its_visitors_together(settin
         assert "through this form" in answer.json()["errors"][0]["message"]
 
 
+async def test_one_client_is_one_ipv4_address_or_one_ipv6_64_however_it_is_spelled(settings: Settings) -> None:
+    """A visitor cannot get a fresh allowance by spelling its address another way (case, zeros,
+    IPv4-mapped, a port) or by taking another address of its IPv6 /64 — every home and cloud
+    machine has 2^64 of them."""
+    spellings = ["2001:DB8::1", "2001:db8:0:0::2", "[2001:db8::ffff]:443", "2001:db8::abcd:1", "2001:db8:0:0:1:2:3:4"]
+    async with started(settings, trusted_proxies=("127.0.0.0/8",)) as (app, http):
+        key = await publishable(app)
+        statuses = [(await forwarded(http, key, f"v6-{i}@example.com", spellings[i % len(spellings)])).status_code for i in range(21)]
+        assert statuses == [200] * 20 + [429]
+        assert (await forwarded(http, key, "next-net@example.com", "2001:db8:0:1::1")).status_code == 200  # another /64
+        v4 = ["192.0.2.9", "::ffff:192.0.2.9", "192.0.2.9:5678", "[::FFFF:192.0.2.9]:1"]
+        statuses = [(await forwarded(http, key, f"v4-{i}@example.com", v4[i % len(v4)])).status_code for i in range(21)]
+        assert statuses == [200] * 20 + [429]
+        admin = await admin_of(app, http)
+        assert [r["ip"] for r in await consents_of(admin, "v6-2@example.com")] == ["2001:db8::ffff"]
+        assert [r["ip"] for r in await consents_of(admin, "v4-1@example.com")] == ["192.0.2.9"]
+
+
+async def test_what_a_trusted_proxy_forwards_is_an_address_or_nothing(settings: Settings) -> None:
+    """A proxy passing on `X-Forwarded-For: unknown` (or a visitor's junk) names no visitor: the
+    evidence has no IP, and all such requests share one allowance."""
+    async with started(settings, trusted_proxies=("127.0.0.1",)) as (app, http):
+        key = await publishable(app)
+        junk = ["unknown", "evil.example", "<script>", "1.2.3", "999.1.1.1"]
+        statuses = [(await forwarded(http, key, f"j{i}@example.com", junk[i % len(junk)])).status_code for i in range(21)]
+        assert statuses == [200] * 20 + [429]
+        assert [r["ip"] for r in await consents_of(await admin_of(app, http), "j0@example.com")] == [None]
+
+
+@pytest.mark.parametrize(("configured", "means"), [("127.0.0.1/8", "127.0.0.0/8"), ("10.1.2.3/16, ::1", "10.1.0.0/16,::1"), ("2001:DB8::1/32", "2001:db8::/32")])
+def test_a_trusted_network_with_host_bits_means_its_network(configured: str, means: str) -> None:
+    """uvicorn takes `127.0.0.1/8` for a name that never matches: ContactQL hands it the network."""
+    assert ",".join(Settings.model_validate({"trusted_proxies": configured}).trusted_proxies) == means
+
+
+async def test_a_proxy_in_a_network_written_with_host_bits_is_trusted(settings: Settings) -> None:
+    trusted = Settings.model_validate({"trusted_proxies": "127.0.0.1/8"}).trusted_proxies
+    async with started(settings, trusted_proxies=trusted) as (app, http):
+        key = await publishable(app)
+        await forwarded(http, key, "behind@example.com", "198.51.100.23")
+        assert [r["ip"] for r in await consents_of(await admin_of(app, http), "behind@example.com")] == ["198.51.100.23"]
+
+
 def test_trusted_proxies_must_be_addresses_or_networks(tmp_path: Any) -> None:
     refused = contactql("serve", "--database", f"sqlite:///{tmp_path / 'x.db'}", env={"CONTACTQL_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"})
     assert refused.returncode != 0

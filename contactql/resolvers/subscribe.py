@@ -4,14 +4,13 @@ per-address confirmation limit, CAPTCHA) and its consent evidence."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from contactql import captcha
-from contactql.context import Info
+from contactql.context import Info, canonical_ip
 from contactql.metrics import HONEYPOT
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, Problem
@@ -61,22 +60,14 @@ def _evidence(info: Info, raw: Mapping[str, Any], form: str | None, *, public: b
     if public and any(v is not None for v in relayed.values()):
         problems.append(Problem(("visitor",), ErrorCode.FORBIDDEN, "a form's publishable key cannot name its visitor: the request tells who it is"))
     ip, agent = relayed.get("ip"), relayed.get("userAgent")
-    if ip is not None and not _is_ip(ip):
+    if ip is not None and canonical_ip(ip) is None:
         problems.append(Problem(("visitor", "ip"), ErrorCode.INVALID_INPUT, "an IPv4 or IPv6 address"))
     if agent is not None and (len(agent) > 500 or not agent.isprintable()):
         problems.append(Problem(("visitor", "userAgent"), ErrorCode.INVALID_INPUT, "a user agent is at most 500 printable characters"))
     evidence = Evidence(
-        ip=ip or visitor.ip, user_agent=agent or visitor.user_agent, page_url=page or _page_url(visitor.referer, ())[0], form=form, consent_text=text or None
+        ip=canonical_ip(ip) or visitor.ip, user_agent=agent or visitor.user_agent, page_url=page or _page_url(visitor.referer, ())[0], form=form, consent_text=text or None
     )
     return evidence, problems
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
