@@ -9,6 +9,7 @@ subscription (a form must not become open because a provider is down)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -40,17 +41,20 @@ async def refusal(settings: Settings, token: str | None, ip: str | None) -> str 
     if len(token) > MAX_TOKEN:
         return f"the CAPTCHA token is longer than {MAX_TOKEN} characters: {SOLVE_IT}"
     url = settings.captcha_verify_url or SITEVERIFY[settings.captcha_provider]
-    if (problem := await outbound.problem_with(url, allow_private=settings.allow_private_webhooks)) is not None:
-        log.error("the CAPTCHA verifier URL %s", problem)  # an operator's mistake: the log says it, the form is refused
-        return "the CAPTCHA could not be checked; try again later"
     form = {"secret": settings.captcha_secret or "", "response": token} | ({"remoteip": ip} if ip else {})
     try:
-        async with outbound.client(SECONDS) as http:
-            answer = await http.post(url, data=form)
+        # One deadline for all of it (httpx's timeout is per step: a verifier sending a byte a
+        # second would hold the form's request for ever).
+        async with asyncio.timeout(SECONDS):
+            if (problem := await outbound.problem_with(url, allow_private=settings.allow_private_webhooks)) is not None:
+                log.error("the CAPTCHA verifier URL %s", problem)  # an operator's mistake: the log says it, the form is refused
+                return "the CAPTCHA could not be checked; try again later"
+            async with outbound.client(SECONDS) as http:
+                answer = await http.post(url, data=form)
         if answer.status_code != 200:
             raise ValueError(f"HTTP {answer.status_code}")
         success = answer.json().get("success") is True
-    except (httpx.HTTPError, ValueError, AttributeError) as error:
+    except (httpx.HTTPError, ValueError, AttributeError, TimeoutError) as error:
         log.warning("the CAPTCHA verifier did not answer: %s", error if isinstance(error, ValueError) else type(error).__name__)
         return "the CAPTCHA could not be checked; try again later"
     return None if success else f"the CAPTCHA was not solved or has expired: {SOLVE_IT}"

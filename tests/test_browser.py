@@ -291,7 +291,7 @@ def test_the_example_subscribe_form_on_its_site_through_confirm_and_unsubscribe(
         key = made.stdout.strip().splitlines()[-1]
         html = SUBSCRIBE_FORM.read_text().replace('data-endpoint="http://localhost:8000/graphql"', f'data-endpoint="{base}/graphql"').replace("cql_pub_REPLACE_ME", key)
         site_files["/"] = other_files["/"] = ("text/html", html.encode())
-        with opened(browser, f"{site}/") as (page, requested, errors):
+        with opened(browser, f"{site}/?ref=ad-campaign#signup") as (page, requested, errors):  # the evidence's page leaves query and fragment out
             assert _submit(page, "not an address") == "That email address does not look right."
             page.fill("#firstName", "Rea")
             said = _submit(page, "Reader@Example.com")

@@ -22,7 +22,7 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from contactql.app import create_app
@@ -250,10 +250,19 @@ class StandIn:
         self.port = free_port()
         self.asked: list[dict[str, str]] = []
         self.down = False
+        self.drip = False  # answer a byte every half second: each read in time, the whole far too late
 
-    async def siteverify(self, request: Request) -> JSONResponse:
+    async def siteverify(self, request: Request) -> Response:
         form = dict(await request.form())
         self.asked.append({k: str(v) for k, v in form.items()})
+        if self.drip:
+
+            async def slowly() -> AsyncIterator[bytes]:
+                for byte in b'{"success": true}':  # bounded: 17 bytes, 8.5 s
+                    yield bytes([byte])
+                    await asyncio.sleep(0.5)
+
+            return StreamingResponse(slowly(), media_type="application/json")
         if self.down:
             return JSONResponse({"success": False, "error-codes": ["internal-error"]}, status_code=500)
         solved = form.get("secret") == "s3cret" and form.get("response") == "solved"
@@ -301,6 +310,34 @@ async def test_with_a_captcha_provider_a_form_needs_a_solved_captcha(settings: S
         assert [e["node"]["email"] for e in found["contacts"]["edges"]] == ["person@example.com"]
         # a secret key (a server) is not asked for one
         assert (await admin.gql('mutation { subscribeContact(input: {contact: {email: "srv@example.com"}}) { accepted } }'))["subscribeContact"]["accepted"]
+
+
+async def test_a_slow_verifier_cannot_hold_a_form_past_its_deadline(settings: Settings, verifier: StandIn) -> None:
+    """A verifier answering a byte at a time never trips a per-read timeout: the check as a
+    whole has one deadline (5 s), after which the form is told to try later."""
+    url = f"http://127.0.0.1:{verifier.port}/siteverify"
+    async with started(settings, captcha_provider="turnstile", captcha_secret="s3cret", captcha_verify_url=url, allow_private_webhooks=True) as (app, http):
+        key = await publishable(app)
+        variables = subscribe_input("slow@example.com")
+        variables["input"]["captchaToken"] = "solved"
+        verifier.drip = True
+        answer = (await send(http, key, FORM, variables)).json()["data"]["subscribeContact"]
+        assert answer["accepted"] is False and answer["userErrors"][0]["code"] == "CAPTCHA_FAILED" and "try again later" in answer["userErrors"][0]["message"]
+
+
+async def test_a_mistake_in_the_form_does_not_use_up_the_captcha(settings: Settings, verifier: StandIn) -> None:
+    """A widget's token is good for one check: the input is checked first, so a visitor fixing a
+    typo in the address sends the same solved CAPTCHA again."""
+    url = f"http://127.0.0.1:{verifier.port}/siteverify"
+    async with started(settings, captcha_provider="turnstile", captcha_secret="s3cret", captcha_verify_url=url, allow_private_webhooks=True) as (app, http):
+        key = await publishable(app)
+        variables = subscribe_input("typo@example")
+        variables["input"]["captchaToken"] = "solved"
+        answer = (await send(http, key, FORM, variables)).json()["data"]["subscribeContact"]
+        assert [e["code"] for e in answer["userErrors"]] == ["INVALID_EMAIL"] and verifier.asked == []
+        variables["input"]["contact"]["email"] = "typo@example.com"
+        assert (await send(http, key, FORM, variables)).json()["data"]["subscribeContact"]["accepted"] is True
+        assert len(verifier.asked) == 1
 
 
 async def test_a_private_verifier_is_refused_unless_allowed(settings: Settings, verifier: StandIn) -> None:

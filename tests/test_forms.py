@@ -264,6 +264,15 @@ async def test_what_the_stored_data_makes_of_a_subscription_is_not_told(app: Any
     assert types == {"subscribeFromApi-newsletter"}
 
 
+async def test_a_key_without_a_form_sends_plain_events_whatever_the_page_says(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
+    """The page is the visitor's to edit: its formType would let anyone pick which workflow
+    (`subscribeFromApi-vip`) a subscription starts."""
+    key = await publishable(app, form=None)
+    await send(http, key, FORM, {"input": {"contact": {"email": "p@example.com"}, "formType": "vip"}})
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]]
+    assert event["type"] == "subscribeFromApi" and "formType" not in event["params"]
+
+
 async def test_one_subscription_a_request_and_no_stored_documents(app: Any, http: httpx.AsyncClient, api: Api) -> None:
     key = await publishable(app)
     aliases = "mutation { " + " ".join(f'a{i}: subscribeContact(input: {{contact: {{email: "a{i}@example.com"}}}}) {{ accepted }}' for i in range(30)) + " }"

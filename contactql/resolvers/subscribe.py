@@ -14,7 +14,7 @@ from contactql.context import Info, canonical_ip
 from contactql.metrics import HONEYPOT
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, Problem
-from contactql.store.model import Evidence, ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Scope, Source, Subscription, UpsertOptions
+from contactql.store.model import ContactItem, Evidence, ItemResult, MatchRule, MatchStrategy, MultipleMatchAction, Outcome, Scope, Source, Subscription, UpsertOptions
 from contactql.store.upsert.effects import SUBSCRIBED_AGAIN_EVENT
 from contactql.store.upsert.entry import upsert_one
 from contactql.store.upsert.validate import validate_contact
@@ -77,15 +77,20 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
     Through a publishable key (a website form's): email, firstName and lastName only, matched
     by email; the key's form names the events; whatever the stored data made of it (a deleted
     contact, a clash), the answer is accepted and takes PUBLIC_ANSWER_SECONDS at least."""
-    principal = info.context.principal
-    if not principal.is_publishable:
-        return await _subscribe(info, raw, public=False)
+    if not info.context.principal.is_publishable:
+        prepared = await _prepare(info, raw, public=False)
+        return ItemResult(index=0, outcome=Outcome.SKIPPED) if prepared is None else await _write(info, *prepared)
     started = time.monotonic()
     try:
+        prepared = await _prepare(info, raw, public=True)
+        if prepared is None:
+            return ItemResult(index=0, outcome=Outcome.SKIPPED)
         settings = info.context.services.settings
+        # After the input's own checks: a widget's token is good for one check, so a typo in
+        # the address must not use it up.
         if captcha.required(settings) and (why := await captcha.refusal(settings, raw.get("captchaToken"), info.context.client_ip)):
             raise Invalid(Problem(("captchaToken",), ErrorCode.CAPTCHA_FAILED, why))
-        result = await _subscribe(info, raw, public=True)
+        result = await _write(info, *prepared)
         if result.errors:  # from the stored data, not the input: the visitor learns nothing of it
             result = ItemResult(index=0, outcome=Outcome.SKIPPED)
         return result
@@ -93,7 +98,13 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         await asyncio.sleep(max(0.0, PUBLIC_ANSWER_SECONDS - (time.monotonic() - started)))
 
 
-async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> ItemResult:
+async def _write(info: Info, item: ContactItem, options: UpsertOptions) -> ItemResult:
+    return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
+
+
+async def _prepare(info: Info, raw: Mapping[str, Any], *, public: bool) -> tuple[ContactItem, UpsertOptions] | None:
+    """The subscription's item and options, Invalid with the input's problems, or None when a
+    bot filled the honeypot."""
     contact = raw["contact"]
     if public:
         refused = [Problem(("contact", name), ErrorCode.FORBIDDEN, "a form's publishable key may send only email, firstName and lastName") for name, value in contact.items() if name not in PUBLIC_FIELDS and value is not None]
@@ -107,7 +118,8 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
     item, item_problems = validate_contact(contact, default_country=country)
     problems += [p.under("contact") for p in item_problems]
     problems += [Problem(("contact", name), ErrorCode.INVALID_INPUT, "a subscription sets the email status through double opt-in") for name in FORM_CANNOT_SET if contact.get(name) is not None]
-    form = info.context.principal.form if public and info.context.principal.form else raw.get("formType")  # a form key's events are its form's
+    # A form key's events are its form's (a visitor must not pick which workflow runs).
+    form = info.context.principal.form if public else raw.get("formType")
     if form is not None and not EVENT_TYPE.match(f"{SUBSCRIBED_AGAIN_EVENT}-{form}"):
         problems.append(Problem(("formType",), ErrorCode.INVALID_INPUT, "a form type is Latin letters, digits, '-' or '_' (the event name is at most 64)"))
     evidence, evidence_problems = _evidence(info, raw, form, public=public)
@@ -118,7 +130,7 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
     if isinstance(honeypot, str) and honeypot.strip():
         # A bot filled the field people cannot see: the usual answer, nothing written, no event.
         HONEYPOT.inc()
-        return ItemResult(index=0, outcome=Outcome.SKIPPED)
+        return None
     principal = info.context.principal
     options = UpsertOptions(
         match=MatchStrategy(rules=(MatchRule.EMAIL if public else MatchRule.EMAIL_OR_MOBILE,), on_multiple=MultipleMatchAction.UPDATE_OLDEST),
@@ -135,7 +147,7 @@ async def _subscribe(info: Info, raw: Mapping[str, Any], *, public: bool) -> Ite
             hold=public,
         ),
     )
-    return await upsert_one(info.context.services.writer, workspace_id=info.context.workspace_id, item=item, options=options)
+    return item, options
 
 
 async def confirm_contact(info: Info, token: str) -> Confirmed:
