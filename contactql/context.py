@@ -10,6 +10,7 @@ lists cost a fixed number of queries, not 2 × 50.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import ipaddress
@@ -96,7 +97,7 @@ class Loaders:
 
     @functools.cached_property
     def consents(self) -> DataLoader[int, list[ConsentRow]]:
-        return self._loader(consents.consents_of, [])
+        return self._loader(functools.partial(consents.consents_of, latest=consents.MAX_SHOWN), [])
 
     @functools.cached_property
     def list_sizes(self) -> DataLoader[str, int]:
@@ -124,6 +125,8 @@ def _header(connection: HTTPConnection, name: str, limit: int) -> str | None:
     value = connection.headers.get(name)
     if not value:
         return None
+    with contextlib.suppress(UnicodeError):  # Starlette reads headers as Latin-1; browsers send UTF-8
+        value = value.encode("latin-1").decode("utf-8")
     return "".join(c for c in value if c.isprintable())[:limit] or None
 
 

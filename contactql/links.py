@@ -48,8 +48,10 @@ def _evidence(request: Request) -> Evidence:
 
 
 def _token(request: Request) -> str | None:
+    """None when the link has no token; one too long for any of ours is kept long enough to
+    match nothing (the "not valid" page, not "incomplete")."""
     token = request.query_params.get("token", "").strip()
-    return token if 0 < len(token) <= MAX_TOKEN else None
+    return token[: MAX_TOKEN + 1] or None
 
 
 class Links:

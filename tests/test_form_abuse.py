@@ -445,9 +445,10 @@ async def test_the_confirmation_link_confirms_once_and_says_so(app: Any, http: h
     assert node["consents"][-1] == {"action": "CONFIRM", "keyName": "confirmation link", "form": "newsletter", "userAgent": "Mail client"}
     used = await http.get("/confirm", params={"token": token})
     assert used.status_code == 410 and "already used or has expired" in used.text
-    for query in ({}, {"token": ""}, {"token": "x" * 300}):
+    for query in ({}, {"token": ""}, {"token": "  "}):
         assert (await http.get("/confirm", params=query)).status_code == 400
-    assert (await http.get("/confirm", params={"token": "<script>alert(1)</script>"})).status_code == 410
+    for junk in ("<script>alert(1)</script>", "x" * 300, token + "x" * 5000):  # a link with junk is not one with no token
+        assert (await http.get("/confirm", params={"token": junk})).status_code == 410
 
 
 async def test_the_confirmation_link_sends_to_the_forms_thank_you_page(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
@@ -477,16 +478,33 @@ async def test_the_unsubscribe_link_unsubscribes_with_evidence_and_cannot_be_for
         page = await http.get("/unsubscribe", params={"token": forged})
         assert page.status_code == 404 and "not valid" in page.text
     assert (await http.head("/unsubscribe", params={"token": token})).status_code == 200  # a scanner's HEAD changes nothing
-    page = await http.get("/unsubscribe", params={"token": token}, headers={"User-Agent": "Webmail"})
+    assert (await http.get("/unsubscribe", params={"token": token + "A" * 300})).status_code == 404
+    page = await http.get("/unsubscribe", params={"token": token}, headers={"User-Agent": "Webmail/2 (Ünïcode; 日本語)".encode()})
     assert page.status_code == 200 and "You are unsubscribed" in page.text
     found = await admin.gql('{ contacts(filter: {email: "leave@example.com"}, first: 1) { edges { node { emailStatus consents { action keyName userAgent } } } } }')
     node = found["contacts"]["edges"][0]["node"]
     assert node["emailStatus"] == "UNSUBSCRIBED"
-    assert node["consents"][-1] == {"action": "UNSUBSCRIBE", "keyName": "unsubscribe link", "userAgent": "Webmail"}
+    assert node["consents"][-1] == {"action": "UNSUBSCRIBE", "keyName": "unsubscribe link", "userAgent": "Webmail/2 (Ünïcode; 日本語)"}  # sent as UTF-8, read as such
     # RFC 8058's one-click unsubscribe: a mail client POSTs to the same URL; again is harmless
     assert (await http.post(f"/unsubscribe?token={token}", content=b"List-Unsubscribe=One-Click")).status_code == 200
     found = await admin.gql('{ contacts(filter: {email: "other@example.com"}) { edges { node { emailStatus } } } }')
     assert found["contacts"]["edges"][0]["node"]["emailStatus"] != "UNSUBSCRIBED"
+
+
+async def test_contact_consents_are_the_newest_so_many_oldest_first(app: Any, http: httpx.AsyncClient, admin: Api, api: Api) -> None:
+    key = await publishable(app)
+    for i in range(3):
+        variables = subscribe_input("many@example.com")
+        variables["input"]["consentText"] = f"text {i}"
+        await send(http, key, FORM, variables)
+    await api.gql('mutation { upsertContact(input: {contact: {email: "other@example.com"}}) { outcome } }')
+    query = '{ contacts(first: 5, orderBy: [{field: EMAIL, direction: ASC}]) { edges { node { email consents(last: $last) { consentText } } } } }'
+    for last, texts in ((1, ["text 2"]), (2, ["text 1", "text 2"]), (100, ["text 0", "text 1", "text 2"])):
+        found = await api.gql(query.replace("$last", str(last)))
+        assert [[c["consentText"] for c in e["node"]["consents"]] for e in found["contacts"]["edges"]] == [texts, []]
+    for bad in (0, 1001):
+        refused = await api.http.post("/graphql", json={"query": query.replace("$last", str(bad))}, headers={"Authorization": f"Bearer {api.key}"})
+        assert refused.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
 async def test_an_export_can_hold_the_consent_evidence(app: Any, http: httpx.AsyncClient, api: Api) -> None:

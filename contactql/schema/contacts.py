@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types.nodes import SelectedField
 
-from contactql.context import Info
+from contactql.context import ApiError, Info
 from contactql.resolvers import history
 from contactql.resolvers.pagination import Page
 from contactql.schema.companies import Company
@@ -23,6 +23,7 @@ from contactql.schema.enums import ContactSource, EmailStatus, SmsStatus
 from contactql.schema.history import ConsentRecord, ContactHistoryConnection, HistoryEntry
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.properties import PropertyField, PropertyValue
+from contactql.store.workspace.consents import MAX_SHOWN
 from contactql.store.workspace.contacts import relations_of_contacts
 
 if TYPE_CHECKING:
@@ -148,9 +149,14 @@ class Contact:
         page = await history.page_history(info, self.key, 50 if first is None else first, after)
         return ContactHistoryConnection.of(page, lambda row: HistoryEntry.from_row(row, self.key))
 
-    @strawberry.field(description="Consent evidence, oldest first: each subscribe, confirm and unsubscribe of the email with the visitor's IP, user agent, page, form and consent text.")
-    async def consents(self, info: Info) -> list[ConsentRecord]:
-        return [ConsentRecord.from_row(row) for row in await info.context.loaders.consents.load(self.key)]
+    @strawberry.field(
+        description="Consent evidence, oldest first: each subscribe, confirm and unsubscribe of the email with the visitor's IP, user agent, page, form and consent text. `last`: the newest so many (1–1000); an export holds them all."
+    )
+    async def consents(self, info: Info, last: int = 100) -> list[ConsentRecord]:
+        if not 1 <= last <= MAX_SHOWN:
+            raise ApiError(f"last must be between 1 and {MAX_SHOWN}, got {last}", "INVALID_INPUT")
+        rows = await info.context.loaders.consents.load(self.key)
+        return [ConsentRecord.from_row(row) for row in rows[-last:]]
 
     @strawberry.field(description="Links to the contact in other systems, by ref.")
     def external_urls(self, info: Info) -> list[ExternalUrl]:

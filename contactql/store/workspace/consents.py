@@ -20,6 +20,7 @@ from contactql.store.model import ConsentAction, Evidence
 
 c = consent_t.c
 SUBSCRIBE_WINDOW = dt.timedelta(days=1)
+MAX_SHOWN = 1000  # Contact.consents' most; an export holds them all
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,15 +51,17 @@ def record(
     ])  # fmt: skip
 
 
-def consents_of(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]) -> dict[int, list[ConsentRow]]:
-    """The evidence of each contact, oldest first."""
+def consents_of(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int], latest: int | None = None) -> dict[int, list[ConsentRow]]:
+    """The evidence of each contact, oldest first; with `latest`, only each one's newest records."""
     found: dict[int, list[ConsentRow]] = {cid: [] for cid in contact_ids}
-    rows = conn.execute(
-        sa.select(c.contact_id, c.action, c.ip, c.user_agent, c.page_url, c.form, c.consent_text, c.actor, c.created_at)
-        .where(not_an_index_key(c.workspace_id) == workspace_id, c.contact_id.in_(contact_ids))
-        .order_by(c.contact_id, c.id)
-    )
-    for cid, *values in rows:
+    columns = (c.contact_id, c.action, c.ip, c.user_agent, c.page_url, c.form, c.consent_text, c.actor, c.created_at)
+    where = (not_an_index_key(c.workspace_id) == workspace_id, c.contact_id.in_(contact_ids))
+    if latest is None:
+        query = sa.select(*columns).where(*where).order_by(c.contact_id, c.id)
+    else:
+        ranked = sa.select(*columns, c.id, sa.func.row_number().over(partition_by=c.contact_id, order_by=c.id.desc()).label("n")).where(*where).subquery()
+        query = sa.select(*(ranked.c[col.name] for col in columns)).where(ranked.c.n <= latest).order_by(ranked.c.contact_id, ranked.c.id)
+    for cid, *values in conn.execute(query):
         found[cid].append(ConsentRow(*values))
     return found
 
