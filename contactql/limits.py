@@ -162,11 +162,14 @@ def _form_limited(wait: float, where: str) -> ApiError:
     return ApiError(f"too many subscriptions {where} in a minute; retry in {seconds} s", "RATE_LIMITED", retryAfter=seconds)
 
 
-def _advertise(response: Any, buckets: TokenBuckets, left: float) -> None:
+def _advertise(caller: Any, buckets: TokenBuckets, left: float) -> None:
     """The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy, a bucket of
     `q` cost units refilled over `w` seconds, and what is left now (`r`) with the seconds until
-    the bucket is full again (`t`). HTTP only: a WebSocket message has no headers."""
-    if response is None:
+    the bucket is full again (`t`). HTTP only: a WebSocket message has no headers. Not to a
+    form's visitors: a publishable key's bucket is shared by all of them, so what is left would
+    tell anyone how many people are signing up."""
+    response = caller.response
+    if response is None or caller.principal.is_publishable:
         return
     response.headers["RateLimit-Policy"] = f'"cost";q={int(buckets.capacity)};w=60'
     response.headers["RateLimit"] = f'"cost";r={int(left)};t={math.ceil((buckets.capacity - left) / buckets.rate)}'
@@ -210,7 +213,7 @@ class RateLimit(SchemaExtension):
             if cost > settings.max_cost:
                 if caller.rate_limit is not None:
                     self._left = caller.rate_limit.available(caller.principal.key_id)
-                    _advertise(caller.response, caller.rate_limit, self._left)
+                    _advertise(caller, caller.rate_limit, self._left)
                 context.pre_execution_errors = [
                     ApiError(
                         f"this request would cost {cost}, more than the {settings.max_cost} one request may cost: ask for fewer items (first), fewer nested lists or fewer aliases",
@@ -224,7 +227,7 @@ class RateLimit(SchemaExtension):
         if buckets is None:
             return
         wait, self._left = buckets.take(caller.principal.key_id, cost)
-        _advertise(caller.response, buckets, self._left)
+        _advertise(caller, buckets, self._left)
         if wait > 0:
             seconds = math.ceil(wait)
             self._refuse(caller, ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds))
@@ -239,8 +242,9 @@ class RateLimit(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         cost = self._cost
-        buckets: TokenBuckets | None = getattr(self.execution_context.context, "rate_limit", None)
-        if cost is None or buckets is None:
+        caller = self.execution_context.context
+        buckets: TokenBuckets | None = getattr(caller, "rate_limit", None)
+        if cost is None or buckets is None or caller.principal.is_publishable:  # see _advertise
             return {}
         return {
             "cost": {

@@ -264,6 +264,17 @@ async def test_what_the_stored_data_makes_of_a_subscription_is_not_told(app: Any
     assert types == {"subscribeFromApi-newsletter"}
 
 
+async def test_a_forms_answer_does_not_tell_how_busy_the_form_is(app: Any, http: httpx.AsyncClient, api: Api) -> None:
+    """A publishable key's budget is shared by all its visitors: what is left of it (the
+    RateLimit fields, `extensions.cost`) would tell anyone how many people sign up."""
+    key = await publishable(app)
+    answer = await send(http, key, FORM, subscribe_input("quiet@example.com"))
+    assert "ratelimit" not in answer.headers and "ratelimit-policy" not in answer.headers
+    assert "cost" not in (answer.json().get("extensions") or {})
+    own = await api.http.post("/graphql", json={"query": "{ contacts(first: 1) { totalCount } }"}, headers={"Authorization": f"Bearer {api.key}"})
+    assert "ratelimit" in own.headers and "cost" in own.json()["extensions"]  # a secret key's own figures stay
+
+
 async def test_a_key_without_a_form_sends_plain_events_whatever_the_page_says(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
     """The page is the visitor's to edit: its formType would let anyone pick which workflow
     (`subscribeFromApi-vip`) a subscription starts."""
