@@ -1,7 +1,8 @@
 """The `contactql` command: serve, keys, import, export, db, schema.
 
-Every command that takes `--database` creates or migrates the database first. Output meant
-for scripts is on stdout (a new key is alone on the last line); notes go to stderr.
+Every command that takes `--database` creates or migrates the database first, but `db backup`
+and `db restore`, which copy it as it is. Output meant for scripts is on stdout (a new key is
+alone on the last line); notes go to stderr.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any, BinaryIO
 from contactql.config import ConfigError, Settings, load_settings
 from contactql.observe import configure_logging
 from contactql.runtime import tune_gc
-from contactql.store.db import migrate
-from contactql.store.db.database import UNAVAILABLE, Database, shown_url
+from contactql.store.db import backup, migrate
+from contactql.store.db.database import UNAVAILABLE, Database, shown_url, sqlite_path
 from contactql.store.errors import StoreError
 from contactql.store.model import Scope
 from contactql.store.workspace.keys import FormKey, first_start_key, list_keys, new_key, revoke_key
@@ -192,6 +193,33 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sqlite_file(settings: Settings, what: str) -> Path:
+    if settings.dialect != "sqlite":
+        raise ConfigError(f"`contactql db {what}` is for SQLite; back up PostgreSQL with pg_dump and restore with pg_restore (docs/operations.md, \"Backups\")")
+    return Path(sqlite_path(settings.database_url)).expanduser().resolve()
+
+
+def _size(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MiB" if size >= 1_048_576 else f"{size / 1024:.0f} KiB"
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
+    database = _sqlite_file(settings, "backup")
+    print(f"Backing up {database} (a running server goes on writing)…", file=sys.stderr)
+    made = backup.backup(database, Path(args.file).expanduser().resolve())
+    print(f"Backed up to {made.path}: {_size(made.size)}, {made.contacts} contacts, schema {made.revision}, integrity checked.", file=sys.stderr)
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> int:
+    database = _sqlite_file(settings, "restore")
+    made = backup.restore(Path(args.file).expanduser().resolve(), database)
+    print(f"Restored {database} from {args.file}: {made.contacts} contacts, schema {made.revision}, integrity checked.", file=sys.stderr)
+    if made.kept is not None:
+        print(f"The database it replaced is kept at {made.kept}.", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.schema.root import export_sdl
 
@@ -265,9 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     exporting.set_defaults(run=cmd_export)
 
-    db = commands.add_parser("db", help="database schema migrations").add_subparsers(dest="db_command", required=True)
+    db = commands.add_parser("db", help="database schema migrations, backups").add_subparsers(dest="db_command", required=True)
     with_database(db.add_parser("upgrade", help="apply every pending migration")).set_defaults(run=cmd_db_upgrade)
     with_database(db.add_parser("current", help="print the database's schema revision")).set_defaults(run=cmd_db_current)
+    backing = with_database(db.add_parser("backup", help="copy a live SQLite database to FILE, consistent and checked, without stopping writes"))
+    backing.add_argument("file", help="the backup to write (a new file)")
+    backing.set_defaults(run=cmd_db_backup)
+    restoring = with_database(
+        db.add_parser("restore", help="replace the SQLite database with a backup; refused while anything uses it, and the replaced one is kept")
+    )
+    restoring.add_argument("file", help="a backup made by `contactql db backup`")
+    restoring.set_defaults(run=cmd_db_restore)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=cmd_schema)

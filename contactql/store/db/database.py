@@ -32,7 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contactql.config import ConfigError, Settings
-from contactql.store.db import migrate
+from contactql.store.db import backup, migrate
 from contactql.store.db.checkpoint import Checkpointer
 from contactql.store.upsert.cache import Catalog
 from contactql.store.values import fold
@@ -57,6 +57,9 @@ class Database:
             folder = Path(sqlite_path(settings.database_url)).expanduser().resolve().parent
             if not folder.is_dir():
                 raise ConfigError(f"the folder {folder} of the SQLite database does not exist; create it, or give another path")
+            path = sqlite_path(settings.database_url)
+            # While this process uses the file, `contactql db restore` refuses to replace it.
+            self._in_use = None if path in {"", ":memory:"} else backup.hold_shared(Path(path).expanduser().resolve())
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
             self._checkpointer = Checkpointer(sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, self._between_writes)
@@ -179,6 +182,8 @@ class Database:
         await loop.run_in_executor(None, functools.partial(self._writer.shutdown, wait=True))
         await loop.run_in_executor(None, functools.partial(self._readers.shutdown, wait=True))
         self.engine.dispose()  # the last connection to close checkpoints what is left
+        if self._in_use is not None:
+            self._in_use.close()
 
 
 # Errors of the database itself rather than of the work asked of it: they can pass (busy, a
