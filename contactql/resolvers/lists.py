@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from contactql.context import Info
 from contactql.resolvers.pagination import Page, by_creation, decode_time_cursor, paginate
-from contactql.store.workspace import lists
+from contactql.store.workspace import catalog, lists
 from contactql.store.workspace.lists import ListRow
 
 
@@ -42,3 +42,12 @@ async def change_members(info: Info, list_id: str, contact_ids: Sequence[str] | 
         add=add,
         actor=info.context.principal.key_name,
     )
+
+
+async def rename_list(info: Info, list_id: str, name: str) -> ListRow:
+    return await info.context.db.write(catalog.rename_list, workspace_id=info.context.workspace_id, list_id=str(list_id), name=name)
+
+
+async def delete_list(info: Info, list_id: str) -> tuple[str, int]:
+    removed = await info.context.db.write(catalog.delete_list, workspace_id=info.context.workspace_id, list_id=str(list_id), actor=info.context.principal.key_name)
+    return str(list_id), removed

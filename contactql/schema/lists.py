@@ -72,8 +72,14 @@ class ListMembershipPayload:
 
 
 
-@strawberry.type(description="The result of createList.")
+@strawberry.type(description="The result of createList and renameList.")
 class ContactListPayload:
-    list: ContactList | None = strawberry.field(default=None, description="The new list; null when it was refused.")
+    list: ContactList | None = strawberry.field(default=None, description="The new or renamed list; null when it was refused.")
     user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why it was refused.")
 
+
+@strawberry.type(description="The result of deleteList.")
+class DeleteListPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The deleted list's id; null when nothing was deleted.")
+    removed_members: int = strawberry.field(default=0, description="Contacts that left the list (each with a history entry).")
+    user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why nothing was deleted (IN_USE names the segments and batches that use it).")

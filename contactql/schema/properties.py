@@ -39,8 +39,22 @@ class PropertyFieldInput:
     options: list[str] | None = strawberry.field(default=None, description="For SELECT: the allowed values.")
 
 
-@strawberry.type(description="The result of createPropertyField.")
+@strawberry.input(description="What to change of a property field; what is left out stays.")
+class UpdatePropertyFieldInput:
+    name: str | None = strawberry.field(default=None, description="A new name, unique in the workspace; segments naming the field follow it.")
+    options: list[str] | None = strawberry.field(
+        default=None, description="For SELECT: the allowed values, in order. An option contacts still hold cannot be removed (IN_USE, with the counts)."
+    )
+
+
+@strawberry.type(description="The result of createPropertyField and updatePropertyField.")
 class PropertyFieldPayload:
-    field: PropertyField | None = strawberry.field(default=None, description="The new field; null when it was refused.")
+    field: PropertyField | None = strawberry.field(default=None, description="The new or changed field; null when it was refused.")
     user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why it was refused.")
 
+
+@strawberry.type(description="The result of deletePropertyField.")
+class DeletePropertyFieldPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The deleted field's id; null when nothing was deleted.")
+    removed_values: int = strawberry.field(default=0, description="Contacts whose value of it was removed (each with a history entry).")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was deleted (IN_USE names the segments that use it).")

@@ -35,10 +35,10 @@ from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
 from contactql.schema.filters import ContactFilter, ContactOrder, Search, contact_query
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
-from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, DeleteListPayload, ListMembershipPayload
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
-from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
+from contactql.schema.properties import DeletePropertyFieldPayload, PropertyField, PropertyFieldInput, PropertyFieldPayload, UpdatePropertyFieldInput
 from contactql.schema.segments import DeleteSegmentPayload, Segment, SegmentConnection, SegmentPayload
 from contactql.schema.stats import ContactStats
 from contactql.schema.subscribe import PublishableKeyPayload, SubscribeContactInput
@@ -266,6 +266,25 @@ class Mutation:
     async def create_list(self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]) -> ContactListPayload:
         return await answer(lists.create_list(info, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
 
+    @strawberry.mutation(description="Rename a static list (admin keys): its id, members and history stay.", permission_classes=[IsAdmin])
+    async def rename_list(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")],
+        name: Annotated[str, strawberry.argument(description="The new name, unique in the workspace.")],
+    ) -> ContactListPayload:
+        return await answer(lists.rename_list(info, id, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
+
+    @strawberry.mutation(
+        description="Delete a static list (admin keys): its members leave it, each with a history entry. Refused (IN_USE) while segments or unfinished batches use it.",
+        permission_classes=[IsAdmin],
+    )
+    async def delete_list(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")]) -> DeleteListPayload:
+        def deleted(done: tuple[str, int]) -> DeleteListPayload:
+            return DeleteListPayload(deleted_id=strawberry.ID(done[0]), removed_members=done[1])
+
+        return await answer(lists.delete_list(info, id), deleted, DeleteListPayload)
+
     @strawberry.mutation(description="Save a filter and search as a segment, a list whose members are whoever matches when it is read.", permission_classes=[CanWrite])
     async def create_segment(
         self,
@@ -294,6 +313,26 @@ class Mutation:
     async def create_property_field(self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]) -> PropertyFieldPayload:
         field = properties.create_property_field(info, input.name, model.PropertyType(input.type.value), input.options)
         return await answer(field, lambda row: PropertyFieldPayload(field=PropertyField.from_def(row)), PropertyFieldPayload, "input")
+
+    @strawberry.mutation(description="Rename a property field or change a SELECT field's options (admin keys).", permission_classes=[IsAdmin])
+    async def update_property_field(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The field's id.")],
+        input: Annotated[UpdatePropertyFieldInput, strawberry.argument(description="What to change.")],
+    ) -> PropertyFieldPayload:
+        field = properties.update_property_field(info, id, input.name, input.options)
+        return await answer(field, lambda row: PropertyFieldPayload(field=PropertyField.from_def(row)), PropertyFieldPayload)
+
+    @strawberry.mutation(
+        description="Delete a property field and every contact's value of it (admin keys), each with a history entry. Refused (IN_USE) while segments use it.",
+        permission_classes=[IsAdmin],
+    )
+    async def delete_property_field(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The field's id.")]) -> DeletePropertyFieldPayload:
+        def deleted(done: tuple[str, int]) -> DeletePropertyFieldPayload:
+            return DeletePropertyFieldPayload(deleted_id=strawberry.ID(done[0]), removed_values=done[1])
+
+        return await answer(properties.delete_property_field(info, id), deleted, DeletePropertyFieldPayload)
 
     @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
     async def create_company(self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]) -> CompanyPayload:

@@ -1,10 +1,11 @@
 """A per-process cache of each workspace's property fields and lists.
 
-Both are append-only — ContactQL never renames or deletes a field or a list — so a cached entry
-can never be wrong, only missing: a lookup that misses reloads the workspace from the
-database (inside the caller's transaction) before it answers "unknown". Entries created by
-another process or by a transaction of this one appear on that first miss. If fields or lists
-ever become renamable or deletable, this cache must be invalidated by those mutations.
+Creating one only adds to them, so an entry created by another process (or by a transaction
+of this one) is found by the first lookup that misses, which reloads from the database inside
+the caller's transaction before it answers "unknown". Renaming or deleting one changes an
+entry, so those raise the workspace's `catalog_version` (store/workspace/catalog.py) in their
+transaction: each lookup reads the version first (one primary-key read) and drops what it
+cached under another version — in every process, at its next lookup.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_list_t
+from contactql.store.db.tables import contact_list_t, workspace_t
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet, load_fields
 
@@ -27,14 +28,28 @@ _LISTS = sa.select(_l.id, _l.name, _l.created_at).where(
 )
 
 
+_VERSION = sa.select(workspace_t.c.catalog_version).where(workspace_t.c.id == sa.bindparam("ws"))
+
+
 class Catalog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fields: dict[int, FieldSet] = {}
         self._lists: dict[int, tuple[dict[str, ListRow], dict[str, ListRow]]] = {}
+        self._versions: dict[int, int] = {}
+
+    def _current(self, conn: sa.Connection, workspace_id: int) -> None:
+        """Forget the workspace's entries if a rename or delete happened since they were read."""
+        version = conn.execute(_VERSION, {"ws": workspace_id}).scalar() or 0
+        if self._versions.get(workspace_id) != version:
+            with self._lock:
+                self._fields.pop(workspace_id, None)
+                self._lists.pop(workspace_id, None)
+                self._versions[workspace_id] = version
 
     def fields(self, conn: sa.Connection, workspace_id: int, wanted: Iterable[tuple[str | None, str | None]] = ()) -> FieldSet:
         """The workspace's fields, fresh from the database when a wanted (id, name) is not cached."""
+        self._current(conn, workspace_id)
         cached = self._fields.get(workspace_id)
         if cached is None or any(cached.find(field_id, name) is None for field_id, name in set(wanted)):
             cached = load_fields(conn, workspace_id=workspace_id)
@@ -47,6 +62,7 @@ class Catalog:
     ) -> tuple[dict[str, ListRow], dict[str, ListRow]]:
         """(by id, by lower-case name) holding at least the wanted lists that exist; the ones not
         cached yet are read from the database."""
+        self._current(conn, workspace_id)
         by_id, by_name = self._lists.get(workspace_id) or ({}, {})
         missing_ids = [i for i in ids if i not in by_id]
         missing_names = [n for n in names if n not in by_name]

@@ -19,6 +19,8 @@ class Workspace(SQLModel, table=True):
     default_country: str | None = Field(default=None, sa_column=sa.Column(sa.String(2), nullable=True))
     # Signs the unsubscribe links of its contacts (links.py); made on first use.
     link_secret: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    # Raised by every rename or delete of a list or property field: caches reload (upsert/cache.py).
+    catalog_version: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
 
 
 class ApiKey(SQLModel, table=True):

@@ -1,0 +1,28 @@
+"""A version of each workspace's catalog (its lists and property fields), raised by every
+rename or delete of one: each process's cache of them (store/upsert/cache.py) reloads when it
+sees a version it did not load.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-06 09:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0016'
+down_revision: str | None = '0015'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('workspace') as table:
+        table.add_column(sa.Column('catalog_version', sa.Integer(), nullable=False, server_default='0'))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('workspace') as table:
+        table.drop_column('catalog_version')
