@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     view = GraphQLView(services, KeyCache(db, ttl=settings.key_cache_seconds), TokenBuckets(settings.rate_limit_per_minute), traced)
 
     readiness = Readiness(db, workers=settings.workers)
-    links = Links(db, clock)
+    links = Links(db, clock, TokenBuckets(settings.form_rate_limit_per_minute))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
 from contactql.config import Settings
+from contactql.metrics import RATE_LIMITED
 from contactql.observe import REQUEST_ID, new_request_id
 from contactql.persisted import TrustedDocuments
 from contactql.runtime import Helper
@@ -149,10 +150,10 @@ class Visitor:
 
 def canonical_ip(host: str | None) -> str | None:
     """One spelling per address (so one bucket and one evidence value): lower-case, zeros
-    compressed, an IPv4-mapped IPv6 address as IPv4. None for what is not an IP address (a
+    compressed, an IPv4-mapped IPv6 address as IPv4, no zone. None for what is not an IP address (a
     trusted proxy's `X-Forwarded-For` saying `unknown`, a Unix socket)."""
     try:
-        ip = ipaddress.ip_address(host or "")
+        ip = ipaddress.ip_address((host or "").split("%", 1)[0])  # an IPv6 zone (`%eth0`) names no host
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -172,6 +173,14 @@ class Context:
     @property
     def client_ip(self) -> str | None:
         return self.visitor.ip
+
+    def over_limit(self, error: ApiError) -> ApiError:
+        """A rate limit's refusal of this request: counted, over HTTP 429 with Retry-After."""
+        RATE_LIMITED.labels("http" if self.response is not None else "websocket").inc()
+        if self.response is not None:
+            self.response.status_code = 429
+            self.response.headers["Retry-After"] = str((error.extensions or {}).get("retryAfter", 1))
+        return error
 
     @functools.cached_property
     def request_id(self) -> str:

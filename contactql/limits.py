@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from contactql.context import ApiError
-from contactql.metrics import RATE_LIMITED
 from contactql.schema.cost import estimate, oversized_filter
 from contactql.schema.forms import form_refusal
 
@@ -148,11 +147,16 @@ class FormLimits:
         self.per_ip = TokenBuckets(per_ip, clock)
         self.per_key = TokenBuckets(per_key, clock)
 
-    def refusal(self, key_id: int, client_ip: str | None) -> ApiError | None:
-        """None when the request may go on; else the coded error a form shows."""
+    def refusal(self, key_id: int, client_ip: str | None, *, per_key: bool = True) -> ApiError | None:
+        """None when the request may go on; else the coded error a form shows. `per_key=False`:
+        the key's bucket is charged later (`key_refusal`), once a CAPTCHA is solved — else
+        bots that solve none would use up the form's allowance for every visitor."""
         wait, _ = self.per_ip.take((key_id, client_network(client_ip)), 1)
         if wait > 0:
             return _form_limited(wait, "from this address")
+        return self.key_refusal(key_id) if per_key else None
+
+    def key_refusal(self, key_id: int) -> ApiError | None:
         wait, _ = self.per_key.take(key_id, 1)
         return _form_limited(wait, "through this form") if wait > 0 else None
 
@@ -203,7 +207,9 @@ class RateLimit(SchemaExtension):
         if caller.principal.is_publishable and not context.pre_execution_errors:
             if refused := form_refusal(operation):
                 context.pre_execution_errors = [ApiError(refused, "FORBIDDEN")]  # charged as a refused document: 1
-            elif caller.services.form_limits and (limited := caller.services.form_limits.refusal(caller.principal.key_id, caller.client_ip)):
+            elif caller.services.form_limits and (
+                limited := caller.services.form_limits.refusal(caller.principal.key_id, caller.client_ip, per_key=caller.services.settings.captcha_provider == "off")
+            ):
                 self._refuse(caller, limited)
         settings = caller.services.settings
         cost = 1  # a document refused by validation, or a filter too big to run, still costs its parsing
@@ -233,12 +239,7 @@ class RateLimit(SchemaExtension):
             self._refuse(caller, ApiError(f"rate limit exceeded: this request costs {cost}; retry in {seconds} s", "RATE_LIMITED", cost=cost, retryAfter=seconds))
 
     def _refuse(self, caller: Any, error: ApiError) -> None:
-        """Over a rate limit: the error, and over HTTP 429 with Retry-After."""
-        RATE_LIMITED.labels("http" if caller.response is not None else "websocket").inc()
-        if caller.response is not None:
-            caller.response.status_code = 429
-            caller.response.headers["Retry-After"] = str((error.extensions or {}).get("retryAfter", 1))
-        self.execution_context.pre_execution_errors = [error]
+        self.execution_context.pre_execution_errors = [caller.over_limit(error)]
 
     def get_results(self) -> dict[str, Any]:
         cost = self._cost

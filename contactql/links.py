@@ -11,11 +11,13 @@ send no Referer onwards: the token is in their URL."""
 from __future__ import annotations
 
 import html
+import math
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from contactql.context import Visitor
+from contactql.limits import TokenBuckets, client_network
 from contactql.store.db.database import Database
 from contactql.store.errors import NotFound
 from contactql.store.model import Evidence
@@ -55,15 +57,32 @@ def _token(request: Request) -> str | None:
 
 
 class Links:
-    """`clock`: the time a confirmation happens at, which decides whether its token expired (tests move it)."""
+    """`clock`: the time a confirmation happens at, which decides whether its token expired
+    (tests move it). `limits`: each client's (IPv4 address or IPv6 /64) allowance of link
+    requests that may write, CONTACTQL_FORM_RATE_LIMIT a minute like a form's — every one goes
+    through the single writer, so a loop of them must not slow everyone's writes."""
 
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock = utc_now, limits: TokenBuckets | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.limits = limits
+
+    def _too_many(self, request: Request) -> Response | None:
+        if self.limits is None:
+            return None
+        wait, _ = self.limits.take(client_network(Visitor.of(request).ip), 1)
+        if wait <= 0:
+            return None
+        seconds = math.ceil(wait)
+        answer = page("Too many requests", f"Too many requests from your network just now: try the link again in {seconds} s.", 429)
+        answer.headers["Retry-After"] = str(seconds)
+        return answer
 
     async def confirm(self, request: Request) -> Response:
         if request.method == "HEAD":  # a mail scanner's or link preview's look changes nothing
             return page("Confirm your subscription", "Open this link in a browser to confirm.")
+        if (refused := self._too_many(request)) is not None:
+            return refused
         token = _token(request)
         if token is None:
             return page("Link incomplete", "This confirmation link is missing its token: open the link from the email again, whole.", 400)
@@ -78,6 +97,8 @@ class Links:
     async def unsubscribe(self, request: Request) -> Response:
         if request.method == "HEAD":
             return page("Unsubscribe", "Open this link in a browser to unsubscribe.")
+        if (refused := self._too_many(request)) is not None:
+            return refused
         token = _token(request)
         if token is None:
             return page("Link incomplete", "This unsubscribe link is missing its token: open the link from the email again, whole.", 400)

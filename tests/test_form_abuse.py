@@ -126,7 +126,7 @@ async def test_one_client_is_one_ipv4_address_or_one_ipv6_64_however_it_is_spell
     """A visitor cannot get a fresh allowance by spelling its address another way (case, zeros,
     IPv4-mapped, a port) or by taking another address of its IPv6 /64 — every home and cloud
     machine has 2^64 of them."""
-    spellings = ["2001:DB8::1", "2001:db8:0:0::2", "[2001:db8::ffff]:443", "2001:db8::abcd:1", "2001:db8:0:0:1:2:3:4"]
+    spellings = ["2001:DB8::1", "2001:db8:0:0::2", "[2001:db8::ffff]:443", "2001:db8::abcd:1%<img src=x>", "2001:db8:0:0:1:2:3:4"]
     async with started(settings, trusted_proxies=("127.0.0.0/8",)) as (app, http):
         key = await publishable(app)
         statuses = [(await forwarded(http, key, f"v6-{i}@example.com", spellings[i % len(spellings)])).status_code for i in range(21)]
@@ -137,6 +137,7 @@ async def test_one_client_is_one_ipv4_address_or_one_ipv6_64_however_it_is_spell
         assert statuses == [200] * 20 + [429]
         admin = await admin_of(app, http)
         assert [r["ip"] for r in await consents_of(admin, "v6-2@example.com")] == ["2001:db8::ffff"]
+        assert [r["ip"] for r in await consents_of(admin, "v6-3@example.com")] == ["2001:db8::abcd:1"]  # no zone
         assert [r["ip"] for r in await consents_of(admin, "v4-1@example.com")] == ["192.0.2.9"]
 
 
@@ -340,6 +341,29 @@ async def test_a_mistake_in_the_form_does_not_use_up_the_captcha(settings: Setti
         assert len(verifier.asked) == 1
 
 
+async def test_bots_that_solve_no_captcha_do_not_use_up_the_forms_allowance(settings: Settings, verifier: StandIn) -> None:
+    """With a CAPTCHA, a form's allowance for all its visitors (here 3 a minute) is charged only
+    once one is solved: bots from many addresses sending none cannot close the form to people."""
+    url = f"http://127.0.0.1:{verifier.port}/siteverify"
+    changes = {"captcha_provider": "turnstile", "captcha_secret": "s3cret", "captcha_verify_url": url, "allow_private_webhooks": True}
+    async with started(settings, trusted_proxies=("127.0.0.1",), form_key_rate_limit_per_minute=3, **changes) as (app, http):
+        key = await publishable(app)
+        for i in range(10):
+            bot = (await forwarded(http, key, f"bot{i}@example.com", f"203.0.113.{i}")).json()["data"]["subscribeContact"]
+            assert bot["userErrors"][0]["code"] == "CAPTCHA_FAILED"
+
+        async def person(i: int) -> httpx.Response:
+            variables = subscribe_input(f"person{i}@example.com")
+            variables["input"]["captchaToken"] = "solved"
+            headers = {"Authorization": f"Bearer {key}", "Origin": SITE, "X-Forwarded-For": f"198.51.100.{i}"}
+            return await http.post("/graphql", json={"query": FORM, "variables": variables}, headers=headers)
+
+        people = [await person(i) for i in range(4)]
+        assert [p.status_code for p in people] == [200, 200, 200, 429]
+        assert all(p.json()["data"]["subscribeContact"]["accepted"] for p in people[:3])
+        assert code(people[3]) == "RATE_LIMITED" and "through this form" in people[3].json()["errors"][0]["message"] and int(people[3].headers["Retry-After"]) >= 1
+
+
 async def test_a_private_verifier_is_refused_unless_allowed(settings: Settings, verifier: StandIn) -> None:
     url = f"http://127.0.0.1:{verifier.port}/siteverify"
     async with started(settings, captcha_provider="turnstile", captcha_secret="s3cret", captcha_verify_url=url) as (app, http):
@@ -489,6 +513,20 @@ async def test_the_unsubscribe_link_unsubscribes_with_evidence_and_cannot_be_for
     assert (await http.post(f"/unsubscribe?token={token}", content=b"List-Unsubscribe=One-Click")).status_code == 200
     found = await admin.gql('{ contacts(filter: {email: "other@example.com"}) { edges { node { emailStatus } } } }')
     assert found["contacts"]["edges"][0]["node"]["emailStatus"] != "UNSUBSCRIBED"
+
+
+async def test_links_have_a_per_client_allowance_and_a_repeated_unsubscribe_writes_once(app: Any, http: httpx.AsyncClient, admin: Api) -> None:
+    """Every link request goes through the single writer: a loop of them from one client gets
+    429 after CONTACTQL_FORM_RATE_LIMIT (20) a minute, and clicking an unsubscribe link again and
+    again adds no evidence after the first."""
+    key = await publishable(app)
+    await send(http, key, FORM, subscribe_input("loop@example.com"))
+    token = (await tokens(admin))["UnsubscribeToken"]
+    answers = [await http.post(f"/unsubscribe?token={token}") for _ in range(10)]
+    answers += [await http.get("/confirm", params={"token": "junk"}) for _ in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [410] * 10 + [429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1 and "Too many requests" in answers[-1].text
+    assert [c["action"] for c in await consents_of(admin, "loop@example.com")] == ["SUBSCRIBE", "UNSUBSCRIBE"]
 
 
 async def test_contact_consents_are_the_newest_so_many_oldest_first(app: Any, http: httpx.AsyncClient, admin: Api, api: Api) -> None:

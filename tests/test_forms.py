@@ -90,6 +90,18 @@ async def test_a_deleted_contacts_confirmation_link_does_nothing_until_it_is_res
     assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"emailStatus": "SUBSCRIBED"}
 
 
+async def test_a_confirmation_confirms_the_address_it_was_sent_to_only(app: Any, http: httpx.AsyncClient, api: Api, admin: Api) -> None:
+    key = await publishable(app)
+    await send(http, key, FORM, subscribe_input("mover-old@example.com"))
+    [event] = [e["node"] for e in (await admin.gql(EVENTS, {"f": {}}))["events"]["edges"]]
+    moved = {"input": {"contact": {"id": event["params"]["ContactId"], "email": "mover-new@example.com"}, "match": {"rules": ["ID"], "onNoMatch": "FAIL"}}}
+    await api.gql("mutation M($input: UpsertContactInput!) { upsertContact(input: $input) { outcome } }", moved)
+    refused = await send(http, key, CONFIRM, {"t": event["params"]["ConfirmationToken"]})
+    assert refused.json()["data"]["confirmContact"]["userErrors"] == [{"field": ["token"], "code": "NOT_FOUND"}]
+    one = '{ contacts(filter: {email: "mover-new@example.com"}, first: 1) { edges { node { emailStatus confirmed } } } }'
+    assert (await api.gql(one))["contacts"]["edges"][0]["node"] == {"emailStatus": "PENDING_CONFIRMATION", "confirmed": False}
+
+
 REFUSED = [
     "{ contacts { totalCount } }",
     "{ __typename }",

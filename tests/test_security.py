@@ -311,3 +311,13 @@ async def test_one_fragment_spread_under_connections_of_different_sizes_costs_ea
     inline = "query { a: contacts(first: 1) { edges { node { id } } } b: contacts(first: 30) { edges { node { id } } } }"
     costs = [(await api.post(d)).json()["extensions"]["cost"]["requestedQueryCost"] for d in (document, inline)]
     assert costs[0] == costs[1] == (1 + 1 * 2) + (1 + 30 * 2), costs
+
+
+async def test_a_list_sliced_by_last_costs_what_it_may_return(api: Api) -> None:
+    """`Contact.consents(last:)` returns up to `last` records: 100 contacts with 1 000 each is
+    100 000 rows, refused before it runs, not costed as a list of 10."""
+    documents = ['{ contact(id: "1") { consents(last: 1) { ip } } }', '{ contact(id: "1") { consents(last: 1000) { ip } } }', '{ contact(id: "1") { consents { ip } } }']
+    costs = [(await api.post(d)).json()["extensions"]["cost"]["requestedQueryCost"] for d in documents]
+    assert costs == [2, 1001, 101]
+    refused = (await api.post("{ contacts(first: 100) { edges { node { consents(last: 1000) { ip } } } } }")).json()["errors"][0]["extensions"]
+    assert (refused["code"], refused["cost"]) == ("COST_LIMIT", 100201)

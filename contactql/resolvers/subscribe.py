@@ -88,8 +88,14 @@ async def subscribe_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         settings = info.context.services.settings
         # After the input's own checks: a widget's token is good for one check, so a typo in
         # the address must not use it up.
-        if captcha.required(settings) and (why := await captcha.refusal(settings, raw.get("captchaToken"), info.context.client_ip)):
-            raise Invalid(Problem(("captchaToken",), ErrorCode.CAPTCHA_FAILED, why))
+        if captcha.required(settings):
+            if why := await captcha.refusal(settings, raw.get("captchaToken"), info.context.client_ip):
+                raise Invalid(Problem(("captchaToken",), ErrorCode.CAPTCHA_FAILED, why))
+            # The form's allowance for all its visitors, charged once a person is behind the
+            # request (limits.FormLimits.refusal).
+            limits = info.context.services.form_limits
+            if limits is not None and (limited := limits.key_refusal(info.context.principal.key_id)):
+                raise info.context.over_limit(limited)
         result = await _write(info, *prepared)
         if result.errors:  # from the stored data, not the input: the visitor learns nothing of it
             result = ItemResult(index=0, outcome=Outcome.SKIPPED)

@@ -8,6 +8,7 @@ arguments and sized fields) and Shopify's calculated query cost:
 - a connection (a field with a `first` argument) returns `first` edges — the argument given,
   else its default, at most the connection's maximum — so what its `edges` select is counted
   that many times;
+- a list sliced by `last` (`Contact.consents`) returns `last` items, the argument or its default;
 - a list without `first` is counted at its assumed size (`ASSUMED_SIZES`, else
   `DEFAULT_LIST_SIZE`): an upper bound where ContactQL bounds it, a typical size where not;
 - `totalCount` and the counts of `contactStats` cost `COUNT_COST` (a COUNT over the matching
@@ -81,6 +82,7 @@ SIZED_FIELDS = ("edges",)
 # is costed at the most rather than refused here for its cost.
 MAX_FIRST = 100
 MAX_FIRST_OF = {("Batch", "results"): 1000}
+MAX_LAST = 1000  # Contact.consents(last:)'s most; more is refused when it runs
 # How deep a filter's raw value may nest (objects and lists) before it is too big: `and`, `or`
 # and `not` five deep, each a list of objects holding lists of values.
 MAX_DEPTH_OF_INPUT = 16
@@ -146,6 +148,9 @@ class CostEstimator:
             first = min(self._first(node, definition.args["first"].default_value), MAX_FIRST_OF.get((parent.name, name), MAX_FIRST))
             return asks + self._connection(node, named, first)
         inner = OBJECT_COST + self._selection_set(node.selection_set, named)
+        if _is_list(definition.type) and "last" in definition.args:  # a list sliced by `last`: that many
+            last = min(self._first(node, definition.args["last"].default_value, "last"), MAX_LAST)
+            return counts + asks + last * inner
         if _is_list(definition.type):
             return counts + asks + ASSUMED_SIZES.get((parent.name, name), DEFAULT_LIST_SIZE) * inner
         return counts + asks + inner
@@ -205,9 +210,9 @@ class CostEstimator:
         named = get_named_type(definition.type) if definition else None
         return OBJECT_COST + self._selection_set(node.selection_set, named) if isinstance(named, GraphQLObjectType) else 0
 
-    def _first(self, node: FieldNode, default: Any) -> int:
+    def _first(self, node: FieldNode, default: Any, name: str = "first") -> int:
         for argument in node.arguments or ():
-            if argument.name.value == "first":
+            if argument.name.value == name:
                 value: Any = argument.value
                 if isinstance(value, IntValueNode):
                     return max(0, int(value.value))

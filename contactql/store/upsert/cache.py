@@ -28,6 +28,7 @@ _LISTS = sa.select(_l.id, _l.name, _l.created_at).where(
 )
 
 
+_CHECKED = "contactql.catalog_checked"  # (transaction, workspace) whose version was read
 _VERSION = sa.select(workspace_t.c.catalog_version).where(workspace_t.c.id == sa.bindparam("ws"))
 
 
@@ -39,7 +40,12 @@ class Catalog:
         self._versions: dict[int, int] = {}
 
     def _current(self, conn: sa.Connection, workspace_id: int) -> None:
-        """Forget the workspace's entries if a rename or delete happened since they were read."""
+        """Forget the workspace's entries if a rename or delete happened since they were read;
+        once a transaction (a chunk asks for fields and lists)."""
+        checked = (conn.get_transaction(), workspace_id)
+        if conn.info.get(_CHECKED) == checked:
+            return
+        conn.info[_CHECKED] = checked
         version = conn.execute(_VERSION, {"ws": workspace_id}).scalar() or 0
         if self._versions.get(workspace_id) != version:
             with self._lock:

@@ -49,7 +49,7 @@ class PendingEvent:
 class Effects:
     events: list[PendingEvent] = dataclasses.field(default_factory=list)
     history: list[PendingHistory] = dataclasses.field(default_factory=list)
-    tokens: list[tuple[str, int, int | None, dict[str, Any] | None]] = dataclasses.field(default_factory=list)  # (digest, contact, key, held)
+    tokens: list[tuple[str, int, int | None, dict[str, Any] | None, str]] = dataclasses.field(default_factory=list)  # (digest, contact, key, held, email)
     consents: list[tuple[int, ConsentAction, Evidence, str | None]] = dataclasses.field(default_factory=list)
 
     def record(
@@ -61,7 +61,7 @@ class Effects:
             self.history.append(PendingHistory(cid, changes, options.source, options.actor, options.batch_id))
         if options.subscription is not None:
             if token is not None:
-                self.tokens.append((token_digest(token), cid, options.subscription.key_id, held))
+                self.tokens.append((token_digest(token), cid, options.subscription.key_id, held, row["email"]))
             if options.subscription.evidence is not None:
                 self.consents.append((cid, ConsentAction.SUBSCRIBE, options.subscription.evidence, options.actor))
             form = options.subscription.form_type
@@ -79,15 +79,15 @@ class Effects:
             self.events.append(PendingEvent(cid, event_type, False, params, row))
 
 
-_INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "api_key_id", "held", "created_at"))
+_INSERT_TOKENS = insert(token_t, ("token_hash", "workspace_id", "contact_id", "api_key_id", "held", "email", "created_at"))
 _INSERT_EVENTS = insert(event_t, ("id", "workspace_id", "type", "key", "contact_id", "params", "created_at"))
 
 
 def write(conn: sa.Connection, effects: Effects, *, workspace_id: int, rid: Callable[[int], int], now: dt.datetime) -> None:
     write_history(conn, effects.history, workspace_id=workspace_id, now=now, rid=rid)
     _INSERT_TOKENS.execute(conn, [
-        {"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "api_key_id": key_id, "held": held, "created_at": now}
-        for h, cid, key_id, held in effects.tokens
+        {"token_hash": h, "workspace_id": workspace_id, "contact_id": rid(cid), "api_key_id": key_id, "held": held, "email": email, "created_at": now}
+        for h, cid, key_id, held, email in effects.tokens
     ])  # fmt: skip
     if effects.consents:
         consents.record(conn, effects.consents, workspace_id=workspace_id, now=now, rid=rid)

@@ -44,18 +44,21 @@ class Confirmed:
 def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor: str | None, evidence: Evidence, now: dt.datetime | None = None) -> Confirmed:
     """Use a double opt-in token: the contact's email becomes SUBSCRIBED and the contact
     confirmed, with a history entry and the consent evidence. NotFound for a token that is
-    unknown, used, expired, of a deleted contact or of another workspace (`workspace_id`; None from a link, which
+    unknown, used, expired, of a deleted contact or one whose email is no longer the one it was
+    sent to, or of another workspace (`workspace_id`; None from a link, which
     names no workspace but the token's). `now`: the time it happens (tests move it)."""
     now = now or dt.datetime.now(dt.UTC)
     t = token_t.c
     where = [t.token_hash == token_digest(token), t.used_at.is_(None), t.created_at > now - TOKEN_LIFETIME]
     if workspace_id is not None:
         where.append(t.workspace_id == workspace_id)
-    used = conn.execute(sa.update(token_t).where(*where).values(used_at=now).returning(t.contact_id, t.workspace_id, t.api_key_id, t.held)).first()
+    used = conn.execute(sa.update(token_t).where(*where).values(used_at=now).returning(t.contact_id, t.workspace_id, t.api_key_id, t.held, t.email)).first()
     if used is None:
         raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     row = dict(conn.execute(sa.select(contact_t).where(contact_t.c.id == used.contact_id)).one()._mapping)
-    if row["deleted_at"] is not None:  # raising rolls the token's use back: restored, the link works again
+    # Raising rolls the token's use back: a deleted contact restored, the link works again. A
+    # contact whose email changed since keeps it unconfirmed: the new address confirmed nothing.
+    if row["deleted_at"] is not None or (used.email is not None and row["email"] != used.email):
         raise NotFound.at(("token",), "no pending confirmation has this token (unknown, used or expired)")
     held = {column: value for column, value in (used.held or {}).items() if column in HELD_COLUMNS}
     changes = [("emailStatus", row["email_status"], EmailStatus.SUBSCRIBED.value), ("confirmed", row["confirmed"], True)]
@@ -94,7 +97,8 @@ def unsubscribe_token(secret: bytes, workspace_id: int, contact_id: int) -> str:
 
 def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence: Evidence) -> dict[str, Any]:
     """Use an unsubscribe link: the contact's email becomes UNSUBSCRIBED (a history entry and
-    the consent evidence; the evidence alone when it already was). NotFound for a token that is
+    the consent evidence; nothing when it already was, so a link clicked again and again
+    writes once). NotFound for a token that is
     not one of ours or names a deleted contact."""
     gone = NotFound.at(("token",), "this unsubscribe link is not valid")
     parts = token.split(".")
@@ -115,5 +119,5 @@ def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence:
         row.update(email_status=EmailStatus.UNSUBSCRIBED.value, updated_at=now)
         conn.execute(sa.update(contact_t).where(contact_t.c.id == contact_id).values(email_status=row["email_status"], updated_at=now))
         write_history(conn, [PendingHistory(contact_id, changes, Source.SUBSCRIBE, actor, None)], workspace_id=workspace_id, now=now)
-    consents.record(conn, [(contact_id, ConsentAction.UNSUBSCRIBE, evidence, actor)], workspace_id=workspace_id, now=now)
+        consents.record(conn, [(contact_id, ConsentAction.UNSUBSCRIBE, evidence, actor)], workspace_id=workspace_id, now=now)
     return row

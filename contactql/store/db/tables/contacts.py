@@ -186,9 +186,9 @@ class ContactHistory(SQLModel, table=True):
 
 class ConfirmationToken(SQLModel, table=True):
     """A double opt-in token (seed 004), kept only as its SHA-256 digest; used once. The key
-    that asked for it names the thank-you page of GET /confirm; a contact's tokens of the last
-    day count against CONTACTQL_CONFIRMATIONS_PER_ADDRESS; a form's names for a known contact
-    wait here for the confirmation."""
+    that asked for it names the thank-you page of GET /confirm; a form's names for a known contact
+    wait here for the confirmation. It confirms the address it was sent to, not whatever the
+    contact's email is by then."""
 
     __tablename__ = "confirmation_token"
     __table_args__ = (sa.Index("ix_token_contact", "contact_id", "created_at"),)
@@ -198,6 +198,7 @@ class ConfirmationToken(SQLModel, table=True):
     created_at: dt.datetime = ts()
     used_at: dt.datetime | None = ts(nullable=True)
     api_key_id: int | None = Field(default=None, sa_column=sa.Column(BigId, nullable=True))
+    email: str | None = Field(default=None, sa_column=sa.Column(sa.String(255), nullable=True))  # the address it was sent to (0016)
     # Names a form sent for an address already known, written only once the address confirms.
     held: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 

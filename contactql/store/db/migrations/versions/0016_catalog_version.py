@@ -1,6 +1,7 @@
 """A version of each workspace's catalog (its lists and property fields), raised by every
 rename or delete of one: each process's cache of them (store/upsert/cache.py) reloads when it
-sees a version it did not load.
+sees a version it did not load. And the address each confirmation token was sent to: it
+confirms that address only (a token made before has none, and confirms as before).
 
 Revision ID: 0016
 Revises: 0015
@@ -21,8 +22,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('workspace') as table:
         table.add_column(sa.Column('catalog_version', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('confirmation_token') as table:
+        table.add_column(sa.Column('email', sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('confirmation_token') as table:
+        table.drop_column('email')
     with op.batch_alter_table('workspace') as table:
         table.drop_column('catalog_version')
