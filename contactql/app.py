@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
     export_progress: ProgressHub[ExportRow] = ProgressHub()
     exporter = ExportWorker(db, settings, export_progress, clock)
-    housekeeper = Housekeeper(db, clock)
+    housekeeper = Housekeeper(db, clock, retention_days=settings.retention_days)
     services = Services(
         settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake,
         export_progress=export_progress, wake_exports=exporter.wake, trusted=trusted_documents(settings),

@@ -160,6 +160,9 @@ class Settings(BaseModel):
     key_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="how long a server trusts a key look-up: a revoked key, on HTTP or an open WebSocket, works at most this long"
     )
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500, description="days a deleted contact is kept (restorable) before housekeeping erases it with its history and events; unset: kept for ever"
+    )
     workers: bool = Field(True, description="`false`: this process serves the API only and applies no batches, sends no webhooks and writes no exports")
     lease_seconds: float = Field(30.0, ge=1, le=30, description="batch lease, renewed while a worker applies it")
     batch_chunk_size: int = Field(500, ge=1, le=5_000, description="most items per chunk transaction (a chunk is also at most a tenth of its batch)")

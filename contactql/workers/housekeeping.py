@@ -1,19 +1,28 @@
 """Housekeeping inside `contactql serve`: what expires is deleted, so tables do not grow forever.
 
 Today that is idempotency records older than 24 hours (store/upsert/idempotency.py), exports
-finished more than 24 hours ago, with their files (store/workspace/exports.py), and persisted
-queries past each workspace's newest 10 000 (store/workspace/persisted.py), every
-`INTERVAL_SECONDS` and once at start. Supervised like every background loop (supervise.py).
+finished more than 24 hours ago, with their files (store/workspace/exports.py), persisted
+queries past each workspace's newest 10 000 (store/workspace/persisted.py), webhook deliveries
+delivered a week ago and, with CONTACTQL_RETENTION_DAYS, contacts deleted longer ago than that
+(store/workspace/retention.py), every `INTERVAL_SECONDS` and once at start. Supervised like
+every background loop (supervise.py).
+
+Retention erases in slices of `retention.SLICE` rows, one short write transaction each, yielding
+between them: the single writer is never held long, and single upserts go between slices.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
 
 from contactql.store.db.database import Database
 from contactql.store.upsert import idempotency
-from contactql.store.workspace import exports, persisted
+from contactql.store.workspace import exports, persisted, retention
 from contactql.supervise import Clock, supervised, utc_now
 
 log = logging.getLogger("contactql.workers.housekeeping")
@@ -21,10 +30,14 @@ log = logging.getLogger("contactql.workers.housekeeping")
 INTERVAL_SECONDS = 600.0
 
 
+MAX_SLICES = 500  # a sweep's most per kind: 100 000 rows; the rest waits for the next sweep
+
+
 class Housekeeper:
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock = utc_now, *, retention_days: int | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._retention_days = retention_days
 
     async def run(self) -> None:
         await supervised("housekeeping", self.step)
@@ -44,4 +57,23 @@ class Housekeeper:
         documents = await self._db.write(persisted.prune)
         if documents:
             log.info("deleted %d persisted queries past their workspace's bounds", documents)
-        return purged + files + documents
+        delivered = await self._sliced(functools.partial(retention.purge_delivered, now=self._clock()))
+        if delivered:
+            log.info("deleted %d webhook deliveries delivered over a week ago", delivered)
+        erased = 0
+        if self._retention_days is not None:
+            erased = await self._sliced(functools.partial(retention.purge_deleted, now=self._clock(), days=self._retention_days))
+            if erased:
+                log.info("erased %d contacts deleted over %d days ago (CONTACTQL_RETENTION_DAYS)", erased, self._retention_days)
+        return purged + files + documents + delivered + erased
+
+    async def _sliced(self, purge: Callable[[sa.Connection], int]) -> int:
+        """`purge` (one slice) again while it fills slices, each its own transaction."""
+        total = 0
+        for _ in range(MAX_SLICES):
+            went = await self._db.write(purge)
+            total += went
+            if went < retention.SLICE:
+                break
+            await asyncio.sleep(0)  # the writer's queue first
+        return total

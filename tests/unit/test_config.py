@@ -37,6 +37,7 @@ DOCUMENTED = {
     "metrics_token": None,
     "trusted_documents": None,
     "key_cache_seconds": 5.0,
+    "retention_days": None,
     "workers": True,
     "lease_seconds": 30.0,
     "batch_chunk_size": 500,

@@ -47,6 +47,8 @@ class Contact(SQLModel, table=True):
         sa.Index("ix_contact_last_name", "workspace_id", "last_name", "id"),
         sa.Index("ix_contact_first_name", "workspace_id", "first_name", "id"),
         sa.Index("ix_contact_created", "workspace_id", "created_at", "id"),
+        # Deleted contacts, oldest deletion first, for retention's purge: live contacts are not in it (0016).
+        sa.Index("ix_contact_deleted", "deleted_at", sqlite_where=sa.text("deleted_at IS NOT NULL"), postgresql_where=sa.text("deleted_at IS NOT NULL")),
     )
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
     workspace_id: int = fk("workspace.id")
