@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.config import Settings
-from contactql.store.db.tables import contact_t, event_t, history_t, webhook_delivery_t, workspace_t
+from contactql.store.db.tables import batch_payload_t, contact_t, event_t, history_t, webhook_delivery_t, workspace_t
 from contactql.store.model import Scope
 from contactql.store.workspace import retention
 from contactql.workers.housekeeping import Housekeeper
@@ -117,3 +117,21 @@ async def test_delivered_webhooks_leave_the_outbox_after_a_week_and_others_stay(
             return sorted(i.rsplit("-", 1)[0] for i in conn.scalars(sa.select(webhook_delivery_t.c.id)))
 
         assert await app.state.services.db.read(left) == ["delivered-new", "failed-old", "pending"]
+
+
+async def test_a_finished_batchs_items_go_after_a_day_and_its_results_stay(settings: Settings) -> None:
+    async with running(settings, scope=Scope.WRITE, workers=False) as (app, api):
+        submit = "mutation S($input: UpsertContactsInput!) { upsertContacts(input: $input) { batch { id } } }"
+        done = (await api.gql(submit, {"input": {"contacts": [{"email": f"p{i}@example.com"} for i in range(5)]}}))["upsertContacts"]["batch"]["id"]
+        await app.state.batch_worker.drain()
+        waiting = (await api.gql(submit, {"input": {"contacts": [{"email": "later@example.com"}]}}))["upsertContacts"]["batch"]["id"]
+        db = app.state.services.db
+        assert await Housekeeper(db, later(0.5)).sweep() == 0  # a day has not passed
+        assert await Housekeeper(db, later(2)).sweep() == 1
+
+        def payloads(conn: sa.Connection) -> list[str]:
+            return list(conn.scalars(sa.select(batch_payload_t.c.batch_id)))
+
+        assert await db.read(payloads) == [waiting]  # not finished: kept to be applied
+        results = await api.gql("query B($id: ID!) { batch(id: $id) { status created results(first: 10) { edges { node { outcome } } } } }", {"id": done})
+        assert results["batch"]["status"] == "COMPLETED" and results["batch"]["created"] == 5 and len(results["batch"]["results"]["edges"]) == 5

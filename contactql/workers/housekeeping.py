@@ -3,7 +3,7 @@
 Today that is idempotency records older than 24 hours (store/upsert/idempotency.py), exports
 finished more than 24 hours ago, with their files (store/workspace/exports.py), persisted
 queries past each workspace's newest 10 000 (store/workspace/persisted.py), webhook deliveries
-delivered a week ago and, with CONTACTQL_RETENTION_DAYS, contacts deleted longer ago than that
+delivered a week ago, the items of batches finished a day ago and, with CONTACTQL_RETENTION_DAYS, contacts deleted longer ago than that
 (store/workspace/retention.py), every `INTERVAL_SECONDS` and once at start. Supervised like
 every background loop (supervise.py).
 
@@ -60,12 +60,15 @@ class Housekeeper:
         delivered = await self._sliced(functools.partial(retention.purge_delivered, now=self._clock()))
         if delivered:
             log.info("deleted %d webhook deliveries delivered over a week ago", delivered)
+        payloads = await self._sliced(functools.partial(retention.purge_payloads, now=self._clock()))
+        if payloads:
+            log.info("deleted the items of %d batches finished over a day ago", payloads)
         erased = 0
         if self._retention_days is not None:
             erased = await self._sliced(functools.partial(retention.purge_deleted, now=self._clock(), days=self._retention_days))
             if erased:
                 log.info("erased %d contacts deleted over %d days ago (CONTACTQL_RETENTION_DAYS)", erased, self._retention_days)
-        return purged + files + documents + delivered + erased
+        return purged + files + documents + delivered + payloads + erased
 
     async def _sliced(self, purge: Callable[[sa.Connection], int]) -> int:
         """`purge` (one slice) again while it fills slices, each its own transaction."""

@@ -6,6 +6,8 @@
   key). Until then a deleted contact can be restored (`restoreDeleted`).
 - Webhook deliveries delivered more than DELIVERED_KEPT ago: the outbox keeps each payload
   only until the receiver has it, and a week for `Batch.webhook` to show.
+- The items of batches finished more than PAYLOAD_KEPT ago: a batch's payload (every contact
+  it was sent, as sent) serves only to apply it; its counts and per-item results stay.
 
 Each call erases at most `limit` rows in its own short transaction, oldest first, found through
 an index that holds only deleted contacts (ix_contact_deleted) or that leads with the delivery
@@ -18,11 +20,12 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import contact_t, event_t, webhook_delivery_t
-from contactql.store.model import DeliveryStatus
+from contactql.store.db.tables import batch_payload_t, batch_t, contact_t, event_t, webhook_delivery_t
+from contactql.store.model import BatchStatus, DeliveryStatus
 
 SLICE = 200
 DELIVERED_KEPT = dt.timedelta(days=7)
+PAYLOAD_KEPT = dt.timedelta(days=1)
 
 
 def purge_deleted(conn: sa.Connection, *, now: dt.datetime, days: int, limit: int = SLICE) -> int:
@@ -54,4 +57,15 @@ def purge_delivered(conn: sa.Connection, *, now: dt.datetime, limit: int = SLICE
     ids = list(conn.scalars(old))
     if ids:
         conn.execute(sa.delete(webhook_delivery_t).where(w.id.in_(ids)))
+    return len(ids)
+
+
+def purge_payloads(conn: sa.Connection, *, now: dt.datetime, limit: int = SLICE) -> int:
+    """Erase the items of up to `limit` batches finished more than PAYLOAD_KEPT ago (read from
+    the payload table, which holds only recent batches once this runs)."""
+    p, b = batch_payload_t.c, batch_t.c
+    done = (BatchStatus.COMPLETED.value, BatchStatus.FAILED.value)
+    ids = list(conn.scalars(sa.select(p.batch_id).join(batch_t, b.id == p.batch_id).where(b.status.in_(done), b.finished_at <= now - PAYLOAD_KEPT).limit(limit)))
+    if ids:
+        conn.execute(sa.delete(batch_payload_t).where(p.batch_id.in_(ids)))
     return len(ids)
