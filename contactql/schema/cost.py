@@ -72,16 +72,17 @@ ASSUMED_SIZES = {
     ("ContactStats", "byEmailStatus"): 9,  # a count per status at most
     ("ContactStats", "bySmsStatus"): 9,
     ("ContactStats", "byList"): 20,
+    ("DuplicateGroup", "contacts"): 50,  # at most 50
 }
 # Fields that count rows (a COUNT over the matching contacts), like totalCount.
-COUNTS = {("ContactStats", "total"), ("ContactStats", "byEmailStatus"), ("ContactStats", "bySmsStatus"), ("ContactStats", "byList")}
+COUNTS = {("Query", "duplicates"), ("ContactStats", "total"), ("ContactStats", "byEmailStatus"), ("ContactStats", "bySmsStatus"), ("ContactStats", "byList")}
 TERM_COST = 1  # each condition of a filter, each sort key
 SEARCH_COST = 5
 SIZED_FIELDS = ("edges",)
 # The most a connection returns; a larger `first` is refused when it runs (INVALID_INPUT), so it
 # is costed at the most rather than refused here for its cost.
 MAX_FIRST = 100
-MAX_FIRST_OF = {("Batch", "results"): 1000}
+MAX_FIRST_OF = {("Batch", "results"): 1000, ("Query", "duplicates"): 50}
 MAX_LAST = 1000  # Contact.consents(last:)'s most; more is refused when it runs
 # How deep a filter's raw value may nest (objects and lists) before it is too big: `and`, `or`
 # and `not` five deep, each a list of objects holding lists of values.
@@ -146,7 +147,7 @@ class CostEstimator:
         asks = self._arguments(node)
         if "first" in definition.args:
             first = min(self._first(node, definition.args["first"].default_value), MAX_FIRST_OF.get((parent.name, name), MAX_FIRST))
-            return asks + self._connection(node, named, first)
+            return counts + asks + self._connection(node, named, first)
         inner = OBJECT_COST + self._selection_set(node.selection_set, named)
         if _is_list(definition.type) and "last" in definition.args:  # a list sliced by `last`: that many
             last = min(self._first(node, definition.args["last"].default_value, "last"), MAX_LAST)

@@ -24,11 +24,12 @@ from strawberry.types.arguments import convert_argument
 from strawberry.types.execution import PreExecutionError
 
 from contactql.context import Info
-from contactql.resolvers import batches, changes, companies, contacts, events, exports, lists, properties, segments, subscribe, webhooks, workspace
+from contactql.resolvers import batches, changes, companies, contacts, duplicates, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
 from contactql.schema.changes import ContactChange
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
+from contactql.schema.duplicates import DuplicateGroup, DuplicateGroupConnection, DuplicateRule
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
 from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
@@ -45,6 +46,7 @@ from contactql.schema.subscribe import PublishableKeyPayload, SubscribeContactIn
 from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpoint, WebhookEndpointPayload
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
+from contactql.store.workspace.duplicates import DuplicateRule as StoreDuplicateRule
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.keys import FormKey
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder
@@ -99,6 +101,19 @@ class Query:
     async def segment(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")]) -> Segment | None:
         row = await segments.get_segment(info, id)
         return None if row is None else Segment.from_row(row)
+
+    @strawberry.field(
+        description="Candidate duplicates: groups of two or more contacts (not deleted) that a match rule says are one person, in the order of what they share — for a review screen before merging."
+    )
+    async def duplicates(
+        self,
+        info: Info,
+        rule: Annotated[DuplicateRule, strawberry.argument(description="Which contacts count as one person.")] = DuplicateRule.EMAIL,
+        first: Annotated[int, strawberry.argument(description="Groups of this page (0 to 50).")] = 20,
+        after: After = None,
+    ) -> DuplicateGroupConnection:
+        page = await duplicates.page_duplicates(info, StoreDuplicateRule(rule.value), first, after)
+        return DuplicateGroupConnection.of(page, DuplicateGroup.of)
 
     @strawberry.field(description="The workspace's static lists, in creation order.")
     async def lists(self, info: Info, first: First = 50, after: After = None) -> ContactListConnection:
