@@ -152,7 +152,7 @@ class Contact:
     @strawberry.field(
         description="Consent evidence, oldest first: each subscribe, confirm and unsubscribe of the email with the visitor's IP, user agent, page, form and consent text. `last`: the newest so many (1–1000); an export holds them all."
     )
-    async def consents(self, info: Info, last: int = 100) -> list[ConsentRecord]:
+    async def consents(self, info: Info, last: Annotated[int, strawberry.argument(description="The newest so many records (1 to 1000).")] = 100) -> list[ConsentRecord]:
         if not 1 <= last <= MAX_SHOWN:
             raise ApiError(f"last must be between 1 and {MAX_SHOWN}, got {last}", "INVALID_INPUT")
         rows = await info.context.loaders.consents.load(self.key)
