@@ -205,7 +205,7 @@ def _size(size: int) -> str:
 
 def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
     database = _sqlite_file(settings, "backup")
-    print(f"Backing up {database} (a running server goes on writing)…", file=sys.stderr)
+    print(f"Backing up {database}…", file=sys.stderr)
     made = backup.backup(database, Path(args.file).expanduser().resolve())
     print(f"Backed up to {made.path}: {_size(made.size)}, {made.contacts} contacts, schema {made.revision}, integrity checked.", file=sys.stderr)
     return 0

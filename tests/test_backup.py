@@ -4,6 +4,7 @@ replaces."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -86,7 +87,14 @@ def run_admin_key(url: str) -> str:
         (["db", "backup", "{tmp}/exists.db"], "{tmp}/exists.db exists: give a new file name (a backup never overwrites one)"),
         (["db", "backup", "{tmp}/no/such/folder/b.db"], "the folder {tmp}/no/such/folder does not exist"),
         (["db", "restore", "{tmp}/missing.db"], "{tmp}/missing.db does not exist"),
-        (["db", "restore", "{tmp}/exists.db"], "{tmp}/exists.db is not a SQLite database"),
+        (["db", "restore", "{tmp}/exists.db"], "{tmp}/exists.db cannot be read as a SQLite database (file is not a database)"),
+        (["db", "restore", "{tmp}"], "{tmp} is a folder, not a database file"),
+        (["db", "restore", "{tmp}/contactql.db-wal"], "{tmp}/contactql.db-wal is one of the database's own files, not a backup"),
+        (["db", "backup", "{tmp}/contactql.db-journal"], "{tmp}/contactql.db-journal is the database or a name SQLite uses beside one"),
+        (["db", "backup", "{tmp}/x.db-wal"], "{tmp}/x.db-wal is the database or a name SQLite uses beside one"),
+        (["db", "restore", "{tmp}/a.db", "--database", "sqlite:///{tmp}"], "{tmp} is a folder, not a database file"),
+        (["db", "restore", "{tmp}/unknown.db"], "{tmp}/unknown.db has schema revision 0009zz, which this ContactQL does not know"),
+        (["db", "restore", "{tmp}/norevision.db"], "{tmp}/norevision.db has no schema revision"),
         (["db", "restore", "{tmp}/contactql.db"], "{tmp}/contactql.db is the database itself"),
         (["db", "restore", "{tmp}/other.db"], "{tmp}/other.db is not a ContactQL database (no contact table or schema revision)"),
         (["db", "backup", "{tmp}/c.db", "--database", "postgresql://u@localhost/x"], "`contactql db backup` is for SQLite; back up PostgreSQL with pg_dump"),
@@ -98,10 +106,17 @@ def test_backup_and_restore_mistakes_are_one_line(tmp_path: Path, args: list[str
     (tmp_path / "exists.db").write_text("not a database")
     with sqlite3.connect(tmp_path / "other.db") as other:
         other.execute("CREATE TABLE notes (x)")
+    for name, revision in (("unknown.db", "0009zz"), ("norevision.db", None)):
+        assert run_cli("db", "backup", str(tmp_path / name), "--database", f"sqlite:///{database}").returncode == 0
+        with sqlite3.connect(tmp_path / name) as made:
+            made.execute("DELETE FROM alembic_version") if revision is None else made.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    if "a.db" in args[2] and args[1] == "restore":
+        assert run_cli("db", "backup", str(tmp_path / "a.db"), "--database", f"sqlite:///{database}").returncode == 0
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     ran = run_cli(*args, *([] if "--database" in args else ["--database", f"sqlite:///{database}"]))
     if says is None:
         assert ran.returncode == 0 and count(tmp_path / "a.db", "SELECT count(*) FROM api_key") == 1
+        assert (tmp_path / "a.db").stat().st_mode & 0o777 == database.stat().st_mode & 0o777
         return
     assert ran.returncode == 2 and "Traceback" not in ran.stderr
     assert ran.stderr.strip().splitlines()[-1].startswith(f"contactql: {says.replace('{tmp}', str(tmp_path))}"), ran.stderr
@@ -117,3 +132,36 @@ def test_a_server_does_not_start_on_a_database_being_restored(tmp_path: Path) ->
         refused = run_cli("keys", "list", "--database", f"sqlite:///{database}")
     assert refused.returncode == 2 and refused.stderr.strip() == f"contactql: {database} is being restored (contactql db restore); start again once it is done"
     assert run_cli("keys", "list", "--database", f"sqlite:///{database}").returncode == 0
+
+
+def test_a_restore_replaces_a_damaged_database_and_keeps_it_as_it_was(tmp_path: Path) -> None:
+    """A database that SQLite cannot read is what a restore is for: it is kept byte for byte."""
+    database = tmp_path / "contactql.db"
+    url = f"sqlite:///{database}"
+    assert run_cli("keys", "create", "--database", url).returncode == 0
+    assert run_cli("db", "backup", str(tmp_path / "good.db"), "--database", url).returncode == 0
+    for damage in (b"\x00garbage" * 10_000, database.read_bytes()[:8192]):  # junk; a torn file
+        database.write_bytes(damage)
+        os.chmod(database, 0o600)
+        restored = run_cli("db", "restore", str(tmp_path / "good.db"), "--database", url)
+        assert restored.returncode == 0 and "Traceback" not in restored.stderr, restored.stderr
+        assert count(database, "SELECT count(*) FROM api_key") == 1
+        assert database.stat().st_mode & 0o777 == 0o600  # the permissions it had
+        kept = sorted(tmp_path.glob("contactql.db.before-restore-*"))[-1]
+        assert kept.read_bytes() == damage
+        for old in tmp_path.glob("contactql.db.before-restore-*"):
+            old.unlink()
+
+
+def test_two_restores_in_one_second_keep_both_databases(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from contactql.store.db.backup import restore
+
+    database = tmp_path / "contactql.db"
+    assert run_cli("keys", "create", "--database", f"sqlite:///{database}").returncode == 0
+    backup(database, tmp_path / "b.db")
+    at = dt.datetime(2026, 12, 6, 9, 0, 0, tzinfo=dt.UTC)
+    restore(tmp_path / "b.db", database, now=at)
+    restore(tmp_path / "b.db", database, now=at + dt.timedelta(microseconds=1))
+    assert len(list(tmp_path.glob("contactql.db.before-restore-*"))) == 2

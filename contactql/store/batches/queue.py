@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from contactql.store.batches import outbox as webhooks
 from contactql.store.db.bulk import insert
 from contactql.store.db.tables import batch_payload_t, batch_result_t, batch_t
-from contactql.store.errors import ErrorCode, Problem
+from contactql.store.errors import ErrorCode, NotFound, Problem
 from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert import idempotency
 from contactql.store.upsert.cache import Catalog
@@ -112,6 +112,10 @@ def accept_batch(
             found = get_batch(conn, workspace_id=workspace_id, batch_id=earlier["batch_id"])
             assert found is not None
             return found, True
+    if options.list_id is not None and lists.lock_list(conn, workspace_id=workspace_id, list_id=options.list_id) is None:
+        # Checked again here, in the transaction that stores the batch: a deleteList between the
+        # request's first check and now would leave a batch whose every item fails.
+        raise NotFound.at(("listId",), f"no list with id {options.list_id}", ErrorCode.LIST_NOT_FOUND)
     batch_id = str(uuid.uuid4())
     options = dataclasses.replace(options, batch_id=batch_id)
     values = {

@@ -22,7 +22,7 @@ from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import BatchStatus, PropertyType, Source
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, reserved_column
 from contactql.store.workspace.history import PendingHistory, write_history
-from contactql.store.workspace.lists import ListRow
+from contactql.store.workspace.lists import ListRow, lock_list
 from contactql.store.workspace.properties import MAX_SELECT_OPTIONS, FieldDef
 
 HISTORY_SLICE = 5_000  # contacts whose history entries are written per statement
@@ -95,8 +95,10 @@ def rename_list(conn: sa.Connection, *, workspace_id: int, list_id: str, name: s
 
 def delete_list(conn: sa.Connection, *, workspace_id: int, list_id: str, actor: str | None) -> int:
     """Delete a list; its members (deleted contacts too) each get a history entry. Returns how
-    many contacts left it."""
-    _list(conn, workspace_id, list_id)
+    many contacts left it. The list's row is locked first, so a batch being stored with it is
+    either seen below or finds no list (lists.lock_list)."""
+    if lock_list(conn, workspace_id=workspace_id, list_id=list_id) is None:
+        raise NotFound.at(("id",), f"no list with id {list_id}", ErrorCode.LIST_NOT_FOUND)
     segments = _segments_naming(conn, workspace_id, lambda q: _names_list(q, list_id))
     b = batch_t.c
     unfinished = conn.execute(

@@ -188,3 +188,13 @@ def ensure_list(conn: sa.Connection, *, workspace_id: int, name: str) -> ListRow
         sa.select(contact_list_t).where(contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.name_key == name.strip().lower())
     ).first()
     return ListRow.from_row(row) if row is not None else create_list(conn, workspace_id=workspace_id, name=name)
+
+
+def lock_list(conn: sa.Connection, *, workspace_id: int, list_id: str) -> str | None:
+    """The list's id if it exists, its row locked to the end of the transaction on PostgreSQL
+    (SQLite's writer is alone anyway): a batch stored with it and a deleteList of it are one
+    after the other, never both past their checks."""
+    query = sa.select(contact_list_t.c.id).where(contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.id == list_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.scalar(query)
