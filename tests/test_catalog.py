@@ -171,3 +171,22 @@ async def test_deleting_a_property_removes_its_values_with_history(admin: Api, a
 )
 async def test_only_admin_keys_rename_or_delete(api: Api, document: str) -> None:
     assert (await api.errors(document))[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_batch_stored_after_its_list_was_deleted_is_refused_not_left_to_fail(settings: Settings) -> None:
+    """The request checks its listId, then stores the batch in a transaction of its own; a
+    deleteList between the two must not leave a batch whose every item fails: the store checks
+    again (and on PostgreSQL locks the list's row, as deleteList does)."""
+    from contactql.store.batches.queue import accept_batch
+    from contactql.store.errors import NotFound
+    from contactql.store.model import UpsertOptions
+    from contactql.store.workspace.keys import workspace_named
+
+    async with running(settings, scope=Scope.ADMIN, workers=False) as (app, admin):
+        list_id = await admin.create_list("Short-lived")
+        await admin.gql(DELETE_LIST, {"id": list_id})
+        db = app.state.services.db
+        workspace = (await db.read(workspace_named, name="default")).id
+        with pytest.raises(NotFound) as refused:
+            await db.write(accept_batch, workspace_id=workspace, entries=[], options=UpsertOptions(list_id=list_id), webhook_url=None)
+        assert refused.value.problems[0].code == "LIST_NOT_FOUND" and refused.value.problems[0].path == ("listId",)

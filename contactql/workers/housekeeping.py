@@ -7,8 +7,9 @@ delivered a week ago, the items of batches finished a day ago and, with CONTACTQ
 (store/workspace/retention.py), every `INTERVAL_SECONDS` and once at start. Supervised like
 every background loop (supervise.py).
 
-Retention erases in slices of `retention.SLICE` rows, one short write transaction each, yielding
-between them: the single writer is never held long, and single upserts go between slices.
+Retention erases in slices of `retention.SLICE` rows, one short write transaction each, pausing
+between them as long as the slice took: the writer is never held long, and single upserts —
+of this process or another on the same database — go between slices.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -31,6 +33,7 @@ INTERVAL_SECONDS = 600.0
 
 
 MAX_SLICES = 500  # a sweep's most per kind: 100 000 rows; the rest waits for the next sweep
+SLICE_PAUSE = 0.02  # seconds between slices, at least
 
 
 class Housekeeper:
@@ -74,9 +77,13 @@ class Housekeeper:
         """`purge` (one slice) again while it fills slices, each its own transaction."""
         total = 0
         for _ in range(MAX_SLICES):
+            started = time.monotonic()
             went = await self._db.write(purge)
             total += went
             if went < retention.SLICE:
                 break
-            await asyncio.sleep(0)  # the writer's queue first
+            # As long a pause as the slice took: this process's writer queue goes first anyway,
+            # but another process (a server beside a worker) waits on SQLite's busy handler,
+            # which polls — with no gap between slices it would wait out the whole sweep.
+            await asyncio.sleep(max(SLICE_PAUSE, time.monotonic() - started))
         return total
