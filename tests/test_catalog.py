@@ -38,7 +38,7 @@ async def test_a_renamed_list_keeps_its_members_and_its_old_name_is_free(admin: 
     assert sorted((e["node"]["name"], e["node"]["size"]) for e in lists["lists"]["edges"]) == [("Newsleter", 1), ("Newsletter", 2)]
     taken = (await admin.gql(RENAME_LIST, {"id": list_id, "name": "newsleter"}))["renameList"]
     assert [(e["field"], e["code"]) for e in taken["userErrors"]] == [(["name"], "INVALID_INPUT")] and "already exists" in taken["userErrors"][0]["message"]
-    for name in ("", " ", "x" * 101):
+    for name in ("", " ", "x" * 101, "News\nletter", "News\u200bletter"):
         refused = (await admin.gql(RENAME_LIST, {"id": list_id, "name": name}))["renameList"]
         assert refused["list"] is None and refused["userErrors"][0]["field"] == ["name"]
     unknown = (await admin.gql(RENAME_LIST, {"id": "no-such-list", "name": "X"}))["renameList"]
@@ -190,3 +190,17 @@ async def test_a_batch_stored_after_its_list_was_deleted_is_refused_not_left_to_
         with pytest.raises(NotFound) as refused:
             await db.write(accept_batch, workspace_id=workspace, entries=[], options=UpsertOptions(list_id=list_id), webhook_url=None)
         assert refused.value.problems[0].code == "LIST_NOT_FOUND" and refused.value.problems[0].path == ("listId",)
+
+
+async def test_an_export_whose_property_was_renamed_before_it_ran_fails_saying_why(settings: Settings) -> None:
+    from tests.test_exports import EXPORT, STATE
+
+    async with running(settings, scope=Scope.ADMIN, workers=False) as (app, admin):
+        field_id = await admin.property_field("Plan")
+        await admin.upsert({"email": "e@example.com", "properties": [{"name": "Plan", "value": "pro"}]})
+        made = await admin.gql(EXPORT, {"input": {"fields": ["email", "Plan"], "filter": {"properties": [{"name": "Plan", "eq": "pro"}]}}})
+        export_id = made["exportContacts"]["export"]["id"]
+        await admin.gql(UPDATE_FIELD, {"id": field_id, "input": {"name": "Tier"}})
+        await app.state.export_worker.drain()
+        state = (await admin.gql(STATE, {"id": export_id}))["export"]
+        assert state["status"] == "FAILED" and state["error"].startswith("the export's request no longer holds:") and "Plan" in state["error"]

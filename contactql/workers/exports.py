@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from contactql.config import Settings
 from contactql.store.db.database import Database, is_passing, sqlite_path
+from contactql.store.errors import StoreError
 from contactql.store.workspace import export_format, exports, keys
 from contactql.store.workspace.contacts import count_contacts
 from contactql.store.workspace.exports import ExportRow
@@ -69,6 +70,12 @@ class ExportWorker(Loop):
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._db.write(exports.release_lease, export_id=job.id, owner=self._owner))
             raise
+        except StoreError as error:
+            # The workspace changed under the export (a property it filters or orders by was
+            # renamed or deleted): the export fails saying so, as its request would be refused now.
+            reason = "; ".join(problem.message for problem in error.problems)
+            failed = await self._db.write(exports.fail, export_id=job.id, owner=self._owner, error=f"the export's request no longer holds: {reason}", now=self._clock())
+            self._progress.publish(failed)
         except Exception as error:
             if is_passing(error):
                 raise  # the job stays leased and runs again when the lease runs out

@@ -22,7 +22,7 @@ from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import BatchStatus, PropertyType, Source
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, reserved_column
 from contactql.store.workspace.history import PendingHistory, write_history
-from contactql.store.workspace.lists import ListRow, lock_list
+from contactql.store.workspace.lists import ListRow, checked_name, lock_list
 from contactql.store.workspace.properties import MAX_SELECT_OPTIONS, FieldDef
 
 HISTORY_SLICE = 5_000  # contacts whose history entries are written per statement
@@ -80,9 +80,7 @@ def _list(conn: sa.Connection, workspace_id: int, list_id: str) -> Any:
 
 def rename_list(conn: sa.Connection, *, workspace_id: int, list_id: str, name: str) -> ListRow:
     row = _list(conn, workspace_id, list_id)
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise Invalid.at(("name",), f"must be 1 to {MAX_NAME} characters")
+    name = checked_name(name)
     l = contact_list_t.c  # noqa: E741 - the table's columns, as elsewhere
     taken = conn.scalar(sa.select(l.id).where(l.workspace_id == workspace_id, l.name_key == name.lower(), l.id != list_id))
     if taken is not None:

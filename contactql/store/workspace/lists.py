@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -43,10 +44,18 @@ def new_list_row(*, workspace_id: int, name: str, now: dt.datetime) -> dict[str,
     }
 
 
-def create_list(conn: sa.Connection, *, workspace_id: int, name: str) -> ListRow:
+def checked_name(name: str) -> str:
+    """A list's name as createList and renameList take it, or Invalid at ("name",)."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid.at(("name",), f"must be 1 to {MAX_NAME} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise Invalid.at(("name",), "must not contain control or invisible characters (line breaks, zero-width spaces)")
+    return name
+
+
+def create_list(conn: sa.Connection, *, workspace_id: int, name: str) -> ListRow:
+    name = checked_name(name)
     existing = conn.scalar(
         sa.select(contact_list_t.c.id).where(
             contact_list_t.c.workspace_id == workspace_id, contact_list_t.c.name_key == name.lower()
