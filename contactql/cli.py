@@ -115,7 +115,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from contactql.schema.root import contacts_request
+    from contactql.schema.json_inputs import contacts_request
     from contactql.workers.exports import CannotExport, run_export
 
     configure_logging("warning", settings.log_format)

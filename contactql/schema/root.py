@@ -15,17 +15,16 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLList, GraphQLNonNull
-from graphql.utilities import coerce_input_value, validate_input_value
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
-from strawberry.types.arguments import convert_argument
 from strawberry.types.execution import PreExecutionError
 
 from contactql.context import Info
 from contactql.resolvers import batches, changes, companies, contacts, duplicates, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
+from contactql.schema.catalog import CatalogMutation
 from contactql.schema.changes import ContactChange
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
@@ -36,10 +35,10 @@ from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
 from contactql.schema.filters import ContactFilter, ContactOrder, Search, contact_query
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
-from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, DeleteListPayload, ListMembershipPayload
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
-from contactql.schema.properties import DeletePropertyFieldPayload, PropertyField, PropertyFieldInput, PropertyFieldPayload, UpdatePropertyFieldInput
+from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
 from contactql.schema.segments import DeleteSegmentPayload, Segment, SegmentConnection, SegmentPayload
 from contactql.schema.stats import ContactStats
 from contactql.schema.subscribe import PublishableKeyPayload, SubscribeContactInput
@@ -47,9 +46,7 @@ from contactql.schema.webhooks import DeleteWebhookEndpointPayload, WebhookEndpo
 from contactql.schema.workspace import UpdateWorkspaceInput, Workspace, WorkspacePayload
 from contactql.store import model
 from contactql.store.workspace.duplicates import DuplicateRule as StoreDuplicateRule
-from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.keys import FormKey
-from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
 First = Annotated[int | None, strawberry.argument(description="How many items (at most 100; null: the default).")]
 After = Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")]
@@ -167,7 +164,7 @@ class Query:
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
-class Mutation:
+class Mutation(CatalogMutation):
     @strawberry.mutation(
         description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],
@@ -281,25 +278,6 @@ class Mutation:
     async def create_list(self, info: Info, name: Annotated[str, strawberry.argument(description="The list's name, unique in the workspace.")]) -> ContactListPayload:
         return await answer(lists.create_list(info, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
 
-    @strawberry.mutation(description="Rename a static list (admin keys): its id, members and history stay.", permission_classes=[IsAdmin])
-    async def rename_list(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")],
-        name: Annotated[str, strawberry.argument(description="The new name, unique in the workspace.")],
-    ) -> ContactListPayload:
-        return await answer(lists.rename_list(info, id, name), lambda row: ContactListPayload(list=ContactList.from_row(row)), ContactListPayload)
-
-    @strawberry.mutation(
-        description="Delete a static list (admin keys): its members leave it, each with a history entry. Refused (IN_USE) while segments or unfinished batches use it.",
-        permission_classes=[IsAdmin],
-    )
-    async def delete_list(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's id.")]) -> DeleteListPayload:
-        def deleted(done: tuple[str, int]) -> DeleteListPayload:
-            return DeleteListPayload(deleted_id=strawberry.ID(done[0]), removed_members=done[1])
-
-        return await answer(lists.delete_list(info, id), deleted, DeleteListPayload)
-
     @strawberry.mutation(description="Save a filter and search as a segment, a list whose members are whoever matches when it is read.", permission_classes=[CanWrite])
     async def create_segment(
         self,
@@ -328,26 +306,6 @@ class Mutation:
     async def create_property_field(self, info: Info, input: Annotated[PropertyFieldInput, strawberry.argument(description="The field's name and type.")]) -> PropertyFieldPayload:
         field = properties.create_property_field(info, input.name, model.PropertyType(input.type.value), input.options)
         return await answer(field, lambda row: PropertyFieldPayload(field=PropertyField.from_def(row)), PropertyFieldPayload, "input")
-
-    @strawberry.mutation(description="Rename a property field or change a SELECT field's options (admin keys).", permission_classes=[IsAdmin])
-    async def update_property_field(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The field's id.")],
-        input: Annotated[UpdatePropertyFieldInput, strawberry.argument(description="What to change.")],
-    ) -> PropertyFieldPayload:
-        field = properties.update_property_field(info, id, input.name, input.options)
-        return await answer(field, lambda row: PropertyFieldPayload(field=PropertyField.from_def(row)), PropertyFieldPayload)
-
-    @strawberry.mutation(
-        description="Delete a property field and every contact's value of it (admin keys), each with a history entry. Refused (IN_USE) while segments use it.",
-        permission_classes=[IsAdmin],
-    )
-    async def delete_property_field(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The field's id.")]) -> DeletePropertyFieldPayload:
-        def deleted(done: tuple[str, int]) -> DeletePropertyFieldPayload:
-            return DeletePropertyFieldPayload(deleted_id=strawberry.ID(done[0]), removed_values=done[1])
-
-        return await answer(properties.delete_property_field(info, id), deleted, DeletePropertyFieldPayload)
 
     @strawberry.mutation(description="Create a company contacts can be linked to.", permission_classes=[CanWrite])
     async def create_company(self, info: Info, name: Annotated[str, strawberry.argument(description="The company's name, unique in the workspace.")]) -> CompanyPayload:
@@ -418,31 +376,6 @@ def build_schema(*, introspection: bool = True, trusted: bool = False, traced: C
         extensions=extensions(introspection=introspection, trusted=trusted, traced=traced),
         scalar_overrides={dt.datetime: DATE_TIME},
     )
-
-
-def read_json_input(type_name: str, python_type: Any, value: Any, option: str) -> Any:
-    """A value of an input type (ContactFilter, [ContactOrder!]) given as JSON outside a request
-    (`contactql export --filter-json`): checked as a GraphQL variable would be, then built as
-    Strawberry builds arguments. ValueError names the option and where the value is wrong."""
-    schema = build_schema()
-    graphql_type = schema._schema.get_type(type_name)
-    assert graphql_type is not None
-    input_type: Any = GraphQLList(GraphQLNonNull(graphql_type)) if isinstance(python_type, list) else graphql_type
-    problems: list[str] = []
-    validate_input_value(value, input_type, lambda error, path: problems.append(f"{option}: at {'.'.join(map(str, path)) or 'the top'}: {error.message}"))
-    if problems:
-        raise ValueError(problems[0])
-    coerced = coerce_input_value(value, input_type)
-    item = python_type[0] if isinstance(python_type, list) else python_type
-    convert = functools.partial(convert_argument, type_=item, scalar_registry=schema.schema_converter.scalar_registry, config=schema.config)
-    return [convert(v) for v in coerced] if isinstance(python_type, list) else convert(coerced)
-
-
-def contacts_request(filter_json: Any, search: str | None, order_json: Any) -> tuple[ContactQuery, list[StoreContactOrder]]:
-    """The query and order of `contactql export`'s JSON options."""
-    filter_ = None if filter_json is None else read_json_input("ContactFilter", ContactFilter, filter_json, "--filter-json")
-    order = [] if order_json is None else read_json_input("ContactOrder", [ContactOrder], order_json, "--order-json")
-    return contact_query(filter_, search), [o.to_order() for o in order]
 
 
 def export_sdl() -> str:

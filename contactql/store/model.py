@@ -287,13 +287,9 @@ class Evidence:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Subscription:
     """subscribeContact's double opt-in (seed 004): pending email status, confirmation token,
-    subscribeFromApi / subscribeUpdateFromApi events suffixed with the form type; the key that
-    asked (its thank-you page) and the consent evidence.
-
-    `limit`: the subscribe requests a contact takes in SUBSCRIBE_WINDOW (counted and written in
-    one transaction, so concurrent requests cannot all pass). `hold`: a form's — a contact that
-    exists keeps its email status and names until the address's owner confirms (the token holds
-    the names)."""
+    events suffixed with the form type; the key that asked and the consent evidence. `limit`:
+    subscribe requests a contact takes in SUBSCRIBE_WINDOW (counted in the write's transaction).
+    `hold`: a form's — a known contact's status and names wait for the confirmation."""
 
     form_type: str | None = None
     key_id: int | None = None

@@ -20,8 +20,6 @@ import logging
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from contactql.store.db.database import Database
 from contactql.store.upsert import idempotency
 from contactql.store.workspace import exports, persisted, retention
@@ -73,7 +71,7 @@ class Housekeeper:
                 log.info("erased %d contacts deleted over %d days ago (CONTACTQL_RETENTION_DAYS)", erased, self._retention_days)
         return purged + files + documents + delivered + payloads + erased
 
-    async def _sliced(self, purge: Callable[[sa.Connection], int]) -> int:
+    async def _sliced(self, purge: Callable[..., int]) -> int:
         """`purge` (one slice) again while it fills slices, each its own transaction."""
         total = 0
         for _ in range(MAX_SLICES):
