@@ -27,6 +27,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 
 from contactql.supervise import backoff
@@ -44,12 +45,19 @@ class Checkpointer:
         self._busy_timeout_ms = busy_timeout_ms
         self._between_writes = between_writes
         self._wake = threading.Event()
+        self._truncate = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="contactql-checkpoint", daemon=True)
         self._thread.start()
 
     def written(self) -> None:
         """A write transaction committed: there is something to checkpoint."""
+        self._wake.set()
+
+    def truncate_soon(self) -> None:
+        """Empty the WAL file as soon as no reader needs it (an erasure's old pages are in it):
+        tried after every checkpoint until it succeeds."""
+        self._truncate.set()
         self._wake.set()
 
     @property
@@ -104,6 +112,13 @@ class Checkpointer:
             _busy, frames, _copied = _checkpoint_now(connection)
             if frames >= RESTART_FRAMES:
                 self._between_writes(lambda: _checkpoint_now(connection))
+            # Not between writes: TRUNCATE takes the write lock itself (a write under way makes
+            # it busy, and it is tried again); the copy above left it little to do.
+            if self._truncate.is_set():
+                if truncate_wal(self._path, within=0):
+                    self._truncate.clear()
+                else:
+                    self._wake.set()  # a reader or a write still needs it: again after the pause
         except (sqlite3.Error, RuntimeError):  # RuntimeError: the writer has shut down
             # A checkpoint that cannot run now (the database is busy, or going away) runs after
             # the next write; the WAL keeps every committed page meanwhile.
@@ -115,3 +130,29 @@ def _checkpoint_now(connection: sqlite3.Connection) -> tuple[int, int, int]:
     read snapshot, and SQLite does not start a WAL over while a reader may still need it."""
     [(busy, frames, copied)] = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     return busy, frames, copied
+
+
+def truncate_wal(path: str, *, within: float = 1.0, clock: Callable[[], float] = time.monotonic) -> bool:
+    """`PRAGMA wal_checkpoint(TRUNCATE)`: every frame copied and the WAL file cut to zero
+    bytes. It waits for readers of older snapshots and for a checkpoint under way (this
+    process's checkpointer, another process's), but `within` seconds at most: it runs on the
+    writer's thread, and a long reader (an export, a backup) must not stop every write. True
+    when it finished; otherwise a later checkpoint empties the WAL."""
+    deadline = clock() + within
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute(f"PRAGMA busy_timeout={int(within * 100)}")  # a tenth of it an attempt (0: no wait)
+        while True:
+            try:
+                [(busy, _frames, _copied)] = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                busy = 1
+            if busy == 0:
+                return True
+            if clock() >= deadline:
+                return False
+            time.sleep(0.02)
+    finally:
+        connection.close()

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contactql.config import ConfigError, Settings
 from contactql.store.db import backup, migrate
-from contactql.store.db.checkpoint import Checkpointer
+from contactql.store.db.checkpoint import Checkpointer, truncate_wal
 from contactql.store.upsert.cache import Catalog
 from contactql.store.values import fold
 
@@ -121,6 +121,18 @@ class Database:
         # a write queued there ahead of this COMMIT would wait for the lock this one holds.
         await asyncio.get_running_loop().run_in_executor(self._committer, self._commit, conn, transaction)
         return result
+
+    async def truncate_log(self) -> bool:
+        """SQLite: copy the whole WAL into the database and empty the file, so no page an
+        erasure overwrote survives in it; False when readers kept it from finishing within a
+        second (the checkpointer then empties it as soon as they finish). PostgreSQL: nothing to do
+        here (its WAL and dead row versions are the server's: see docs/operations.md)."""
+        if self._async is not None:
+            return True
+        emptied = await asyncio.get_running_loop().run_in_executor(self._writer, truncate_wal, sqlite_path(self.settings.database_url))
+        if not emptied:
+            self._checkpointer.truncate_soon()
+        return emptied
 
     def threads_alive(self) -> dict[str, bool]:
         """This database's own background threads and whether each runs (readiness): SQLite's
@@ -226,6 +238,10 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
         "PRAGMA foreign_keys=ON",
         "PRAGMA temp_store=MEMORY",
         "PRAGMA wal_autocheckpoint=0",  # checkpoints run on a thread of their own: store/db/checkpoint.py
+        # Deleted and overwritten content is zeroed in the file, not left in free space: an
+        # erasure (store/workspace/erase.py) leaves no old bytes behind. Writes that free no
+        # space cost nothing more; freed pages are written once more as zeros.
+        "PRAGMA secure_delete=ON",
     )
 
     @event.listens_for(engine, "connect")
