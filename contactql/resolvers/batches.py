@@ -9,6 +9,7 @@ from typing import Any
 
 from contactql import outbound
 from contactql.context import ApiError, Info
+from contactql.resolvers.erase import override_problems
 from contactql.resolvers.pagination import Page, by_creation, counted, decode_id_cursor, decode_time_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
@@ -35,8 +36,8 @@ def size_problems(count: int, max_items: int) -> list[Problem]:
 
 
 async def envelope_problems(info: Info, raw: Mapping[str, Any]) -> list[Problem]:
-    """Problems with a batch request as a whole (its list, webhook, key): no batch then."""
-    problems: list[Problem] = []
+    """Problems with a batch request as a whole (its list, webhook, key, override): no batch then."""
+    problems = override_problems(info, raw)
     if (list_id := raw.get("listId")) is not None:
         if await info.context.db.read(get_list, workspace_id=info.context.workspace_id, list_id=str(list_id)) is None:
             problems.append(Problem(("listId",), ErrorCode.LIST_NOT_FOUND, f"no list with id {list_id}"))
@@ -67,6 +68,7 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> BatchRow:
         source=Source.BATCH,
         actor=info.context.principal.key_name,
         events=event_options,
+        override_suppression=bool(raw.get("overrideSuppression")),
     )
     key = raw.get("idempotencyKey")
     row, _ = await info.context.db.write(
@@ -111,6 +113,7 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow,
         list_id=None if raw.get("listId") is None else str(raw["listId"]),
         source=Source.CSV_IMPORT,
         actor=info.context.principal.key_name,
+        override_suppression=bool(raw.get("overrideSuppression")),
     )
     db, workspace_id = info.context.db, info.context.workspace_id
 

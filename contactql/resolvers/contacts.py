@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from contactql.context import ApiError, Info
+from contactql.resolvers.erase import override_problems
 from contactql.resolvers.pagination import Page, decode_cursor, decode_id_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
@@ -112,6 +113,7 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
     key = raw.get("idempotencyKey")
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))
+    problems += override_problems(info, raw)
     if problems:
         raise Invalid(*problems)
     options = UpsertOptions(
@@ -121,6 +123,7 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         source=Source.API,
         actor=info.context.principal.key_name,
         events=event_options,
+        override_suppression=bool(raw.get("overrideSuppression")),
     )
     workspace_id = info.context.workspace_id
     if raw.get("dryRun"):

@@ -199,6 +199,7 @@ class UpsertContactsInput:
     list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add every contact to this list, which must exist.")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts, for every item.")
     restore_deleted: bool | None = strawberry.field(default=False, description="Restore deleted contacts that match.")
+    override_suppression: bool | None = strawberry.field(default=False, description="Admin keys: write identities an erasure suppressed (eraseContact) and lift their suppression; else they are SKIPPED, SUPPRESSED.")
     webhook_url: Maybe[str | None] = strawberry.field(description="POSTed a signed summary when the batch finishes (https, public address).")
     idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's batch.")
     default_country: Maybe[str | None] = default_country()
@@ -218,6 +219,7 @@ class ImportContactsInput:
         description="The country (ISO 3166 alpha-2) of phone numbers written without one; a `country` column overrides it per row; default: the workspace's."
     )
     create_missing_properties: bool | None = strawberry.field(default=False, description="Create a TEXT property for every column that is neither a contact field nor an existing property.")
+    override_suppression: bool | None = strawberry.field(default=False, description="Admin keys: write identities an erasure suppressed (eraseContact) and lift their suppression; else they are SKIPPED, SUPPRESSED.")
 
 
 @strawberry.type(description="How a CSV file was read: its delimiter, rows and what each column became.")

@@ -132,6 +132,7 @@ class UpsertContactInput:
     list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Also add the contact to this list, which must exist (else LIST_NOT_FOUND).")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find an existing contact; default [ID, EXTERNAL_ID, EMAIL_AND_MOBILE].")
     restore_deleted: bool | None = strawberry.field(default=False, description="Restore a deleted contact that matches instead of skipping it.")
+    override_suppression: bool | None = strawberry.field(default=False, description="Admin keys: write identities an erasure suppressed (eraseContact) and lift their suppression; else they are SKIPPED, SUPPRESSED.")
     dry_run: bool | None = strawberry.field(default=False, description="Match and validate, return what would happen, and write nothing.")
     idempotency_key: Maybe[str | None] = strawberry.field(description="The same key with the same input within 24 h returns the first call's result without applying it again.")
     default_country: Maybe[str | None] = default_country()

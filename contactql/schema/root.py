@@ -29,6 +29,7 @@ from contactql.schema.changes import ContactChange
 from contactql.schema.companies import Company, CompanyPayload
 from contactql.schema.contacts import Contact, ContactConnection
 from contactql.schema.duplicates import DuplicateGroup, DuplicateGroupConnection, DuplicateRule
+from contactql.schema.erase import EraseMutation, EraseQuery
 from contactql.schema.errors import answer
 from contactql.schema.events import Event, EventConnection, EventFilter
 from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
@@ -53,7 +54,7 @@ After = Annotated[str | None, strawberry.argument(description="The cursor to con
 
 
 @strawberry.type(description="Reading contacts, lists and the workspace.")
-class Query:
+class Query(EraseQuery):
     @strawberry.field(description="One contact by id; deleted contacts are returned with their deletedAt.")
     async def contact(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]) -> Contact | None:
         row = await contacts.get_contact(info, id)
@@ -164,7 +165,7 @@ class Query:
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
-class Mutation(CatalogMutation):
+class Mutation(CatalogMutation, EraseMutation):
     @strawberry.mutation(
         description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],

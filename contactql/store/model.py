@@ -313,6 +313,7 @@ class UpsertOptions:
     batch_id: str | None = None
     events: EventOptions = EventOptions()
     subscription: Subscription | None = None
+    override_suppression: bool = False  # an admin's: erased identities may come back (store/workspace/erase.py)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
@@ -339,6 +340,7 @@ class UpsertOptions:
             batch_id=data.get("batch_id"),
             events=EventOptions(**{k: tuple(v) for k, v in (data.get("events") or {}).items()}),
             subscription=None if data.get("subscription") is None else Subscription.from_json(data["subscription"]),
+            override_suppression=bool(data.get("override_suppression")),
         )
 
 

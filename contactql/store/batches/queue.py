@@ -34,6 +34,7 @@ from contactql.store.upsert.chunk import Work
 from contactql.store.upsert.pipeline import upsert_chunk
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.workspace import lists
+from contactql.store.workspace.erase import SUPPRESSED_MESSAGE
 
 b = batch_t.c
 r = batch_result_t.c
@@ -321,7 +322,10 @@ def fail_items(
 
 
 def _refused(entry: Mapping[str, Any]) -> ItemResult:
-    """The result of an item validation already failed when the batch was accepted."""
+    """The result of an item validation already failed when the batch was accepted, or of one
+    an erasure took out of the payload (store/workspace/erase.py) before it was applied."""
+    if entry.get("erased"):
+        return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), outcome=Outcome.SKIPPED, errors=[Problem((), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE)])
     return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), errors=[Problem.from_json(p) for p in entry["problems"]])
 
 

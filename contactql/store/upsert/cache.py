@@ -1,11 +1,13 @@
-"""A per-process cache of each workspace's property fields and lists.
+"""A per-process cache of each workspace's property fields and lists, and of whether it
+suppresses any identity (an erasure's: store/workspace/erase.py).
 
 Creating one only adds to them, so an entry created by another process (or by a transaction
 of this one) is found by the first lookup that misses, which reloads from the database inside
 the caller's transaction before it answers "unknown". Renaming or deleting one changes an
 entry, so those raise the workspace's `catalog_version` (store/workspace/catalog.py) in their
 transaction: each lookup reads the version first (one primary-key read) and drops what it
-cached under another version — in every process, at its next lookup.
+cached under another version — in every process, at its next lookup. An erasure raises the
+version too: until the first one, upserts need not look for suppressed identities.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from contactql.store.db.tables import contact_list_t, workspace_t
+from contactql.store.workspace.erase import any_suppressed
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet, load_fields
 
@@ -38,6 +41,7 @@ class Catalog:
         self._fields: dict[int, FieldSet] = {}
         self._lists: dict[int, tuple[dict[str, ListRow], dict[str, ListRow]]] = {}
         self._versions: dict[int, int] = {}
+        self._suppressing: dict[int, bool] = {}
 
     def _current(self, conn: sa.Connection, workspace_id: int) -> None:
         """Forget the workspace's entries if a rename or delete happened since they were read;
@@ -51,6 +55,7 @@ class Catalog:
             with self._lock:
                 self._fields.pop(workspace_id, None)
                 self._lists.pop(workspace_id, None)
+                self._suppressing.pop(workspace_id, None)
                 self._versions[workspace_id] = version
 
     def fields(self, conn: sa.Connection, workspace_id: int, wanted: Iterable[tuple[str | None, str | None]] = ()) -> FieldSet:
@@ -79,3 +84,13 @@ class Catalog:
                 by_id.update((r.id, r) for r in rows)
                 by_name.update((r.name.lower(), r) for r in rows)
         return by_id, by_name
+
+    def suppressing(self, conn: sa.Connection, workspace_id: int) -> bool:
+        """Whether the workspace suppresses any identity (it has erased a contact)."""
+        self._current(conn, workspace_id)
+        found = self._suppressing.get(workspace_id)
+        if found is None:
+            found = any_suppressed(conn, workspace_id=workspace_id)
+            with self._lock:
+                self._suppressing[workspace_id] = found
+        return found

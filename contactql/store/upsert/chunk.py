@@ -37,7 +37,7 @@ from contactql.store.model import ContactItem, MatchRule, UpsertOptions
 from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.effects import Effects
 from contactql.store.upsert.matching import Condition, property_conditions
-from contactql.store.workspace import consents
+from contactql.store.workspace import consents, erase
 from contactql.store.workspace.companies import existing_company_ids
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
@@ -96,6 +96,8 @@ class ChunkState:
         self.new_lists: dict[str, dict[str, Any]] = {}
         self.known_companies: set[str] = set()
         self.touched: set[int] = set()
+        self.suppressed: set[str] = set()  # digests of erased identities the chunk's items name (store/workspace/erase.py)
+        self.lifted: set[str] = set()  # of those, the ones an admin's overrideSuppression brings back
         self.subscribes: dict[int, int] = {}  # a limited subscription's: requests in SUBSCRIBE_WINDOW, with this chunk's
         self.effects = Effects()
         self._placeholder = 0
@@ -235,6 +237,11 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
         found = list({v for _, v in prop_pairs})
         params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": found, "hashes": [value_hash(v) for v in found]}
         _add_rows(state, conn.execute(_BY_PROPS, params))
+
+    # After the keys are locked: on PostgreSQL an erasure of the same person has committed or waits.
+    if catalog.suppressing(conn, workspace_id):
+        digests = [digest for w in work for digest in erase.digests_of(w.item.values)]
+        state.suppressed = erase.suppressed(conn, workspace_id=workspace_id, digests=digests)
 
     loaded = list(state.rows)
     if loaded and wants_props:

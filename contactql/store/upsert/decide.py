@@ -31,6 +31,7 @@ from contactql.store.model import (
 from contactql.store.upsert.chunk import ChunkState, Work, pair_key
 from contactql.store.upsert.matching import MatchProblem, find_matches
 from contactql.store.values import MAX_EXTERNAL_URLS
+from contactql.store.workspace.erase import IDENTITIES, SUPPRESSED_MESSAGE, identity_digest
 from contactql.store.workspace.lists import ListRow, new_list_row
 from contactql.store.workspace.subscribe import HELD_COLUMNS, new_token
 
@@ -89,6 +90,10 @@ class Plan:
 def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
     item, options = work.item, work.options
     result = ItemResult(index=item.index, client_ref=item.client_ref)
+    if state.suppressed and (refused := _suppressed(state, work)) is not None:
+        result.outcome = Outcome.SKIPPED
+        result.errors.append(refused)
+        return result
     try:
         rule, found = find_matches(state, work, result.invalid_contact_ids)
         resolved = _resolve(state, work, now, result)
@@ -133,6 +138,20 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
         result.outcome = Outcome.UPDATED if any(p.changes for p in plans) else Outcome.UNCHANGED
     result.changed_fields = list(dict.fromkeys(name for p in plans for name, _, _ in p.changes))
     return result
+
+
+def _suppressed(state: ChunkState, work: Work) -> Problem | None:
+    """SUPPRESSED when the item names an erased identity without fresh consent: a subscription
+    (its confirmation lifts the suppression) or an admin's overrideSuppression (lifted now)."""
+    hits = [(column, digest) for column, _ in IDENTITIES if (value := work.item.values.get(column)) and (digest := identity_digest(value)) in state.suppressed]
+    if not hits:
+        return None
+    if work.options.override_suppression:
+        state.lifted.update(digest for _, digest in hits)
+        return None
+    if work.options.subscription is not None:
+        return None
+    return Problem((_GRAPHQL_NAMES[hits[0][0]],), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE)
 
 
 def _targets(state: ChunkState, work: Work, rule: Any, found: list[int]) -> list[int]:

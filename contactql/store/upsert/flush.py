@@ -31,6 +31,7 @@ from contactql.store.db.tables import (
 from contactql.store.model import ItemResult
 from contactql.store.upsert import effects
 from contactql.store.upsert.chunk import ChunkState
+from contactql.store.workspace import erase
 from contactql.store.workspace.search import search_text
 
 _UPDATE_COLUMNS = tuple(c for c in CONTACT_COLUMNS if c not in {"id", "workspace_id", "created_at", "created_by", "source"})
@@ -78,6 +79,7 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult],
     _write_links(conn, contact_company_t, "company_id", state.companies_of, state.original_companies, touched, rid, None)
     _write_urls(conn, state, touched, rid)
     effects.write(conn, state.effects, workspace_id=state.workspace_id, rid=rid, now=now)
+    erase.lift(conn, workspace_id=state.workspace_id, digests=state.lifted)
 
 
 def _update_changed(conn: sa.Connection, state: ChunkState, touched: Iterable[int]) -> None:

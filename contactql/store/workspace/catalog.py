@@ -28,7 +28,8 @@ from contactql.store.workspace.properties import MAX_SELECT_OPTIONS, FieldDef
 HISTORY_SLICE = 5_000  # contacts whose history entries are written per statement
 
 
-def _bump(conn: sa.Connection, workspace_id: int) -> None:
+def bump_catalog(conn: sa.Connection, workspace_id: int) -> None:
+    """Every process's cache of the workspace's lists, fields and suppressions reloads (upsert/cache.py)."""
     w = workspace_t.c
     conn.execute(sa.update(workspace_t).where(w.id == workspace_id).values(catalog_version=w.catalog_version + 1))
 
@@ -87,7 +88,7 @@ def rename_list(conn: sa.Connection, *, workspace_id: int, list_id: str, name: s
         raise Invalid.at(("name",), f"a list named {name!r} already exists (id {taken})")
     if name != row.name:
         conn.execute(sa.update(contact_list_t).where(l.id == list_id).values(name=name, name_key=name.lower()))
-        _bump(conn, workspace_id)
+        bump_catalog(conn, workspace_id)
     return ListRow(list_id, name, row.created_at)
 
 
@@ -117,7 +118,7 @@ def delete_list(conn: sa.Connection, *, workspace_id: int, list_id: str, actor: 
         write_history(conn, entries, workspace_id=workspace_id, now=now)
     conn.execute(sa.delete(membership_t).where(m.list_id == list_id))
     conn.execute(sa.delete(contact_list_t).where(contact_list_t.c.id == list_id))
-    _bump(conn, workspace_id)
+    bump_catalog(conn, workspace_id)
     return len(members)
 
 
@@ -188,7 +189,7 @@ def update_field(conn: sa.Connection, *, workspace_id: int, field_id: str, name:
         old_key = field.name.lower()
         for sid, _, query in _segments_naming(conn, workspace_id, lambda q: _names_property(q, old_key)):
             conn.execute(sa.update(segment_t).where(segment_t.c.id == sid).values(query=_rename_in(query, old_key, values["name"])))
-    _bump(conn, workspace_id)
+    bump_catalog(conn, workspace_id)
     return FieldDef(field.id, values.get("name", field.name), field.type, tuple(values["options"]) if "options" in values else field.options, field.created_at)
 
 
@@ -207,5 +208,5 @@ def delete_field(conn: sa.Connection, *, workspace_id: int, field_id: str, actor
         write_history(conn, entries, workspace_id=workspace_id, now=now)
     conn.execute(sa.delete(property_value_t).where(v.field_id == field_id))
     conn.execute(sa.delete(property_field_t).where(property_field_t.c.id == field_id))
-    _bump(conn, workspace_id)
+    bump_catalog(conn, workspace_id)
     return len(held)

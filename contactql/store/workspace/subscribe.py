@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import api_key_t, contact_t, token_t, workspace_t
 from contactql.store.errors import NotFound
 from contactql.store.model import ConsentAction, EmailStatus, Evidence, Source
-from contactql.store.workspace import consents
+from contactql.store.workspace import consents, erase
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.search import search_text
 
@@ -76,6 +76,8 @@ def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor:
     if key is not None and evidence.form is None:
         evidence = dataclasses.replace(evidence, form=key.form)
     consents.record(conn, [(row["id"], ConsentAction.CONFIRM, evidence, actor)], workspace_id=used.workspace_id, now=now)
+    # Fresh consent from the person: an erased identity of theirs may come back (erase.py).
+    erase.lift(conn, workspace_id=used.workspace_id, digests=erase.digests_of(row))
     return Confirmed(row, [c[0] for c in changes], None if key is None else key.thank_you_url)
 
 

@@ -24,7 +24,7 @@ from contactql.store.db.tables.contacts import (
     Segment,
 )
 from contactql.store.db.tables.jobs import Batch, BatchPayload, BatchResult, Export, ExportChunk, WebhookDelivery
-from contactql.store.db.tables.workspace import ApiKey, IdempotencyKey, PersistedQuery, WebhookEndpoint, Workspace
+from contactql.store.db.tables.workspace import ApiKey, Erasure, IdempotencyKey, PersistedQuery, Suppression, WebhookEndpoint, Workspace
 
 metadata = SQLModel.metadata
 
@@ -69,6 +69,8 @@ segment_t = _table(Segment)
 export_t = _table(Export)
 export_chunk_t = _table(ExportChunk)
 persisted_query_t = _table(PersistedQuery)
+erasure_t = _table(Erasure)
+suppression_t = _table(Suppression)
 
 __all__ = [  # the models, for the few places that build rows from them
     "ApiKey",
@@ -82,6 +84,7 @@ __all__ = [  # the models, for the few places that build rows from them
     "ContactCompany",
     "ContactHistory",
     "ContactList",
+    "Erasure",
     "Event",
     "Export",
     "ExportChunk",
@@ -92,6 +95,7 @@ __all__ = [  # the models, for the few places that build rows from them
     "PropertyField",
     "PropertyValue",
     "Segment",
+    "Suppression",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Workspace",

@@ -73,3 +73,31 @@ class PersistedQuery(SQLModel, table=True):
     sha256: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
     document: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     stored_at: dt.datetime = ts()
+
+
+class Erasure(SQLModel, table=True):
+    """An `eraseContact` (issue 22): who erased which contact id, when and why — no personal
+    value of the contact; what it held is gone."""
+
+    __tablename__ = "erasure"
+    __table_args__ = (sa.Index("ix_erasure_page", "workspace_id", "created_at", "id"),)
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = fk("workspace.id")
+    contact_id: int = Field(sa_column=sa.Column(BigId, nullable=False))  # the erased contact's id; no row has it any more
+    actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    reason: str = Field(sa_column=sa.Column(sa.String(500), nullable=False))
+    created_at: dt.datetime = ts()
+
+
+class Suppression(SQLModel, table=True):
+    """An identity an erasure keeps from coming back: the SHA-256 of an erased contact's email,
+    mobile or externalId. An upsert, batch or import naming it is SKIPPED (SUPPRESSED) until
+    fresh consent lifts it (a confirmed subscription, an admin's overrideSuppression)."""
+
+    __tablename__ = "suppression"
+    __table_args__ = (sa.Index("ix_suppression_page", "workspace_id", "created_at", "digest"),)
+    workspace_id: int = fk("workspace.id", primary_key=True)
+    digest: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    kind: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))  # EMAIL, MOBILE, EXTERNAL_ID
+    erasure_id: str = Field(sa_column=sa.Column(sa.String(36), sa.ForeignKey("erasure.id", ondelete="CASCADE"), nullable=False))
+    created_at: dt.datetime = ts()
