@@ -32,8 +32,10 @@ def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
     """`count` new ids for `table`'s integer primary key, so rows go in by plain executemany
     (faster than INSERT … RETURNING in parameter order) and references can be written at once.
 
-    PostgreSQL: the column's own sequence. SQLite: after the largest id — safe because a write
-    transaction holds SQLite's only write lock (BEGIN IMMEDIATE) until it commits."""
+    PostgreSQL: the column's own sequence. SQLite: after the largest id, and after the largest
+    id ever deleted (`id_floor`, migration 0018: an erased contact's id is never given to
+    another) — safe because a write transaction holds SQLite's only write lock (BEGIN
+    IMMEDIATE) until it commits."""
     if conn.dialect.name == "postgresql":
         return [row[0] for row in conn.execute(_next_ids(table), {"count": count})]
     start = conn.execute(_largest_id(table)).scalar_one()
@@ -50,7 +52,9 @@ def _next_ids(table: sa.Table) -> sa.Select[Any]:
 
 @functools.cache
 def _largest_id(table: sa.Table) -> sa.Select[Any]:
-    return sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
+    floor = sa.table("id_floor", sa.column("name"), sa.column("last_id"))
+    deleted = sa.select(floor.c.last_id).where(floor.c.name == table.name).scalar_subquery()
+    return sa.select(sa.func.max(sa.func.coalesce(sa.func.max(table.c.id), 0), sa.func.coalesce(deleted, 0)))
 
 
 @functools.cache

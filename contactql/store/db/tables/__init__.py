@@ -36,8 +36,8 @@ def _table(model: type[SQLModel]) -> sa.Table:
 contact_t = _table(Contact)
 # Made by hand in migrations, outside this metadata, as they differ by engine: the search index
 # of contact.search_text (0007: an FTS5 table and its shadow tables on SQLite, a pg_trgm GIN
-# index on PostgreSQL) and the property order indexes (0012: expressions).
-HAND_MADE = ("contact_search", "ix_contact_search", "ix_property_value_number", "ix_property_value_text")
+# index on PostgreSQL), the property order indexes (0012: expressions) and SQLite's id_floor (0018).
+HAND_MADE = ("contact_search", "ix_contact_search", "ix_property_value_number", "ix_property_value_text", "id_floor")
 
 
 def compared(name: str | None, type_: str, _parents: object) -> bool:

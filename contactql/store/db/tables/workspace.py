@@ -87,6 +87,7 @@ class Erasure(SQLModel, table=True):
     actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
     reason: str = Field(sa_column=sa.Column(sa.String(500), nullable=False))
     created_at: dt.datetime = ts()
+    suppressed: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))  # the kinds it suppressed, comma-separated (0018)
 
 
 class Suppression(SQLModel, table=True):
