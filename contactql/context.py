@@ -71,6 +71,7 @@ class Services:
     wake_exports: Callable[[], None] = lambda: None
     trusted: TrustedDocuments | None = None  # CONTACTQL_TRUSTED_DOCUMENTS (persisted.py)
     form_limits: FormLimits | None = None  # publishable keys' per-IP and per-form buckets (limits.py)
+    forget_documents: Callable[[int], None] = lambda workspace_id: None  # the view's persisted queries of a workspace (an erasure)
 
 
 class Loaders:

@@ -126,6 +126,12 @@ class PersistedQueries:
     def __len__(self) -> int:
         return len(self._documents)
 
+    def forget(self, workspace_id: int) -> None:
+        """Drop the workspace's documents from memory (an erasure deleted its stored ones: a
+        document may quote the person); its clients send them again when asked."""
+        for key in [key for key in self._documents if key[0] == workspace_id]:
+            self._bytes -= len(self._documents.pop(key).encode())
+
     def _keep(self, key: tuple[int, str], query: str) -> bool:
         """Keep `query` in memory; False when it is too large to keep at all."""
         size = len(query.encode())

@@ -69,6 +69,7 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, keys: KeyCache, rate_limit: TokenBuckets, traced: Tracing | None = None) -> None:
         settings = services.settings
         self.persisted = PersistedQueries(services.db)
+        services.forget_documents = self.persisted.forget
         super().__init__(
             build_schema(
                 introspection=settings.schema_is_shown, trusted=settings.trusted_documents is not None, traced=traced.extension() if traced else None

@@ -18,6 +18,7 @@ from contactql.config import Settings
 from contactql.store.db.database import sqlite_path
 from contactql.store.db.tables import metadata
 from contactql.store.model import Scope
+from contactql.store.upsert.cache import Catalog
 from tests.conftest import make_key, running
 from tests.helpers import POSTGRES, Api, query
 from tests.test_batches import STATUS, submit, wait_finished
@@ -26,7 +27,7 @@ from tests.test_import import upload
 from tests.test_subscribe import CONFIRM, SUBSCRIBE, events
 
 ERASE = "mutation E($id: ID!, $reason: String!) { eraseContact(id: $id, reason: $reason) { erasure { id contactId reason erasedBy erasedAt suppressed } userErrors { field code message } } }"
-SUPPRESSIONS = "{ suppressions { totalCount edges { node { digest kind erasure { contactId reason erasedBy } } } } }"
+SUPPRESSIONS = "{ suppressions { totalCount edges { node { digest kind erasure { contactId reason erasedBy suppressed } } } } }"
 ENDPOINT = "mutation E($url: String!) { createWebhookEndpoint(url: $url, eventTypes: [\"*\"]) { endpoint { id } userErrors { message } } }"
 
 
@@ -136,7 +137,7 @@ async def test_an_erased_contact_leaves_no_personal_value_in_the_database(settin
         assert {(e["node"]["kind"], e["node"]["digest"]) for e in listed["edges"]} == {
             ("EMAIL", sha(gone["email"])), ("MOBILE", sha(gone["mobile"])), ("EXTERNAL_ID", sha(gone["externalId"]))
         }  # fmt: skip
-        assert all(e["node"]["erasure"] == {"contactId": cid, "reason": reason, "erasedBy": "dpo"} for e in listed["edges"])
+        assert all(e["node"]["erasure"] == {"contactId": cid, "reason": reason, "erasedBy": "dpo", "suppressed": ["EMAIL", "MOBILE", "EXTERNAL_ID"]} for e in listed["edges"])
 
 
 async def test_erased_identities_are_skipped_until_fresh_consent(admin: Api, api: Api) -> None:
@@ -250,3 +251,93 @@ async def test_erasing_is_for_admin_keys_with_a_reason(admin: Api, api: Api, oth
     await api.gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId } }", {"id": cid})
     assert (await admin.gql(ERASE, {"id": cid, "reason": "r"}))["eraseContact"]["erasure"]["contactId"] == cid
     assert (await admin.gql(ERASE, {"id": cid, "reason": "r"}))["eraseContact"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_an_erased_contacts_id_is_never_given_to_another(settings: Settings) -> None:
+    """SQLite gives a new row the largest id plus one: erasing the newest contact must not free
+    its id for a stranger that a queued item, an idempotent replay or the record then names."""
+    async with running(settings, workers=False) as (app, api):
+        admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
+        await api.upsert({"email": "older@example.com"})
+        first = await api.upsert({"email": "newest@example.com"}, idempotencyKey="create-newest")
+        gone = int(first["contact"]["id"])
+        queued = (await submit(api, [{"id": str(gone), "lastName": "Secret", "properties": []}]))["batch"]
+        newest_history = query(settings.database_url, "SELECT max(id) FROM contact_history")[0][0]  # the erased contact's
+        assert (await admin.gql(ERASE, {"id": str(gone), "reason": "newest"}))["eraseContact"]["userErrors"] == []
+
+        bob = await api.upsert({"email": "bob@example.com", "firstName": "Bob"})
+        assert int(bob["contact"]["id"]) > gone
+        assert query(settings.database_url, f"SELECT min(id) FROM contact_history WHERE contact_id = {int(bob['contact']['id'])}")[0][0] > newest_history  # a change feed's cursor there misses nothing
+        await app.state.batch_worker.drain()
+        done = await wait_finished(api, queued["id"])
+        assert (done["updated"], done["skipped"]) == (0, 1)
+        assert (await api.contact(bob["contact"]["id"]))["lastName"] is None
+        # the erased person's create, replayed with its key, is not answered with anyone
+        replay = await api.upsert({"email": "newest@example.com"}, idempotencyKey="create-newest")
+        assert replay["outcome"] == "SKIPPED" and replay["userErrors"][0]["code"] == "SUPPRESSED"
+        [node] = [e["node"] for e in (await admin.gql(SUPPRESSIONS))["suppressions"]["edges"]]
+        assert node["erasure"]["contactId"] == str(gone)
+
+
+async def test_an_external_id_in_capitals_is_scrubbed_from_queued_items_and_exports(settings: Settings) -> None:
+    async with running(settings, workers=False) as (app, api):
+        admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
+        made = await api.upsert({"externalId": "CRM-ÅSE-ÖRJAN-1", "firstName": "Åse", "lastName": "Örjansdottir"})
+        batch = (await submit(api, [{"externalId": "CRM-ÅSE-ÖRJAN-1", "lastName": "Örjansdottir"}, {"email": "other@example.com"}]))["batch"]
+        export = (await api.gql(EXPORT, {"input": {"format": "CSV"}}))["exportContacts"]["export"]
+        await app.state.export_worker.drain()
+        assert (await finished(api, export["id"]))["status"] == "COMPLETED"
+        assert rows_holding(settings.database_url, ["Örjansdottir"])
+        assert (await admin.gql(ERASE, {"id": made["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+        assert rows_holding(settings.database_url, ["CRM-ÅSE-ÖRJAN-1", "Örjansdottir", "Åse"]) == []
+        await app.state.batch_worker.drain()
+        done = await wait_finished(api, batch["id"])
+        assert (done["created"], done["skipped"]) == (1, 1)
+
+
+async def test_a_subscription_vouches_only_for_its_own_email(admin: Api, api: Api) -> None:
+    gone = await api.upsert({"email": "victim@example.com", "mobile": "+4794444445", "externalId": "victim-ext"})
+    assert (await admin.gql(ERASE, {"id": gone["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+    # another address cannot carry the erased mobile or externalId back through a form
+    for extra in ({"mobile": "+4794444445"}, {"externalId": "victim-ext"}):
+        carried = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "attacker@example.com", **extra}, "formType": "news"}}))["subscribeContact"]
+        assert carried["outcome"] == "SKIPPED" and [e["code"] for e in carried["userErrors"]] == ["SUPPRESSED"], carried
+    mine = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "attacker@example.com"}, "formType": "news"}}))["subscribeContact"]
+    assert mine["outcome"] == "CREATED"
+    token = next(e["params"]["ConfirmationToken"] for e in await events(admin) if e["params"].get("ConfirmationToken"))
+    assert (await api.gql(CONFIRM, {"t": token}))["confirmContact"]["contact"]["emailStatus"] == "SUBSCRIBED"
+    # confirming the attacker's address lifted nothing of the victim's
+    listed = (await admin.gql(SUPPRESSIONS))["suppressions"]["edges"]
+    assert {e["node"]["kind"] for e in listed} == {"EMAIL", "MOBILE", "EXTERNAL_ID"}
+    assert all(sorted(e["node"]["erasure"]["suppressed"]) == ["EMAIL", "EXTERNAL_ID", "MOBILE"] for e in listed)
+    assert (await api.upsert({"mobile": "+4794444445"}))["outcome"] == "SKIPPED"
+
+
+async def test_persisted_queries_of_the_workspace_go_with_an_erasure(admin: Api, api: Api) -> None:
+    made = await api.upsert({"email": "orjan@example.com"})
+    document = f'mutation {{ upsertContact(input: {{contact: {{id: "{made["contact"]["id"]}", firstName: "ÖRJAN"}}}}) {{ outcome }} }}'
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha(document)}}
+    sent = await api.http.post("/graphql", json={"query": document, "extensions": extensions}, headers={"Authorization": f"Bearer {api.key}"})
+    assert sent.json()["data"]["upsertContact"]["outcome"] == "UPDATED"
+    assert (await admin.gql(ERASE, {"id": made["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+    again = await api.http.post("/graphql", json={"extensions": extensions}, headers={"Authorization": f"Bearer {api.key}"})
+    assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_reader_of_an_older_snapshot_never_answers_a_newer_writer(tmp_path: Path, sqlite_template: Path) -> None:
+    """Whether a workspace suppresses anything is cached per process; a reader whose snapshot
+    predates the first erasure must not leave "nothing suppressed" for a writer that sees it."""
+    shutil.copyfile(sqlite_template, tmp_path / "snap.db")  # SQLite: a read transaction keeps its snapshot
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'snap.db'}")
+    async with running(settings, workers=False) as (app, api):
+        admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
+        made = await api.upsert({"email": "late@example.com"})
+        db = app.state.services.db
+        catalog, ws = Catalog(), int(query(settings.database_url, "SELECT id FROM workspace")[0][0])
+        with db.engine.connect() as reader, reader.begin():
+            assert reader.exec_driver_sql("SELECT count(*) FROM contact").scalar() == 1  # its snapshot starts here
+            assert (await admin.gql(ERASE, {"id": made["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+            with db.engine.connect() as writer, writer.begin():
+                assert catalog.suppressing(writer, ws) is True
+                assert catalog.suppressing(reader, ws) is False  # still before the erasure
+                assert catalog.suppressing(writer, ws) is True

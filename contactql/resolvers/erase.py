@@ -30,6 +30,7 @@ async def erase_contact(info: Info, id: str, reason: str) -> ErasureRow:
         raise NotFound.at(("id",), f"no contact with id {id}")
     db = info.context.db
     erased = await db.write(erase.erase_contact, workspace_id=info.context.workspace_id, contact_id=contact_id, actor=info.context.principal.key_name, reason=reason)
+    info.context.services.forget_documents(info.context.workspace_id)  # other processes' memory: docs/operations.md, "Erasure"
     if not await db.truncate_log():
         log.warning("erasure %s: the WAL could not be emptied yet (readers hold it); it is emptied as soon as they finish", erased.id)
     return erased

@@ -31,7 +31,7 @@ _LISTS = sa.select(_l.id, _l.name, _l.created_at).where(
 )
 
 
-_CHECKED = "contactql.catalog_checked"  # (transaction, workspace) whose version was read
+_CHECKED = "contactql.catalog_checked"  # ((transaction, workspace), the version it read)
 _VERSION = sa.select(workspace_t.c.catalog_version).where(workspace_t.c.id == sa.bindparam("ws"))
 
 
@@ -41,22 +41,24 @@ class Catalog:
         self._fields: dict[int, FieldSet] = {}
         self._lists: dict[int, tuple[dict[str, ListRow], dict[str, ListRow]]] = {}
         self._versions: dict[int, int] = {}
-        self._suppressing: dict[int, bool] = {}
+        self._suppressing: dict[int, tuple[int, bool]] = {}  # (the version it was read under, whether)
 
-    def _current(self, conn: sa.Connection, workspace_id: int) -> None:
+    def _current(self, conn: sa.Connection, workspace_id: int) -> int:
         """Forget the workspace's entries if a rename or delete happened since they were read;
-        once a transaction (a chunk asks for fields and lists)."""
+        once a transaction (a chunk asks for fields and lists). The version this transaction sees."""
         checked = (conn.get_transaction(), workspace_id)
-        if conn.info.get(_CHECKED) == checked:
-            return
-        conn.info[_CHECKED] = checked
+        seen = conn.info.get(_CHECKED)
+        if seen is not None and seen[0] == checked:
+            return int(seen[1])
         version = conn.execute(_VERSION, {"ws": workspace_id}).scalar() or 0
+        conn.info[_CHECKED] = (checked, version)
         if self._versions.get(workspace_id) != version:
             with self._lock:
                 self._fields.pop(workspace_id, None)
                 self._lists.pop(workspace_id, None)
                 self._suppressing.pop(workspace_id, None)
                 self._versions[workspace_id] = version
+        return version
 
     def fields(self, conn: sa.Connection, workspace_id: int, wanted: Iterable[tuple[str | None, str | None]] = ()) -> FieldSet:
         """The workspace's fields, fresh from the database when a wanted (id, name) is not cached."""
@@ -86,11 +88,12 @@ class Catalog:
         return by_id, by_name
 
     def suppressing(self, conn: sa.Connection, workspace_id: int) -> bool:
-        """Whether the workspace suppresses any identity (it has erased a contact)."""
-        self._current(conn, workspace_id)
-        found = self._suppressing.get(workspace_id)
-        if found is None:
-            found = any_suppressed(conn, workspace_id=workspace_id)
+        """Whether the workspace suppresses any identity (it has erased a contact). Kept with the
+        version it was read under: a reader of an older snapshot never answers a newer writer."""
+        version = self._current(conn, workspace_id)
+        cached = self._suppressing.get(workspace_id)
+        if cached is None or cached[0] != version:
+            cached = (version, any_suppressed(conn, workspace_id=workspace_id))
             with self._lock:
-                self._suppressing[workspace_id] = found
-        return found
+                self._suppressing[workspace_id] = cached
+        return cached[1]

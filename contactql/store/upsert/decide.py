@@ -142,15 +142,18 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
 
 def _suppressed(state: ChunkState, work: Work) -> Problem | None:
     """SUPPRESSED when the item names an erased identity without fresh consent: a subscription
-    (its confirmation lifts the suppression) or an admin's overrideSuppression (lifted now)."""
+    of that email (its confirmation lifts the suppression) or an admin's overrideSuppression
+    (lifted now)."""
     hits = [(column, digest) for column, _ in IDENTITIES if (value := work.item.values.get(column)) and (digest := identity_digest(value)) in state.suppressed]
     if not hits:
         return None
     if work.options.override_suppression:
         state.lifted.update(digest for _, digest in hits)
         return None
-    if work.options.subscription is not None:
-        return None
+    if work.options.subscription is not None:  # vouches for the email only, once its owner confirms (subscribe.confirm)
+        hits = [hit for hit in hits if hit[0] != "email"]
+        if not hits:
+            return None
     return Problem((_GRAPHQL_NAMES[hits[0][0]],), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE)
 
 

@@ -6,11 +6,12 @@ one contact, wherever the product put it:
 - the contact row, and with it (foreign keys, ON DELETE CASCADE) its property values, list
   memberships, companies, URLs, history (old values included), confirmation tokens and consent
   evidence; its events, and the webhook deliveries of those events, sent or not;
-- copies of its identity elsewhere: the items of batches that name it (payloads are kept a day
-  after a batch finishes; an item not applied yet is SKIPPED as SUPPRESSED when its turn
-  comes), values quoted in batch results and in other webhook payloads, stored idempotent
-  answers and persisted query documents that quote it, and exports whose file or request holds
-  it — those are deleted, as is every export still running (it may have read the contact);
+- copies of it elsewhere: the items of batches that name it by id or identity (payloads are
+  kept a day after a batch finishes; an item not applied yet is SKIPPED as SUPPRESSED when its
+  turn comes), values quoted in batch results and in other webhook payloads, and stored
+  idempotent answers that name or quote it; and every persisted query and export of the
+  workspace (caches a client or a user makes again: a document may spell the person any way, an
+  export hold them in any column);
 - on SQLite, the search index's copy (FTS5 keeps deleted terms in its segments until they are
   merged: 'optimize' merges them, about 0.3 s per 100 000 contacts). Every connection runs with
   `secure_delete` on (store/db/database.py), so freed space is zeroed rather than left with old
@@ -57,7 +58,6 @@ from contactql.store.db.tables import (
 )
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
 from contactql.store.workspace.catalog import bump_catalog
-from contactql.store.workspace.exports import ExportStatus
 
 MAX_REASON = 500
 ERASED = "[erased]"
@@ -115,21 +115,26 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     # PostgreSQL: an upsert matching by email or mobile waits for this erasure, then sees the
     # suppression (the keys upsert/chunk.py locks).
     serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in identity.items()])
-    needles = [str(value).lower() for value in identity.values()]
+    # As stored: payloads and results hold the values in that form (an email in lower case, an
+    # externalId as given); a coarse SQL match finds them, Python judges in any case (`_redacted`).
+    needles = [str(value) for value in identity.values()]
 
     event_ids = set(conn.scalars(sa.select(event_t.c.id).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id)))
     conn.execute(sa.delete(event_t).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id))
     _scrub_deliveries(conn, workspace_id, contact_id, event_ids, needles)
     _scrub_batches(conn, workspace_id, contact_id, identity, needles)
-    if needles:
-        i, q = idempotency_t.c, persisted_query_t.c
-        conn.execute(sa.delete(idempotency_t).where(i.workspace_id == workspace_id, _quoting(i.response, needles)))
-        conn.execute(sa.delete(persisted_query_t).where(q.workspace_id == workspace_id, _quoting(q.document, needles)))
-    _drop_exports(conn, workspace_id, needles)
+    _drop_answers(conn, workspace_id, contact_id, needles)
+    # Every persisted query and export of the workspace: a document may quote the person in any
+    # spelling or name them by id, and an export may hold them in any column. Both are caches:
+    # a client sends its document again when asked, an export is made again.
+    conn.execute(sa.delete(persisted_query_t).where(persisted_query_t.c.workspace_id == workspace_id))
+    conn.execute(sa.delete(export_chunk_t).where(export_chunk_t.c.export_id.in_(sa.select(export_t.c.id).where(export_t.c.workspace_id == workspace_id))))
+    conn.execute(sa.delete(export_t).where(export_t.c.workspace_id == workspace_id))
     conn.execute(sa.delete(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id))
 
     erasure = ErasureRow(str(uuid.uuid4()), contact_id, actor, reason, now, tuple(kind for column, kind in IDENTITIES if column in identity))
-    conn.execute(sa.insert(erasure_t).values(id=erasure.id, workspace_id=workspace_id, contact_id=contact_id, actor=actor, reason=reason, created_at=now))
+    kinds = ",".join(erasure.suppressed) or None
+    conn.execute(sa.insert(erasure_t).values(id=erasure.id, workspace_id=workspace_id, contact_id=contact_id, actor=actor, reason=reason, created_at=now, suppressed=kinds))
     suppressions = [
         {"workspace_id": workspace_id, "digest": identity_digest(identity[column]), "kind": kind, "erasure_id": erasure.id, "created_at": now}
         for column, kind in IDENTITIES
@@ -144,15 +149,15 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
 
 
 def _quoting(column: sa.ColumnElement[Any], needles: Sequence[str]) -> sa.ColumnElement[bool]:
-    """The text column holds one of the (lower-case) values, in any case."""
-    return sa.or_(*(column.icontains(needle, autoescape=True) for needle in needles))
+    """The text column holds one of the values as stored (LIKE: on SQLite in any ASCII case too)."""
+    return sa.or_(*(column.contains(needle, autoescape=True) for needle in needles))
 
 
 def _redacted(value: Any, needles: Sequence[str]) -> Any:
-    """The JSON value with every string that holds one of the needles replaced by ERASED."""
+    """The JSON value with every string that holds one of the needles, in any case, replaced by ERASED."""
     if isinstance(value, str):
-        folded = value.lower()
-        return ERASED if any(n in folded for n in needles) else value
+        folded = value.casefold()
+        return ERASED if any(n.casefold() in folded for n in needles) else value
     if isinstance(value, list):
         return [_redacted(v, needles) for v in value]
     if isinstance(value, dict):
@@ -186,13 +191,12 @@ def _names(entry: dict[str, Any], contact_id: int, identity: dict[str, Any]) -> 
 
 
 def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, identity: dict[str, Any], needles: Sequence[str]) -> None:
-    """Batch items about the contact become erased markers (batches/queue.py answers them
-    SKIPPED, SUPPRESSED); results that quote its identity are redacted."""
-    if not needles:
-        return
+    """Batch items about the contact (by id or identity) become erased markers (batches/queue.py
+    answers them SKIPPED, SUPPRESSED); results that quote its identity are redacted."""
     p, r, b = batch_payload_t.c, batch_result_t.c, batch_t.c
     ours = sa.select(b.id).where(b.workspace_id == workspace_id)
-    for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), _quoting(p["items"], needles))).all():
+    by_id = [p["items"].contains(f'"contact_id":{contact_id}{end}', autoescape=True) for end in (",", "}")]  # orjson's form
+    for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), sa.or_(*by_id, _quoting(p["items"], needles)))).all():
         entries = orjson.loads(items)
         kept = [
             {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "erased": True}
@@ -202,6 +206,8 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
         ]
         if kept != entries:
             conn.execute(sa.update(batch_payload_t).where(p.batch_id == batch_id).values(items=orjson.dumps(kept).decode()))
+    if not needles:
+        return
     quoted = conn.execute(sa.select(r.batch_id, r.index, r.result).where(r.batch_id.in_(ours), _quoting(r.result, needles))).all()
     for batch_id, index, result in quoted:
         redacted = orjson.dumps(_redacted(orjson.loads(result), needles)).decode()
@@ -212,27 +218,19 @@ def _client_ref(entry: dict[str, Any]) -> Any:
     return entry["item"].get("client_ref") if "item" in entry else entry.get("client_ref")
 
 
-def _drop_exports(conn: sa.Connection, workspace_id: int, needles: Sequence[str]) -> None:
-    """Delete the workspace's exports that may hold the contact: every one still running or
-    queued behind a lease (it may have read the contact before this), and finished ones whose
-    file or request quotes its identity. A worker still on one finds it gone and stops."""
-    e, ch = export_t.c, export_chunk_t.c
-    holding: list[sa.ColumnElement[bool]] = [e.status == ExportStatus.RUNNING.value]
-    if needles:
-        holding.append(_quoting(sa.cast(e.request, sa.Text), needles))
-        holding.append(sa.exists(sa.select(ch.export_id).where(ch.export_id == e.id, sa.or_(*(_holds_bytes(conn, ch.data, n) for n in needles)))))
-    doomed = list(conn.scalars(sa.select(e.id).where(e.workspace_id == workspace_id, sa.or_(*holding))))
+def _drop_answers(conn: sa.Connection, workspace_id: int, contact_id: int, needles: Sequence[str]) -> None:
+    """Stored idempotent answers that name the contact (by id) or quote its identity: a replay
+    would otherwise answer with them."""
+    i = idempotency_t.c
+    coarse = sa.or_(i.response.contains(str(contact_id), autoescape=True), _quoting(i.response, needles))
+    doomed = [
+        key
+        for key, response in conn.execute(sa.select(i.key, i.response).where(i.workspace_id == workspace_id, coarse)).all()
+        if any(contact_id in (result.get("contact_ids") or ()) for result in orjson.loads(response).get("results") or ())
+        or _redacted(orjson.loads(response), needles) != orjson.loads(response)
+    ]
     if doomed:
-        conn.execute(sa.delete(export_chunk_t).where(ch.export_id.in_(doomed)))
-        conn.execute(sa.delete(export_t).where(e.id.in_(doomed)))
-
-
-def _holds_bytes(conn: sa.Connection, column: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
-    """A binary column holds the needle's UTF-8 bytes (exports write values as stored)."""
-    data = sa.literal(needle.encode(), sa.LargeBinary)
-    if conn.dialect.name == "postgresql":
-        return sa.func.position(data.op("IN")(column)) > 0  # position(bytea IN bytea)
-    return sa.func.instr(column, data) > 0
+        conn.execute(sa.delete(idempotency_t).where(i.workspace_id == workspace_id, i.key.in_(doomed)))
 
 
 # -- suppressions ---------------------------------------------------------------------------
@@ -264,14 +262,17 @@ def page_suppressions(conn: sa.Connection, *, workspace_id: int, limit: int, aft
     """Suppressions in the order they were made, keyset-paginated on (created_at, digest)."""
     s, x = suppression_t.c, erasure_t.c
     statement = (
-        sa.select(s.digest, s.kind, s.created_at, x.id, x.contact_id, x.actor, x.reason, x.created_at.label("erased_at"))
+        sa.select(s.digest, s.kind, s.created_at, x.id, x.contact_id, x.actor, x.reason, x.created_at.label("erased_at"), x.suppressed)
         .join(erasure_t, x.id == s.erasure_id)
         .where(s.workspace_id == workspace_id)
     )
     if after is not None:
         statement = statement.where(sa.tuple_(s.created_at, s.digest) > sa.tuple_(*after))
     rows = conn.execute(statement.order_by(s.created_at, s.digest).limit(limit)).all()
-    return [SuppressionRow(r.digest, r.kind, r.created_at, ErasureRow(r.id, r.contact_id, r.actor, r.reason, r.erased_at)) for r in rows]
+    return [
+        SuppressionRow(r.digest, r.kind, r.created_at, ErasureRow(r.id, r.contact_id, r.actor, r.reason, r.erased_at, tuple((r.suppressed or "").split(",")) if r.suppressed else ()))
+        for r in rows
+    ]
 
 
 def count_suppressions(conn: sa.Connection, *, workspace_id: int) -> int:

@@ -76,8 +76,9 @@ def confirm(conn: sa.Connection, *, workspace_id: int | None, token: str, actor:
     if key is not None and evidence.form is None:
         evidence = dataclasses.replace(evidence, form=key.form)
     consents.record(conn, [(row["id"], ConsentAction.CONFIRM, evidence, actor)], workspace_id=used.workspace_id, now=now)
-    # Fresh consent from the person: an erased identity of theirs may come back (erase.py).
-    erase.lift(conn, workspace_id=used.workspace_id, digests=erase.digests_of(row))
+    # Fresh consent from the owner of this email: it may come back (erase.py); nothing else the
+    # contact holds is vouched for by the confirmation.
+    erase.lift(conn, workspace_id=used.workspace_id, digests=erase.digests_of({"email": row["email"]}))
     return Confirmed(row, [c[0] for c in changes], None if key is None else key.thank_you_url)
 
 
