@@ -341,3 +341,34 @@ async def test_a_reader_of_an_older_snapshot_never_answers_a_newer_writer(tmp_pa
                 assert catalog.suppressing(writer, ws) is True
                 assert catalog.suppressing(reader, ws) is False  # still before the erasure
                 assert catalog.suppressing(writer, ws) is True
+
+
+async def test_items_applied_to_the_contact_are_scrubbed_however_they_matched(settings: Settings) -> None:
+    async with running(settings) as (app, api):
+        admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
+        await api.property_field("favcolor")
+        await api.property_field("age", "NUMBER")
+        made = await api.upsert({"email": "zorb@example.com", "properties": [{"name": "favcolor", "value": "ultramarinezz"}]})
+        sent = [{"firstName": "ZorbPropMatch", "properties": [{"name": "favcolor", "value": "ultramarinezz"}, {"name": "age", "value": "zorb-secret-age"}]}]
+        batch = (await submit(api, sent, match={"rules": ["PROPERTIES"], "properties": ["favcolor"], "onNoMatch": "SKIP"}))["batch"]
+        done = await wait_finished(api, batch["id"])
+        assert done["updated"] == 1
+        assert (await admin.gql(ERASE, {"id": made["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+        assert rows_holding(settings.database_url, ["ZorbPropMatch", "zorb-secret-age", "ultramarinezz"]) == []
+        [result] = (await api.gql(STATUS, {"id": batch["id"]}))["batch"]["results"]["edges"]
+        assert result["node"]["outcome"] == "UPDATED" and result["node"]["invalidProperties"] == [{"name": "[erased]", "reason": "[erased]"}]
+
+
+async def test_a_pending_resubscription_is_not_filled_in_before_its_confirmation(admin: Api, api: Api) -> None:
+    gone = await api.upsert({"email": "pending@example.com", "firstName": "Pat"})
+    assert (await admin.gql(ERASE, {"id": gone["contact"]["id"], "reason": "r"}))["eraseContact"]["userErrors"] == []
+    pending = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "pending@example.com"}, "formType": "news"}}))["subscribeContact"]
+    assert pending["outcome"] == "CREATED" and pending["contact"]["emailStatus"] == "PENDING_CONFIRMATION"
+    cid = pending["contact"]["id"]
+    for by in ({"id": cid}, {"email": "pending@example.com"}):
+        filled = await api.upsert({**by, "lastName": "Enriched", "address": {"town": "Elsewhere"}})
+        assert filled["outcome"] == "SKIPPED" and [e["code"] for e in filled["userErrors"]] == ["SUPPRESSED"], filled
+    assert (await api.contact(cid))["lastName"] is None
+    token = next(e["params"]["ConfirmationToken"] for e in await events(admin) if e["params"].get("ConfirmationToken"))
+    assert (await api.gql(CONFIRM, {"t": token}))["confirmContact"]["contact"]["emailStatus"] == "SUBSCRIBED"
+    assert (await api.upsert({"id": cid, "lastName": "Now"}))["outcome"] == "UPDATED"

@@ -240,7 +240,8 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
 
     # After the keys are locked: on PostgreSQL an erasure of the same person has committed or waits.
     if catalog.suppressing(conn, workspace_id):
-        digests = [digest for w in work for digest in erase.digests_of(w.item.values)]
+        # the items' identities, and the candidates' own (a pending re-subscription: upsert/suppress.py)
+        digests = [digest for values in [*(w.item.values for w in work), *state.rows.values()] for digest in erase.digests_of(values)]
         state.suppressed = erase.suppressed(conn, workspace_id=workspace_id, digests=digests)
 
     loaded = list(state.rows)

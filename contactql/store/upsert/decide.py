@@ -28,10 +28,10 @@ from contactql.store.model import (
     SmsStatus,
     UpsertOptions,
 )
+from contactql.store.upsert import suppress
 from contactql.store.upsert.chunk import ChunkState, Work, pair_key
 from contactql.store.upsert.matching import MatchProblem, find_matches
 from contactql.store.values import MAX_EXTERNAL_URLS
-from contactql.store.workspace.erase import IDENTITIES, SUPPRESSED_MESSAGE, identity_digest
 from contactql.store.workspace.lists import ListRow, new_list_row
 from contactql.store.workspace.subscribe import HELD_COLUMNS, new_token
 
@@ -90,7 +90,7 @@ class Plan:
 def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
     item, options = work.item, work.options
     result = ItemResult(index=item.index, client_ref=item.client_ref)
-    if state.suppressed and (refused := _suppressed(state, work)) is not None:
+    if state.suppressed and (refused := suppress.item_problem(state, work)) is not None:
         result.outcome = Outcome.SKIPPED
         result.errors.append(refused)
         return result
@@ -119,6 +119,10 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
                 ids = ", ".join(str(cid) for cid in found)
                 result.errors.append(Problem((), ErrorCode.CONTACT_DELETED, f"contact {ids} is deleted; send restoreDeleted: true to restore it"))
                 return result
+            if state.suppressed and (refused := suppress.target_problem(state, work, targets)) is not None:
+                result.outcome = Outcome.SKIPPED
+                result.errors.append(refused)
+                return result
             plans = [_plan_update(state, work, resolved, cid, now) for cid in targets]
         _check_limit(state, work, plans)
         _check_identities(state, plans)
@@ -138,23 +142,6 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
         result.outcome = Outcome.UPDATED if any(p.changes for p in plans) else Outcome.UNCHANGED
     result.changed_fields = list(dict.fromkeys(name for p in plans for name, _, _ in p.changes))
     return result
-
-
-def _suppressed(state: ChunkState, work: Work) -> Problem | None:
-    """SUPPRESSED when the item names an erased identity without fresh consent: a subscription
-    of that email (its confirmation lifts the suppression) or an admin's overrideSuppression
-    (lifted now)."""
-    hits = [(column, digest) for column, _ in IDENTITIES if (value := work.item.values.get(column)) and (digest := identity_digest(value)) in state.suppressed]
-    if not hits:
-        return None
-    if work.options.override_suppression:
-        state.lifted.update(digest for _, digest in hits)
-        return None
-    if work.options.subscription is not None:  # vouches for the email only, once its owner confirms (subscribe.confirm)
-        hits = [hit for hit in hits if hit[0] != "email"]
-        if not hits:
-            return None
-    return Problem((_GRAPHQL_NAMES[hits[0][0]],), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE)
 
 
 def _targets(state: ChunkState, work: Work, rule: Any, found: list[int]) -> list[int]:

@@ -191,27 +191,51 @@ def _names(entry: dict[str, Any], contact_id: int, identity: dict[str, Any]) -> 
 
 
 def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, identity: dict[str, Any], needles: Sequence[str]) -> None:
-    """Batch items about the contact (by id or identity) become erased markers (batches/queue.py
-    answers them SKIPPED, SUPPRESSED); results that quote its identity are redacted."""
+    """Batch items about the contact become erased markers (batches/queue.py answers one not
+    applied yet SKIPPED, SUPPRESSED): those naming it by id or identity, and those a result says
+    were applied to it (matched by properties, say). Results applied to it keep their outcome
+    and codes, every other string erased; other results that quote its identity are redacted."""
     p, r, b = batch_payload_t.c, batch_result_t.c, batch_t.c
     ours = sa.select(b.id).where(b.workspace_id == workspace_id)
+    applied: dict[str, set[int]] = {}  # batch → indices of its items applied to the contact
+    coarse = [r.result.contains(str(contact_id), autoescape=True), *([_quoting(r.result, needles)] if needles else [])]
+    for batch_id, index, result in conn.execute(sa.select(r.batch_id, r.index, r.result).where(r.batch_id.in_(ours), sa.or_(*coarse))).all():
+        data = orjson.loads(result)
+        if contact_id in (data.get("contact_ids") or ()):
+            applied.setdefault(batch_id, set()).add(index)
+            scrubbed = _blanked(data)
+        else:
+            scrubbed = _redacted(data, needles)
+        if scrubbed != data:
+            conn.execute(sa.update(batch_result_t).where(r.batch_id == batch_id, r.index == index).values(result=orjson.dumps(scrubbed).decode()))
+
     by_id = [p["items"].contains(f'"contact_id":{contact_id}{end}', autoescape=True) for end in (",", "}")]  # orjson's form
-    for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), sa.or_(*by_id, _quoting(p["items"], needles)))).all():
+    found = sa.or_(*by_id, p.batch_id.in_(list(applied)), *([_quoting(p["items"], needles)] if needles else []))
+    for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), found)).all():
         entries = orjson.loads(items)
         kept = [
             {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "erased": True}
-            if _names(e, contact_id, identity) or ("problems" in e and _redacted(e, needles) != e)
+            if _names(e, contact_id, identity) or e["index"] in applied.get(batch_id, ()) or ("problems" in e and _redacted(e, needles) != e)
             else e
             for e in entries
         ]
         if kept != entries:
             conn.execute(sa.update(batch_payload_t).where(p.batch_id == batch_id).values(items=orjson.dumps(kept).decode()))
-    if not needles:
-        return
-    quoted = conn.execute(sa.select(r.batch_id, r.index, r.result).where(r.batch_id.in_(ours), _quoting(r.result, needles))).all()
-    for batch_id, index, result in quoted:
-        redacted = orjson.dumps(_redacted(orjson.loads(result), needles)).decode()
-        conn.execute(sa.update(batch_result_t).where(r.batch_id == batch_id, r.index == index).values(result=redacted))
+
+
+_STRUCTURAL = frozenset({"outcome", "matched_by", "code", "path", "changed_fields", "invalid_contact_ids"})  # keys of a result that hold no value sent
+
+
+def _blanked(value: Any, key: str | None = None) -> Any:
+    """A result of an item applied to the erased contact: every string ERASED but its outcome,
+    how it matched and its errors' codes and paths."""
+    if isinstance(value, str):
+        return value if key in _STRUCTURAL else ERASED
+    if isinstance(value, list):
+        return [_blanked(v, key) for v in value]
+    if isinstance(value, dict):
+        return {k: _blanked(v, k) for k, v in value.items()}
+    return value
 
 
 def _client_ref(entry: dict[str, Any]) -> Any:
