@@ -103,12 +103,13 @@ ContactField = publish(
 )
 ContactSource = publish(
     model.Source,
-    "How a contact was created.",
+    "How a contact was created, or what wrote a history entry.",
     {
         "API": "By upsertContact.",
         "BATCH": "By upsertContacts.",
         "SUBSCRIBE": "By subscribeContact (a subscription form).",
         "CSV_IMPORT": "By a CSV import.",
+        "MERGE": "By mergeContacts (history entries only).",
     },
     name="ContactSource",
 )

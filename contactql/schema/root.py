@@ -37,6 +37,7 @@ from contactql.schema.filters import ContactFilter, ContactOrder, Search, contac
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
 from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
+from contactql.schema.merge import MergeMutation
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
 from contactql.schema.properties import PropertyField, PropertyFieldInput, PropertyFieldPayload
@@ -165,7 +166,7 @@ class Query(EraseQuery):
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
-class Mutation(CatalogMutation, EraseMutation):
+class Mutation(CatalogMutation, EraseMutation, MergeMutation):
     @strawberry.mutation(
         description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],

@@ -96,6 +96,7 @@ class Source(enum.StrEnum):
     BATCH = "BATCH"
     SUBSCRIBE = "SUBSCRIBE"
     CSV_IMPORT = "CSV_IMPORT"
+    MERGE = "MERGE"  # history entries only: a contact is never created by a merge
 
 
 class PropertyType(enum.StrEnum):

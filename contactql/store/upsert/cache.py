@@ -1,5 +1,5 @@
 """A per-process cache of each workspace's property fields and lists, and of whether it
-suppresses any identity (an erasure's: store/workspace/erase.py).
+suppresses any identity (an erasure's: store/workspace/erase.py) or has aliases (a merge's).
 
 Creating one only adds to them, so an entry created by another process (or by a transaction
 of this one) is found by the first lookup that misses, which reloads from the database inside
@@ -7,19 +7,21 @@ the caller's transaction before it answers "unknown". Renaming or deleting one c
 entry, so those raise the workspace's `catalog_version` (store/workspace/catalog.py) in their
 transaction: each lookup reads the version first (one primary-key read) and drops what it
 cached under another version — in every process, at its next lookup. An erasure raises the
-version too: until the first one, upserts need not look for suppressed identities.
+version too: until the first one, upserts need not look for suppressed identities; so does a
+merge that leaves aliases (store/workspace/merge.py): until then, none are looked for.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
 from contactql.store.db.tables import contact_list_t, workspace_t
 from contactql.store.workspace.erase import any_suppressed
 from contactql.store.workspace.lists import ListRow
+from contactql.store.workspace.merge import any_alias
 from contactql.store.workspace.properties import FieldSet, load_fields
 
 _l = contact_list_t.c
@@ -42,6 +44,7 @@ class Catalog:
         self._lists: dict[int, tuple[dict[str, ListRow], dict[str, ListRow]]] = {}
         self._versions: dict[int, int] = {}
         self._suppressing: dict[int, tuple[int, bool]] = {}  # (the version it was read under, whether)
+        self._aliasing: dict[int, tuple[int, bool]] = {}
 
     def _current(self, conn: sa.Connection, workspace_id: int) -> int:
         """Forget the workspace's entries if a rename or delete happened since they were read;
@@ -57,6 +60,7 @@ class Catalog:
                 self._fields.pop(workspace_id, None)
                 self._lists.pop(workspace_id, None)
                 self._suppressing.pop(workspace_id, None)
+                self._aliasing.pop(workspace_id, None)
                 self._versions[workspace_id] = version
         return version
 
@@ -90,10 +94,17 @@ class Catalog:
     def suppressing(self, conn: sa.Connection, workspace_id: int) -> bool:
         """Whether the workspace suppresses any identity (it has erased a contact). Kept with the
         version it was read under: a reader of an older snapshot never answers a newer writer."""
+        return self._flag(conn, workspace_id, self._suppressing, any_suppressed)
+
+    def aliasing(self, conn: sa.Connection, workspace_id: int) -> bool:
+        """Whether the workspace has aliases (it has merged contacts: store/workspace/merge.py)."""
+        return self._flag(conn, workspace_id, self._aliasing, any_alias)
+
+    def _flag(self, conn: sa.Connection, workspace_id: int, cache: dict[int, tuple[int, bool]], probe: Callable[..., bool]) -> bool:
         version = self._current(conn, workspace_id)
-        cached = self._suppressing.get(workspace_id)
+        cached = cache.get(workspace_id)
         if cached is None or cached[0] != version:
-            cached = (version, any_suppressed(conn, workspace_id=workspace_id))
+            cached = (version, probe(conn, workspace_id=workspace_id))
             with self._lock:
-                self._suppressing[workspace_id] = cached
+                cache[workspace_id] = cached
         return cached[1]

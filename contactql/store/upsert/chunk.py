@@ -37,7 +37,7 @@ from contactql.store.model import ContactItem, MatchRule, UpsertOptions
 from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.effects import Effects
 from contactql.store.upsert.matching import Condition, property_conditions
-from contactql.store.workspace import consents, erase
+from contactql.store.workspace import consents, erase, merge
 from contactql.store.workspace.companies import existing_company_ids
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.properties import FieldSet
@@ -98,6 +98,7 @@ class ChunkState:
         self.touched: set[int] = set()
         self.suppressed: set[str] = set()  # digests of erased identities the chunk's items name (store/workspace/erase.py)
         self.lifted: set[str] = set()  # of those, the ones an admin's overrideSuppression brings back
+        self.aliases: set[tuple[str, Any, int]] = set()  # (column, value, contact): a merged contact's identity (workspace/merge.py)
         self.subscribes: dict[int, int] = {}  # a limited subscription's: requests in SUBSCRIBE_WINDOW, with this chunk's
         self.effects = Effects()
         self._placeholder = 0
@@ -145,6 +146,27 @@ class ChunkState:
 
     def with_column(self, column: str, value: Any) -> set[int]:
         return self.index[column].get(index_key(column, value), set())
+
+    def alias(self, kind: str, value: str, cid: int) -> None:
+        """An identity of a contact merged into `cid`: it finds `cid` like its own."""
+        if kind == "PAIR":
+            email, _, mobile = value.partition("\n")
+            self.pairs.setdefault((email, mobile), cid)
+            self.aliases.update({("email", email or None, cid), ("mobile", mobile or None, cid)})
+            return
+        column = _ALIAS_COLUMNS[kind]
+        self.index[column].setdefault(index_key(column, value), set()).add(cid)
+        self.aliases.add((column, value, cid))
+
+    def unaliased(self, cid: int, values: dict[str, Any]) -> dict[str, Any]:
+        """An item's values without the identities that are `cid`'s aliases: an old identity
+        finds the survivor of a merge, and does not replace the survivor's own."""
+        if not self.aliases:
+            return values
+        dropped = {column for column, value in values.items() if (column, value, cid) in self.aliases}
+        if "mobile" in dropped:
+            dropped.add("mobile_country_code")
+        return {column: value for column, value in values.items() if column not in dropped} if dropped else values
 
     def add_loaded(self, row: Any) -> None:
         """A contact row as read from the database (a row in CONTACT_COLUMNS order)."""
@@ -238,6 +260,8 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
         params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": found, "hashes": [value_hash(v) for v in found]}
         _add_rows(state, conn.execute(_BY_PROPS, params))
 
+    if catalog.aliasing(conn, workspace_id):
+        _add_aliases(conn, state, work)
     # After the keys are locked: on PostgreSQL an erasure of the same person has committed or waits.
     if catalog.suppressing(conn, workspace_id):
         # the items' identities, and the candidates' own (a pending re-subscription: upsert/suppress.py)
@@ -284,6 +308,25 @@ def _lock_keys(work: Sequence[Work]) -> set[str]:
             if rule is MatchRule.PROPERTIES and isinstance(w.conditions, list) and w.conditions:
                 keys.add("properties:" + "|".join(f"{k}={v}" for _, k, v in sorted(w.conditions)))
     return keys
+
+
+_ALIAS_COLUMNS = {"EXTERNAL_ID": "external_id", "EMAIL": "email", "MOBILE": "mobile"}
+
+
+def _add_aliases(conn: sa.Connection, state: ChunkState, work: Sequence[Work]) -> None:
+    """The merged contacts' identities the items name find the survivors (workspace/merge.py)."""
+    keys: set[tuple[str, str]] = set()
+    for w in work:
+        values = w.item.values
+        keys.update((kind, str(values[column])) for kind, column in _ALIAS_COLUMNS.items() if values.get(column) is not None)
+        if values.get("email") is not None or values.get("mobile") is not None:
+            keys.add(("PAIR", f"{values.get('email') or ''}\n{values.get('mobile') or ''}"))
+    found = merge.aliases_of(conn, workspace_id=state.workspace_id, keys=keys)
+    if missing := sorted({cid for _, _, cid in found if cid not in state.rows}):
+        _add_rows(state, conn.execute(sa.select(contact_t).where(_c.workspace_id == state.workspace_id, _c.id.in_(missing))))
+    for kind, value, cid in found:
+        if cid in state.rows:
+            state.alias(kind, value, cid)
 
 
 def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:

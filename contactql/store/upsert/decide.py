@@ -256,7 +256,7 @@ def _plan_create(state: ChunkState, work: Work, resolved: Resolved, now: dt.date
 def _plan_update(state: ChunkState, work: Work, resolved: Resolved, cid: int, now: dt.datetime) -> Plan:
     old = state.rows[cid]
     row = dict(old)
-    values = work.item.values
+    values = state.unaliased(cid, work.item.values)
     subscription = work.options.subscription
     hold = subscription is not None and subscription.hold
     held: dict[str, Any] = {}

@@ -57,6 +57,7 @@ from contactql.store.db.tables import (
     webhook_delivery_t,
 )
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
+from contactql.store.workspace import merge
 from contactql.store.workspace.catalog import bump_catalog
 
 MAX_REASON = 500
@@ -112,12 +113,16 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     if row is None:
         raise NotFound.at(("id",), f"no contact with id {contact_id}")
     identity = {column: getattr(row, column) for column, _ in IDENTITIES if getattr(row, column)}
+    # Identities of contacts merged into this one are the person's too (they go with it: cascade).
+    kind_of = dict(IDENTITIES)
+    aliased = [(column, value) for kind, value in merge.aliases_of_contact(conn, workspace_id=workspace_id, contact_id=contact_id)
+               for column in [next((c for c, k in IDENTITIES if k == kind), None)] if column is not None]  # fmt: skip
     # PostgreSQL: an upsert matching by email or mobile waits for this erasure, then sees the
     # suppression (the keys upsert/chunk.py locks).
-    serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in identity.items()])
+    serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in [*identity.items(), *aliased]])
     # As stored: payloads and results hold the values in that form (an email in lower case, an
     # externalId as given); a coarse SQL match finds them, Python judges in any case (`_redacted`).
-    needles = [str(value) for value in identity.values()]
+    needles = [str(value) for value in [*identity.values(), *(value for _, value in aliased)]]
 
     event_ids = set(conn.scalars(sa.select(event_t.c.id).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id)))
     conn.execute(sa.delete(event_t).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id))
@@ -132,13 +137,13 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     conn.execute(sa.delete(export_t).where(export_t.c.workspace_id == workspace_id))
     conn.execute(sa.delete(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id))
 
-    erasure = ErasureRow(str(uuid.uuid4()), contact_id, actor, reason, now, tuple(kind for column, kind in IDENTITIES if column in identity))
+    named = [*identity.items(), *aliased]
+    erasure = ErasureRow(str(uuid.uuid4()), contact_id, actor, reason, now, tuple(kind for column, kind in IDENTITIES if any(c == column for c, _ in named)))
     kinds = ",".join(erasure.suppressed) or None
     conn.execute(sa.insert(erasure_t).values(id=erasure.id, workspace_id=workspace_id, contact_id=contact_id, actor=actor, reason=reason, created_at=now, suppressed=kinds))
     suppressions = [
-        {"workspace_id": workspace_id, "digest": identity_digest(identity[column]), "kind": kind, "erasure_id": erasure.id, "created_at": now}
-        for column, kind in IDENTITIES
-        if column in identity
+        {"workspace_id": workspace_id, "digest": identity_digest(value), "kind": kind_of[column], "erasure_id": erasure.id, "created_at": now}
+        for column, value in named
     ]
     if suppressions:
         conn.execute(insert_ignoring_duplicates(conn.dialect.name, suppression_t), suppressions)

@@ -13,6 +13,7 @@ from contactql.store.db.tables.contacts import (
     ConfirmationToken,
     Consent,
     Contact,
+    ContactAlias,
     ContactCompany,
     ContactHistory,
     ContactList,
@@ -71,6 +72,7 @@ export_chunk_t = _table(ExportChunk)
 persisted_query_t = _table(PersistedQuery)
 erasure_t = _table(Erasure)
 suppression_t = _table(Suppression)
+alias_t = _table(ContactAlias)
 
 __all__ = [  # the models, for the few places that build rows from them
     "ApiKey",

@@ -239,3 +239,18 @@ class Segment(SQLModel, table=True):
     query: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # the filter (store/workspace/segments.py)
     search: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     created_at: dt.datetime = ts()
+
+
+class ContactAlias(SQLModel, table=True):
+    """An identity a contact merged into this one had (mergeContacts, issue 22): an upsert that
+    names it finds this contact (store/upsert/chunk.py) instead of recreating the duplicate.
+    `kind` is EXTERNAL_ID, EMAIL, MOBILE or PAIR (the email and mobile together, "email\nmobile",
+    either may be empty: the default EMAIL_AND_MOBILE rule's key). Erased with the contact."""
+
+    __tablename__ = "contact_alias"
+    __table_args__ = (sa.Index("ix_contact_alias_contact", "contact_id"),)
+    workspace_id: int = fk("workspace.id", primary_key=True)
+    kind: str = Field(sa_column=sa.Column(sa.String(12), primary_key=True))
+    value: str = Field(sa_column=sa.Column(sa.String(400), primary_key=True))
+    contact_id: int = fk("contact.id")
+    created_at: dt.datetime = ts()
