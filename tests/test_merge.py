@@ -10,7 +10,7 @@ from contactql.store.model import Scope
 from tests.conftest import make_key
 from tests.helpers import CONTACT_FIELDS, Api
 from tests.test_erase import ERASE, SUPPRESSIONS, sha
-from tests.test_subscribe import events
+from tests.test_subscribe import CONFIRM, SUBSCRIBE, events
 
 MERGE = f"""
 mutation M($input: MergeContactsInput!) {{
@@ -95,14 +95,61 @@ async def test_a_dry_run_shows_the_merge_and_writes_nothing(api: Api) -> None:
     assert (await api.contact(ann["id"]))["email"] == "ann@example.com"
 
 
-async def test_rules_and_consent(api: Api) -> None:
-    a = await api.upsert({"email": "a@example.com", "firstName": "Old", "emailStatus": "SUBSCRIBED"})
-    b = await api.upsert({"email": "b@example.com", "firstName": "New", "emailStatus": "UNSUBSCRIBED", "smsStatus": "SUBSCRIBED", "mobile": "+4790000001"})
-    done = await merge(api, a["contact"]["id"], b["contact"]["id"], fieldPriority=[{"field": "firstName", "rule": "NEWEST"}, {"field": "smsStatus", "rule": "TARGET"}])
-    merged = done["contact"]
+async def test_consent_goes_with_its_address_and_an_opt_out_wins(api: Api) -> None:
+    a = await api.upsert({"email": "a@example.com", "firstName": "Old"})
+    b = await api.upsert({"email": "b@example.com", "firstName": "New", "emailStatus": "SUBSCRIBED", "smsStatus": "SUBSCRIBED", "mobile": "+4790000001"})
+    merged = (await merge(api, a["contact"]["id"], b["contact"]["id"], fieldPriority=[{"field": "firstName", "rule": "NEWEST"}]))["contact"]
     assert merged["firstName"] == "New"
-    assert merged["emailStatus"] == "UNSUBSCRIBED"  # an opt-out on any of them wins, whatever the rule
-    assert merged["smsStatus"] == "NO_MARKETING"  # TARGET: the survivor's, although the other's was SUBSCRIBED
+    # a@ never opted in: b@'s consent stays with b@ (now an alias); the mobile brings its own
+    assert (merged["email"], merged["emailStatus"]) == ("a@example.com", "NO_MARKETING")
+    assert (merged["mobile"], merged["smsStatus"]) == ("+4790000001", "SUBSCRIBED")
+    # taking the other address takes its consent with it
+    c = await api.upsert({"email": "c@example.com", "emailStatus": "SUBSCRIBED"})
+    d = await api.upsert({"email": "d@example.com"})
+    newest = (await merge(api, c["contact"]["id"], d["contact"]["id"], fieldPriority=[{"field": "email", "rule": "NEWEST"}]))["contact"]
+    assert (newest["email"], newest["emailStatus"]) == ("d@example.com", "NO_MARKETING")
+    # an UNSUBSCRIBED on any of them wins, whatever the rule
+    e = await api.upsert({"email": "e@example.com", "emailStatus": "SUBSCRIBED"})
+    f = await api.upsert({"email": "f@example.com", "emailStatus": "UNSUBSCRIBED"})
+    assert (await merge(api, e["contact"]["id"], f["contact"]["id"]))["contact"]["emailStatus"] == "UNSUBSCRIBED"
+    refused = await merge(api, e["contact"]["id"], a["contact"]["id"], fieldPriority=[{"field": "emailStatus", "rule": "TARGET"}])
+    assert [(x["field"], x["code"]) for x in refused["userErrors"]] == [(["input", "fieldPriority", "0", "field"], "INVALID_INPUT")]
+
+
+async def test_links_and_confirmations_made_for_a_merged_contact(app: Any, admin: Api, api: Api) -> None:
+    kept = (await api.upsert({"email": "kept@example.com", "emailStatus": "SUBSCRIBED"}))["contact"]["id"]
+    pending = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "pending@example.com"}, "formType": "news"}}))["subscribeContact"]["contact"]["id"]
+    params = next(e["params"] for e in await events(admin, contactId=pending) if e["params"].get("UnsubscribeToken"))
+    assert (await merge(api, kept, pending))["userErrors"] == []
+    # the confirmation was for an address the survivor does not keep: it is gone, not left dangling
+    confirmed = (await api.gql(CONFIRM, {"t": params["ConfirmationToken"]}))["confirmContact"]
+    assert [e["code"] for e in confirmed["userErrors"]] == ["NOT_FOUND"]
+    assert (await api.contact(kept))["emailStatus"] == "SUBSCRIBED"
+    # the merged contact's unsubscribe link still works: it unsubscribes the survivor
+    page = await api.http.get("/unsubscribe", params={"token": params["UnsubscribeToken"]})
+    assert page.status_code == 200
+    assert (await api.contact(kept))["emailStatus"] == "UNSUBSCRIBED"
+    # keeping the pending address keeps its confirmation
+    other = (await api.upsert({"email": "other@example.com"}))["contact"]["id"]
+    again = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "again@example.com"}, "formType": "news"}}))["subscribeContact"]["contact"]["id"]
+    token = next(e["params"]["ConfirmationToken"] for e in await events(admin, contactId=again) if e["params"].get("ConfirmationToken"))
+    assert (await merge(api, other, again, fieldPriority=[{"field": "email", "rule": "NEWEST"}]))["contact"]["email"] == "again@example.com"
+    assert (await api.gql(CONFIRM, {"t": token}))["confirmContact"]["contact"] == {"id": other, "emailStatus": "SUBSCRIBED", "confirmed": True}
+
+
+async def test_an_alias_gives_way_to_a_contact_that_holds_the_identity(api: Api) -> None:
+    a = (await api.upsert({"email": "a@example.com", "firstName": "Ann", "lastName": "Aa"}))["contact"]["id"]
+    b = (await api.upsert({"email": "b@example.com", "mobile": "+4790000003", "firstName": "Bob", "lastName": "Bee"}))["contact"]["id"]
+    c = (await api.upsert({"email": "c@example.com"}))["contact"]["id"]
+    assert (await merge(api, a, b))["userErrors"] == []
+    # NAME_AND_EMAIL needs the names too: other names are another person, created without a clash
+    named = await api.upsert({"email": "b@example.com", "firstName": "Bob", "lastName": "Bee"}, match={"rules": ["NAME_AND_EMAIL"]})
+    assert named["outcome"] == "CREATED" and named["userErrors"] == []
+    # a contact that takes the old address itself is found by it, never the survivor beside it
+    assert (await api.upsert({"id": c, "email": "b@example.com", "mobile": "+4790000004"}, match={"rules": ["ID"]}))["outcome"] == "UPDATED"
+    found = await api.upsert({"email": "b@example.com", "lastName": "Holder"}, match={"rules": ["EMAIL"], "onMultipleMatches": "UPDATE_ALL"})
+    assert found["userErrors"] == [] and sorted(x["id"] for x in found["contacts"]) == sorted([c, named["contact"]["id"]])
+    assert (await api.contact(a))["lastName"] == "Aa"
 
 
 async def test_refusals_name_the_field(api: Api, other_workspace: Api) -> None:

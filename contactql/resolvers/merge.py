@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contactql.context import Info
-from contactql.store.errors import NotFound
+from contactql.store.errors import Invalid, NotFound
 from contactql.store.values import parse_contact_id
 from contactql.store.workspace import merge
 from contactql.store.workspace.properties import FieldSet, load_fields
@@ -23,6 +23,8 @@ async def merge_contacts(
 ) -> tuple[merge.Merged, FieldSet]:
     """Merge (or, with dryRun, decide the merge in a read transaction), and the workspace's
     property fields for showing the survivor's properties."""
+    if len(from_) > merge.MAX_FROM:  # before reading thousands of ids
+        raise Invalid.at(("from",), f"at most {merge.MAX_FROM} contacts a merge, got {len(from_)}")
     survivor = _id(into, "into")
     from_ids = [_id(raw, "from", str(i)) for i, raw in enumerate(from_)]
     chosen = [(name, merge.MergeRule(rule)) for name, rule in rules]

@@ -31,7 +31,10 @@ MergeRule = publish(
 @strawberry.input(description="The rule for one field of a merge.")
 class MergeFieldRule:
     field: str = strawberry.field(
-        description=f"A field ({', '.join(store.FIELDS)}) or a property as properties.<name>. An UNSUBSCRIBED status on any contact wins whatever the rule."
+        description=(
+            f"A field ({', '.join(store.FIELDS)}) or a property as properties.<name>. emailStatus goes with the email chosen, "
+            "smsStatus with the mobile; an UNSUBSCRIBED status on any contact wins whatever the rule."
+        )
     )
     rule: MergeRule = strawberry.field(description="Where its value comes from.")  # type: ignore[valid-type]
 

@@ -99,6 +99,8 @@ class ChunkState:
         self.suppressed: set[str] = set()  # digests of erased identities the chunk's items name (store/workspace/erase.py)
         self.lifted: set[str] = set()  # of those, the ones an admin's overrideSuppression brings back
         self.aliases: set[tuple[str, Any, int]] = set()  # (column, value, contact): a merged contact's identity (workspace/merge.py)
+        self.alias_of: dict[tuple[str, Any], int] = {}  # (column, index key) → the survivor it finds
+        self.alias_pairs: dict[tuple[str, str], int] = {}  # (email, mobile) as `pairs` → the survivor
         self.subscribes: dict[int, int] = {}  # a limited subscription's: requests in SUBSCRIBE_WINDOW, with this chunk's
         self.effects = Effects()
         self._placeholder = 0
@@ -148,15 +150,31 @@ class ChunkState:
         return self.index[column].get(index_key(column, value), set())
 
     def alias(self, kind: str, value: str, cid: int) -> None:
-        """An identity of a contact merged into `cid`: it finds `cid` like its own."""
+        """An identity of a contact merged into `cid`: a match rule finds `cid` by it when no
+        contact holds it itself (`finding`, `pair_match`); the identity checks ignore it."""
         if kind == "PAIR":
             email, _, mobile = value.partition("\n")
-            self.pairs.setdefault((email, mobile), cid)
+            self.alias_pairs[(email, mobile)] = cid
             self.aliases.update({("email", email or None, cid), ("mobile", mobile or None, cid)})
             return
-        column = _ALIAS_COLUMNS[kind]
-        self.index[column].setdefault(index_key(column, value), set()).add(cid)
+        column = merge.ALIAS_COLUMNS[kind]
+        self.alias_of[(column, index_key(column, value))] = cid
         self.aliases.add((column, value, cid))
+
+    def finding(self, column: str, value: Any) -> set[int]:
+        """The contacts a match rule finds by a column's value: those that hold it, or else the
+        survivor of a merged contact that held it."""
+        found = self.with_column(column, value)
+        if found or not self.alias_of:
+            return found
+        cid = self.alias_of.get((column, index_key(column, value)))
+        return found if cid is None else {cid}
+
+    def pair_match(self, email: str | None, mobile: str | None) -> int | None:
+        """The contact with this email and mobile (the EMAIL_AND_MOBILE rule), or the survivor of one."""
+        key = (email or "", mobile or "")
+        cid = self.pairs.get(key)
+        return cid if cid is not None else self.alias_pairs.get(key)
 
     def unaliased(self, cid: int, values: dict[str, Any]) -> dict[str, Any]:
         """An item's values without the identities that are `cid`'s aliases: an old identity
@@ -310,18 +328,9 @@ def _lock_keys(work: Sequence[Work]) -> set[str]:
     return keys
 
 
-_ALIAS_COLUMNS = {"EXTERNAL_ID": "external_id", "EMAIL": "email", "MOBILE": "mobile"}
-
-
 def _add_aliases(conn: sa.Connection, state: ChunkState, work: Sequence[Work]) -> None:
     """The merged contacts' identities the items name find the survivors (workspace/merge.py)."""
-    keys: set[tuple[str, str]] = set()
-    for w in work:
-        values = w.item.values
-        keys.update((kind, str(values[column])) for kind, column in _ALIAS_COLUMNS.items() if values.get(column) is not None)
-        if values.get("email") is not None or values.get("mobile") is not None:
-            keys.add(("PAIR", f"{values.get('email') or ''}\n{values.get('mobile') or ''}"))
-    found = merge.aliases_of(conn, workspace_id=state.workspace_id, keys=keys)
+    found = merge.aliases_named(conn, workspace_id=state.workspace_id, items=[w.item.values for w in work])
     if missing := sorted({cid for _, _, cid in found if cid not in state.rows}):
         _add_rows(state, conn.execute(sa.select(contact_t).where(_c.workspace_id == state.workspace_id, _c.id.in_(missing))))
     for kind, value, cid in found:

@@ -101,24 +101,24 @@ def find_matches(state: ChunkState, work: Work, invalid_ids: list[str]) -> tuple
                         invalid_ids.append(str(item.contact_id))  # seed 000: InvalidContactIds
             case MatchRule.EXTERNAL_ID:
                 if (external_id := values.get("external_id")) is not None:
-                    found = state.with_column("external_id", external_id)
+                    found = state.finding("external_id", external_id)
             case MatchRule.EMAIL_AND_MOBILE:
                 # seed 000: both → that pair; only a mobile → with a null email; only an email → null mobile
                 email, mobile = values.get("email"), values.get("mobile")
                 if email is not None or mobile is not None:
-                    cid = state.pairs.get((email or "", mobile or ""))
+                    cid = state.pair_match(email, mobile)
                     found = set() if cid is None else {cid}
             case MatchRule.EMAIL:
                 if (email := values.get("email")) is not None:
-                    found = state.with_column("email", email)
+                    found = state.finding("email", email)
             case MatchRule.MOBILE:
                 if (mobile := values.get("mobile")) is not None:
-                    found = state.with_column("mobile", mobile)
+                    found = state.finding("mobile", mobile)
             case MatchRule.EMAIL_OR_MOBILE:
                 email, mobile = values.get("email"), values.get("mobile")
                 if email is not None or mobile is not None:
-                    found = (state.with_column("email", email) if email else set()) | (
-                        state.with_column("mobile", mobile) if mobile else set()
+                    found = (state.finding("email", email) if email else set()) | (
+                        state.finding("mobile", mobile) if mobile else set()
                     )
             case MatchRule.NAME_AND_EMAIL:
                 found = _name_and_email(state, values)
@@ -141,7 +141,7 @@ def _name_and_email(state: ChunkState, values: dict[str, object]) -> set[int] | 
     first_key, last_key = str(first).strip().lower(), str(last).strip().lower()
     return {
         cid
-        for cid in state.with_column("email", email)
+        for cid in state.finding("email", email)
         if (state.rows[cid]["first_name"] or "").strip().lower() == first_key
         and (state.rows[cid]["last_name"] or "").strip().lower() == last_key
     }
@@ -149,7 +149,7 @@ def _name_and_email(state: ChunkState, values: dict[str, object]) -> set[int] | 
 
 def _with_conditions(state: ChunkState, conditions: list[Condition]) -> set[int]:
     sets = [
-        state.with_column(key, value) if kind == "col" else state.prop_index.get((key, value), set())
+        state.finding(key, value) if kind == "col" else state.prop_index.get((key, value), set())
         for kind, key, value in conditions
     ]
     sets.sort(key=len)

@@ -69,12 +69,11 @@ class MergeRule(enum.StrEnum):
 # A field, by its GraphQL name, and the columns that come with it from one contact.
 FIELDS: dict[str, tuple[str, ...]] = {
     "externalId": ("external_id",),
-    "email": ("email",),
-    "mobile": ("mobile", "mobile_country_code"),
+    # consent is the address's: a status goes with its email or mobile, never to another address
+    "email": ("email", "email_status", "confirmed"),
+    "mobile": ("mobile", "mobile_country_code", "sms_status"),
     "firstName": ("first_name",),
     "lastName": ("last_name",),
-    "emailStatus": ("email_status", "confirmed"),
-    "smsStatus": ("sms_status",),
     "privacyConsent": ("privacy_consent",),
     "address": ("address_town", "address_region", "address_address", "address_postcode"),
 }
@@ -82,7 +81,6 @@ _SHOWN = {"external_id": "externalId", "email": "email", "mobile": "mobile", "fi
           "email_status": "emailStatus", "sms_status": "smsStatus", "privacy_consent": "privacyConsent", "confirmed": "confirmed",
           "address_town": "address.town", "address_region": "address.region", "address_address": "address.address",
           "address_postcode": "address.postcode"}  # fmt: skip
-_NO_INFORMATION = {"email_status": "NO_MARKETING", "sms_status": "NO_MARKETING"}  # counted as empty
 _OPTED_OUT = "UNSUBSCRIBED"
 # (alias kind, contact column)
 ALIASED = (("EXTERNAL_ID", "external_id"), ("EMAIL", "email"), ("MOBILE", "mobile"))
@@ -158,9 +156,10 @@ def _rules(conn: sa.Connection, workspace_id: int, rules: Sequence[tuple[str, Me
             key = ""
         if not key:
             known = ", ".join(FIELDS)
-            raise Invalid.at(("fieldPriority", str(i), "field"), f"no field {name!r}: one of {known}, or properties.<name> of a property")
+            shown = name if len(name) <= 60 else name[:60] + "…"
+            raise Invalid.at(("fieldPriority", str(i), "field"), f"no field {shown!r}: one of {known}, or properties.<name> of a property (statuses go with their email or mobile)")
         if key in chosen:
-            raise Invalid.at(("fieldPriority", str(i), "field"), f"{name!r} is given twice")
+            raise Invalid.at(("fieldPriority", str(i), "field"), f"{name[:60]!r} is given twice")
         chosen[key] = rule
     return chosen
 
@@ -185,8 +184,7 @@ def _plan(conn: sa.Connection, workspace_id: int, rows: list[dict[str, Any]], re
         lead = columns[0]
 
         def value(row: dict[str, Any], lead: str = lead, columns: tuple[str, ...] = columns) -> Any:
-            empty = row[lead] is None or row[lead] == _NO_INFORMATION.get(lead)
-            return None if empty else tuple(row[c] for c in columns)
+            return None if row[lead] is None else tuple(row[c] for c in columns)
 
         chosen = _pick(rules.get(name, MergeRule.NON_EMPTY), [(value(row), row["updated_at"]) for row in rows])
         if chosen is not None:
@@ -253,6 +251,10 @@ def _check_identity(conn: sa.Connection, workspace_id: int, ids: list[int], merg
 def _write(conn: sa.Connection, workspace_id: int, into: int, from_ids: list[int], merged: Merged, actor: str | None, now: dt.datetime) -> None:
     for table in (event_t, history_t, token_t, consent_t, alias_t):
         conn.execute(sa.update(table).where(table.c.workspace_id == workspace_id, table.c.contact_id.in_(from_ids)).values(contact_id=into))
+    # A pending confirmation is for the address it was sent to: one the survivor does not keep
+    # could never confirm it (subscribe.confirm checks the address).
+    t = token_t.c
+    conn.execute(sa.delete(token_t).where(t.workspace_id == workspace_id, t.contact_id == into, t.email.is_not(None), t.email != sa.func.coalesce(sa.literal(merged.contact["email"]), "")))
     c = contact_t.c
     conn.execute(sa.delete(contact_t).where(c.workspace_id == workspace_id, c.id.in_(from_ids)))  # their relations cascade
     values = {k: v for k, v in merged.contact.items() if k not in ("id", "workspace_id", "created_at", "created_by", "source")}
@@ -278,6 +280,9 @@ def _write(conn: sa.Connection, workspace_id: int, into: int, from_ids: list[int
         held.append(("PAIR", pair))
     for kind, value in [*held, *merged.aliases]:  # the survivor's own identity needs no alias; a new alias replaces an old one
         conn.execute(sa.delete(alias_t).where(a.workspace_id == workspace_id, a.kind == kind, a.value == value))
+    # the merged contacts' ids too, for links made for them (an unsubscribe link: survivor_of)
+    ids = [("ID", str(i)) for i in from_ids]
+    conn.execute(sa.insert(alias_t), [{"workspace_id": workspace_id, "kind": k, "value": v, "contact_id": into, "created_at": now} for k, v in ids])
     if merged.aliases:
         conn.execute(sa.insert(alias_t), [{"workspace_id": workspace_id, "kind": k, "value": v, "contact_id": into, "created_at": now} for k, v in merged.aliases])
         bump_catalog(conn, workspace_id)  # every process's upserts learn that the workspace has aliases (upsert/cache.py)
@@ -287,6 +292,19 @@ def _write(conn: sa.Connection, workspace_id: int, into: int, from_ids: list[int
 
 def any_alias(conn: sa.Connection, *, workspace_id: int) -> bool:
     return conn.scalar(sa.select(alias_t.c.contact_id).where(alias_t.c.workspace_id == workspace_id).limit(1)) is not None
+
+
+ALIAS_COLUMNS = {kind: column for kind, column in ALIASED}
+
+
+def aliases_named(conn: sa.Connection, *, workspace_id: int, items: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
+    """(kind, value, survivor) of the aliases that items' values (upsert/chunk.py) name."""
+    keys: set[tuple[str, str]] = set()
+    for values in items:
+        keys.update((kind, str(values[column])) for kind, column in ALIASED if values.get(column) is not None)
+        if (pair := pair_value({"email": values.get("email"), "mobile": values.get("mobile")})) is not None:
+            keys.add(("PAIR", pair))
+    return aliases_of(conn, workspace_id=workspace_id, keys=keys)
 
 
 def aliases_of(conn: sa.Connection, *, workspace_id: int, keys: set[tuple[str, str]]) -> list[tuple[str, str, int]]:
@@ -304,3 +322,10 @@ def aliases_of(conn: sa.Connection, *, workspace_id: int, keys: set[tuple[str, s
 def aliases_of_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> list[tuple[str, str]]:
     a = alias_t.c
     return [(row.kind, row.value) for row in conn.execute(sa.select(a.kind, a.value).where(a.workspace_id == workspace_id, a.contact_id == contact_id))]
+
+
+def survivor_of(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> int:
+    """The contact a merged contact's id now names (itself when it was never merged)."""
+    a = alias_t.c
+    found = conn.scalar(sa.select(a.contact_id).where(a.workspace_id == workspace_id, a.kind == "ID", a.value == str(contact_id)))
+    return contact_id if found is None else int(found)

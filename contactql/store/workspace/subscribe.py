@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import api_key_t, contact_t, token_t, workspace_t
 from contactql.store.errors import NotFound
 from contactql.store.model import ConsentAction, EmailStatus, Evidence, Source
-from contactql.store.workspace import consents, erase
+from contactql.store.workspace import consents, erase, merge
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.search import search_text
 
@@ -112,6 +112,8 @@ def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence:
         raise gone
     if not hmac.compare_digest(unsubscribe_token(link_secret(conn, workspace_id), workspace_id, contact_id), token):
         raise gone
+    # A contact merged into another: its links unsubscribe the survivor (workspace/merge.py).
+    contact_id = merge.survivor_of(conn, workspace_id=workspace_id, contact_id=contact_id)
     found = conn.execute(sa.select(contact_t).where(contact_t.c.id == contact_id, contact_t.c.workspace_id == workspace_id, contact_t.c.deleted_at.is_(None))).first()
     if found is None:
         raise gone

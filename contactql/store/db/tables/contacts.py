@@ -245,7 +245,8 @@ class ContactAlias(SQLModel, table=True):
     """An identity a contact merged into this one had (mergeContacts, issue 22): an upsert that
     names it finds this contact (store/upsert/chunk.py) instead of recreating the duplicate.
     `kind` is EXTERNAL_ID, EMAIL, MOBILE or PAIR (the email and mobile together, "email\nmobile",
-    either may be empty: the default EMAIL_AND_MOBILE rule's key). Erased with the contact."""
+    either may be empty: the default EMAIL_AND_MOBILE rule's key), or ID (a merged contact's id,
+    for links made for it). Erased with the contact."""
 
     __tablename__ = "contact_alias"
     __table_args__ = (sa.Index("ix_contact_alias_contact", "contact_id"),)
