@@ -160,3 +160,37 @@ async def test_an_api_only_process_and_a_worker_process_split_the_batch_work(dat
             await socket.close()
     assert pushed[-1] == {"status": "COMPLETED", "processed": 300, "created": 250}
     assert query(database_url, "SELECT count(*) FROM contact") == [(250,)]
+
+
+MERGE = "mutation M($input: MergeContactsInput!) { mergeContacts(input: $input) { mergedIds userErrors { code message } } }"
+
+
+async def test_merges_in_one_process_while_the_other_writes_both_identities(database_url: str) -> None:
+    """Issue 22: one process merges pairs of duplicates while the other upserts both identities
+    of each pair. Nothing is lost (every upsert answers, without errors) and no duplicate comes
+    back: one contact per pair at the end, found by either identity."""
+    with serve(database_url) as (first, key, _), serve(database_url) as (second, _, _):
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+
+            async def upsert(base: str, email: str, name: str) -> dict[str, Any]:
+                variables = {"input": {"contact": {"email": email, "firstName": name}, "match": {"rules": ["EMAIL"]}}}
+                payload = (await http.post(f"{base}/graphql", json={"query": UPSERT, "variables": variables})).json()
+                assert "errors" not in payload, payload
+                return dict(payload["data"]["upsertContact"])
+
+            pairs = [((await upsert(first, f"keep{i}@example.com", "k"))["contact"]["id"], (await upsert(first, f"old{i}@example.com", "o"))["contact"]["id"]) for i in range(20)]
+
+            async def merge(into: str, from_: str) -> dict[str, Any]:
+                payload = (await http.post(f"{first}/graphql", json={"query": MERGE, "variables": {"input": {"into": into, "from": [from_]}}})).json()
+                return dict(payload["data"]["mergeContacts"])
+
+            writes = [upsert(second, f"{kind}{i}@example.com", f"{kind}-{i}-{n}") for n in range(2) for i in range(20) for kind in ("keep", "old")]
+            results = await asyncio.gather(*(merge(a, b) for a, b in pairs), *writes)
+            merged, written = results[: len(pairs)], results[len(pairs) :]
+            assert all(m["userErrors"] == [] for m in merged), merged
+            assert all(w["userErrors"] == [] and w["outcome"] == "UPDATED" for w in written), [w["outcome"] for w in written]
+            total = (await http.post(f"{second}/graphql", json={"query": "{ contacts { totalCount } }"})).json()["data"]["contacts"]["totalCount"]
+            assert total == len(pairs)
+            for i, (into, _) in enumerate(pairs):
+                again = await upsert(second, f"old{i}@example.com", "after")
+                assert (again["outcome"], again["contact"]["id"], again["contact"]["email"]) == ("UPDATED", into, f"keep{i}@example.com")
