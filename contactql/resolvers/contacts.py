@@ -13,7 +13,8 @@ from contactql.resolvers.erase import override_problems
 from contactql.resolvers.pagination import Page, decode_cursor, decode_id_cursor, paginate
 from contactql.resolvers.workspace import country_for
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
-from contactql.store.model import ItemResult, OrderField, Source, UpsertOptions
+from contactql.store.model import ItemResult, Source, UpsertOptions
+from contactql.store.sorting import OrderField
 from contactql.store.upsert.entry import dry_run, upsert_one
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert.options import validate_events, validate_match

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from contactql.store import model
+from contactql.store import model, sorting
 from contactql.store.errors import ErrorCode as StoreErrorCode
 
 
@@ -159,7 +159,7 @@ ErrorCode = publish(
     },
 )
 ContactOrderField = publish(
-    model.OrderField,
+    sorting.OrderField,
     "What contacts can be ordered by.",
     {
         "ID": "The contact's id (the order of creation).",
@@ -174,7 +174,7 @@ ContactOrderField = publish(
     name="ContactOrderField",
 )
 SortDirection = publish(
-    model.SortDirection,
+    sorting.SortDirection,
     "A sort direction; nulls come last either way.",
     {"ASC": "Smallest first.", "DESC": "Largest first."},
 )

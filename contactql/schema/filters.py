@@ -12,8 +12,8 @@ import strawberry
 
 from contactql.context import ApiError
 from contactql.schema.enums import ContactOrderField, EmailStatus, SmsStatus, SortDirection
-from contactql.store.model import OrderField
-from contactql.store.model import SortDirection as StoreSortDirection
+from contactql.store.sorting import OrderField
+from contactql.store.sorting import SortDirection as StoreSortDirection
 from contactql.store.values import shown
 from contactql.store.workspace.filters import ContactQuery, PropertyCondition
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder

@@ -16,7 +16,7 @@ from contactql.schema.contacts import ContactConnection
 from contactql.schema.errors import UserError
 from contactql.schema.filters import ContactOrder
 from contactql.schema.pagination import Connection, Edge, connection
-from contactql.store.model import OrderField
+from contactql.store.sorting import OrderField
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 from contactql.store.workspace.segments import SegmentRow

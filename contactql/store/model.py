@@ -75,22 +75,6 @@ class ContactField(enum.StrEnum):
     LAST_NAME = "LAST_NAME"
 
 
-class OrderField(enum.StrEnum):
-    ID = "ID"
-    CREATED_AT = "CREATED_AT"
-    UPDATED_AT = "UPDATED_AT"
-    EMAIL = "EMAIL"
-    FIRST_NAME = "FIRST_NAME"
-    LAST_NAME = "LAST_NAME"
-    PROPERTY = "PROPERTY"
-    RELEVANCE = "RELEVANCE"
-
-
-class SortDirection(enum.StrEnum):
-    ASC = "ASC"
-    DESC = "DESC"
-
-
 class Source(enum.StrEnum):
     API = "API"
     BATCH = "BATCH"

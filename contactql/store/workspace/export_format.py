@@ -32,7 +32,8 @@ import orjson
 import sqlalchemy as sa
 
 from contactql.store.errors import Invalid
-from contactql.store.model import OrderField, PropertyType, SortDirection
+from contactql.store.model import PropertyType
+from contactql.store.sorting import OrderField, SortDirection
 from contactql.store.values import FORMULA_STARTS, reserved_column, shown
 from contactql.store.workspace import consents
 from contactql.store.workspace.contacts import properties_of_contacts, properties_of_id_range

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.tables import export_chunk_t, export_t
 from contactql.store.errors import Invalid
-from contactql.store.model import OrderField, SortDirection
+from contactql.store.sorting import OrderField, SortDirection
 from contactql.store.workspace.filters import ContactQuery, decode, encode
 from contactql.store.workspace.order import ContactOrder
 

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, property_value_t
 from contactql.store.errors import Invalid
-from contactql.store.model import OrderField, PropertyType, SortDirection
+from contactql.store.model import PropertyType
+from contactql.store.sorting import OrderField, SortDirection
 from contactql.store.values import shown, utc
 from contactql.store.workspace import search
 from contactql.store.workspace.filters import ContactQuery, where_terms
