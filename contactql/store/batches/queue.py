@@ -34,7 +34,6 @@ from contactql.store.upsert.chunk import Work
 from contactql.store.upsert.pipeline import upsert_chunk
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.workspace import lists
-from contactql.store.workspace.erase import SUPPRESSED_MESSAGE
 
 b = batch_t.c
 r = batch_result_t.c
@@ -322,11 +321,10 @@ def fail_items(
 
 
 def _refused(entry: Mapping[str, Any]) -> ItemResult:
-    """The result of an item validation already failed when the batch was accepted, or of one
-    an erasure took out of the payload (store/workspace/erase.py) before it was applied."""
-    if entry.get("erased"):
-        return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), outcome=Outcome.SKIPPED, errors=[Problem((), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE)])
-    return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), errors=[Problem.from_json(p) for p in entry["problems"]])
+    """The result of an item decided before its turn: refused when the batch was accepted (failed),
+    or taken out by an erasure (its `outcome`: SKIPPED; store/workspace/erase.py)."""
+    outcome = None if entry.get("outcome") is None else Outcome(entry["outcome"])
+    return ItemResult(index=entry["index"], client_ref=entry.get("client_ref"), outcome=outcome, errors=[Problem.from_json(p) for p in entry["problems"]])
 
 
 def _client_ref(entry: Mapping[str, Any]) -> str | None:

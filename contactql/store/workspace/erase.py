@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.dialect import insert_ignoring_duplicates, serialize
 from contactql.store.db.tables import (
+    alias_t,
     batch_payload_t,
     batch_result_t,
     batch_t,
@@ -57,7 +58,7 @@ from contactql.store.db.tables import (
     webhook_delivery_t,
 )
 from contactql.store.errors import ErrorCode, Invalid, NotFound, Problem
-from contactql.store.workspace import merge
+from contactql.store.model import Outcome
 from contactql.store.workspace.catalog import bump_catalog
 
 MAX_REASON = 500
@@ -68,6 +69,7 @@ SUPPRESSED_MESSAGE = (
     "this identity belongs to a contact erased on request; it comes back only with fresh consent "
     "(a confirmed subscription, or overrideSuppression from an admin key)"
 )
+_SUPPRESSED = Problem((), ErrorCode.SUPPRESSED, SUPPRESSED_MESSAGE).to_json()  # an item taken out: batches/queue.py answers it SKIPPED
 
 
 def identity_digest(value: str) -> str:
@@ -113,16 +115,16 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     if row is None:
         raise NotFound.at(("id",), f"no contact with id {contact_id}")
     identity = {column: getattr(row, column) for column, _ in IDENTITIES if getattr(row, column)}
-    # Identities of contacts merged into this one are the person's too (they go with it: cascade).
-    kind_of = dict(IDENTITIES)
-    aliased = [(column, value) for kind, value in merge.aliases_of_contact(conn, workspace_id=workspace_id, contact_id=contact_id)
-               for column in [next((c for c, k in IDENTITIES if k == kind), None)] if column is not None]  # fmt: skip
+    # Identities of contacts merged into this one are the person's too (their aliases go with it: cascade).
+    a, column_of = alias_t.c, {kind: column for column, kind in IDENTITIES}
+    aliases = conn.execute(sa.select(a.kind, a.value).where(a.workspace_id == workspace_id, a.contact_id == contact_id, a.kind.in_(column_of)))
+    named = [*identity.items(), *((column_of[kind], value) for kind, value in aliases)]  # (column, value); never empty
     # PostgreSQL: an upsert matching by email or mobile waits for this erasure, then sees the
     # suppression (the keys upsert/chunk.py locks).
-    serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in [*identity.items(), *aliased]])
+    serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in named])
     # As stored: payloads and results hold the values in that form (an email in lower case, an
     # externalId as given); a coarse SQL match finds them, Python judges in any case (`_redacted`).
-    needles = [str(value) for value in [*identity.values(), *(value for _, value in aliased)]]
+    needles = [str(value) for _, value in named]
 
     event_ids = set(conn.scalars(sa.select(event_t.c.id).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id)))
     conn.execute(sa.delete(event_t).where(event_t.c.workspace_id == workspace_id, event_t.c.contact_id == contact_id))
@@ -137,16 +139,16 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     conn.execute(sa.delete(export_t).where(export_t.c.workspace_id == workspace_id))
     conn.execute(sa.delete(contact_t).where(c.workspace_id == workspace_id, c.id == contact_id))
 
-    named = [*identity.items(), *aliased]
-    erasure = ErasureRow(str(uuid.uuid4()), contact_id, actor, reason, now, tuple(kind for column, kind in IDENTITIES if any(c == column for c, _ in named)))
+    held = {column for column, _ in named}
+    erasure = ErasureRow(str(uuid.uuid4()), contact_id, actor, reason, now, tuple(kind for column, kind in IDENTITIES if column in held))
     kinds = ",".join(erasure.suppressed) or None
     conn.execute(sa.insert(erasure_t).values(id=erasure.id, workspace_id=workspace_id, contact_id=contact_id, actor=actor, reason=reason, created_at=now, suppressed=kinds))
+    kind_of = dict(IDENTITIES)
     suppressions = [
         {"workspace_id": workspace_id, "digest": identity_digest(value), "kind": kind_of[column], "erasure_id": erasure.id, "created_at": now}
         for column, value in named
     ]
-    if suppressions:
-        conn.execute(insert_ignoring_duplicates(conn.dialect.name, suppression_t), suppressions)
+    conn.execute(insert_ignoring_duplicates(conn.dialect.name, suppression_t), suppressions)
     bump_catalog(conn, workspace_id)  # every process's upserts learn that the workspace suppresses (upsert/cache.py)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("INSERT INTO contact_search(contact_search) VALUES ('optimize')")
@@ -175,10 +177,8 @@ def _scrub_deliveries(conn: sa.Connection, workspace_id: int, contact_id: int, e
     that quote its identity (a batch's report) keep their shape with the values redacted.
     Found by a coarse text match, then judged on the parsed payload."""
     w = webhook_delivery_t.c
-    coarse = [w.payload.contains(f'"{contact_id}"', autoescape=True)]
-    if needles:
-        coarse.append(_quoting(w.payload, needles))
-    for delivery_id, payload in conn.execute(sa.select(w.id, w.payload).where(w.workspace_id == workspace_id, sa.or_(*coarse))).all():
+    coarse = sa.or_(w.payload.contains(f'"{contact_id}"', autoescape=True), _quoting(w.payload, needles))
+    for delivery_id, payload in conn.execute(sa.select(w.id, w.payload).where(w.workspace_id == workspace_id, coarse)).all():
         data = orjson.loads(payload)
         if isinstance(data, dict) and (data.get("contactId") == str(contact_id) or data.get("eventId") in event_ids):
             conn.execute(sa.delete(webhook_delivery_t).where(w.id == delivery_id))
@@ -196,15 +196,15 @@ def _names(entry: dict[str, Any], contact_id: int, identity: dict[str, Any]) -> 
 
 
 def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, identity: dict[str, Any], needles: Sequence[str]) -> None:
-    """Batch items about the contact become erased markers (batches/queue.py answers one not
-    applied yet SKIPPED, SUPPRESSED): those naming it by id or identity, and those a result says
+    """Batch items about the contact are taken out, decided SKIPPED with SUPPRESSED (batches/queue.py
+    answers one not applied yet so): those naming it by id or identity, and those a result says
     were applied to it (matched by properties, say). Results applied to it keep their outcome
     and codes, every other string erased; other results that quote its identity are redacted."""
     p, r, b = batch_payload_t.c, batch_result_t.c, batch_t.c
     ours = sa.select(b.id).where(b.workspace_id == workspace_id)
     applied: dict[str, set[int]] = {}  # batch → indices of its items applied to the contact
-    coarse = [r.result.contains(str(contact_id), autoescape=True), *([_quoting(r.result, needles)] if needles else [])]
-    for batch_id, index, result in conn.execute(sa.select(r.batch_id, r.index, r.result).where(r.batch_id.in_(ours), sa.or_(*coarse))).all():
+    coarse = sa.or_(r.result.contains(str(contact_id), autoescape=True), _quoting(r.result, needles))
+    for batch_id, index, result in conn.execute(sa.select(r.batch_id, r.index, r.result).where(r.batch_id.in_(ours), coarse)).all():
         data = orjson.loads(result)
         if contact_id in (data.get("contact_ids") or ()):
             applied.setdefault(batch_id, set()).add(index)
@@ -215,11 +215,11 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
             conn.execute(sa.update(batch_result_t).where(r.batch_id == batch_id, r.index == index).values(result=orjson.dumps(scrubbed).decode()))
 
     by_id = [p["items"].contains(f'"contact_id":{contact_id}{end}', autoescape=True) for end in (",", "}")]  # orjson's form
-    found = sa.or_(*by_id, p.batch_id.in_(list(applied)), *([_quoting(p["items"], needles)] if needles else []))
+    found = sa.or_(*by_id, p.batch_id.in_(list(applied)), _quoting(p["items"], needles))
     for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), found)).all():
         entries = orjson.loads(items)
         kept = [
-            {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "erased": True}
+            {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "outcome": Outcome.SKIPPED.value, "problems": [_SUPPRESSED]}
             if _names(e, contact_id, identity) or e["index"] in applied.get(batch_id, ()) or ("problems" in e and _redacted(e, needles) != e)
             else e
             for e in entries
@@ -252,12 +252,11 @@ def _drop_answers(conn: sa.Connection, workspace_id: int, contact_id: int, needl
     would otherwise answer with them."""
     i = idempotency_t.c
     coarse = sa.or_(i.response.contains(str(contact_id), autoescape=True), _quoting(i.response, needles))
-    doomed = [
-        key
-        for key, response in conn.execute(sa.select(i.key, i.response).where(i.workspace_id == workspace_id, coarse)).all()
-        if any(contact_id in (result.get("contact_ids") or ()) for result in orjson.loads(response).get("results") or ())
-        or _redacted(orjson.loads(response), needles) != orjson.loads(response)
-    ]
+    doomed = []
+    for key, response in conn.execute(sa.select(i.key, i.response).where(i.workspace_id == workspace_id, coarse)).all():
+        data = orjson.loads(response)
+        if any(contact_id in (result.get("contact_ids") or ()) for result in data.get("results") or ()) or _redacted(data, needles) != data:
+            doomed.append(key)
     if doomed:
         conn.execute(sa.delete(idempotency_t).where(i.workspace_id == workspace_id, i.key.in_(doomed)))
 

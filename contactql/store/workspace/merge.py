@@ -53,8 +53,9 @@ from contactql.store.model import Source
 from contactql.store.values import MAX_EXTERNAL_URLS
 from contactql.store.workspace.catalog import bump_catalog
 from contactql.store.workspace.contacts import relations_of_contacts
+from contactql.store.workspace.erase import IDENTITIES
 from contactql.store.workspace.history import PendingHistory, write_history
-from contactql.store.workspace.properties import load_fields
+from contactql.store.workspace.properties import FieldSet, load_fields
 from contactql.store.workspace.search import search_text
 
 MAX_FROM = 20
@@ -82,8 +83,6 @@ _SHOWN = {"external_id": "externalId", "email": "email", "mobile": "mobile", "fi
           "address_town": "address.town", "address_region": "address.region", "address_address": "address.address",
           "address_postcode": "address.postcode"}  # fmt: skip
 _OPTED_OUT = "UNSUBSCRIBED"
-# (alias kind, contact column)
-ALIASED = (("EXTERNAL_ID", "external_id"), ("EMAIL", "email"), ("MOBILE", "mobile"))
 
 
 def pair_value(row: Mapping[str, Any]) -> str | None:
@@ -100,6 +99,7 @@ class Merged:
     changes: list[tuple[str, Any, Any]]
     merged_ids: list[int]
     aliases: list[tuple[str, str]]  # (kind, value) that now find the survivor
+    fields: FieldSet  # the workspace's property fields, to show the survivor's properties
 
 
 def merge_contacts(
@@ -115,7 +115,7 @@ def merge_contacts(
     rows = {row.id: dict(zip(CONTACT_COLUMNS, row, strict=True)) for row in conn.execute(query)}
     if not dry_run:
         # The order upserts lock in (upsert/chunk.py): their identities' keys, then the rows.
-        serialize(conn, workspace_id=workspace_id, keys=[f"{col}:{row[col]}" for row in rows.values() for _, col in ALIASED if row[col] is not None])
+        serialize(conn, workspace_id=workspace_id, keys=[f"{col}:{row[col]}" for row in rows.values() for col, _ in IDENTITIES if row[col] is not None])
         rows = {row.id: dict(zip(CONTACT_COLUMNS, row, strict=True)) for row in conn.execute(query.with_for_update())}
     for path, cid in [(("into",), into), *((("from", str(i)), cid) for i, cid in enumerate(from_ids))]:
         if cid not in rows:
@@ -123,7 +123,8 @@ def merge_contacts(
         if rows[cid]["deleted_at"] is not None:
             raise Invalid(Problem(path, ErrorCode.CONTACT_DELETED, f"contact {cid} is deleted: restore it (upsert with restoreDeleted) before merging it"))
     relations = relations_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids, wanted=frozenset({"properties", "lists", "companies", "urls"}))
-    merged = _plan(conn, workspace_id, [rows[cid] for cid in ids], relations, _rules(conn, workspace_id, rules))
+    fields = load_fields(conn, workspace_id=workspace_id)
+    merged = _plan(fields, [rows[cid] for cid in ids], relations, _rules(fields, rules))
     merged.contact["updated_at"] = now
     _check_identity(conn, workspace_id, ids, merged.contact)
     if not dry_run:
@@ -143,13 +144,12 @@ def _check_ids(into: int, from_ids: Sequence[int]) -> None:
             raise Invalid.at(("from", str(i)), f"contact {cid} is named twice")
 
 
-def _rules(conn: sa.Connection, workspace_id: int, rules: Sequence[tuple[str, MergeRule]]) -> dict[str, MergeRule]:
+def _rules(fields: FieldSet, rules: Sequence[tuple[str, MergeRule]]) -> dict[str, MergeRule]:
     """By field name, or by "properties.<field id>" for a property."""
-    fields = load_fields(conn, workspace_id=workspace_id) if any(name.startswith("properties.") for name, _ in rules) else None
     chosen: dict[str, MergeRule] = {}
     for i, (name, rule) in enumerate(rules):
         key = name
-        if name.startswith("properties.") and fields is not None:
+        if name.startswith("properties."):
             field = fields.by_name.get(name.removeprefix("properties.").strip().lower())
             key = f"properties.{field.id}" if field else ""
         elif name not in FIELDS:
@@ -176,7 +176,7 @@ def _pick(rule: MergeRule, candidates: list[tuple[Any, dt.datetime]]) -> Any:
     return present[0][0]
 
 
-def _plan(conn: sa.Connection, workspace_id: int, rows: list[dict[str, Any]], relations: dict[str, dict[int, Any]], rules: dict[str, MergeRule]) -> Merged:
+def _plan(fields: FieldSet, rows: list[dict[str, Any]], relations: dict[str, dict[int, Any]], rules: dict[str, MergeRule]) -> Merged:
     survivor = rows[0]
     cid = survivor["id"]
     merged = dict(survivor)
@@ -197,14 +197,13 @@ def _plan(conn: sa.Connection, workspace_id: int, rows: list[dict[str, Any]], re
 
     props_of = relations["properties"]
     field_ids = list(dict.fromkeys(fid for row in rows for fid in props_of.get(row["id"], {})))
-    fields = load_fields(conn, workspace_id=workspace_id) if field_ids else None
     props: dict[str, str] = {}
     for fid in field_ids:
         candidates = [(props_of.get(row["id"], {}).get(fid), row["updated_at"]) for row in rows]
         if (chosen := _pick(rules.get(f"properties.{fid}", MergeRule.NON_EMPTY), candidates)) is not None:
             props[fid] = chosen
         if (old := props_of.get(cid, {}).get(fid)) != props.get(fid):
-            changes.append((f"properties.{fields.by_id[fid].name if fields and fid in fields.by_id else fid}", old, props.get(fid)))
+            changes.append((f"properties.{fields.by_id[fid].name if fid in fields.by_id else fid}", old, props.get(fid)))
 
     lists = list({row.id: row for r in rows for row in relations["lists"].get(r["id"], [])}.values())
     companies = list({row.id: row for r in rows for row in relations["companies"].get(r["id"], [])}.values())
@@ -224,13 +223,13 @@ def _plan(conn: sa.Connection, workspace_id: int, rows: list[dict[str, Any]], re
 
     aliases: dict[tuple[str, str], None] = {}
     for row in rows:
-        for kind, column in ALIASED:
+        for column, kind in IDENTITIES:
             if row[column] is not None and row[column] != merged[column]:
                 aliases[(kind, str(row[column]))] = None
         if (pair := pair_value(row)) is not None and pair != pair_value(merged):
             aliases[("PAIR", pair)] = None
     relations_out: dict[str, dict[int, Any]] = {"properties": {cid: props}, "lists": {cid: lists}, "companies": {cid: companies}, "urls": {cid: list(urls.values())}}
-    return Merged(merged, relations_out, changes, [row["id"] for row in rows[1:]], list(aliases))
+    return Merged(merged, relations_out, changes, [row["id"] for row in rows[1:]], list(aliases), fields)
 
 
 def _check_identity(conn: sa.Connection, workspace_id: int, ids: list[int], merged: dict[str, Any]) -> None:
@@ -275,7 +274,7 @@ def _write(conn: sa.Connection, workspace_id: int, into: int, from_ids: list[int
         conn.execute(sa.insert(external_url_t), [{"contact_id": into, "ref": r, "url": u, "label": label} for r, u, label in urls])
 
     a = alias_t.c
-    held = [(kind, str(merged.contact[column])) for kind, column in ALIASED if merged.contact[column] is not None]
+    held = [(kind, str(merged.contact[column])) for column, kind in IDENTITIES if merged.contact[column] is not None]
     if (pair := pair_value(merged.contact)) is not None:
         held.append(("PAIR", pair))
     for kind, value in [*held, *merged.aliases]:  # the survivor's own identity needs no alias; a new alias replaces an old one
@@ -294,14 +293,14 @@ def any_alias(conn: sa.Connection, *, workspace_id: int) -> bool:
     return conn.scalar(sa.select(alias_t.c.contact_id).where(alias_t.c.workspace_id == workspace_id).limit(1)) is not None
 
 
-ALIAS_COLUMNS = {kind: column for kind, column in ALIASED}
+ALIAS_COLUMNS = {kind: column for column, kind in IDENTITIES}
 
 
 def aliases_named(conn: sa.Connection, *, workspace_id: int, items: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
     """(kind, value, survivor) of the aliases that items' values (upsert/chunk.py) name."""
     keys: set[tuple[str, str]] = set()
     for values in items:
-        keys.update((kind, str(values[column])) for kind, column in ALIASED if values.get(column) is not None)
+        keys.update((kind, str(values[column])) for column, kind in IDENTITIES if values.get(column) is not None)
         if (pair := pair_value({"email": values.get("email"), "mobile": values.get("mobile")})) is not None:
             keys.add(("PAIR", pair))
     return aliases_of(conn, workspace_id=workspace_id, keys=keys)
@@ -317,11 +316,6 @@ def aliases_of(conn: sa.Connection, *, workspace_id: int, keys: set[tuple[str, s
         by_kind.setdefault(kind, []).append(value)
     terms = [sa.and_(a.workspace_id == workspace_id, a.kind == kind, a.value.in_(values)) for kind, values in by_kind.items()]
     return [(row.kind, row.value, row.contact_id) for row in conn.execute(sa.select(a.kind, a.value, a.contact_id).where(sa.or_(*terms)))]
-
-
-def aliases_of_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> list[tuple[str, str]]:
-    a = alias_t.c
-    return [(row.kind, row.value) for row in conn.execute(sa.select(a.kind, a.value).where(a.workspace_id == workspace_id, a.contact_id == contact_id))]
 
 
 def survivor_of(conn: sa.Connection, *, workspace_id: int, contact_id: int) -> int:
