@@ -8,8 +8,8 @@ from typing import Any
 
 from contactql.context import Info
 from contactql.resolvers.pagination import Page, decode_time_cursor, paginate
-from contactql.store.errors import ErrorCode, NotFound, Problem
-from contactql.store.values import parse_contact_id
+from contactql.store.errors import ErrorCode, Problem
+from contactql.store.values import contact_id_at
 from contactql.store.workspace import erase
 from contactql.store.workspace.erase import ErasureRow, SuppressionRow
 
@@ -25,9 +25,7 @@ def override_problems(info: Info, raw: Mapping[str, Any]) -> list[Problem]:
 
 async def erase_contact(info: Info, id: str, reason: str) -> ErasureRow:
     """Erase the contact, then empty SQLite's WAL of the pages it overwrote."""
-    contact_id = parse_contact_id(id)
-    if contact_id is None:
-        raise NotFound.at(("id",), f"no contact with id {id}")
+    contact_id = contact_id_at(id, "id")
     db = info.context.db
     erased = await db.write(erase.erase_contact, workspace_id=info.context.workspace_id, contact_id=contact_id, actor=info.context.principal.key_name, reason=reason)
     info.context.services.forget_documents(info.context.workspace_id)  # other processes' memory: docs/operations.md, "Erasure"

@@ -76,11 +76,11 @@ class MergeMutation:
     async def merge_contacts(self, info: Info, input: Annotated[MergeContactsInput, strawberry.argument(description="Who is merged into whom, and how.")]) -> MergeContactsPayload:
         async def merged() -> MergeContactsPayload:
             rules = [(r.field, str(r.rule.value)) for r in input.field_priority or ()]  # type: ignore[attr-defined]
-            done, fields = await merge.merge_contacts(info, into=input.into, from_=input.from_, rules=rules, dry_run=input.dry_run)
+            done = await merge.merge_contacts(info, into=input.into, from_=input.from_, rules=rules, dry_run=input.dry_run)
             cid = done.contact["id"]
             contact = Contact.from_row(done.contact)
             contact.preloaded = {
-                "properties": property_values(done.relations["properties"][cid], fields),
+                "properties": property_values(done.relations["properties"][cid], done.fields),
                 "lists": list_types(done.relations["lists"][cid]),
                 "companies": [Company.from_row(row) for row in done.relations["companies"][cid]],
                 "externalUrls": url_types(done.relations["urls"][cid]),

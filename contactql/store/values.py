@@ -16,6 +16,8 @@ from typing import Any
 import email_validator
 import phonenumbers
 
+from contactql.store.errors import NotFound
+
 MAX_TEXT = 255
 MAX_NAME = 100
 MAX_PROPERTY_VALUE = 10_000
@@ -146,6 +148,14 @@ def parse_contact_id(raw: Any) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+def contact_id_at(raw: Any, *path: str) -> int:
+    """`parse_contact_id`, or NotFound at `path` (no contact can have that id)."""
+    cid = parse_contact_id(raw)
+    if cid is None:
+        raise NotFound.at(path, f"no contact with id {raw}")
+    return cid
 
 
 def fold(text: str) -> str:

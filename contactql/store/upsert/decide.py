@@ -91,9 +91,7 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
     item, options = work.item, work.options
     result = ItemResult(index=item.index, client_ref=item.client_ref)
     if state.suppressed and (refused := suppress.item_problem(state, work)) is not None:
-        result.outcome = Outcome.SKIPPED
-        result.errors.append(refused)
-        return result
+        return _skipped(result, refused)
     try:
         rule, found = find_matches(state, work, result.invalid_contact_ids)
         resolved = _resolve(state, work, now, result)
@@ -115,14 +113,10 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
                 return result
             targets = _targets(state, work, rule, found)
             if not targets:  # every target is deleted and may not be restored
-                result.outcome = Outcome.SKIPPED
                 ids = ", ".join(str(cid) for cid in found)
-                result.errors.append(Problem((), ErrorCode.CONTACT_DELETED, f"contact {ids} is deleted; send restoreDeleted: true to restore it"))
-                return result
+                return _skipped(result, Problem((), ErrorCode.CONTACT_DELETED, f"contact {ids} is deleted; send restoreDeleted: true to restore it"))
             if state.suppressed and (refused := suppress.target_problem(state, work, targets)) is not None:
-                result.outcome = Outcome.SKIPPED
-                result.errors.append(refused)
-                return result
+                return _skipped(result, refused)
             plans = [_plan_update(state, work, resolved, cid, now) for cid in targets]
         _check_limit(state, work, plans)
         _check_identities(state, plans)
@@ -141,6 +135,12 @@ def decide(state: ChunkState, work: Work, now: dt.datetime) -> ItemResult:
     else:
         result.outcome = Outcome.UPDATED if any(p.changes for p in plans) else Outcome.UNCHANGED
     result.changed_fields = list(dict.fromkeys(name for p in plans for name, _, _ in p.changes))
+    return result
+
+
+def _skipped(result: ItemResult, problem: Problem) -> ItemResult:
+    result.outcome = Outcome.SKIPPED
+    result.errors.append(problem)
     return result
 
 

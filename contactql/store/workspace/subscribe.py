@@ -112,9 +112,12 @@ def unsubscribe(conn: sa.Connection, *, token: str, actor: str | None, evidence:
         raise gone
     if not hmac.compare_digest(unsubscribe_token(link_secret(conn, workspace_id), workspace_id, contact_id), token):
         raise gone
-    # A contact merged into another: its links unsubscribe the survivor (workspace/merge.py).
-    contact_id = merge.survivor_of(conn, workspace_id=workspace_id, contact_id=contact_id)
-    found = conn.execute(sa.select(contact_t).where(contact_t.c.id == contact_id, contact_t.c.workspace_id == workspace_id, contact_t.c.deleted_at.is_(None))).first()
+    live = sa.select(contact_t).where(contact_t.c.id == sa.bindparam("id"), contact_t.c.workspace_id == workspace_id, contact_t.c.deleted_at.is_(None))
+    found = conn.execute(live, {"id": contact_id}).first()
+    if found is None and (survivor := merge.survivor_of(conn, workspace_id=workspace_id, contact_id=contact_id)) != contact_id:
+        # A contact merged into another: its links unsubscribe the survivor (workspace/merge.py).
+        contact_id = survivor
+        found = conn.execute(live, {"id": contact_id}).first()
     if found is None:
         raise gone
     row = dict(found._mapping)
