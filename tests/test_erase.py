@@ -81,7 +81,7 @@ def bytes_holding(database_url: str, values: list[str]) -> list[str]:
 
 
 async def test_an_erased_contact_leaves_no_personal_value_in_the_database(settings: Settings) -> None:
-    async with running(settings, allow_private_webhooks=True, workers=False) as (app, api):
+    async with running(settings, allow_private_webhooks=True) as (app, api):  # an endpoint on 127.0.0.1, whose deliveries hold the person
         if not POSTGRES:  # the search index never merges its segments by itself: only the erasure may
             with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db, db:
                 db.execute("INSERT INTO contact_search(contact_search, rank) VALUES ('automerge', 0)")
@@ -211,7 +211,7 @@ async def test_a_reader_holding_the_wal_delays_its_emptying_until_it_finishes(tm
     # SQLite's WAL file, whatever engine the rest of the run uses (PostgreSQL's WAL is the server's)
     shutil.copyfile(sqlite_template, tmp_path / "wal.db")
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
-    async with running(settings, workers=False) as (app, api):
+    async with running(settings) as (app, api):
         admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
         gone = person("held")
         made = await api.upsert(gone)
@@ -329,7 +329,7 @@ async def test_a_reader_of_an_older_snapshot_never_answers_a_newer_writer(tmp_pa
     predates the first erasure must not leave "nothing suppressed" for a writer that sees it."""
     shutil.copyfile(sqlite_template, tmp_path / "snap.db")  # SQLite: a read transaction keeps its snapshot
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'snap.db'}")
-    async with running(settings, workers=False) as (app, api):
+    async with running(settings) as (app, api):
         admin = Api(api.http, await make_key(app, scope=Scope.ADMIN))
         made = await api.upsert({"email": "late@example.com"})
         db = app.state.services.db
