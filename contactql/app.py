@@ -49,11 +49,13 @@ from contactql.runtime import Helper
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.upsert.writer import UpsertWriter
+from contactql.store.workspace.bulk_jobs import BulkJobRow
 from contactql.store.workspace.exports import ExportRow
 from contactql.supervise import Clock, utc_now
 from contactql.tracing import tracing
 from contactql.view import PRINCIPAL, GraphQLView
 from contactql.workers.batches import BatchWorker, ProgressHub
+from contactql.workers.bulk import BulkWorker
 from contactql.workers.exports import ExportWorker
 from contactql.workers.housekeeping import Housekeeper
 from contactql.workers.webhooks import WebhookSender
@@ -147,10 +149,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     worker = BatchWorker(db, settings, progress, on_finished=sender.wake)
     export_progress: ProgressHub[ExportRow] = ProgressHub()
     exporter = ExportWorker(db, settings, export_progress, clock)
+    bulk_progress: ProgressHub[BulkJobRow] = ProgressHub()
+    bulk = BulkWorker(db, settings, bulk_progress, clock, on_finished=sender.wake)
     housekeeper = Housekeeper(db, clock, retention_days=settings.retention_days)
     services = Services(
         settings=settings, db=db, writer=UpsertWriter(db), helper=Helper(settings.helper_processes), progress=progress, wake_batches=worker.wake,
-        export_progress=export_progress, wake_exports=exporter.wake, trusted=trusted_documents(settings),
+        export_progress=export_progress, wake_exports=exporter.wake, bulk_progress=bulk_progress, wake_bulk=bulk.wake, trusted=trusted_documents(settings),
         form_limits=FormLimits(settings.form_rate_limit_per_minute, settings.form_key_rate_limit_per_minute),
     )  # fmt: skip
     traced = tracing(settings.tracing)
@@ -168,6 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 asyncio.create_task(worker.run(), name="batch-worker"),
                 asyncio.create_task(sender.run(), name="webhook-sender"),
                 asyncio.create_task(exporter.run(), name="export-worker"),
+                asyncio.create_task(bulk.run(), name="bulk-worker"),
                 asyncio.create_task(housekeeper.run(), name="housekeeping"),
             ]
         readiness.loops = tasks
@@ -226,6 +231,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     app.state.batch_worker = worker
     app.state.webhook_sender = sender
     app.state.export_worker = exporter
+    app.state.bulk_worker = bulk
     app.state.housekeeper = housekeeper
     app.state.readiness = readiness
     return app

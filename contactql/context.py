@@ -31,6 +31,7 @@ from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.upsert.writer import UpsertWriter
 from contactql.store.workspace import companies, consents, contacts, lists
+from contactql.store.workspace.bulk_jobs import BulkJobRow
 from contactql.store.workspace.companies import CompanyRow
 from contactql.store.workspace.consents import ConsentRow
 from contactql.store.workspace.exports import ExportRow
@@ -58,8 +59,8 @@ class ApiError(GraphQLError):
 @dataclasses.dataclass(slots=True)
 class Services:
     """What lives as long as the app: settings, database, the group-commit writer, the helper
-    process for CPU-heavy validation, and the background workers' hooks (wake the batch and
-    export workers, progress for subscribers)."""
+    process for CPU-heavy validation, and the background workers' hooks (wake the batch,
+    export and bulk workers, progress for subscribers)."""
 
     settings: Settings
     db: Database
@@ -69,6 +70,8 @@ class Services:
     wake_batches: Callable[[], None]
     export_progress: ProgressHub[ExportRow] = dataclasses.field(default_factory=ProgressHub)
     wake_exports: Callable[[], None] = lambda: None
+    bulk_progress: ProgressHub[BulkJobRow] = dataclasses.field(default_factory=ProgressHub)
+    wake_bulk: Callable[[], None] = lambda: None
     trusted: TrustedDocuments | None = None  # CONTACTQL_TRUSTED_DOCUMENTS (persisted.py)
     form_limits: FormLimits | None = None  # publishable keys' per-IP and per-form buckets (limits.py)
     forget_documents: Callable[[int], None] = lambda workspace_id: None  # the view's persisted queries of a workspace (an erasure)

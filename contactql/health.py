@@ -4,7 +4,7 @@
 never gets a live server restarted). `/readyz` is readiness: the database answers, its schema
 is the revision this code needs (a server started beside an older database, or after a
 rollback of the code, is not ready), and every background loop of this process — batch
-worker, webhook sender, export worker, housekeeping, SQLite's checkpointer — still runs.
+worker, webhook sender, export worker, bulk job worker, housekeeping, SQLite's checkpointer — still runs.
 Anything else is 503 with a JSON body naming what failed. Neither needs a key, so neither says
 more than a name and a state: the cause of a database failure goes to the log, not the body.
 """

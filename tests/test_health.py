@@ -14,7 +14,7 @@ from contactql.store.db import migrate
 from tests.conftest import running
 from tests.helpers import Api, pg_admin
 
-LOOPS = ("batch-worker", "webhook-sender", "export-worker", "housekeeping")
+LOOPS = ("batch-worker", "webhook-sender", "export-worker", "bulk-worker", "housekeeping")
 
 
 async def test_a_started_server_is_ready_and_says_what_it_checked(api: Api, database_url: str) -> None:

@@ -110,6 +110,7 @@ ContactSource = publish(
         "SUBSCRIBE": "By subscribeContact (a subscription form).",
         "CSV_IMPORT": "By a CSV import.",
         "MERGE": "By mergeContacts (history entries only).",
+        "BULK": "By a bulk job — deleteContacts, restoreContacts, or a list change by filter (history entries only).",
     },
     name="ContactSource",
 )

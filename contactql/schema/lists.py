@@ -58,20 +58,6 @@ class ContactListConnection(Connection[ContactListEdge]):
     pass
 
 
-@strawberry.type(description="The result of addContactsToList and removeContactsFromList.")
-class ListMembershipPayload:
-    list: ContactList | None = strawberry.field(default=None, description="The list; null when it was not found.")
-    changed: int = strawberry.field(default=0, description="Memberships added or removed.")
-    unknown_ids: builtins.list[str] = strawberry.field(default_factory=builtins.list, description="Given contact ids or externalIds that name no contact of the workspace.")
-    user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why nothing was changed.")
-
-    @classmethod
-    def of(cls, change: tuple[ListRow, int, builtins.list[str]]) -> ListMembershipPayload:
-        row, changed, unknown = change
-        return cls(list=ContactList.from_row(row), changed=changed, unknown_ids=unknown)
-
-
-
 @strawberry.type(description="The result of createList and renameList.")
 class ContactListPayload:
     list: ContactList | None = strawberry.field(default=None, description="The new or renamed list; null when it was refused.")

@@ -24,6 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from contactql.context import Info
 from contactql.resolvers import batches, changes, companies, contacts, duplicates, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
+from contactql.schema.bulk import BulkMutation, BulkQuery, BulkSubscription
 from contactql.schema.catalog import CatalogMutation
 from contactql.schema.changes import ContactChange
 from contactql.schema.companies import Company, CompanyPayload
@@ -36,7 +37,7 @@ from contactql.schema.exports import Export, ExportContactsInput, ExportPayload
 from contactql.schema.filters import ContactFilter, ContactOrder, Search, contact_query
 from contactql.schema.hardening import extensions
 from contactql.schema.inputs import UpsertContactInput
-from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload, ListMembershipPayload
+from contactql.schema.lists import ContactList, ContactListConnection, ContactListPayload
 from contactql.schema.merge import MergeMutation
 from contactql.schema.payloads import DeleteContactPayload, UpsertContactPayload
 from contactql.schema.permissions import CanSubscribe, CanWrite, IsAdmin
@@ -55,7 +56,7 @@ After = Annotated[str | None, strawberry.argument(description="The cursor to con
 
 
 @strawberry.type(description="Reading contacts, lists and the workspace.")
-class Query(EraseQuery):
+class Query(EraseQuery, BulkQuery):
     @strawberry.field(description="One contact by id; deleted contacts are returned with their deletedAt.")
     async def contact(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]) -> Contact | None:
         row = await contacts.get_contact(info, id)
@@ -166,7 +167,7 @@ class Query(EraseQuery):
 
 
 @strawberry.type(description="Creating and changing contacts, lists, properties and companies (write keys).")
-class Mutation(CatalogMutation, EraseMutation, MergeMutation):
+class Mutation(CatalogMutation, EraseMutation, MergeMutation, BulkMutation):
     @strawberry.mutation(
         description="Create or update one contact, matched by the rules of `match`.",
         permission_classes=[CanWrite],
@@ -206,31 +207,6 @@ class Mutation(CatalogMutation, EraseMutation, MergeMutation):
     )
     async def confirm_contact(self, info: Info, token: Annotated[str, strawberry.argument(description="The ConfirmationToken of the subscribe event.")]) -> UpsertContactPayload:
         return await answer(subscribe.confirm_contact(info, token), UpsertContactPayload.confirmed, UpsertContactPayload)
-
-    @strawberry.mutation(description="Attach contacts to a list by id or externalId, at most 500.", permission_classes=[CanWrite])
-    async def add_contacts_to_list(
-        self,
-        info: Info,
-        list_id: Annotated[strawberry.ID, strawberry.argument(description="The list.")],
-        contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
-        external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
-    ) -> ListMembershipPayload:
-        change = lists.change_members(info, list_id, contact_ids, external_ids, add=True)
-        return await answer(change, ListMembershipPayload.of, ListMembershipPayload)
-
-    @strawberry.mutation(
-        description="Detach contacts from a list by id or externalId, at most 500; with no ids, empty the list.",
-        permission_classes=[CanWrite],
-    )
-    async def remove_contacts_from_list(
-        self,
-        info: Info,
-        list_id: Annotated[strawberry.ID, strawberry.argument(description="The list.")],
-        contact_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="Contacts by id.")] = None,
-        external_ids: Annotated[list[str] | None, strawberry.argument(description="Contacts by externalId.")] = None,
-    ) -> ListMembershipPayload:
-        change = lists.change_members(info, list_id, contact_ids, external_ids, add=False)
-        return await answer(change, ListMembershipPayload.of, ListMembershipPayload)
 
     @strawberry.mutation(
         description="Make a publishable key for a website form (admin keys): safe to publish, it runs subscribeContact and confirmContact only, from its origins. As `contactql keys create --scope publishable`.",
@@ -315,7 +291,7 @@ class Mutation(CatalogMutation, EraseMutation, MergeMutation):
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")
-class Subscription:
+class Subscription(BulkSubscription):
     @strawberry.subscription(description="The batch now, after every 10 % of its items, and when it finishes; then the stream ends.")
     async def batch_progress(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]) -> AsyncGenerator[Batch, None]:
         async for row in batches.batch_progress(info, id):

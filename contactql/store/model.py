@@ -81,6 +81,7 @@ class Source(enum.StrEnum):
     SUBSCRIBE = "SUBSCRIBE"
     CSV_IMPORT = "CSV_IMPORT"
     MERGE = "MERGE"  # history entries only: a contact is never created by a merge
+    BULK = "BULK"  # history entries only: deleteContacts, restoreContacts, list changes by filter
 
 
 class PropertyType(enum.StrEnum):

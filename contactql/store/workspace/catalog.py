@@ -21,6 +21,7 @@ from contactql.store.db.tables import batch_t, contact_list_t, membership_t, pro
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import BatchStatus, PropertyType, Source
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, reserved_column
+from contactql.store.workspace import bulk_jobs
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.lists import ListRow, checked_name, lock_list
 from contactql.store.workspace.properties import MAX_SELECT_OPTIONS, FieldDef
@@ -63,9 +64,10 @@ def _segments_naming(conn: sa.Connection, workspace_id: int, names: Callable[[di
     return [(sid, name, query) for sid, name, query in rows if any(names(q) for q in _walk(query))]
 
 
-def _in_use(what: str, segments: list[tuple[str, str, dict[str, Any]]], batches: list[str]) -> Invalid:
-    named = [f"segment {name!r} ({sid})" for sid, name, _ in segments[:10]] + [f"unfinished batch {bid}" for bid in batches[:10]]
-    more = len(segments) + len(batches) - len(named)
+def _in_use(what: str, segments: list[tuple[str, str, dict[str, Any]]], jobs: list[str]) -> Invalid:
+    """`jobs`: unfinished batches and bulk jobs, each already named ("unfinished batch …")."""
+    named = [f"segment {name!r} ({sid})" for sid, name, _ in segments[:10]] + jobs[:10]
+    more = len(segments) + len(jobs) - len(named)
     return Invalid.at(("id",), f"{what} is used by {', '.join(named)}{f' and {more} more' if more > 0 else ''}: change or delete them first", ErrorCode.IN_USE)
 
 
@@ -103,7 +105,8 @@ def delete_list(conn: sa.Connection, *, workspace_id: int, list_id: str, actor: 
     unfinished = conn.execute(
         sa.select(b.id, b.options).where(b.workspace_id == workspace_id, b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)))
     ).all()
-    batches = [bid for bid, options in unfinished if (options or {}).get("list_id") == list_id]
+    batches = [f"unfinished batch {bid}" for bid, options in unfinished if (options or {}).get("list_id") == list_id]
+    batches += [f"unfinished bulk job {jid}" for jid in bulk_jobs.unfinished_on_list(conn, workspace_id=workspace_id, list_id=list_id)]
     if segments or batches:
         raise _in_use("this list", segments, batches)
     m = membership_t.c

@@ -167,21 +167,27 @@ def change_members(
     else:
         changed = sorted(members if contact_ids is None and external_ids is None else targets & members)
     if changed:
-        now = dt.datetime.now(dt.UTC)
-        before: dict[int, set[str]] = {cid: set() for cid in changed} | {
-            cid: set(ids) for cid, ids in _memberships(conn, changed).items()
-        }
-        if add:
-            conn.execute(sa.insert(membership_t), [{"list_id": list_id, "contact_id": cid, "created_at": now} for cid in changed])
-        else:
-            conn.execute(sa.delete(membership_t).where(m.list_id == list_id, m.contact_id.in_(changed)))
-        conn.execute(sa.update(contact_t).where(c.id.in_(changed)).values(updated_at=now))
-        entries = [
-            PendingHistory(cid, [("lists", sorted(before[cid]), sorted(before[cid] | {list_id} if add else before[cid] - {list_id}))], Source.API, actor, None)
-            for cid in changed
-        ]
-        write_history(conn, entries, workspace_id=workspace_id, now=now)
+        record_members(conn, workspace_id=workspace_id, list_id=list_id, contact_ids=changed, add=add, source=Source.API, actor=actor, now=dt.datetime.now(dt.UTC))
     return found, len(changed), unknown
+
+
+def record_members(
+    conn: sa.Connection, *, workspace_id: int, list_id: str, contact_ids: Sequence[int], add: bool, source: Source, actor: str | None, now: dt.datetime
+) -> None:
+    """Attach or detach these contacts (none of them already so), each with a new updatedAt and
+    a history entry of its lists before and after."""
+    c, m = contact_t.c, membership_t.c
+    before: dict[int, set[str]] = {cid: set() for cid in contact_ids} | {cid: set(ids) for cid, ids in _memberships(conn, contact_ids).items()}
+    if add:
+        conn.execute(sa.insert(membership_t), [{"list_id": list_id, "contact_id": cid, "created_at": now} for cid in contact_ids])
+    else:
+        conn.execute(sa.delete(membership_t).where(m.list_id == list_id, m.contact_id.in_(contact_ids)))
+    conn.execute(sa.update(contact_t).where(c.id.in_(contact_ids)).values(updated_at=now))
+    entries = [
+        PendingHistory(cid, [("lists", sorted(before[cid]), sorted(before[cid] | {list_id} if add else before[cid] - {list_id}))], source, actor, None)
+        for cid in contact_ids
+    ]
+    write_history(conn, entries, workspace_id=workspace_id, now=now)
 
 
 def _memberships(conn: sa.Connection, contact_ids: Sequence[int]) -> dict[int, list[str]]:

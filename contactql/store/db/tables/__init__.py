@@ -24,7 +24,7 @@ from contactql.store.db.tables.contacts import (
     PropertyValue,
     Segment,
 )
-from contactql.store.db.tables.jobs import Batch, BatchPayload, BatchResult, Export, ExportChunk, WebhookDelivery
+from contactql.store.db.tables.jobs import Batch, BatchPayload, BatchResult, BulkJob, Export, ExportChunk, WebhookDelivery
 from contactql.store.db.tables.workspace import ApiKey, Erasure, IdempotencyKey, PersistedQuery, Suppression, WebhookEndpoint, Workspace
 
 metadata = SQLModel.metadata
@@ -73,12 +73,14 @@ persisted_query_t = _table(PersistedQuery)
 erasure_t = _table(Erasure)
 suppression_t = _table(Suppression)
 alias_t = _table(ContactAlias)
+bulk_job_t = _table(BulkJob)
 
 __all__ = [  # the models, for the few places that build rows from them
     "ApiKey",
     "Batch",
     "BatchPayload",
     "BatchResult",
+    "BulkJob",
     "Company",
     "ConfirmationToken",
     "Consent",

@@ -111,3 +111,33 @@ class ExportChunk(SQLModel, table=True):
     export_id: str = Field(sa_column=sa.Column(sa.String(36), sa.ForeignKey("export.id", ondelete="CASCADE"), primary_key=True))
     seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
     data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
+class BulkJob(SQLModel, table=True):
+    """A change to every contact a filter finds (deleteContacts, restoreContacts, add/remove to a
+    list by filter), done in slices of contacts in id order: `cursor` is the last id done, so a
+    job taken over after a crash goes on where it was; `ceiling`, the newest contact id when it
+    was asked for, keeps contacts created since out of it."""
+
+    __tablename__ = "bulk_job"
+    __table_args__ = (
+        sa.Index("ix_bulk_job_page", "workspace_id", "created_at", "id"),
+        sa.Index("ix_bulk_job_status", "status", "created_at"),
+    )
+    id: str = Field(sa_column=sa.Column(sa.String(36), primary_key=True))
+    workspace_id: int = fk("workspace.id")
+    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    request: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # query, search; emptied once finished
+    list_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(36)))
+    ceiling: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    cursor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+    total: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    changed: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    webhook_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
+    lease_expires_at: dt.datetime | None = ts(nullable=True)
+    created_at: dt.datetime = ts()
+    finished_at: dt.datetime | None = ts(nullable=True)

@@ -1,0 +1,229 @@
+"""Bulk jobs (issue 22): one change to every contact a filter finds — deleteContacts,
+restoreContacts, addContactsToList and removeContactsFromList by filter.
+
+    count_targets   how many contacts a job would change now (dryRun)
+    create_job      queue one; it remembers the newest contact id (`ceiling`) and the count
+    claim_next      lease the oldest queued job, or one whose worker's lease ran out
+    run_slice       change the next SLICE contacts after `cursor` (among the next SPAN ids),
+                    in id order, in one transaction that also moves the cursor, counts and
+                    renews the lease; the slice that reaches the ceiling finishes the job and
+                    writes its webhook's outbox row
+
+A job is durable and resumable: a crash loses at most the slice under way (rolled back), and the
+next claim goes on from the cursor. The filter is applied again in each slice, so a contact that
+stopped matching (another write) is left alone, and a contact created after the request (its id
+above the ceiling) is never touched. Every changed contact gets a new updatedAt and a history
+entry (source BULK, the key's name), so contactsChanged and history tell of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from contactql.store.batches import outbox as webhooks
+from contactql.store.db.tables import bulk_job_t, contact_t, membership_t
+from contactql.store.errors import ErrorCode, Invalid, NotFound
+from contactql.store.model import Source
+from contactql.store.workspace.filters import ContactQuery, decode, encode, where_terms
+from contactql.store.workspace.history import PendingHistory, write_history
+from contactql.store.workspace.lists import lock_list, record_members
+
+j = bulk_job_t.c
+c = contact_t.c
+m = membership_t.c
+SLICE = 500  # contacts a transaction: short enough that single upserts go between slices
+SPAN = 20_000  # contact ids a slice looks through at most: a filter that finds few contacts scans a range, not the table
+MAX_ACTIVE = 5  # unfinished jobs of a workspace
+
+
+class BulkKind(enum.StrEnum):
+    DELETE = "DELETE"
+    RESTORE = "RESTORE"
+    ADD_TO_LIST = "ADD_TO_LIST"
+    REMOVE_FROM_LIST = "REMOVE_FROM_LIST"
+
+
+class BulkStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+UNFINISHED = (BulkStatus.QUEUED.value, BulkStatus.RUNNING.value)
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one's lease ran out)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BulkJobRow:
+    id: str
+    workspace_id: int
+    kind: BulkKind
+    status: BulkStatus
+    list_id: str | None
+    total: int
+    changed: int
+    webhook_url: str | None
+    error: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BulkStatus.COMPLETED, BulkStatus.FAILED)
+
+    @classmethod
+    def of(cls, row: Any) -> BulkJobRow:
+        return cls(row.id, row.workspace_id, BulkKind(row.kind), BulkStatus(row.status), row.list_id, row.total, row.changed,
+                   row.webhook_url, row.error, row.created_at, row.finished_at)  # fmt: skip
+
+
+def _targets(conn: sa.Connection, workspace_id: int, kind: BulkKind, query: ContactQuery, list_id: str | None) -> list[sa.ColumnElement[bool]]:
+    """The terms of the contacts the job changes: those the filter finds that the change would
+    change — live ones to delete, deleted ones to restore, non-members to add, members to remove."""
+    if kind is BulkKind.RESTORE:
+        return [*where_terms(conn, workspace_id, dataclasses.replace(query, include_deleted=True)), c.deleted_at.is_not(None)]
+    terms = where_terms(conn, workspace_id, query)
+    if kind is BulkKind.DELETE:
+        return [*terms, c.deleted_at.is_(None)]
+    member = sa.exists().where(m.list_id == list_id, m.contact_id == c.id)
+    return [*terms, member if kind is BulkKind.REMOVE_FROM_LIST else ~member]
+
+
+def _check_list(conn: sa.Connection, workspace_id: int, kind: BulkKind, list_id: str | None) -> None:
+    if kind in (BulkKind.ADD_TO_LIST, BulkKind.REMOVE_FROM_LIST) and (list_id is None or lock_list(conn, workspace_id=workspace_id, list_id=list_id) is None):
+        raise NotFound.at(("listId",), f"no list with id {list_id}", ErrorCode.LIST_NOT_FOUND)
+
+
+def count_targets(conn: sa.Connection, *, workspace_id: int, kind: BulkKind, query: ContactQuery, list_id: str | None = None) -> int:
+    _check_list(conn, workspace_id, kind, list_id)
+    terms = _targets(conn, workspace_id, kind, query, list_id)
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*terms)) or 0)
+
+
+def create_job(
+    conn: sa.Connection, *, workspace_id: int, kind: BulkKind, query: ContactQuery, list_id: str | None, total: int, actor: str | None,
+    webhook_url: str | None, now: dt.datetime,
+) -> BulkJobRow:
+    """`total`: count_targets, read before (a count of a large workspace need not hold the writer)."""
+    _check_list(conn, workspace_id, kind, list_id)
+    unfinished = conn.scalar(sa.select(sa.func.count()).where(j.workspace_id == workspace_id, j.status.in_(UNFINISHED)))
+    if (unfinished or 0) >= MAX_ACTIVE:
+        raise Invalid.at((), f"{MAX_ACTIVE} bulk jobs of this workspace are not finished yet; wait for one (bulkJobProgress) and try again")
+    first, ceiling = conn.execute(sa.select(sa.func.min(c.id), sa.func.max(c.id)).where(c.workspace_id == workspace_id)).one()
+    row: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "workspace_id": workspace_id, "kind": kind.value, "status": BulkStatus.QUEUED.value,
+        "request": {"query": encode(query), "search": query.search}, "list_id": list_id, "ceiling": ceiling or 0, "cursor": (first or 1) - 1,
+        "total": total, "changed": 0, "actor": actor, "webhook_url": webhook_url, "created_at": now,
+    }  # fmt: skip
+    conn.execute(sa.insert(bulk_job_t), row)
+    return _get(conn, row["id"])
+
+
+def get_job(conn: sa.Connection, *, workspace_id: int, job_id: str) -> BulkJobRow | None:
+    row = conn.execute(sa.select(bulk_job_t).where(j.workspace_id == workspace_id, j.id == str(job_id))).first()
+    return None if row is None else BulkJobRow.of(row)
+
+
+def unfinished_on_list(conn: sa.Connection, *, workspace_id: int, list_id: str) -> list[str]:
+    """Ids of unfinished jobs that add to or remove from this list (deleteList waits for them)."""
+    return list(conn.scalars(sa.select(j.id).where(j.workspace_id == workspace_id, j.list_id == list_id, j.status.in_(UNFINISHED))))
+
+
+def _get(conn: sa.Connection, job_id: str) -> BulkJobRow:
+    return BulkJobRow.of(conn.execute(sa.select(bulk_job_t).where(j.id == job_id)).one())
+
+
+def claim_next(conn: sa.Connection, *, owner: str, lease_seconds: float, now: dt.datetime) -> BulkJobRow | None:
+    """The job keeps its cursor and counts: a job taken over goes on where its last slice ended."""
+    free = sa.or_(j.status == BulkStatus.QUEUED.value, sa.and_(j.status == BulkStatus.RUNNING.value, sa.or_(j.lease_expires_at.is_(None), j.lease_expires_at < now)))
+    candidate = conn.scalar(sa.select(j.id).where(free).order_by(j.created_at, j.id).limit(1))
+    if candidate is None:
+        return None
+    lease = {"status": BulkStatus.RUNNING.value, "lease_owner": owner, "lease_expires_at": now + dt.timedelta(seconds=lease_seconds)}
+    if conn.execute(sa.update(bulk_job_t).where(j.id == candidate, free).values(**lease)).rowcount != 1:
+        return None  # another worker was first
+    return _get(conn, candidate)
+
+
+def _held(conn: sa.Connection, job_id: str, owner: str) -> Any:
+    query = sa.select(bulk_job_t).where(j.id == job_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # a worker taking it over waits for this slice to end
+    row = conn.execute(query).first()
+    if row is None or row.lease_owner != owner or row.status != BulkStatus.RUNNING.value:
+        raise LeaseLost(job_id)
+    return row
+
+
+def run_slice(
+    conn: sa.Connection, *, job_id: str, owner: str, lease_seconds: float, now: dt.datetime, limit: int = SLICE, span: int = SPAN
+) -> BulkJobRow:
+    """The next slice of the job: up to `limit` contacts among the next `span` ids; the slice that
+    reaches the ceiling finishes it."""
+    held = _held(conn, job_id, owner)
+    kind, workspace_id = BulkKind(held.kind), held.workspace_id
+    query = dataclasses.replace(decode(held.request["query"]), search=held.request.get("search"))
+    _check_list(conn, workspace_id, kind, held.list_id)
+    terms = _targets(conn, workspace_id, kind, query, held.list_id)
+    upper = min(held.ceiling, held.cursor + span)
+    ids = list(conn.scalars(sa.select(c.id).where(*terms, c.id > held.cursor, c.id <= upper).order_by(c.id).limit(limit)))
+    if ids:
+        _apply(conn, workspace_id, kind, held.list_id, ids, held.actor, now)
+    cursor = ids[-1] if len(ids) == limit else upper
+    values: dict[str, Any] = {"cursor": cursor, "changed": held.changed + len(ids)}
+    if cursor >= held.ceiling:
+        values |= {"status": BulkStatus.COMPLETED.value, "finished_at": now, "lease_owner": None, "lease_expires_at": None, "request": {}}
+    else:
+        values["lease_expires_at"] = now + dt.timedelta(seconds=lease_seconds)
+    conn.execute(sa.update(bulk_job_t).where(j.id == job_id).values(**values))
+    return _finished(conn, job_id, now)
+
+
+def _apply(conn: sa.Connection, workspace_id: int, kind: BulkKind, list_id: str | None, ids: list[int], actor: str | None, now: dt.datetime) -> None:
+    if kind in (BulkKind.ADD_TO_LIST, BulkKind.REMOVE_FROM_LIST):
+        assert list_id is not None
+        record_members(conn, workspace_id=workspace_id, list_id=list_id, contact_ids=ids, add=kind is BulkKind.ADD_TO_LIST, source=Source.BULK, actor=actor, now=now)
+        return
+    if kind is BulkKind.DELETE:
+        entries = [PendingHistory(cid, [("deletedAt", None, now)], Source.BULK, actor, None) for cid in ids]
+        conn.execute(sa.update(contact_t).where(c.id.in_(ids)).values(deleted_at=now, updated_at=now))
+    else:
+        was = dict(conn.execute(sa.select(c.id, c.deleted_at).where(c.id.in_(ids))).all())
+        entries = [PendingHistory(cid, [("deletedAt", was[cid], None)], Source.BULK, actor, None) for cid in ids]
+        conn.execute(sa.update(contact_t).where(c.id.in_(ids)).values(deleted_at=None, updated_at=now))
+    write_history(conn, entries, workspace_id=workspace_id, now=now)
+
+
+def fail(conn: sa.Connection, *, job_id: str, owner: str, error: str, now: dt.datetime) -> BulkJobRow:
+    """The job stops where it is (what its slices changed stays changed), saying why."""
+    _held(conn, job_id, owner)
+    values = {"status": BulkStatus.FAILED.value, "finished_at": now, "lease_owner": None, "lease_expires_at": None, "error": error, "request": {}}
+    conn.execute(sa.update(bulk_job_t).where(j.id == job_id).values(**values))
+    return _finished(conn, job_id, now)
+
+
+def _finished(conn: sa.Connection, job_id: str, now: dt.datetime) -> BulkJobRow:
+    job = _get(conn, job_id)
+    if job.finished and job.webhook_url:
+        webhooks.enqueue(conn, workspace_id=job.workspace_id, batch_id=job.id, url=job.webhook_url, payload=report(job), now=now)
+    return job
+
+
+def report(job: BulkJobRow) -> dict[str, Any]:
+    """The webhook body of a finished job."""
+    return {"jobId": job.id, "kind": job.kind.value, "status": job.status.value, "listId": job.list_id, "total": job.total, "changed": job.changed, "error": job.error}
+
+
+def release_lease(conn: sa.Connection, *, job_id: str, owner: str) -> None:
+    """Stopping mid-job: the next claim, here after a restart or elsewhere, goes on at once."""
+    conn.execute(sa.update(bulk_job_t).where(j.id == job_id, j.lease_owner == owner).values(lease_expires_at=None))
