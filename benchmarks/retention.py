@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -34,7 +35,7 @@ STEP = 50  # requests between two looks at how many deleted contacts are left
 def fill(path: Path, deleted: int) -> None:
     """`deleted` contacts deleted 30 days ago, with history and events, written with bare sqlite3."""
     gone = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).isoformat()
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # closed here: a connection left open in this process would keep a stale view of the WAL the server rewrites
         workspace = db.execute("SELECT id FROM workspace WHERE name = 'default'").fetchone()[0]
         start = db.execute("SELECT coalesce(max(id), 0) + 1 FROM contact").fetchone()[0]
         ids = range(start, start + deleted)
@@ -55,7 +56,7 @@ def fill(path: Path, deleted: int) -> None:
 
 
 def left(path: Path) -> int:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
         return int(db.execute("SELECT count(*) FROM contact WHERE deleted_at IS NOT NULL").fetchone()[0])
 
 
