@@ -32,7 +32,7 @@ from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
 from contactql.store.workspace.filters import ContactQuery, decode, encode, where_terms
 from contactql.store.workspace.history import PendingHistory, write_history
-from contactql.store.workspace.lists import lock_list, record_members
+from contactql.store.workspace.lists import get_list, lock_list, record_members
 
 j = bulk_job_t.c
 c = contact_t.c
@@ -99,13 +99,17 @@ def _targets(conn: sa.Connection, workspace_id: int, kind: BulkKind, query: Cont
     return [*terms, member if kind is BulkKind.REMOVE_FROM_LIST else ~member]
 
 
-def _check_list(conn: sa.Connection, workspace_id: int, kind: BulkKind, list_id: str | None) -> None:
-    if kind in (BulkKind.ADD_TO_LIST, BulkKind.REMOVE_FROM_LIST) and (list_id is None or lock_list(conn, workspace_id=workspace_id, list_id=list_id) is None):
+def _check_list(conn: sa.Connection, workspace_id: int, kind: BulkKind, list_id: str | None, *, lock: bool = True) -> None:
+    """The job's list exists — locked, when it is to be written, against a deleteList under way."""
+    if kind not in (BulkKind.ADD_TO_LIST, BulkKind.REMOVE_FROM_LIST):
+        return
+    find = lock_list if lock else get_list
+    if list_id is None or find(conn, workspace_id=workspace_id, list_id=list_id) is None:
         raise NotFound.at(("listId",), f"no list with id {list_id}", ErrorCode.LIST_NOT_FOUND)
 
 
 def count_targets(conn: sa.Connection, *, workspace_id: int, kind: BulkKind, query: ContactQuery, list_id: str | None = None) -> int:
-    _check_list(conn, workspace_id, kind, list_id)
+    _check_list(conn, workspace_id, kind, list_id, lock=False)
     terms = _targets(conn, workspace_id, kind, query, list_id)
     return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*terms)) or 0)
 
