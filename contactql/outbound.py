@@ -89,7 +89,7 @@ async def problem_with(url: str, *, allow_private: bool) -> str | None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return f"the host {host!r} cannot be resolved"
+        return f"names a host that cannot be resolved ({host!r})"
     addresses = {info[4][0] for info in infos}
     if not addresses or any(_refused(str(a)) for a in addresses):
         return f"must point to a public address, not a loopback, private, link-local or other reserved one ({PRIVATE_HINT})"

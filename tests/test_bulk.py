@@ -43,6 +43,8 @@ REMOVE = """mutation M($list: ID!, $filter: ContactFilter, $dryRun: Boolean! = f
   }
 }"""
 JOB = "query J($id: ID!) { bulkJob(id: $id) { id kind status listId total changed error finishedAt webhook { url status attempts } } }"
+JOBS = "query L($status: BulkJobStatus) { bulkJobs(status: $status) { totalCount edges { node { id status } } } }"
+CANCEL = "mutation X($id: ID!) { cancelBulkJob(id: $id) { job { id status changed } userErrors { field code message } } }"
 COUNT = "query C($filter: ContactFilter) { contacts(filter: $filter, first: 1) { totalCount } }"
 
 
@@ -233,12 +235,51 @@ async def test_a_list_in_use_by_a_job_is_not_deleted_and_a_filter_gone_fails_the
         assert await total(api) == 1, "nothing deleted by a filter that no longer holds"
 
 
-async def test_at_most_five_jobs_wait(settings: Settings) -> None:
+async def test_at_most_five_jobs_wait_and_the_refusal_names_them(settings: Settings) -> None:
     async with running(settings, workers=False) as (_, api):
-        for _ in range(bulk_jobs.MAX_ACTIVE):
-            assert (await api.gql(DELETE, {"filter": {}}))["deleteContacts"]["job"] is not None
+        waiting = [(await api.gql(DELETE, {"filter": {}}))["deleteContacts"]["job"]["id"] for _ in range(bulk_jobs.MAX_ACTIVE)]
         refused = (await api.gql(DELETE, {"filter": {}}))["deleteContacts"]
         assert refused["job"] is None and "5 bulk jobs" in refused["userErrors"][0]["message"]
+        assert all(job_id in refused["userErrors"][0]["message"] for job_id in waiting)
+        listed = (await api.gql(JOBS, {"status": "QUEUED"}))["bulkJobs"]
+        assert [e["node"]["id"] for e in listed["edges"]] == waiting[::-1] and listed["totalCount"] == 5, "newest first"
+        cancelled = (await api.gql(CANCEL, {"id": waiting[0]}))["cancelBulkJob"]
+        assert cancelled["job"]["status"] == "CANCELLED" and cancelled["userErrors"] == []
+        assert (await api.gql(DELETE, {"filter": {}}))["deleteContacts"]["job"] is not None, "a cancelled job makes room"
+        again = (await api.gql(CANCEL, {"id": waiting[0]}))["cancelBulkJob"]
+        assert again["job"] is None and again["userErrors"][0]["field"] == ["id"] and "CANCELLED already" in again["userErrors"][0]["message"]
+
+
+async def test_a_job_cancelled_mid_way_stops_after_its_slice(settings: Settings, clock: TestClock) -> None:
+    async with running(settings) as (_, api):
+        await seed(api, 1200, prefix="stop")
+    async with running(settings, workers=False) as (app, api):  # the slices are run here
+        made = (await api.gql(DELETE, {"filter": {}}))["deleteContacts"]["job"]
+        db = app.state.services.db
+        assert await db.write(bulk_jobs.claim_next, owner="by-hand", lease_seconds=settings.lease_seconds, now=clock()) is not None
+        await db.write(bulk_jobs.run_slice, job_id=made["id"], owner="by-hand", lease_seconds=settings.lease_seconds, now=clock())
+        stranger = Api(api.http, await make_key(app, workspace="other"))
+        assert (await stranger.gql(CANCEL, {"id": made["id"]}))["cancelBulkJob"]["userErrors"][0]["code"] == "NOT_FOUND"
+        assert (await api.gql(CANCEL, {"id": made["id"]}))["cancelBulkJob"]["job"]["changed"] == bulk_jobs.SLICE
+        with pytest.raises(bulk_jobs.Cancelled):
+            await db.write(bulk_jobs.run_slice, job_id=made["id"], owner="by-hand", lease_seconds=settings.lease_seconds, now=clock())
+    async with running(settings) as (app, api):
+        await app.state.bulk_worker.settled()
+        job = (await api.gql(JOB, {"id": made["id"]}))["bulkJob"]
+        assert (job["status"], job["changed"]) == ("CANCELLED", bulk_jobs.SLICE), "no worker takes a cancelled job up"
+        assert await total(api) == 1200 - bulk_jobs.SLICE
+        restored = (await api.gql(RESTORE, {"filter": {}}))["restoreContacts"]["job"]
+        assert (await finished(api, restored["id"]))["changed"] == bulk_jobs.SLICE
+
+
+async def test_a_property_condition_left_empty_deletes_nobody(api: Api) -> None:
+    """`eq: $region` sent with $region unset is no condition: refused, not "everyone without a region"."""
+    await api.property_field("region")
+    await api.upsert({"email": "kept@example.com"})
+    document = "mutation D($r: String) { deleteContacts(filter: {properties: [{name: \"region\", eq: $r}]}) { job { id } userErrors { field message } } }"
+    answer = (await api.gql(document, {}))["deleteContacts"]
+    assert answer["job"] is None and answer["userErrors"][0]["field"] == ["filter", "properties", "0"]
+    assert await total(api) == 1
 
 
 async def test_a_finished_job_calls_its_webhook_signed(settings: Settings, receiver: Any) -> None:

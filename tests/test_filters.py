@@ -112,6 +112,10 @@ async def test_property_conditions_compare_by_type(api: Api, people: dict[str, s
         ({"or": []}, "filter.or", "give 1 to 20"),
         ({"emailIn": [f"{i}@example.com" for i in range(101)]}, "filter.emailIn", "at most 100"),
         ({"not": {"not": {"not": {"not": {"not": {"not": {}}}}}}}, "filter.not.not.not.not.not.not", "at most 5 deep"),
+        # No condition is not "without a value": `eq: $v` with $v unset must not find everyone without it.
+        ({"properties": [{"name": "size"}]}, "filter.properties.0", "give a condition"),
+        ({"and": [{"properties": [{"name": "size", "eq": None}]}]}, "filter.and.0.properties.0", "give a condition"),
+        ({"properties": [{"name": "size", "value": "1", "eq": "2"}]}, "filter.properties.0.value", "not both"),
     ],
 )
 async def test_a_filter_that_cannot_be_read_says_where(api: Api, people: dict[str, str], filter_: dict[str, Any], path: str, says: str) -> None:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from contactql import outbound
 from contactql.context import ApiError, Info
+from contactql.resolvers.pagination import Page, by_creation, decode_time_cursor, paginate
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.errors import Invalid
 from contactql.store.workspace import bulk_jobs
-from contactql.store.workspace.bulk_jobs import BulkJobRow, BulkKind
+from contactql.store.workspace.bulk_jobs import BulkJobRow, BulkKind, BulkStatus
 from contactql.store.workspace.filters import ContactQuery
 
 PROGRESS_POLL_SECONDS = 1.0
@@ -34,6 +36,22 @@ async def start(info: Info, kind: BulkKind, query: ContactQuery, *, list_id: str
     )  # fmt: skip
     info.context.services.wake_bulk()
     return row
+
+
+async def cancel_job(info: Info, id: str) -> BulkJobRow:
+    return await info.context.db.write(bulk_jobs.cancel_job, workspace_id=info.context.workspace_id, job_id=str(id), now=dt.datetime.now(dt.UTC))
+
+
+async def page_jobs(info: Info, first: int, after: str | None, status: BulkStatus | None) -> Page[BulkJobRow]:
+    where: dict[str, Any] = {"workspace_id": info.context.workspace_id, "status": status}
+
+    async def fetch(limit: int, after_key: Any) -> list[BulkJobRow]:
+        return await info.context.db.read(bulk_jobs.page_jobs, **where, limit=limit, after=after_key)
+
+    async def total() -> int:
+        return await info.context.db.read(bulk_jobs.count_jobs, **where)
+
+    return await paginate(fetch, first=first, after=after, decode=decode_time_cursor, key=by_creation, total=total)
 
 
 async def get_job(info: Info, id: str) -> BulkJobRow | None:

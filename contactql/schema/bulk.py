@@ -18,6 +18,7 @@ from contactql.schema.enums import publish
 from contactql.schema.errors import UserError, answer
 from contactql.schema.filters import ContactFilter, Search, contact_query
 from contactql.schema.lists import ContactList
+from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.permissions import CanWrite
 from contactql.store.errors import Invalid
 from contactql.store.workspace import bulk_jobs
@@ -42,6 +43,7 @@ BulkJobStatus = publish(
         "RUNNING": "Changing contacts; changed says how many so far.",
         "COMPLETED": "Every contact it found is changed.",
         "FAILED": "It stopped; error says why. What it changed before stays changed.",
+        "CANCELLED": "cancelBulkJob stopped it. What it changed before stays changed.",
     },
     name="BulkJobStatus",
 )
@@ -85,9 +87,24 @@ class BulkJob:
         return WebhookDelivery.of(self.row.webhook_url, await bulk.delivery_of(info, self.row))
 
 
-@strawberry.type(description="The result of deleteContacts and restoreContacts.")
+@connection("BulkJobEdge", "A bulk job and its cursor.", cursor="Pass as `after` to get the jobs after this one.", node="The job.")
+class BulkJobEdge(Edge[BulkJob]):
+    pass
+
+
+@connection(
+    "BulkJobConnection",
+    "A page of bulk jobs, newest first (Relay cursor connection).",
+    edges="The jobs of this page.",
+    total_count="How many jobs match (counted only when asked for).",
+)
+class BulkJobConnection(Connection[BulkJobEdge]):
+    pass
+
+
+@strawberry.type(description="The result of deleteContacts, restoreContacts and cancelBulkJob.")
 class BulkJobPayload:
-    job: BulkJob | None = strawberry.field(default=None, description="The queued job; null with dryRun or when it was refused.")
+    job: BulkJob | None = strawberry.field(default=None, description="The queued (or cancelled) job; null with dryRun or when it was refused.")
     count: int | None = strawberry.field(default=None, description="With dryRun: how many contacts it would change now.")
     user_errors: builtins.list[UserError] = strawberry.field(default_factory=builtins.list, description="Why it was refused.")
 
@@ -172,12 +189,31 @@ class BulkMutation:
         return await _answer_members(_members(info, list_id, contact_ids, external_ids, filter, search, dry_run, webhook_url, add=False))
 
 
+    @strawberry.mutation(
+        description="Stop a bulk job that has not finished: it is CANCELLED after the slice under way; what it changed stays changed (a deleteContacts is undone by restoreContacts).",
+        permission_classes=[CanWrite],
+    )
+    async def cancel_bulk_job(self, info: Info, id: JobId) -> BulkJobPayload:
+        return await answer(bulk.cancel_job(info, id), BulkJobPayload.of, BulkJobPayload)
+
+
 @strawberry.type
 class BulkQuery:
     @strawberry.field(description="One bulk job by id.")
     async def bulk_job(self, info: Info, id: JobId) -> BulkJob | None:
         row = await bulk.get_job(info, id)
         return None if row is None else BulkJob.of(row)
+
+    @strawberry.field(description="The workspace's bulk jobs, newest first.")
+    async def bulk_jobs(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="How many jobs (at most 100; null: 20).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="The cursor to continue after (a page's endCursor).")] = None,
+        status: Annotated[BulkJobStatus | None, strawberry.argument(description="Only jobs with this status (QUEUED and RUNNING: the unfinished).")] = None,  # type: ignore[valid-type]
+    ) -> BulkJobConnection:
+        wanted = None if status is None else bulk_jobs.BulkStatus(status.value)
+        return BulkJobConnection.of(await bulk.page_jobs(info, 20 if first is None else first, after, wanted), BulkJob.of)
 
 
 @strawberry.type

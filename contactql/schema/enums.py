@@ -153,7 +153,7 @@ ErrorCode = publish(
         "IDEMPOTENCY_KEY_REUSED": "The idempotency key was used with a different input.",
         "FORBIDDEN": "The API key's scope does not allow this.",
         "CONFIRMATION_LIMIT": "The address took CONTACTQL_CONFIRMATIONS_PER_ADDRESS subscribe requests in 24 hours (a confirmation email or a workflow event each): no more today.",
-        "IN_USE": "The list or property is used by segments or unfinished batches, which the message names: change or delete them first.",
+        "IN_USE": "The list or property is used by segments, unfinished batches or unfinished bulk jobs, which the message names: change or delete the segments, and wait for (or cancelBulkJob) the jobs.",
         "SUPPRESSED": "The email, mobile or externalId belonged to a contact erased on request (eraseContact): skipped until the person confirms a subscription, or an admin key sends overrideSuppression.",
         "CAPTCHA_FAILED": "The form's CAPTCHA was missing, not solved, expired, or could not be checked: solve it and send again.",
         "INTERNAL": "An unexpected error stopped this item alone; nothing of it was written and the message names the incident in the server log.",

@@ -10,11 +10,9 @@ from typing import Annotated, Any
 
 import strawberry
 
-from contactql.context import ApiError
 from contactql.schema.enums import ContactOrderField, EmailStatus, SmsStatus, SortDirection
 from contactql.store.sorting import OrderField
 from contactql.store.sorting import SortDirection as StoreSortDirection
-from contactql.store.values import shown
 from contactql.store.workspace.filters import ContactQuery, PropertyCondition
 from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 
@@ -25,7 +23,8 @@ from contactql.store.workspace.order import ContactOrder as StoreContactOrder
 class PropertyFilter:
     name: str = strawberry.field(description="The property's name, case-insensitive.")
     value: str | None = strawberry.field(
-        default=None, description="Equal to this value (as eq); with no other condition, null means contacts without a value (as isNull: true)."
+        default=strawberry.UNSET,
+        description="Equal to this value (as eq); with no other condition, null means contacts without a value (as isNull: true). A filter with no condition at all is refused.",
     )
     eq: str | None = strawberry.field(default=None, description="Equal to this value, compared in canonical form.")
     in_: list[str] | None = strawberry.field(default=None, name="in", description="Equal to one of these values (at most 100).")
@@ -37,13 +36,19 @@ class PropertyFilter:
     is_null: bool | None = strawberry.field(default=None, description="true: contacts without a value; false: contacts with one.")
 
     def to_condition(self) -> PropertyCondition:
+        # What is wrong here is reported by the store, which knows the condition's path.
+        value = None if self.value is strawberry.UNSET else self.value
         operators = (self.eq, self.in_, self.gt, self.gte, self.lt, self.lte, self.contains, self.is_null)
-        legacy_null = self.value is None and all(o is None for o in operators)  # { name, value: null }, as before
-        if self.value is not None and self.eq is not None:
-            raise ApiError(f"property {shown(self.name)}: give value or eq, not both")
+        if self.value is strawberry.UNSET and all(o is None for o in operators):
+            # Not "contacts without a value": an `eq: $v` sent with $v unset would then find
+            # everyone without the property — and a deleteContacts would delete them.
+            return PropertyCondition(name=self.name, problem=("", "give a condition: eq, in, gt, gte, lt, lte, contains or isNull (value: null for no value)"))
+        if value is not None and self.eq is not None:
+            return PropertyCondition(name=self.name, problem=("value", "give value or eq, not both"))
+        legacy_null = value is None and all(o is None for o in operators)  # { name, value: null }, as before
         return PropertyCondition(
             name=self.name,
-            eq=self.eq if self.value is None else self.value,
+            eq=self.eq if value is None else value,
             in_=_tuple(self.in_),
             gt=self.gt,
             gte=self.gte,

@@ -62,6 +62,9 @@ class BulkWorker(Loop):
                 self._progress.publish(job)
                 if not job.finished:
                     await asyncio.sleep(max(SLICE_PAUSE, time.monotonic() - started))
+        except bulk_jobs.Cancelled:
+            log.info("bulk job %s cancelled after %d of %d contacts changed", job.id, job.changed, job.total)
+            return
         except bulk_jobs.LeaseLost:
             log.warning("bulk job %s: lease lost, another process runs it", job.id)
             return

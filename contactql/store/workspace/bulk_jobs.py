@@ -2,12 +2,14 @@
 restoreContacts, addContactsToList and removeContactsFromList by filter.
 
     count_targets   how many contacts a job would change now (dryRun)
-    create_job      queue one; it remembers the newest contact id (`ceiling`) and the count
+    create_job      queue one (at most MAX_ACTIVE unfinished a workspace); it remembers the newest contact id (`ceiling`) and the count
     claim_next      lease the oldest queued job, or one whose worker's lease ran out
     run_slice       change the next SLICE contacts after `cursor` (among the next SPAN ids),
                     in id order, in one transaction that also moves the cursor, counts and
                     renews the lease; the slice that reaches the ceiling finishes the job and
                     writes its webhook's outbox row
+    cancel_job      stop one that has not finished (cancelBulkJob)
+    page_jobs       the workspace's jobs, newest first (bulkJobs)
 
 A job is durable and resumable: a crash loses at most the slice under way (rolled back), and the
 next claim goes on from the cursor. The filter is applied again in each slice, so a contact that
@@ -30,6 +32,7 @@ from contactql.store.batches import outbox as webhooks
 from contactql.store.db.tables import bulk_job_t, contact_t, membership_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
+from contactql.store.values import shown
 from contactql.store.workspace.filters import ContactQuery, decode, encode, where_terms
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.lists import get_list, lock_list, record_members
@@ -54,6 +57,7 @@ class BulkStatus(enum.StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 UNFINISHED = (BulkStatus.QUEUED.value, BulkStatus.RUNNING.value)
@@ -61,6 +65,10 @@ UNFINISHED = (BulkStatus.QUEUED.value, BulkStatus.RUNNING.value)
 
 class LeaseLost(Exception):
     """Another worker took the job over (this one's lease ran out)."""
+
+
+class Cancelled(LeaseLost):
+    """The job was cancelled (cancelBulkJob) while this worker had it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ class BulkJobRow:
 
     @property
     def finished(self) -> bool:
-        return self.status in (BulkStatus.COMPLETED, BulkStatus.FAILED)
+        return self.status.value not in UNFINISHED
 
     @classmethod
     def of(cls, row: Any) -> BulkJobRow:
@@ -122,7 +130,8 @@ def create_job(
     _check_list(conn, workspace_id, kind, list_id)
     unfinished = conn.scalar(sa.select(sa.func.count()).where(j.workspace_id == workspace_id, j.status.in_(UNFINISHED)))
     if (unfinished or 0) >= MAX_ACTIVE:
-        raise Invalid.at((), f"{MAX_ACTIVE} bulk jobs of this workspace are not finished yet; wait for one (bulkJobProgress) and try again")
+        waiting = ", ".join(conn.scalars(sa.select(j.id).where(j.workspace_id == workspace_id, j.status.in_(UNFINISHED)).order_by(j.created_at)))
+        raise Invalid.at((), f"{MAX_ACTIVE} bulk jobs of this workspace are not finished yet ({waiting}); wait for one (bulkJobProgress) or cancel one (cancelBulkJob)")
     first, ceiling = conn.execute(sa.select(sa.func.min(c.id), sa.func.max(c.id)).where(c.workspace_id == workspace_id)).one()
     row: dict[str, Any] = {
         "id": str(uuid.uuid4()), "workspace_id": workspace_id, "kind": kind.value, "status": BulkStatus.QUEUED.value,
@@ -164,9 +173,43 @@ def _held(conn: sa.Connection, job_id: str, owner: str) -> Any:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # a worker taking it over waits for this slice to end
     row = conn.execute(query).first()
+    if row is not None and row.status == BulkStatus.CANCELLED.value:
+        raise Cancelled(job_id)
     if row is None or row.lease_owner != owner or row.status != BulkStatus.RUNNING.value:
         raise LeaseLost(job_id)
     return row
+
+
+def cancel_job(conn: sa.Connection, *, workspace_id: int, job_id: str, now: dt.datetime) -> BulkJobRow:
+    """Stop a job that has not finished: what its slices changed stays changed (a slice under
+    way ends first: SQLite's writer is one, and PostgreSQL's slice holds the job's row)."""
+    query = sa.select(bulk_job_t).where(j.workspace_id == workspace_id, j.id == str(job_id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound.at(("id",), f"no bulk job with id {shown(job_id)}")
+    if row.status not in UNFINISHED:
+        raise Invalid.at(("id",), f"the job is {row.status} already")
+    values = {"status": BulkStatus.CANCELLED.value, "finished_at": now, "lease_owner": None, "lease_expires_at": None, "request": {}}
+    conn.execute(sa.update(bulk_job_t).where(j.id == row.id).values(**values))
+    return _finished(conn, row.id, now)
+
+
+def page_jobs(conn: sa.Connection, *, workspace_id: int, status: BulkStatus | None, limit: int, after: tuple[dt.datetime, str] | None) -> list[BulkJobRow]:
+    """The workspace's jobs newest first, keyset-paginated on (created_at, id)."""
+    query = sa.select(bulk_job_t).where(*_jobs_where(workspace_id, status))
+    if after is not None:
+        query = query.where(sa.tuple_(j.created_at, j.id) < sa.tuple_(*after))
+    return [BulkJobRow.of(row) for row in conn.execute(query.order_by(j.created_at.desc(), j.id.desc()).limit(limit))]
+
+
+def count_jobs(conn: sa.Connection, *, workspace_id: int, status: BulkStatus | None) -> int:
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(bulk_job_t).where(*_jobs_where(workspace_id, status))) or 0)
+
+
+def _jobs_where(workspace_id: int, status: BulkStatus | None) -> list[sa.ColumnElement[bool]]:
+    return [j.workspace_id == workspace_id] + ([j.status == status.value] if status else [])
 
 
 def run_slice(

@@ -68,7 +68,7 @@ def _in_use(what: str, segments: list[tuple[str, str, dict[str, Any]]], jobs: li
     """`jobs`: unfinished batches and bulk jobs, each already named ("unfinished batch …")."""
     named = [f"segment {name!r} ({sid})" for sid, name, _ in segments[:10]] + jobs[:10]
     more = len(segments) + len(jobs) - len(named)
-    return Invalid.at(("id",), f"{what} is used by {', '.join(named)}{f' and {more} more' if more > 0 else ''}: change or delete them first", ErrorCode.IN_USE)
+    return Invalid.at(("id",), f"{what} is used by {', '.join(named)}{f' and {more} more' if more > 0 else ''}: change or delete segments, wait for (or cancel) jobs first", ErrorCode.IN_USE)
 
 
 # -- lists -------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class PropertyCondition:
     lte: str | None = None
     contains: str | None = None
     is_null: bool | None = None
+    problem: tuple[str, str] | None = None  # (key, why) the request's condition is refused, raised where its path is known
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -228,6 +229,9 @@ class _Terms:
         return terms
 
     def _property(self, condition: PropertyCondition, path: Path, *, joined: sa.Table | None = None) -> list[sa.ColumnElement[bool]]:
+        if condition.problem is not None:
+            key, why = condition.problem
+            raise Invalid.at((*path, key) if key else path, why)
         field = self.fields().by_name.get(condition.name.strip().lower())
         if field is None:
             raise Invalid.at((*path, "name"), f"no property named {shown(condition.name)}")
