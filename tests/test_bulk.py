@@ -151,6 +151,14 @@ async def test_what_cannot_run_is_refused_naming_the_field(api: Api, document: s
 async def test_a_missing_list_and_a_bad_filter_make_no_job(api: Api) -> None:
     missing = (await api.gql(ADD, {"list": "00000000-0000-0000-0000-000000000000", "filter": {}}))["addContactsToList"]
     assert missing["userErrors"][0]["code"] == "LIST_NOT_FOUND" and missing["job"] is None
+    await api.upsert({"email": "spare-me@example.com"})
+    for filter_, field in (({"notInListIds": ["bad import"]}, ["filter", "notInListIds", "0"]), ({"or": [{"listId": "nope"}]}, ["filter", "or", "0", "listId"])):
+        for dry_run in (True, False):
+            refused = (await api.gql(DELETE, {"filter": filter_, "dryRun": dry_run}))["deleteContacts"]
+            assert refused["job"] is None and refused["userErrors"][0]["code"] == "LIST_NOT_FOUND" and refused["userErrors"][0]["field"] == field
+    assert await total(api) == 1, "a list name where its id goes deletes nobody"
+    both = (await api.gql(DELETE, {"filter": {}, "dryRun": True, "hook": "https://hooks.example.com/x"}))["deleteContacts"]
+    assert both["userErrors"][0]["field"] == ["webhookUrl"]
     bad = (await api.gql(DELETE, {"filter": {"or": []}}))["deleteContacts"]
     assert bad["job"] is None and bad["userErrors"][0]["field"] == ["filter", "or"]
     assert (await api.gql(JOB, {"id": "nope"}))["bulkJob"] is None
@@ -223,6 +231,11 @@ async def test_a_list_in_use_by_a_job_is_not_deleted_and_a_filter_gone_fails_the
         adding = (await api.gql(ADD, {"list": vip, "filter": {}}))["addContactsToList"]["job"]
         refused = (await api.gql("mutation D($id: ID!) { deleteList(id: $id) { userErrors { code message } } }", {"id": vip}))["deleteList"]
         assert refused["userErrors"][0]["code"] == "IN_USE" and f"unfinished bulk job {adding['id']}" in refused["userErrors"][0]["message"]
+        spared = await api.create_list("spared")
+        sparing = (await api.gql(DELETE, {"filter": {"notInListIds": [spared]}}))["deleteContacts"]["job"]
+        kept = (await api.gql("mutation D($id: ID!) { deleteList(id: $id) { userErrors { code message } } }", {"id": spared}))["deleteList"]
+        assert kept["userErrors"][0]["code"] == "IN_USE" and sparing["id"] in kept["userErrors"][0]["message"], "its notInListIds would find everyone"
+        assert (await api.gql(CANCEL, {"id": sparing["id"]}))["cancelBulkJob"]["job"]["status"] == "CANCELLED"
         by_tier = (await api.gql(DELETE, {"filter": {"properties": [{"name": "tier", "eq": "gold"}]}}))["deleteContacts"]["job"]
         fields = await api.gql("query { properties { id name } }")
         tier = next(f["id"] for f in fields["properties"] if f["name"] == "tier")

@@ -115,7 +115,10 @@ async def test_property_conditions_compare_by_type(api: Api, people: dict[str, s
         # No condition is not "without a value": `eq: $v` with $v unset must not find everyone without it.
         ({"properties": [{"name": "size"}]}, "filter.properties.0", "give a condition"),
         ({"and": [{"properties": [{"name": "size", "eq": None}]}]}, "filter.and.0.properties.0", "give a condition"),
-        ({"properties": [{"name": "size", "value": "1", "eq": "2"}]}, "filter.properties.0.value", "not both"),
+        ({"properties": [{"name": "size", "value": "1", "eq": "2"}]}, "filter.properties.0.value", "not more"),
+        ({"properties": [{"name": "size", "value": None, "isNull": False}]}, "filter.properties.0.value", "not more"),
+        ({"property": {"name": "size"}}, "filter.property", "give a condition"),
+        ({"or": [{"property": {"name": "city", "contains": ""}}]}, "filter.or.0.property.contains", "at least one character"),
     ],
 )
 async def test_a_filter_that_cannot_be_read_says_where(api: Api, people: dict[str, str], filter_: dict[str, Any], path: str, says: str) -> None:
@@ -144,7 +147,7 @@ async def test_the_older_property_filter_takes_every_condition(api: Api, people:
     assert await emails(api, {"property": {"name": "size", "gt": "9"}}) == ["b@example.com", "c@example.com"]
     assert await emails(api, {"property": {"name": "city", "contains": "os"}}) == ["a@example.com"]
     errors = await api.errors(PAGE, {"f": {"property": {"name": "city", "value": "Oslo", "eq": "Bergen"}}})
-    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "value or eq" in errors[0]["message"]
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "give one of value, eq and isNull" in errors[0]["message"] and "filter.property.value" in errors[0]["message"]
 
 
 async def test_contains_ignores_case_beyond_ascii(api: Api) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers import Api
 
 CREATE = """mutation C($name: String!, $f: ContactFilter, $s: String) {
@@ -127,3 +129,15 @@ async def test_a_segment_s_filter_reads_back_as_the_input_that_makes_it(api: Api
     assert back == {**given, "or": [{"emailIn": ["A@example.com"]}, {"properties": [{"name": "score", "in": ["7", "9"], "gte": "5"}]}]}
     again = await create(api, "Same again", back)
     assert again["userErrors"] == [] and again["segment"]["size"] == made["createSegment"]["segment"]["size"] == 1, (again, made)
+
+
+@pytest.mark.parametrize("property_", [{"name": "score", "value": None}, {"name": "score", "isNull": True}, {"name": "score", "gt": "1"}])
+async def test_the_older_property_form_reads_back_as_given(api: Api, property_: dict[str, Any]) -> None:
+    """`property: {name, value: null}` gave back `{name}` alone, which is now refused."""
+    await api.property_field("score", "NUMBER")
+    await api.upsert({"email": "a@example.com", "properties": [{"name": "score", "value": "2"}]})
+    await api.upsert({"email": "b@example.com"})
+    made = await api.gql("mutation C($f: ContactFilter) { createSegment(name: \"Old\", filter: $f) { segment { filter size } userErrors { message } } }", {"f": {"property": property_}})
+    back = made["createSegment"]["segment"]["filter"]
+    again = await create(api, "Old again", back)
+    assert again["userErrors"] == [] and again["segment"]["size"] == made["createSegment"]["segment"]["size"] == 1, (back, again)

@@ -25,6 +25,8 @@ PROGRESS_POLL_SECONDS = 1.0
 async def start(info: Info, kind: BulkKind, query: ContactQuery, *, list_id: str | None = None, dry_run: bool = False, webhook_url: str | None = None) -> BulkJobRow | int:
     """The queued job; with dryRun, how many contacts it would change now (nothing is written)."""
     db, workspace_id = info.context.db, info.context.workspace_id
+    if dry_run and webhook_url is not None:
+        raise Invalid.at(("webhookUrl",), "a dryRun makes no job to call a webhook for")
     total = await db.read(bulk_jobs.count_targets, workspace_id=workspace_id, kind=kind, query=query, list_id=list_id)
     if dry_run:
         return total

@@ -70,7 +70,7 @@ class BulkJob:
     changed: int = strawberry.field(description="Contacts changed so far.")
     error: str | None = strawberry.field(description="Why it FAILED.")
     created_at: dt.datetime = strawberry.field(description="When it was asked for.")
-    finished_at: dt.datetime | None = strawberry.field(description="When it COMPLETED or FAILED.")
+    finished_at: dt.datetime | None = strawberry.field(description="When it COMPLETED, FAILED or was CANCELLED.")
 
     @classmethod
     def of(cls, row: BulkJobRow) -> BulkJob:

@@ -43,8 +43,10 @@ class PropertyFilter:
             # Not "contacts without a value": an `eq: $v` sent with $v unset would then find
             # everyone without the property — and a deleteContacts would delete them.
             return PropertyCondition(name=self.name, problem=("", "give a condition: eq, in, gt, gte, lt, lte, contains or isNull (value: null for no value)"))
-        if value is not None and self.eq is not None:
-            return PropertyCondition(name=self.name, problem=("value", "give value or eq, not both"))
+        if self.value is not strawberry.UNSET and (self.eq is not None or self.is_null is not None):
+            return PropertyCondition(name=self.name, problem=("value", "give one of value, eq and isNull, not more"))
+        if self.contains == "":
+            return PropertyCondition(name=self.name, problem=("contains", "give at least one character (every value contains the empty text)"))
         legacy_null = value is None and all(o is None for o in operators)  # { name, value: null }, as before
         return PropertyCondition(
             name=self.name,
@@ -95,7 +97,7 @@ class ContactFilter:
         condition = None if self.property is None else self.property.to_condition()
         plain = condition is not None and _equal_or_none(condition)
         legacy = condition if plain else None
-        more = () if condition is None or plain else (condition,)
+        more = () if condition is None or plain else (dataclasses.replace(condition, legacy=True),)
         return ContactQuery(
             email=self.email,
             mobile=self.mobile,

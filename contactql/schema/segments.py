@@ -67,9 +67,15 @@ def filter_input(stored: dict[str, Any]) -> Any:
         elif key == "none_of":
             out["not"] = filter_input(value)
         elif key == "properties":
-            out["properties"] = [{_CONDITION_NAMES.get(k, to_camel_case(k)): v for k, v in c.items()} for c in value]
+            shown = [({_CONDITION_NAMES.get(k, to_camel_case(k)): v for k, v in c.items() if k != "legacy"}, bool(c.get("legacy"))) for c in value]
+            for c, legacy in shown:
+                if legacy:
+                    out["property"] = c  # sent as `property: {…}`, given back so
+            if plain := [c for c, legacy in shown if not legacy]:
+                out["properties"] = plain
         elif key in ("property_name", "property_value"):
             out.setdefault("property", {})["name" if key == "property_name" else "value"] = value
+            out["property"].setdefault("value", None)  # no value stored: "without a value", said out loud
         else:
             out[to_camel_case(key)] = value
     return out

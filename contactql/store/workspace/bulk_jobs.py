@@ -117,7 +117,10 @@ def _check_list(conn: sa.Connection, workspace_id: int, kind: BulkKind, list_id:
 
 
 def count_targets(conn: sa.Connection, *, workspace_id: int, kind: BulkKind, query: ContactQuery, list_id: str | None = None) -> int:
+    """How many contacts the job would change now; refuses a filter that cannot run or names a
+    list the workspace does not have."""
     _check_list(conn, workspace_id, kind, list_id, lock=False)
+    _check_named_lists(conn, workspace_id, query, ("filter",))
     terms = _targets(conn, workspace_id, kind, query, list_id)
     return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*terms)) or 0)
 
@@ -147,9 +150,27 @@ def get_job(conn: sa.Connection, *, workspace_id: int, job_id: str) -> BulkJobRo
     return None if row is None else BulkJobRow.of(row)
 
 
-def unfinished_on_list(conn: sa.Connection, *, workspace_id: int, list_id: str) -> list[str]:
-    """Ids of unfinished jobs that add to or remove from this list (deleteList waits for them)."""
-    return list(conn.scalars(sa.select(j.id).where(j.workspace_id == workspace_id, j.list_id == list_id, j.status.in_(UNFINISHED))))
+def unfinished(conn: sa.Connection, *, workspace_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(id, list, filter as filters.encode wrote it) of the workspace's unfinished jobs: deleteList
+    waits for those that change the list or whose filter names it (a `notInListIds` of a list
+    gone would find the contacts it was to spare)."""
+    rows = conn.execute(sa.select(j.id, j.list_id, j.request).where(j.workspace_id == workspace_id, j.status.in_(UNFINISHED)))
+    return [(jid, list_id, (request or {}).get("query") or {}) for jid, list_id, request in rows]
+
+
+def _check_named_lists(conn: sa.Connection, workspace_id: int, query: ContactQuery, path: tuple[str, ...]) -> None:
+    """Every list the filter names is the workspace's: for a read an unknown list matches no
+    one, but a job's `notInListIds` of a mistyped id would change every contact."""
+    named = [("listId", None, query.list_id)] + [(key, i, v) for key, ids in (("listIds", query.list_ids), ("notInListIds", query.not_in_list_ids)) for i, v in enumerate(ids or ())]
+    for key, index, list_id in named:
+        if list_id is not None and get_list(conn, workspace_id=workspace_id, list_id=list_id) is None:
+            at = (*path, key) if index is None else (*path, key, str(index))
+            raise NotFound.at(at, f"no list with id {shown(list_id)}", ErrorCode.LIST_NOT_FOUND)
+    for key, nodes in (("and", query.all_of), ("or", query.any_of)):
+        for i, node in enumerate(nodes or ()):
+            _check_named_lists(conn, workspace_id, node, (*path, key, str(i)))
+    if query.none_of is not None:
+        _check_named_lists(conn, workspace_id, query.none_of, (*path, "not"))
 
 
 def _get(conn: sa.Connection, job_id: str) -> BulkJobRow:

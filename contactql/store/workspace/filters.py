@@ -56,6 +56,7 @@ class PropertyCondition:
     contains: str | None = None
     is_null: bool | None = None
     problem: tuple[str, str] | None = None  # (key, why) the request's condition is refused, raised where its path is known
+    legacy: bool = False  # sent as the older `property: {…}`: its problems are reported there
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ class _Terms:
         if len(query.properties) > MAX_PROPERTIES:
             raise Invalid.at((*path, "properties"), f"at most {MAX_PROPERTIES} property conditions")
         for i, condition in enumerate(query.properties):
-            terms += self._property(condition, (*path, "properties", str(i)))
+            terms += self._property(condition, (*path, "property") if condition.legacy else (*path, "properties", str(i)))
         for key, nodes in (("and", query.all_of), ("or", query.any_of)):
             if nodes is None:
                 continue
