@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
@@ -145,12 +145,12 @@ async def _members(
     return payload
 
 
+def _same(payload: ListMembershipPayload) -> ListMembershipPayload:
+    return payload  # `_members` builds the payload itself: by ids or as a job
+
+
 async def _started(info: Info, kind: bulk_jobs.BulkKind, filter: ContactFilter, search: str | None, dry_run: bool, webhook_url: str | None) -> BulkJobRow | int:
     return await bulk.start(info, kind, contact_query(filter, search), dry_run=dry_run, webhook_url=webhook_url)
-
-
-def _answer_members(made: Awaitable[ListMembershipPayload]) -> Awaitable[ListMembershipPayload]:
-    return answer(made, lambda payload: payload, ListMembershipPayload)
 
 
 @strawberry.type
@@ -176,7 +176,7 @@ class BulkMutation:
         self, info: Info, list_id: ListId, contact_ids: ContactIds = None, external_ids: ExternalIds = None,
         filter: OptionalFilter = None, search: Search = None, dry_run: DryRun = False, webhook_url: WebhookUrl = None,
     ) -> ListMembershipPayload:  # fmt: skip
-        return await _answer_members(_members(info, list_id, contact_ids, external_ids, filter, search, dry_run, webhook_url, add=True))
+        return await answer(_members(info, list_id, contact_ids, external_ids, filter, search, dry_run, webhook_url, add=True), _same, ListMembershipPayload)
 
     @strawberry.mutation(
         description="Detach contacts from a list: by id or externalId (at most 500, at once; with no ids and no filter, empty the list), or every contact a filter finds (a bulk job).",
@@ -186,8 +186,7 @@ class BulkMutation:
         self, info: Info, list_id: ListId, contact_ids: ContactIds = None, external_ids: ExternalIds = None,
         filter: OptionalFilter = None, search: Search = None, dry_run: DryRun = False, webhook_url: WebhookUrl = None,
     ) -> ListMembershipPayload:  # fmt: skip
-        return await _answer_members(_members(info, list_id, contact_ids, external_ids, filter, search, dry_run, webhook_url, add=False))
-
+        return await answer(_members(info, list_id, contact_ids, external_ids, filter, search, dry_run, webhook_url, add=False), _same, ListMembershipPayload)
 
     @strawberry.mutation(
         description="Stop a bulk job that has not finished: it is CANCELLED after the slice under way; what it changed stays changed (a deleteContacts is undone by restoreContacts).",
