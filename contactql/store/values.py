@@ -78,8 +78,32 @@ def enum_value(raw: Any) -> Any:
     return getattr(raw, "value", raw)
 
 
+# The common shape of an address — ASCII letters, digits, `_`, `+` and `-` in dot-separated
+# local atoms; a domain of letter-and-digit labels (inner hyphens, never two in a row) under an
+# alphabetic top-level label — a strict subset of what email-validator accepts, for which its
+# answer is always the input in lower case. email-validator costs ~23 µs an address (~5 % of
+# a batch item's time); this check ~1 µs. Anything else, and every refusal, is email-validator's
+# (tests/unit/test_email_fast_path.py runs both over generated addresses).
+_PLAIN_EMAIL = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.ASCII)
+_SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def plain_email(raw: str) -> str | None:
+    """The address in lower case when it has the common shape email-validator is sure to accept
+    unchanged but for case; None for anything else (email-validator then decides)."""
+    lowered = raw.lower()
+    if len(lowered) > 254 or not lowered.isascii() or "--" in lowered or _PLAIN_EMAIL.fullmatch(lowered) is None:
+        return None
+    local, _, domain = lowered.partition("@")
+    if len(local) > 64 or len(domain) > 253 or not _SPECIAL_USE.isdisjoint(domain.split(".")):
+        return None
+    return lowered
+
+
 def normalise_email(raw: str) -> str:
     """Lower-case, validated address; raises ValueError with a readable reason."""
+    if (plain := plain_email(raw)) is not None:
+        return plain
     try:
         checked = email_validator.validate_email(raw, check_deliverability=False)
     except email_validator.EmailNotValidError as error:
