@@ -107,11 +107,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 dedupe_on=args.dedupe_on,
                 default_country=args.default_country,
                 create_properties=args.create_properties,
+                format=args.format,
+                contact_type=_contact_input,
             )
         )
     except (CannotImport, OSError) as error:
         print(f"contactql import: {error}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+def _contact_input() -> Any:
+    """The schema's ContactInput, which an NDJSON file's lines are checked against."""
+    from contactql.schema.root import build_schema
+
+    return build_schema()._schema.get_type("ContactInput")
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -261,12 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     importing = with_database(
         commands.add_parser(
             "import",
-            help="import a CSV file as a batch, here, with a progress bar",
-            description="Import a CSV file as a batch. Exit status: 0 every row written; 1 some rows failed (the summary says why); "
+            help="import a CSV or NDJSON file as a batch, here, with a progress bar",
+            description="Import a CSV or NDJSON file as a batch. Exit status: 0 every row written; 1 some rows failed (the summary says why); "
             "2 nothing imported (the file, its header or an option was refused).",
         )
     )
-    importing.add_argument("file", help="a UTF-8 CSV file (comma, semicolon or tab) whose first row names the columns")
+    importing.add_argument(
+        "file", help="a UTF-8 CSV file (comma, semicolon or tab) whose first row names the columns, or an NDJSON file: one ContactInput object a line"
+    )
+    importing.add_argument("--format", choices=["csv", "ndjson"], type=str.lower, help="default: NDJSON for a .ndjson or .jsonl file or one whose first character is {, else CSV")
     importing.add_argument("--workspace", default="default", help="workspace name (created if needed)")
     importing.add_argument("--list", help="add every contact to this list (created if needed)")
     importing.add_argument("--dedupe-on", choices=["email", "mobile", "external-id"], help="match existing contacts by externalId, then by this")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from graphql import GraphQLInputObjectType
 
 from contactql import outbound
 from contactql.context import ApiError, Info
@@ -15,14 +18,16 @@ from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches import queue as batches
+from contactql.store.batches.csv import ImportFormat
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.batches.queue import BatchRow, FailureGroup
 from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import BatchStatus, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert.options import validate_events, validate_match
+from contactql.store.values import enum_value
 from contactql.store.workspace.lists import get_list
-from contactql.workers import importer
+from contactql.workers import importer, ndjson
 
 PROGRESS_POLL_SECONDS = 1.0
 
@@ -84,8 +89,8 @@ async def upsert_contacts(info: Info, raw: Mapping[str, Any]) -> BatchRow:
 
 
 async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow, importer.Prepared]:
-    """A CSV file, uploaded or fetched, becomes a batch (source CSV_IMPORT) of any number of rows
-    up to CONTACTQL_MAX_IMPORT_MB; each row is an item, a bad row a failed result."""
+    """A CSV or NDJSON file, uploaded or fetched, becomes a batch (source CSV_IMPORT) of any number
+    of rows up to CONTACTQL_MAX_IMPORT_MB; each row (line) is an item, a bad one a failed result."""
     services = info.context.services
     settings = services.settings
     max_bytes = settings.max_import_mb * 1024 * 1024
@@ -120,7 +125,16 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow,
     async def validate(fn: Callable[..., Any], *args: Any) -> Any:
         return await services.helper.run(fn, *args, big=len(data) >= BIG_FILE)
 
-    prepared = await importer.prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties")))
+    named = getattr(file, "filename", None) if file is not None else urlsplit(str(url)).path
+    chosen = raw.get("format")
+    if ImportFormat(enum_value(chosen)) is ImportFormat.NDJSON if chosen is not None else ndjson.is_ndjson(named, data):
+        if raw.get("createMissingProperties"):
+            raise Invalid.at(("createMissingProperties",), "is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
+        contact_type = info.schema._schema.get_type("ContactInput")
+        assert isinstance(contact_type, GraphQLInputObjectType)
+        prepared = await importer.prepare_ndjson(data, contact_type, default_country=country)
+    else:
+        prepared = await importer.prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties")))
     row = await db.write(batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl"))
     services.wake_batches()
     return row, prepared

@@ -16,6 +16,7 @@ from contactql.schema.errors import InvalidProperty, UserError
 from contactql.schema.inputs import ContactInput, EventOptionsInput, MatchStrategyInput, default_country, raw_input
 from contactql.schema.pagination import Connection, Edge, connection
 from contactql.schema.payloads import item_user_errors
+from contactql.store.batches import csv as imports
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.batches.queue import BatchRow
 from contactql.store.batches.queue import FailureGroup as FailureGroupRow
@@ -218,11 +219,24 @@ class ImportContactsInput:
     default_country: Maybe[str | None] = strawberry.field(
         description="The country (ISO 3166 alpha-2) of phone numbers written without one; a `country` column overrides it per row; default: the workspace's."
     )
-    create_missing_properties: bool | None = strawberry.field(default=False, description="Create a TEXT property for every column that is neither a contact field nor an existing property.")
+    create_missing_properties: bool | None = strawberry.field(default=False, description="CSV: create a TEXT property for every column that is neither a contact field nor an existing property.")
+    format: Maybe[ImportFormat | None] = strawberry.field(  # type: ignore[valid-type]
+        description="CSV or NDJSON (one ContactInput object a line, checked as an upsertContacts item); default: NDJSON for a file or URL path ending .ndjson or .jsonl, or whose first character is {, else CSV."
+    )
     override_suppression: bool | None = strawberry.field(default=False, description="Admin keys: write identities an erasure suppressed (eraseContact) and lift their suppression; else they are SKIPPED, SUPPRESSED.")
 
 
-@strawberry.type(description="How a CSV file was read: its delimiter, rows and what each column became.")
+ImportFormat = publish(
+    imports.ImportFormat,
+    "What an imported file holds.",
+    {
+        "CSV": "A header naming the columns, then a row per contact (comma, semicolon or tab).",
+        "NDJSON": "One JSON object a line, each a ContactInput (as an upsertContacts item); blank lines are skipped.",
+    },
+)
+
+
+@strawberry.type(description="How an imported file was read: its delimiter, rows and what each column (or, for NDJSON, each field given) became.")
 class ImportReport:
     delimiter: str = strawberry.field(description="The delimiter found in the header: comma, semicolon or tab.")
     rows: int = strawberry.field(description="Rows with data (blank rows are not counted); each is one item of the batch.")

@@ -1,4 +1,4 @@
-"""CSV imports: the preparation `importContacts` and `contactql import` share, and the command.
+"""CSV and NDJSON imports: the preparation `importContacts` and `contactql import` share, and the command.
 
 `prepare` reads the header (refusing a file no row of which could be written before reading
 any row), creates the missing properties when asked, and validates every row — the one way a
@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLInputType
 from tqdm import tqdm
 
 from contactql.config import Settings
@@ -32,6 +33,7 @@ from contactql.store.errors import ErrorCode, Invalid, StoreError
 from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Source, UpsertOptions
 from contactql.store.values import country_code_problem
 from contactql.store.workspace import keys, properties
+from contactql.workers import ndjson
 from contactql.workers.batches import BatchWorker, ProgressHub
 
 # seed 004: externalCustomerId is tried first, then dedupeOn
@@ -79,6 +81,13 @@ async def prepare(db: Database, run: Run, *, workspace_id: int, data: bytes, def
     return Prepared(header, created, entries)
 
 
+async def prepare_ndjson(data: bytes, contact_type: GraphQLInputType, *, default_country: str | None, on_row: Callable[[], None] | None = None) -> Prepared:
+    """An NDJSON file's batch items (workers/ndjson.py), validated on a thread: the GraphQL type
+    they are checked against does not travel to the helper process."""
+    entries, header = await asyncio.to_thread(ndjson.entries, data, contact_type, default_country, on_row)
+    return Prepared(header, (), entries)
+
+
 async def run_import(
     settings: Settings,
     path: Path,
@@ -88,12 +97,21 @@ async def run_import(
     dedupe_on: str | None,
     default_country: str | None = None,
     create_properties: bool = False,
+    format: str | None = None,
+    contact_type: Callable[[], GraphQLInputType] | None = None,
 ) -> int:
+    """`format`: "csv" or "ndjson"; None, by the file (workers/ndjson.is_ndjson). `contact_type`:
+    the schema's ContactInput, which NDJSON lines are checked against (the command builds it)."""
     if default_country is not None and (why := country_code_problem(default_country)) is not None:
         raise CannotImport(f"--default-country: {why}")
     data = await asyncio.to_thread(path.read_bytes)
     if len(data) > settings.max_import_mb * 1024 * 1024:
         raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
+    as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, data)
+    if as_ndjson and create_properties:
+        raise CannotImport("--create-properties is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
+    if as_ndjson and contact_type is None:
+        raise CannotImport("an NDJSON file needs the schema's ContactInput to check its lines against")
     db = Database(settings)
     try:
         await db.migrate()
@@ -105,7 +123,11 @@ async def run_import(
                 return await asyncio.to_thread(fn, *args, bar.update)
 
             try:
-                prepared = await prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=create_properties)
+                if as_ndjson:
+                    assert contact_type is not None
+                    prepared = await prepare_ndjson(data, contact_type(), default_country=country, on_row=bar.update)
+                else:
+                    prepared = await prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=create_properties)
             except StoreError as refused:
                 raise CannotImport("; ".join(p.message for p in refused.problems)) from None
         match = MatchStrategy(rules=DEDUPE_RULES[dedupe_on]) if dedupe_on else MatchStrategy()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import enum
 import io
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -36,7 +37,14 @@ from contactql.store.values import BUILTIN_PROPERTY_NAMES, CSV_FIELDS, FORMULA_S
 
 MAX_COLUMNS = 250
 DELIMITERS = (",", ";", "\t")
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+class ImportFormat(enum.StrEnum):
+    """What importContacts reads: a CSV file (this module) or NDJSON (workers/ndjson.py)."""
+
+    CSV = "CSV"
+    NDJSON = "NDJSON"
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "\n": "newline (NDJSON)"}
 COUNTRY = "country"  # the column of a row's country, not a contact field
 IDENTITY_FIELDS = ("email", "mobile", "externalId")
 _FIELDS = CSV_FIELDS
