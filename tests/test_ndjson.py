@@ -125,3 +125,34 @@ def test_the_command_imports_an_ndjson_file(tmp_path: Path, database_url: str) -
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert refused.returncode == 2 and "NDJSON" in refused.stderr and "Traceback" not in refused.stderr
+
+
+async def test_a_hostile_line_fails_alone_and_cheaply(api: Api) -> None:
+    """Found by an attack: a ListRef breaking its one-of rule and a value nested ~990 deep made
+    the whole import INTERNAL; 50 000 unknown keys held a thread for minutes; a blank or missing
+    clientRef left none, a too-long one was echoed whole."""
+    many_keys = {"email": "k@example.com", **{f"unknown{i}": 1 for i in range(50_000)}}
+    deep = '{"email": ' + "[" * 990 + '"x"' + "]" * 990 + "}"  # written out: json.dumps would recurse as deep
+    data = lines(
+        {"email": "o1@example.com"},
+        {"email": "o2@example.com", "lists": {"add": [{"id": "x", "name": "y"}]}},
+        deep,
+        many_keys,
+        {"email": "bad", "clientRef": "  "},
+        {"email": 5, "clientRef": "crm-7"},
+        {"email": "long@example.com", "clientRef": "r" * 3_000},
+        {"email": "x@example.com", "k" * 100_000: 1},
+        "{\"email\": \"cut@example.com\"",
+    )
+    made = await upload(api, data)
+    assert made["userErrors"] == [] and made["batch"]["total"] == 9
+    done = await wait_finished(api, made["batch"]["id"])
+    assert (done["created"], done["failed"]) == (1, 8)
+    by_ref = {r["clientRef"]: r["errors"] for r in await results(api, made["batch"]["id"])}
+    assert set(by_ref) == {"line 1", "line 2", "line 3", "line 4", "line 5", "crm-7", "line 7", "line 8", "line 9"}
+    assert "exactly one key" in by_ref["line 2"][0]["message"]
+    assert "nested too deeply" in by_ref["line 3"][0]["message"]
+    assert len(by_ref["line 4"]) == 20, "checking stops at 20 problems"
+    assert by_ref["line 7"][0]["field"][-1] == "clientRef"
+    assert all(len(e["message"]) <= 500 for errors in by_ref.values() for e in errors), "no message quotes a megabyte"
+    assert by_ref["line 9"][0]["message"].startswith("not JSON:") and "line 1" not in by_ref["line 9"][0]["message"]

@@ -129,7 +129,7 @@ class BatchResultConnection(Connection[BatchResultEdge]):
     pass
 
 
-@strawberry.type(description="An upsertContacts call or CSV import: stored whole, applied asynchronously (answered before any contact is written).")
+@strawberry.type(description="An upsertContacts call or a file import (CSV or NDJSON): stored whole, applied asynchronously (answered before any contact is written).")
 class Batch:
     row: strawberry.Private[BatchRow]
     id: strawberry.ID = strawberry.field(description="The batch's id (a UUID).")
@@ -210,8 +210,8 @@ class UpsertContactsInput:
 @raw_input
 @strawberry.input(description="A CSV file to import as a batch: exactly one of file or url.")
 class ImportContactsInput:
-    file: Maybe[Upload | None] = strawberry.field(description="The CSV file, sent with the GraphQL multipart request spec.")
-    url: Maybe[str | None] = strawberry.field(description="An https URL to fetch the CSV from; user:password in it is sent as Basic auth.")
+    file: Maybe[Upload | None] = strawberry.field(description="The CSV or NDJSON file, sent with the GraphQL multipart request spec.")
+    url: Maybe[str | None] = strawberry.field(description="An https URL to fetch the CSV or NDJSON file from; user:password in it is sent as Basic auth.")
     list_id: Maybe[strawberry.ID | None] = strawberry.field(description="Add every contact to this list, which must exist.")
     list_name: Maybe[str | None] = strawberry.field(description="Add every contact to the list with this name, created if needed.")
     match: Maybe[MatchStrategyInput | None] = strawberry.field(description="How to find existing contacts (e.g. rules [EXTERNAL_ID, EMAIL]).")
@@ -238,7 +238,7 @@ ImportFormat = publish(
 
 @strawberry.type(description="How an imported file was read: its delimiter, rows and what each column (or, for NDJSON, each field given) became.")
 class ImportReport:
-    delimiter: str = strawberry.field(description="The delimiter found in the header: comma, semicolon or tab.")
+    delimiter: str = strawberry.field(description="The delimiter found in a CSV header: comma, semicolon or tab; for NDJSON, newline (NDJSON).")
     rows: int = strawberry.field(description="Rows with data (blank rows are not counted); each is one item of the batch.")
     field_columns: list[str] = strawberry.field(description="Columns that write contact fields (and country, read for phone numbers).")
     property_columns: list[str] = strawberry.field(description="Columns that write custom properties.")

@@ -128,7 +128,7 @@ class Query(EraseQuery, BulkQuery):
     async def properties(self, info: Info) -> builtins.list[PropertyField]:
         return [PropertyField.from_def(field) for field in await properties.get_properties(info)]
 
-    @strawberry.field(description="One batch — an upsertContacts call or a CSV import — by id.")
+    @strawberry.field(description="One batch — an upsertContacts call or a file import — by id.")
     async def batch(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]) -> Batch | None:
         row = await batches.get_batch(info, id)
         return None if row is None else Batch.from_row(row)
@@ -240,7 +240,7 @@ class Mutation(CatalogMutation, EraseMutation, MergeMutation, BulkMutation):
         return await answer(webhooks.delete_endpoint(info, id), lambda deleted: DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(str(deleted))), DeleteWebhookEndpointPayload)
 
     @strawberry.mutation(
-        description="Import a CSV file — uploaded (multipart) or fetched from an https URL — as a batch.",
+        description="Import a CSV or NDJSON file — uploaded (multipart) or fetched from an https URL — as a batch.",
         permission_classes=[CanWrite],
     )
     async def import_contacts(self, info: Info, input: Annotated[ImportContactsInput, strawberry.argument(description="The file and where its contacts go.")]) -> UpsertContactsPayload:
