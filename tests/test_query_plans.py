@@ -32,6 +32,7 @@ GROWING = {
 SORTS_ALLOWED = {
     "SELECT batch.id FROM batch WHERE batch.status IN": "the worker's claim: only the batches not finished",
     "SELECT export.id FROM export WHERE export.status": "the export worker's claim: only the exports not finished",
+    "SELECT bulk_job.id FROM bulk_job WHERE bulk_job.status IN": "the bulk worker's claim: only the jobs not finished (5 a workspace at most)",
 }
 FULL = "id email mobile externalId firstName properties { field { name } value } lists { id } companies { id } externalUrls { url }"
 ORDERED = "query($o: [ContactOrder!], $a: String) { contacts(first: 5, after: $a, orderBy: $o) { edges { node { id } } pageInfo { endCursor } } }"

@@ -179,7 +179,10 @@ def _get(conn: sa.Connection, job_id: str) -> BulkJobRow:
 
 def claim_next(conn: sa.Connection, *, owner: str, lease_seconds: float, now: dt.datetime) -> BulkJobRow | None:
     """The job keeps its cursor and counts: a job taken over goes on where its last slice ended."""
-    free = sa.or_(j.status == BulkStatus.QUEUED.value, sa.and_(j.status == BulkStatus.RUNNING.value, sa.or_(j.lease_expires_at.is_(None), j.lease_expires_at < now)))
+    # As batches are claimed (queue.claim_next_batch): a status list read from ix_bulk_job_status
+    # in created_at order, not an OR of two conditions that SQLite answers by sorting every match.
+    # A queued job has no lease, so it is free; a running one is free once its lease ran out.
+    free = sa.and_(j.status.in_(UNFINISHED), sa.or_(j.lease_expires_at.is_(None), j.lease_expires_at < now))
     candidate = conn.scalar(sa.select(j.id).where(free).order_by(j.created_at, j.id).limit(1))
     if candidate is None:
         return None
