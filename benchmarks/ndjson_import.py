@@ -1,0 +1,95 @@
+"""`contactql import` of an NDJSON file (issue 23): contacts a second end to end and the
+command's peak memory, against bare sqlite3 writing the same contacts.
+
+    python benchmarks/ndjson_import.py [--lines 10000 100000]
+
+For each size: a fresh SQLite database (`contactql keys create`), a file of that many lines
+(email, names, an email status and a list each; every line a new contact), then `contactql
+import FILE` timed from start to exit, its peak RSS read from the kernel (ru_maxrss of the
+child); the floor is bare sqlite3 inserting the same contacts and memberships into a fresh
+database of the same schema, one transaction per 1 000, synchronous=FULL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loadgen import PYTHON, table  # noqa: E402
+
+
+def objects(count: int) -> list[dict[str, object]]:
+    return [{"email": f"user{i}@example.com", "firstName": f"F{i}", "lastName": "Nordmann", "emailStatus": "SUBSCRIBED" if i % 2 else "NO_MARKETING",
+             "lists": {"add": [{"name": "Synced"}]}} for i in range(count)]  # fmt: skip
+
+
+def fresh(path: Path) -> None:
+    subprocess.run([PYTHON, "-m", "contactql.cli", "keys", "create", "--scope", "write", "--database", f"sqlite:///{path}"], capture_output=True, check=True)
+
+
+def imported(path: Path, file: Path) -> tuple[float, float]:
+    """(seconds, peak MiB) of `contactql import` of the file."""
+    started = time.perf_counter()
+    result = subprocess.run([PYTHON, "-m", "contactql.cli", "import", str(file), "--database", f"sqlite:///{path}"], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"the import failed: {result.stderr[-2000:]}")
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def floor(path: Path, items: list[dict[str, object]]) -> float:
+    """Seconds bare sqlite3 takes to insert the contacts and their memberships."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        workspace = db.execute("SELECT id FROM workspace WHERE name = 'default'").fetchone()[0]
+        db.execute("INSERT INTO contact_list (id, workspace_id, name, name_key, created_at) VALUES ('l1', ?, 'Synced', 'synced', ?)", (workspace, now))
+        started = time.perf_counter()
+        for at in range(0, len(items), 1000):
+            part = items[at : at + 1000]
+            db.execute("BEGIN IMMEDIATE")
+            first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM contact").fetchone()[0]
+            db.executemany(
+                "INSERT INTO contact (id, workspace_id, email, first_name, last_name, email_status, sms_status, confirmed, source, created_at, updated_at, search_text)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'NO_MARKETING', 1, 'CSV_IMPORT', ?, ?, ?)",
+                [(first + n, workspace, o["email"], o["firstName"], o["lastName"], o["emailStatus"], now, now, f"{o['firstName']} {o['lastName']} {o['email']}") for n, o in enumerate(part)],
+            )
+            db.executemany("INSERT INTO list_membership (list_id, contact_id, created_at) VALUES ('l1', ?, ?)", [(first + n, now) for n in range(len(part))])
+            db.execute("COMMIT")
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    rows = []
+    for count in args.lines:
+        items = objects(count)
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / "contacts.ndjson"
+            file.write_text("\n".join(json.dumps(o) for o in items) + "\n")
+            db, bare = Path(tmp) / "import.db", Path(tmp) / "floor.db"
+            fresh(db)
+            fresh(bare)
+            seconds, peak = imported(db, file)
+            floor_seconds = floor(bare, items)
+        rows.append([f"{count:,}", f"{count / seconds:,.0f}", f"{count / floor_seconds:,.0f}", f"{floor_seconds / seconds:.2f}", f"{peak:,.0f}", f"{len(json.dumps(items)) / 2**20:,.1f}"])
+    print("\n`contactql import` of NDJSON files (SQLite, synchronous=FULL); the floor: bare sqlite3, the same contacts and memberships")
+    print(table(rows, ["lines", "import contacts/s (from start to exit)", "bare sqlite3 contacts/s (floor)", "ratio", "peak RSS MiB", "file MiB"]))
+
+
+if __name__ == "__main__":
+    main()
