@@ -3,7 +3,6 @@ schema (schema/batches.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,9 +10,10 @@ from urllib.parse import urlsplit
 from graphql import GraphQLInputObjectType
 
 from contactql import outbound
-from contactql.context import ApiError, Info
+from contactql.context import Info
 from contactql.resolvers.erase import override_problems
 from contactql.resolvers.pagination import Page, by_creation, counted, decode_id_cursor, decode_time_cursor, paginate
+from contactql.resolvers.progress import follow
 from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.store.batches import outbox as webhooks
@@ -28,8 +28,6 @@ from contactql.store.upsert.options import validate_events, validate_match
 from contactql.store.values import enum_value
 from contactql.store.workspace.lists import get_list
 from contactql.workers import importer, ndjson
-
-PROGRESS_POLL_SECONDS = 1.0
 
 
 def size_problems(count: int, max_items: int) -> list[Problem]:
@@ -195,18 +193,9 @@ async def batch_progress(info: Info, id: str) -> AsyncGenerator[BatchRow, None]:
     """The batch now, again after every 10 % of its items (a chunk is at most 10 %), and once
     finished; then the stream ends."""
     db, workspace_id = info.context.db, info.context.workspace_id
-    with info.context.services.progress.subscribe(str(id)) as updates:
-        row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id))
-        if row is None:
-            raise ApiError(f"no batch with id {id}", "INVALID_INPUT")
+
+    async def read() -> BatchRow | None:
+        return await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id))
+
+    async for row in follow(info.context.services.progress, str(id), read, what="batch", key=lambda b: b.processed):
         yield row
-        pushed = row.processed
-        while not row.finished:
-            try:
-                async with asyncio.timeout(PROGRESS_POLL_SECONDS):  # not wait_for: see supervise.Idle.wait
-                    row = await updates.get()
-            except TimeoutError:  # another process may be applying it: ask the database
-                row = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=str(id)) or row
-            if row.finished or row.processed > pushed:
-                pushed = row.processed
-                yield row

@@ -4,22 +4,20 @@ caller's workspace."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from contactql import outbound
-from contactql.context import ApiError, Info
+from contactql.context import Info
 from contactql.resolvers.pagination import Page, by_creation, decode_time_cursor, paginate
+from contactql.resolvers.progress import follow
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.errors import Invalid
 from contactql.store.workspace import bulk_jobs
 from contactql.store.workspace.bulk_jobs import BulkJobRow, BulkKind, BulkStatus
 from contactql.store.workspace.filters import ContactQuery
-
-PROGRESS_POLL_SECONDS = 1.0
 
 
 async def start(info: Info, kind: BulkKind, query: ContactQuery, *, list_id: str | None = None, dry_run: bool = False, webhook_url: str | None = None) -> BulkJobRow | int:
@@ -68,18 +66,9 @@ async def delivery_of(info: Info, row: BulkJobRow) -> DeliveryRow | None:
 async def job_progress(info: Info, id: str) -> AsyncGenerator[BulkJobRow, None]:
     """The job now, again after every slice, and once finished; then the stream ends."""
     db, workspace_id = info.context.db, info.context.workspace_id
-    with info.context.services.bulk_progress.subscribe(str(id)) as updates:
-        row = await db.read(bulk_jobs.get_job, workspace_id=workspace_id, job_id=str(id))
-        if row is None:
-            raise ApiError(f"no bulk job with id {id}", "INVALID_INPUT")
+
+    async def read() -> BulkJobRow | None:
+        return await db.read(bulk_jobs.get_job, workspace_id=workspace_id, job_id=str(id))
+
+    async for row in follow(info.context.services.bulk_progress, str(id), read, what="bulk job", key=lambda j: (j.status is not BulkStatus.QUEUED, j.changed)):
         yield row
-        seen = (row.status, row.changed)
-        while not row.finished:
-            try:
-                async with asyncio.timeout(PROGRESS_POLL_SECONDS):
-                    row = await updates.get()
-            except TimeoutError:  # another process may be running it: ask the database
-                row = await db.read(bulk_jobs.get_job, workspace_id=workspace_id, job_id=str(id)) or row
-            if (row.status, row.changed) != seen:
-                seen = (row.status, row.changed)
-                yield row

@@ -3,18 +3,16 @@ from GET /exports/{id} (app.py) — all scoped to the caller's workspace."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 from collections.abc import AsyncGenerator, Sequence
 
-from contactql.context import ApiError, Info
+from contactql.context import Info
+from contactql.resolvers.progress import follow
 from contactql.store.workspace import export_format, exports
 from contactql.store.workspace.exports import ExportRow
 from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.order import ContactOrder, default_order
-
-PROGRESS_POLL_SECONDS = 1.0
 
 
 async def export_contacts(info: Info, query: ContactQuery, order: Sequence[ContactOrder], format: str, fields: Sequence[str] | None) -> ExportRow:
@@ -34,18 +32,9 @@ async def get_export(info: Info, id: str) -> ExportRow | None:
 async def export_progress(info: Info, id: str) -> AsyncGenerator[ExportRow, None]:
     """The export now, again after every megabyte written, and once finished; then the stream ends."""
     db, workspace_id = info.context.db, info.context.workspace_id
-    with info.context.services.export_progress.subscribe(str(id)) as updates:
-        row = await db.read(exports.get_export, workspace_id=workspace_id, export_id=str(id))
-        if row is None:
-            raise ApiError(f"no export with id {id}", "INVALID_INPUT")
+
+    async def read() -> ExportRow | None:
+        return await db.read(exports.get_export, workspace_id=workspace_id, export_id=str(id))
+
+    async for row in follow(info.context.services.export_progress, str(id), read, what="export", key=lambda e: (e.status is not exports.ExportStatus.QUEUED, e.processed)):
         yield row
-        seen = (row.status, row.processed)
-        while not row.finished:
-            try:
-                async with asyncio.timeout(PROGRESS_POLL_SECONDS):
-                    row = await updates.get()
-            except TimeoutError:  # another process may be running it: ask the database
-                row = await db.read(exports.get_export, workspace_id=workspace_id, export_id=str(id)) or row
-            if (row.status, row.processed) != seen:
-                seen = (row.status, row.processed)
-                yield row
