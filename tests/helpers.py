@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -243,3 +244,20 @@ def held_batch(database_url: str, size: int = 3000, *, env: dict[str, str] | Non
 
     with serve(database_url, env=env) as (base, _, _):
         yield base, key, batch_id, release
+
+
+async def pushed_over_websocket(base: str, headers: dict[str, str], document: str, variables: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """What a graphql-transport-ws subscription to a real server pushes, each `next`'s
+    `data[field]`, until the server completes it."""
+    import websockets
+
+    async with websockets.connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[attr-defined]
+        await socket.send(json.dumps({"type": "connection_init", "payload": headers}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}))
+        pushed = []
+        while (message := json.loads(await socket.recv()))["type"] != "complete":
+            assert message["type"] == "next", message
+            pushed.append(message["payload"]["data"][field])
+        return pushed
+

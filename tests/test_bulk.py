@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import websockets
 from standardwebhooks.webhooks import Webhook
 
 from contactql.app import create_app
@@ -21,7 +20,7 @@ from contactql.store.db.tables import bulk_job_t, history_t
 from contactql.store.model import Scope
 from contactql.store.workspace import bulk_jobs
 from tests.conftest import TestClock, make_key, running
-from tests.helpers import Api, serve
+from tests.helpers import Api, pushed_over_websocket, serve
 from tests.test_batches import submit, wait_finished
 
 DELETE = """mutation D($filter: ContactFilter!, $search: String, $dryRun: Boolean! = false, $hook: String) {
@@ -354,15 +353,8 @@ async def test_progress_over_websocket_from_a_real_server(tmp_path: Any) -> None
         async with httpx.AsyncClient(verify=tls(), base_url=base, headers=headers, timeout=60) as http:
             await seed(Api(http, key), 1500, prefix="ws")
             made = (await Api(http, key).gql(DELETE, {"filter": {}}))["deleteContacts"]["job"]
-        async with websockets.connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[attr-defined]
-            await socket.send(json.dumps({"type": "connection_init", "payload": headers}))
-            assert json.loads(await socket.recv())["type"] == "connection_ack"
-            document = "subscription P($id: ID!) { bulkJobProgress(id: $id) { status changed total } }"
-            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": {"id": made["id"]}}}))
-            pushed = []
-            while (message := json.loads(await socket.recv()))["type"] != "complete":
-                assert message["type"] == "next", message
-                pushed.append(message["payload"]["data"]["bulkJobProgress"])
+        document = "subscription P($id: ID!) { bulkJobProgress(id: $id) { status changed total } }"
+        pushed = await pushed_over_websocket(base, headers, document, {"id": made["id"]}, "bulkJobProgress")
     assert pushed[-1] == {"status": "COMPLETED", "changed": 1500, "total": 1500}
     changed = [p["changed"] for p in pushed]
     assert changed == sorted(changed)

@@ -16,13 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import websockets
 
 from contactql.config import Settings
 from contactql.outbound import tls
 from contactql.store.db.tables import property_field_t, workspace_t
 from tests.conftest import running
-from tests.helpers import Api, serve
+from tests.helpers import Api, pushed_over_websocket, serve
 from tests.test_batches import status, wait_finished
 from tests.test_import import upload
 
@@ -184,14 +183,8 @@ async def test_export_progress_over_websocket_and_the_command_line_agree(tmp_pat
                         break
                     await asyncio.sleep(0.1)
             made = (await http.post("/graphql", json={"query": EXPORT, "variables": {"input": {}}})).json()["data"]["exportContacts"]["export"]
-            async with websockets.connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[attr-defined]
-                await socket.send(json.dumps({"type": "connection_init", "payload": headers}))
-                assert json.loads(await socket.recv())["type"] == "connection_ack"
-                document = "subscription P($id: ID!) { exportProgress(id: $id) { status processed total size } }"
-                await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": {"id": made["id"]}}}))
-                pushed = []
-                while (message := json.loads(await socket.recv()))["type"] != "complete":
-                    pushed.append(message["payload"]["data"]["exportProgress"])
+            document = "subscription P($id: ID!) { exportProgress(id: $id) { status processed total size } }"
+            pushed = await pushed_over_websocket(base, headers, document, {"id": made["id"]}, "exportProgress")
             assert pushed[-1]["status"] == "COMPLETED" and pushed[-1]["processed"] == pushed[-1]["total"] == 6000
             processed = [p["processed"] for p in pushed]
             assert processed == sorted(processed) and len(set(processed)) >= 2, f"progress while it ran: {processed}"
