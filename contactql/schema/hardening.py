@@ -42,6 +42,7 @@ from strawberry.extensions import (
 from contactql.context import ApiError
 from contactql.metrics import record_operation
 from contactql.store.model import Scope
+from contactql.store.values import nul_path
 
 log = logging.getLogger("contactql.errors")
 
@@ -181,19 +182,10 @@ class TrustedOnly(SchemaExtension):
 
 
 def _nul_in_variables(variables: dict[str, Any] | None) -> str | None:
-    if not variables or not _has_nul(variables):
+    if not variables or not _has_nul(variables) or (path := nul_path(variables)) is None:
         return None
-    stack: list[tuple[str, Any]] = [(f"${name}", value) for name, value in variables.items()]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return f'Variable "{path}"'
-        elif isinstance(value, dict):
-            stack.extend((f"{path}.{key}", item) for key, item in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
-    return None
+    name, *rest = path
+    return f'Variable "${name}{"".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)}"'
 
 
 def _has_nul(value: Any) -> bool:

@@ -196,6 +196,23 @@ def utc(moment: dt.datetime) -> dt.datetime:
         raise ValueError(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
+def nul_path(value: Any) -> tuple[str | int, ...] | None:
+    """Where the first text holding U+0000 (which PostgreSQL text cannot store) is in a value
+    parsed from JSON — keys of objects, indexes of lists — or None. A loop, not recursion: a
+    value may nest as deep as its parser allows."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            stack.extend(((*path, key), inner) for key, inner in item.items())
+        elif isinstance(item, list):
+            stack.extend(((*path, index), inner) for index, inner in enumerate(item))
+    return None
+
+
 def shown(text: str, limit: int = 64) -> str:
     """A name from a request as an error message repeats it: quoted, and cut when long."""
     return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -22,7 +22,7 @@ from contactql.store.batches.queue import entry
 from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import ContactItem
 from contactql.store.upsert.validate import validate_contact
-from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_TEXT
+from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_TEXT, nul_path
 
 NAMES = (".ndjson", ".jsonl")
 MAX_LINE_PROBLEMS = 20  # a line's GraphQL problems reported: checking stops there (a wrong object can have thousands)
@@ -42,19 +42,8 @@ def is_ndjson(name: str | None, data: bytes) -> bool:
     return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
-def _text(data: bytes) -> bytes:
-    """The file without its byte-order mark; refused when it is not UTF-8 text."""
-    if (nul := data.find(b"\x00")) >= 0:
-        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text (UTF-16? compressed?); save it as UTF-8 and try again")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read") from None
-    return data.removeprefix(b"\xef\xbb\xbf")
-
-
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(_text(data).split(b"\n"), 1):
+def _lines(data: bytes) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(imports.decode(data, "UTF-8").split("\n"), 1):
         if line.strip():
             yield number, line
 
@@ -94,7 +83,7 @@ def entries(
     return out, header
 
 
-def _contact(line: bytes, contact_type: GraphQLInputType, line_ref: str) -> tuple[dict[str, Any] | None, str, list[Problem]]:
+def _contact(line: str, contact_type: GraphQLInputType, line_ref: str) -> tuple[dict[str, Any] | None, str, list[Problem]]:
     """The line as graphql-core coerces a ContactInput variable (None when it is not one), its
     clientRef (its own when that is usable text, else `line N`), and why it is not one."""
     try:
@@ -121,8 +110,8 @@ def _contact(line: bytes, contact_type: GraphQLInputType, line_ref: str) -> tupl
         pass
     if problems:
         return None, ref, problems
-    if _has_nul(value):  # as in a request's variables (schema/hardening.py): PostgreSQL text cannot hold one
-        return None, ref, [Problem((), ErrorCode.INVALID_INPUT, "text may not contain the NUL character (U+0000)")]
+    if "\\u0000" in line and (at := nul_path(value)) is not None:  # as a request's variables are checked (schema/hardening.py)
+        return None, ref, [Problem(tuple(str(p) for p in at), ErrorCode.INVALID_INPUT, "text may not contain the NUL character (U+0000)")]
     try:
         coerced = coerce_input_value(value, contact_type)
     except Exception as error:  # Strawberry's own input rules (a ListRef's one-of) raise as it builds the value
@@ -143,12 +132,3 @@ def _deeper_than(value: Any, limit: int) -> bool:
             stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
     return False
 
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False

@@ -81,14 +81,16 @@ class Header:
         return DELIMITER_NAMES[self.delimiter]
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, save_as: str = "CSV UTF-8") -> str:
+    """An imported file's text, without its byte-order mark; refused, saying to save it as
+    `save_as`, when it is not UTF-8 text."""
     if (nul := data.find(b"\x00")) >= 0:
         # UTF-16 and binary files have them; PostgreSQL text cannot store one.
-        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text; save it as CSV UTF-8 and try again")
+        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text; save it as {save_as} and try again")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read; save it as CSV UTF-8 and try again") from None
+        raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read; save it as {save_as} and try again") from None
 
 
 _key = column_key
