@@ -31,9 +31,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import PYTHON, Run, drive, encode, free_port, process, serve_command, table  # noqa: E402
+from benchmarks.loadgen import PYTHON, Run, free_port, latency_table, process, serve_command, table, upserts_beside  # noqa: E402
 
-DOCUMENT = "mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { outcome userErrors { code } } }"
 DELETE = "mutation { deleteContacts(filter: {}) { job { id total } userErrors { message } } }"
 STATUS = "query S($id: ID!) { bulkJob(id: $id) { status } }"
 STEP = 10  # requests between two looks at the job
@@ -79,35 +78,17 @@ def floor(path: Path) -> float:
         return len(ids) / (time.perf_counter() - started)
 
 
-def ok(status: int, body: bytes) -> bool:
-    return status == 200 and b'"userErrors":[]' in body
-
-
 async def phases(port: int, key: str) -> tuple[Run, Run]:
-    def requests(offset: int) -> list[bytes]:
-        return [encode(port, "/graphql", {"query": DOCUMENT, "variables": {"input": {"contact": {"email": f"live{offset + i}@example.com"}}}}, key) for i in range(STEP)]
-
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as http:
         answer = (await http.post("/graphql", json={"query": DELETE})).json()
         assert answer["data"]["deleteContacts"]["userErrors"] == [], answer
         job_id = answer["data"]["deleteContacts"]["job"]["id"]
 
-        async def status() -> str:  # asked of the server: the file is its own while it runs
-            return str((await http.post("/graphql", json={"query": STATUS, "variables": {"id": job_id}})).json()["data"]["bulkJob"]["status"])
+        async def running() -> bool:  # asked of the server: the file is its own while it runs
+            job = (await http.post("/graphql", json={"query": STATUS, "variables": {"id": job_id}})).json()["data"]["bulkJob"]
+            return bool(job["status"] != "COMPLETED")
 
-        during: list[float] = []
-        seconds, sent = 0.0, 0
-        while await status() != "COMPLETED" and sent < 20_000:
-            run = await drive(port, requests(sent), 1, ok)
-            if run.errors:
-                raise SystemExit(f"{run.errors} upserts failed during the job")
-            during += run.latencies_ms
-            seconds += run.seconds
-            sent += STEP
-        if await status() != "COMPLETED":
-            raise SystemExit("the job did not finish within 20 000 requests")
-    after = await drive(port, [r for n in range(max(1, sent // STEP)) for r in requests(1_000_000 + n * STEP)], 1, ok)
-    return Run("during the job", 1, len(during), seconds, during, 0), Run("after it (floor)", 1, after.requests, after.seconds, after.latencies_ms, after.errors)
+        return await upserts_beside(port, key, running, "the job", step=STEP)
 
 
 def main() -> None:
@@ -127,12 +108,8 @@ def main() -> None:
         _, changed, created, finished = job_state(path)
         job_rate = changed / (dt.datetime.fromisoformat(str(finished)) - dt.datetime.fromisoformat(str(created))).total_seconds()
         bare = floor(copy)
-    rows = [
-        [r.label, str(r.requests), f"{r.p50:.2f}", f"{r.percentile(0.99):.2f}", f"{max(r.latencies_ms):.2f}", f"{r.percentile(0.99) / after.percentile(0.99):.2f}"]
-        for r in (during, after)
-    ]
     print(f"\nsingle upsertContact at concurrency 1 while deleteContacts deletes {args.contacts:,} contacts (SQLite, synchronous=FULL)")
-    print(table(rows, ["phase", "requests", "p50 ms", "p99 ms", "max ms", "p99 / floor p99"]))
+    print(latency_table(during, after))
     print(f"\nlongest wait beyond the floor's longest: {max(during.latencies_ms) - max(after.latencies_ms):.1f} ms")
     print("\nthe job's speed (asked for to COMPLETED, single upserts going on beside it)")
     print(table([["bulk job", f"{job_rate:,.0f}", f"{job_rate / bare:.2f}"], ["bare sqlite3, same statements (floor)", f"{bare:,.0f}", "1.00"]], ["what", "contacts/s", "ratio"]))

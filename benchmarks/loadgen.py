@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,3 +144,43 @@ PYTHON = sys.executable
 def serve_command(port: int, database: str) -> list[str]:
     """`contactql serve` on 127.0.0.1:`port` over `database`, quiet but for warnings."""
     return [PYTHON, "-m", "contactql.cli", "serve", "--port", str(port), "--database", database, "--log-level", "warning"]
+
+
+UPSERT = "mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { outcome userErrors { code } } }"
+
+
+def _upserted(status: int, body: bytes) -> bool:
+    return status == 200 and b'"userErrors":[]' in body
+
+
+async def upserts_beside(port: int, key: str, busy: Callable[[], Awaitable[bool]], what: str, *, step: int = 50, most: int = 20_000) -> tuple[Run, Run]:
+    """Single upsertContact requests at concurrency 1 while `busy()` says the server's background
+    work (an erase, a bulk job) goes on, `step` between two looks; then as many again once it is
+    done (the floor: the same server, nothing else running). At most `most` requests beside it."""
+
+    def requests(offset: int) -> list[bytes]:
+        return [encode(port, "/graphql", {"query": UPSERT, "variables": {"input": {"contact": {"email": f"live{offset + i}@example.com"}}}}, key) for i in range(step)]
+
+    during: list[float] = []
+    seconds, sent = 0.0, 0
+    while await busy() and sent < most:
+        run = await drive(port, requests(sent), 1, _upserted)
+        if run.errors:
+            raise SystemExit(f"{run.errors} upserts failed during {what}")
+        during += run.latencies_ms
+        seconds += run.seconds
+        sent += step
+    if await busy():
+        raise SystemExit(f"{what} did not finish within {most:,} requests")
+    after = await drive(port, [r for n in range(max(1, sent // step)) for r in requests(1_000_000 + n * step)], 1, _upserted)
+    return Run(f"during {what}", 1, len(during), seconds, during, 0), Run("after it (floor)", 1, after.requests, after.seconds, after.latencies_ms, after.errors)
+
+
+def latency_table(during: Run, after: Run) -> str:
+    """The two phases of `upserts_beside`, with p99 as a ratio to the floor's."""
+    rows = [
+        [r.label, str(r.requests), f"{r.p50:.2f}", f"{r.percentile(0.99):.2f}", f"{max(r.latencies_ms):.2f}", f"{r.percentile(0.99) / after.percentile(0.99):.2f}"]
+        for r in (during, after)
+    ]
+    return table(rows, ["phase", "requests", "p50 ms", "p99 ms", "max ms", "p99 / floor p99"])
+

@@ -26,9 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import PYTHON, Run, drive, encode, free_port, process, serve_command, table  # noqa: E402
+from benchmarks.loadgen import PYTHON, Run, free_port, latency_table, process, serve_command, upserts_beside  # noqa: E402
 
-DOCUMENT = "mutation U($input: UpsertContactInput!) { upsertContact(input: $input) { outcome userErrors { code } } }"
 STEP = 50  # requests between two looks at how many deleted contacts are left
 
 
@@ -60,27 +59,11 @@ def left(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM contact WHERE deleted_at IS NOT NULL").fetchone()[0])
 
 
-def ok(status: int, body: bytes) -> bool:
-    return status == 200 and b'"userErrors":[]' in body
+async def phases(port: int, key: str, path: Path) -> tuple[Run, Run]:
+    async def erasing() -> bool:
+        return left(path) > 0
 
-
-async def phases(port: int, key: str, path: Path) -> tuple[Run, Run, int]:
-    def requests(offset: int) -> list[bytes]:
-        return [encode(port, "/graphql", {"query": DOCUMENT, "variables": {"input": {"contact": {"email": f"live{offset + i}@example.com"}}}}, key) for i in range(STEP)]
-
-    during: list[float] = []
-    seconds, sent = 0.0, 0
-    while left(path) > 0 and sent < 20_000:
-        run = await drive(port, requests(sent), 1, ok)
-        if run.errors:
-            raise SystemExit(f"{run.errors} upserts failed during the erase")
-        during += run.latencies_ms
-        seconds += run.seconds
-        sent += STEP
-    if left(path) > 0:
-        raise SystemExit("the erase did not finish within 20 000 requests")
-    after = await drive(port, [r for n in range(max(1, sent // STEP)) for r in requests(1_000_000 + n * STEP)], 1, ok)
-    return Run("during the erase", 1, len(during), seconds, during, 0), Run("after it (floor)", 1, after.requests, after.seconds, after.latencies_ms, after.errors), sent
+    return await upserts_beside(port, key, erasing, "the erase", step=STEP)
 
 
 def main() -> None:
@@ -94,13 +77,9 @@ def main() -> None:
         fill(path, args.deleted)
         port = free_port()
         with process(serve_command(port, f"sqlite:///{path}"), port=port, env={"CONTACTQL_RETENTION_DAYS": "1", "CONTACTQL_RATE_LIMIT": "10000000"}):
-            during, after, _ = asyncio.run(phases(port, key, path))
-    rows = [
-        [r.label, str(r.requests), f"{r.p50:.2f}", f"{r.percentile(0.99):.2f}", f"{max(r.latencies_ms):.2f}", f"{r.percentile(0.99) / after.percentile(0.99):.2f}"]
-        for r in (during, after)
-    ]
+            during, after = asyncio.run(phases(port, key, path))
     print(f"\nsingle upsertContact at concurrency 1 while {args.deleted:,} deleted contacts are erased (SQLite, synchronous=FULL)")
-    print(table(rows, ["phase", "requests", "p50 ms", "p99 ms", "max ms", "p99 / floor p99"]))
+    print(latency_table(during, after))
     print(f"\nlongest wait beyond the floor's longest: {max(during.latencies_ms) - max(after.latencies_ms):.1f} ms (target ≤ 50 ms)")
 
 

@@ -105,11 +105,14 @@ def delete_list(conn: sa.Connection, *, workspace_id: int, list_id: str, actor: 
     unfinished = conn.execute(
         sa.select(b.id, b.options).where(b.workspace_id == workspace_id, b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)))
     ).all()
-    batches = [f"unfinished batch {bid}" for bid, options in unfinished if (options or {}).get("list_id") == list_id]
-    jobs = bulk_jobs.unfinished(conn, workspace_id=workspace_id)
-    batches += [f"unfinished bulk job {jid}" for jid, target, query in jobs if target == list_id or any(_names_list(q, list_id) for q in _walk(query))]
-    if segments or batches:
-        raise _in_use("this list", segments, batches)
+    waiting = [f"unfinished batch {bid}" for bid, options in unfinished if (options or {}).get("list_id") == list_id]
+    waiting += [
+        f"unfinished bulk job {jid}"
+        for jid, target, query in bulk_jobs.unfinished(conn, workspace_id=workspace_id)
+        if target == list_id or any(_names_list(q, list_id) for q in _walk(query))
+    ]
+    if segments or waiting:
+        raise _in_use("this list", segments, waiting)
     m = membership_t.c
     members = list(conn.scalars(sa.select(m.contact_id).where(m.list_id == list_id)))
     now = dt.datetime.now(dt.UTC)
