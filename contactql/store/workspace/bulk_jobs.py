@@ -24,12 +24,13 @@ import dataclasses
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from contactql.store.batches import outbox as webhooks
-from contactql.store.db.tables import bulk_job_t, contact_t, membership_t
+from contactql.store.db.tables import bulk_job_t, contact_list_t, contact_t, membership_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
 from contactql.store.values import shown
@@ -120,7 +121,7 @@ def count_targets(conn: sa.Connection, *, workspace_id: int, kind: BulkKind, que
     """How many contacts the job would change now; refuses a filter that cannot run or names a
     list the workspace does not have."""
     _check_list(conn, workspace_id, kind, list_id, lock=False)
-    _check_named_lists(conn, workspace_id, query, ("filter",))
+    _check_named_lists(conn, workspace_id, query)
     terms = _targets(conn, workspace_id, kind, query, list_id)
     return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*terms)) or 0)
 
@@ -158,19 +159,31 @@ def unfinished(conn: sa.Connection, *, workspace_id: int) -> list[tuple[str, str
     return [(jid, list_id, (request or {}).get("query") or {}) for jid, list_id, request in rows]
 
 
-def _check_named_lists(conn: sa.Connection, workspace_id: int, query: ContactQuery, path: tuple[str, ...]) -> None:
-    """Every list the filter names is the workspace's: for a read an unknown list matches no
-    one, but a job's `notInListIds` of a mistyped id would change every contact."""
-    named = [("listId", None, query.list_id)] + [(key, i, v) for key, ids in (("listIds", query.list_ids), ("notInListIds", query.not_in_list_ids)) for i, v in enumerate(ids or ())]
-    for key, index, list_id in named:
-        if list_id is not None and get_list(conn, workspace_id=workspace_id, list_id=list_id) is None:
-            at = (*path, key) if index is None else (*path, key, str(index))
+def _check_named_lists(conn: sa.Connection, workspace_id: int, query: ContactQuery) -> None:
+    """Every list the filter names is the workspace's — for a read an unknown list matches no
+    one, but a job's `notInListIds` of a mistyped id would change every contact. One query for
+    all of them; the first unknown is reported where the filter names it."""
+    named = list(_named_lists(query, ("filter",)))
+    if not named:
+        return
+    cl = contact_list_t.c
+    known = set(conn.scalars(sa.select(cl.id).where(cl.workspace_id == workspace_id, cl.id.in_({list_id for _, list_id in named}))))
+    for at, list_id in named:
+        if list_id not in known:
             raise NotFound.at(at, f"no list with id {shown(list_id)}", ErrorCode.LIST_NOT_FOUND)
+
+
+def _named_lists(query: ContactQuery, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(where, list id) of every list the filter names, nested filters included."""
+    if query.list_id is not None:
+        yield (*path, "listId"), query.list_id
+    for key, ids in (("listIds", query.list_ids), ("notInListIds", query.not_in_list_ids)):
+        yield from (((*path, key, str(i)), list_id) for i, list_id in enumerate(ids or ()))
     for key, nodes in (("and", query.all_of), ("or", query.any_of)):
         for i, node in enumerate(nodes or ()):
-            _check_named_lists(conn, workspace_id, node, (*path, key, str(i)))
+            yield from _named_lists(node, (*path, key, str(i)))
     if query.none_of is not None:
-        _check_named_lists(conn, workspace_id, query.none_of, (*path, "not"))
+        yield from _named_lists(query.none_of, (*path, "not"))
 
 
 def _get(conn: sa.Connection, job_id: str) -> BulkJobRow:
