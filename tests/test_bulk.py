@@ -180,7 +180,7 @@ async def test_contacts_created_after_the_request_are_not_touched_and_a_restart_
     alone; a server started later runs it."""
     async with running(settings) as (_, api):
         await seed(api, 20, prefix="old")
-    async with running(settings, workers=False) as (_, api):
+    async with running(settings, workers=False) as (_, api):  # an API-only server (CONTACTQL_WORKERS=false): the job waits for a worker
         made = (await api.gql(DELETE, {"filter": {}, "search": "example"}))["deleteContacts"]
         assert made["job"]["status"] == "QUEUED" and made["job"]["total"] == 20
         await api.upsert({"email": "new@example.com"})
@@ -195,7 +195,7 @@ async def test_a_job_cut_off_mid_way_goes_on_from_its_cursor(settings: Settings,
     new server's worker takes it over and changes only the rest — each contact once."""
     async with running(settings) as (_, api):
         await seed(api, 1200, prefix="cut")
-    app = create_app(settings.replace(workers=False))
+    app = create_app(settings.replace(workers=False))  # the slices are run by hand: a worker that dies after one
     async with app.router.lifespan_context(app):
         db = app.state.services.db
         key = await make_key(app, scope=Scope.WRITE)
@@ -223,7 +223,7 @@ async def test_a_job_cut_off_mid_way_goes_on_from_its_cursor(settings: Settings,
 
 
 async def test_a_list_in_use_by_a_job_is_not_deleted_and_a_filter_gone_fails_the_job(settings: Settings) -> None:
-    async with running(settings, workers=False, scope=Scope.ADMIN) as (_, api):  # deleteList: admin keys
+    async with running(settings, workers=False, scope=Scope.ADMIN) as (_, api):  # the jobs stay unfinished while deleteList is tried; deleteList: admin keys
         await api.property_field("tier")
         await api.upsert({"email": "x@example.com", "properties": [{"name": "tier", "value": "gold"}]})
         vip = await api.create_list("VIP")
@@ -248,7 +248,7 @@ async def test_a_list_in_use_by_a_job_is_not_deleted_and_a_filter_gone_fails_the
 
 
 async def test_at_most_five_jobs_wait_and_the_refusal_names_them(settings: Settings) -> None:
-    async with running(settings, workers=False) as (_, api):
+    async with running(settings, workers=False) as (_, api):  # nothing runs the jobs: five stay unfinished
         waiting = [(await api.gql(DELETE, {"filter": {}}))["deleteContacts"]["job"]["id"] for _ in range(bulk_jobs.MAX_ACTIVE)]
         refused = (await api.gql(DELETE, {"filter": {}}))["deleteContacts"]
         assert refused["job"] is None and "5 bulk jobs" in refused["userErrors"][0]["message"]
@@ -296,7 +296,7 @@ async def test_a_property_condition_left_empty_deletes_nobody(api: Api) -> None:
 
 async def test_a_finished_job_calls_its_webhook_signed(settings: Settings, receiver: Any) -> None:
     hook = await receiver([204])
-    async with running(settings.replace(allow_private_webhooks=True), scope=Scope.ADMIN) as (_, api):
+    async with running(settings, allow_private_webhooks=True, scope=Scope.ADMIN) as (_, api):  # the receiver is on 127.0.0.1
         secret = (await api.gql("query { workspace { webhookSecret } }"))["workspace"]["webhookSecret"]
         await api.upsert({"email": "w@example.com"})
         made = (await api.gql(DELETE, {"filter": {}, "hook": hook.url}))["deleteContacts"]["job"]
