@@ -198,7 +198,7 @@ async def test_a_queued_batch_item_of_an_erased_contact_is_skipped_and_its_paylo
         made = await api.upsert({"email": "queued@example.com", "firstName": "Quinn"})
         batch = (await submit(api, [{"email": "a1@example.com"}, {"email": "queued@example.com", "firstName": "Quentin"}, {"email": "a2@example.com"}]))["batch"]
         assert (await admin.gql(ERASE, {"id": made["contact"]["id"], "reason": "before the batch ran"}))["eraseContact"]["userErrors"] == []
-        payload = query(settings.database_url, "SELECT items FROM batch_payload")
+        payload = query(settings.database_url, "SELECT items FROM batch_part")
         assert "queued@example.com" not in json.dumps([list(map(str, row)) for row in payload]) and "Quentin" not in str(payload)
         await app.state.batch_worker.drain()
         done = await wait_finished(api, batch["id"])

@@ -4,6 +4,7 @@ the migrations and the code's tables never drift; the CLI shows and applies revi
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from typing import Any
@@ -11,14 +12,18 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from contactql.config import Settings
+from contactql.store.batches.queue import validate_entries
 from contactql.store.db import migrate
 from contactql.store.db.columns import value_hash
 from contactql.store.db.database import Database
 from contactql.store.db.tables import compared, metadata
+from contactql.store.model import Source, UpsertOptions
+from contactql.workers.batches import BatchWorker, ProgressHub
 from tests.helpers import POSTGRES, pg_admin, pg_url, query, serve
 
 
@@ -127,3 +132,39 @@ def test_the_migrations_build_exactly_the_codes_tables(tmp_path: Any) -> None:
     expected = "ON contact (workspace_id, coalesce(email, ''), coalesce(mobile, '')) WHERE email IS NOT NULL OR mobile IS NOT NULL"
     if POSTGRES is None:
         assert query(url, "SELECT sql FROM sqlite_master WHERE name = 'uq_contact_identity'")[0][0].endswith(expected)
+
+
+def _queue_at_0020(conn: sa.Connection) -> None:
+    """A QUEUED batch as revision 0020 stored it: its items in one batch_payload document."""
+    now = "2026-12-01 00:00:00"
+    conn.execute(sa.text(f"INSERT INTO workspace (id, name, webhook_secret, created_at) VALUES (1, 'default', 'whsec_x', '{now}')"))
+    options = json.dumps(UpsertOptions(source=Source.BATCH, batch_id="b-q").to_json())
+    conn.execute(sa.text(
+        "INSERT INTO batch (id, workspace_id, status, source, total, processed, created, updated, unchanged, skipped, failed, options, created_at) "
+        f"VALUES ('b-q', 1, 'QUEUED', 'BATCH', 2, 0, 0, 0, 0, 0, 0, :options, '{now}')"
+    ), {"options": options})  # fmt: skip
+    items = json.dumps(validate_entries([{"email": "one@example.com"}, {"email": "two@example.com"}]))
+    conn.execute(sa.text("INSERT INTO batch_payload (batch_id, items) VALUES ('b-q', :items)"), {"items": items})
+
+
+def test_a_queued_batch_keeps_its_items_across_0021_both_ways(tmp_path: Any) -> None:
+    url = fresh_empty_database(tmp_path)
+    run_in(url, migrate.upgrade, revision="0020")
+    run_in(url, _queue_at_0020)
+    run_in(url, migrate.upgrade)
+    assert query(url, "SELECT batch_id, first, stop FROM batch_part") == [("b-q", 0, 2)]
+    run_in(url, lambda conn: command.downgrade(migrate.config(conn), "0020"))
+    [(items,)] = query(url, "SELECT items FROM batch_payload")
+    assert [e["item"]["values"]["email"] for e in json.loads(items)] == ["one@example.com", "two@example.com"]
+    run_in(url, migrate.upgrade)
+
+    async def apply() -> None:
+        db = Database(Settings(database_url=url))
+        try:
+            await BatchWorker(db, db.settings, ProgressHub(), on_finished=lambda: None).drain()
+        finally:
+            await db.dispose()
+
+    asyncio.run(apply())
+    assert query(url, "SELECT status, created FROM batch") == [("COMPLETED", 2)]
+    assert sorted(query(url, "SELECT email FROM contact")) == [("one@example.com",), ("two@example.com",)]

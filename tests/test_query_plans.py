@@ -25,7 +25,7 @@ from tests.test_batches import submit, wait_finished
 # Tables that grow with the contacts. property_field is left out: its catalog is read whole.
 GROWING = {
     "contact", "property_value", "list_membership", "contact_company", "external_url", "contact_history", "event",
-    "batch", "batch_payload", "batch_result", "company", "contact_list", "webhook_delivery", "idempotency_key",
+    "batch", "batch_part", "batch_result", "company", "contact_list", "webhook_delivery", "idempotency_key",
     "confirmation_token", "segment", "export", "export_chunk",
 }  # fmt: skip
 # Pages that may sort, and why: what they sort does not grow with the workspace.

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.config import Settings
-from contactql.store.db.tables import batch_payload_t, contact_t, event_t, history_t, webhook_delivery_t, workspace_t
+from contactql.store.db.tables import batch_part_t, contact_t, event_t, history_t, webhook_delivery_t, workspace_t
 from contactql.store.model import Scope
 from contactql.store.workspace import retention
 from contactql.workers.housekeeping import Housekeeper
@@ -130,7 +130,7 @@ async def test_a_finished_batchs_items_go_after_a_day_and_its_results_stay(setti
         assert await Housekeeper(db, later(2)).sweep() == 1
 
         def payloads(conn: sa.Connection) -> list[str]:
-            return list(conn.scalars(sa.select(batch_payload_t.c.batch_id)))
+            return list(conn.scalars(sa.select(batch_part_t.c.batch_id)))
 
         assert await db.read(payloads) == [waiting]  # not finished: kept to be applied
         results = await api.gql("query B($id: ID!) { batch(id: $id) { status created results(first: 10) { edges { node { outcome } } } } }", {"id": done})

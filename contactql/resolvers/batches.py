@@ -3,8 +3,10 @@ schema (schema/batches.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from graphql import GraphQLInputObjectType
@@ -18,9 +20,11 @@ from contactql.resolvers.workspace import country_for
 from contactql.runtime import BIG_BATCH, BIG_FILE
 from contactql.store.batches import outbox as webhooks
 from contactql.store.batches import queue as batches
+from contactql.store.batches import results as batch_results
 from contactql.store.batches.csv import ImportFormat
 from contactql.store.batches.outbox import DeliveryRow
-from contactql.store.batches.queue import BatchRow, FailureGroup
+from contactql.store.batches.queue import BatchRow
+from contactql.store.batches.results import FailureGroup
 from contactql.store.errors import ErrorCode, Invalid, Problem
 from contactql.store.model import BatchStatus, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
@@ -103,10 +107,10 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow,
     problems += await envelope_problems(info, raw)
     country, country_problems = await country_for(info, raw)
     problems += country_problems
-    data = b""
+    stream: BinaryIO = io.BytesIO()
     if not problems:
         try:
-            data = await (_read_upload(file, max_bytes) if file is not None else outbound.fetch(str(url), allow_private=settings.allow_private_webhooks, max_bytes=max_bytes))
+            stream = _upload(file, max_bytes) if file is not None else io.BytesIO(await outbound.fetch(str(url), allow_private=settings.allow_private_webhooks, max_bytes=max_bytes))
         except outbound.FetchError as error:
             problems.append(Problem(("file",) if file is not None else ("url",), ErrorCode.INVALID_INPUT, str(error)))
     if problems:
@@ -120,29 +124,41 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow,
     )
     db, workspace_id = info.context.db, info.context.workspace_id
 
-    async def validate(fn: Callable[..., Any], *args: Any) -> Any:
-        return await services.helper.run(fn, *args, big=len(data) >= BIG_FILE)
-
     named = getattr(file, "filename", None) if file is not None else urlsplit(str(url)).path
     chosen = raw.get("format")
-    if ImportFormat(enum_value(chosen)) is ImportFormat.NDJSON if chosen is not None else ndjson.is_ndjson(named, data):
+    head = stream.read(ndjson.SNIFF)
+    stream.seek(0)
+    if ImportFormat(enum_value(chosen)) is ImportFormat.NDJSON if chosen is not None else ndjson.is_ndjson(named, head):
         if raw.get("createMissingProperties"):
             raise Invalid.at(("createMissingProperties",), "is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
         contact_type = info.schema._schema.get_type("ContactInput")
         assert isinstance(contact_type, GraphQLInputObjectType)
-        prepared = await importer.prepare_ndjson(data, contact_type, default_country=country)
+        row, prepared = await importer.receive_ndjson(
+            db, stream, contact_type, workspace_id=workspace_id, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl"),
+            default_country=country, lease_seconds=settings.lease_seconds,
+        )  # fmt: skip
     else:
-        prepared = await importer.prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=bool(raw.get("createMissingProperties")))
-    row = await db.write(batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl"))
+        data = await asyncio.to_thread(stream.read)
+
+        async def validate(fn: Callable[..., Any], *args: Any) -> Any:
+            return await services.helper.run(fn, *args, big=len(data) >= BIG_FILE)
+
+        created = bool(raw.get("createMissingProperties"))
+        prepared = await importer.prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=created)
+        row = await db.write(batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=raw.get("webhookUrl"))
     services.wake_batches()
     return row, prepared
 
 
-async def _read_upload(upload: Any, max_bytes: int) -> bytes:
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
+def _upload(upload: Any, max_bytes: int) -> BinaryIO:
+    """The uploaded file as the server spooled it (memory, or a temporary file once large), read
+    from its start; refused when larger than `max_bytes`."""
+    stream: BinaryIO = upload.file
+    size = stream.seek(0, io.SEEK_END)
+    if size > max_bytes:
         raise outbound.FetchError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
-    return bytes(data)
+    stream.seek(0)
+    return stream
 
 
 async def get_batch(info: Info, id: str) -> BatchRow | None:
@@ -167,7 +183,7 @@ MAX_RESULTS_PAGE = 1000
 async def page_results(info: Info, row: BatchRow, first: int, after: str | None, outcome: Outcome | None, failed_only: bool) -> Page[ItemResult]:
     async def fetch(limit: int, after_index: int | None) -> tuple[list[ItemResult], int]:
         return await info.context.db.read(
-            batches.page_results,
+            batch_results.page_results,
             workspace_id=info.context.workspace_id,
             batch_id=row.id,
             limit=limit,
@@ -181,7 +197,7 @@ async def page_results(info: Info, row: BatchRow, first: int, after: str | None,
 
 
 async def failures_of(info: Info, row: BatchRow) -> list[FailureGroup]:
-    return await info.context.db.read(batches.failure_groups, workspace_id=info.context.workspace_id, batch_id=row.id)
+    return await info.context.db.read(batch_results.failure_groups, workspace_id=info.context.workspace_id, batch_id=row.id)
 
 
 async def delivery_of(info: Info, row: BatchRow) -> DeliveryRow | None:

@@ -19,7 +19,7 @@ from contactql.schema.payloads import item_user_errors
 from contactql.store.batches import csv as imports
 from contactql.store.batches.outbox import DeliveryRow
 from contactql.store.batches.queue import BatchRow
-from contactql.store.batches.queue import FailureGroup as FailureGroupRow
+from contactql.store.batches.results import FailureGroup as FailureGroupRow
 from contactql.store.errors import ErrorCode as StoreErrorCode
 from contactql.store.model import BatchStatus as StoreBatchStatus
 from contactql.store.model import DeliveryStatus, ItemResult, Outcome
@@ -28,6 +28,7 @@ BatchStatus = publish(
     StoreBatchStatus,
     "Where a batch is.",
     {
+        "RECEIVING": "An NDJSON import still storing its file's lines (total grows); QUEUED once the whole file is in. Nothing is applied before.",
         "QUEUED": "Accepted and stored; no contact written yet.",
         "PROCESSING": "Being applied, chunk by chunk.",
         "COMPLETED": "Every item has a result (failed items included).",
@@ -250,7 +251,7 @@ class ImportReport:
         header = prepared.header
         return cls(
             delimiter=header.shown_delimiter,
-            rows=len(prepared.entries),
+            rows=prepared.rows,
             field_columns=[header.names[i] for i in sorted(header.fields)],
             property_columns=[header.names[i] for i in sorted(header.properties)],
             created_properties=list(prepared.created),

@@ -93,10 +93,14 @@ class PropertyType(enum.StrEnum):
 
 
 class BatchStatus(enum.StrEnum):
+    RECEIVING = "RECEIVING"  # a streamed import still storing its file's items (store/batches/parts.py)
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+
+
+UNFINISHED_BATCH = (BatchStatus.RECEIVING.value, BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)
 
 
 class DeliveryStatus(enum.StrEnum):

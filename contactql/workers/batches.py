@@ -27,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from contactql.config import Settings
 from contactql.metrics import BATCH_ITEMS
+from contactql.store.batches import parts
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database, is_passing
 from contactql.supervise import Loop, supervised
@@ -119,20 +120,21 @@ class BatchWorker(Loop):
                 await heartbeat
 
     async def _process(self, batch: batches.BatchRow) -> None:
-        try:
-            entries = await self._db.read(batches.load_payload, batch_id=batch.id)
-        except Exception as error:
-            if is_passing(error):
-                raise  # the batch stays leased and is taken again when the lease runs out
-            log.exception("batch %s: its stored items cannot be read", batch.id)
-            await self._db.write(batches.fail_batch, batch_id=batch.id, owner=self._owner, error=f"its stored items cannot be read: {type(error).__name__}")
-            self._on_finished()
-            return
         size = chunk_size(batch.total, self._settings.batch_chunk_size)
         self._progress.publish(batch)
+        items = _Items(self._db, batch.id)
         start = batch.processed
         while start < batch.total and not batch.finished:
-            chunk = entries[start : start + size]
+            try:
+                chunk = await items.read(start, min(start + size, batch.total))
+            except Exception as error:
+                if is_passing(error):
+                    raise  # the batch stays leased and is taken again when the lease runs out
+                log.exception("batch %s: its stored items cannot be read", batch.id)
+                error_text = f"its stored items cannot be read: {type(error).__name__}"
+                await self._db.write(batches.fail_batch, batch_id=batch.id, owner=self._owner, error=error_text)
+                self._on_finished()
+                return
             batch = await self._apply(batch, start, chunk)
             start = batch.processed
             self._progress.publish(batch)
@@ -210,3 +212,22 @@ class BatchWorker(Loop):
                     return
             except Exception:
                 log.exception("batch %s: renewing the lease failed", batch_id)
+
+
+class _Items:
+    """A batch's stored items, read part by part as the chunks need them (store/batches/parts.py):
+    the parts last read are kept for the next chunk, so each is read and decoded once."""
+
+    def __init__(self, db: Database, batch_id: str) -> None:
+        self._db = db
+        self._batch_id = batch_id
+        self._first = 0
+        self._held: list[dict[str, Any]] = []
+
+    async def read(self, start: int, stop: int) -> list[dict[str, Any]]:
+        if not self._first <= start < stop <= self._first + len(self._held):
+            self._first, self._held = await self._db.read(parts.load, batch_id=self._batch_id, start=start, stop=stop)
+        chunk = self._held[start - self._first : stop - self._first]
+        if len(chunk) != stop - start:
+            raise LookupError(f"items {start} to {stop} are not all stored")  # a batch's parts cover 0…total
+        return chunk

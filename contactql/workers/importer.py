@@ -18,15 +18,17 @@ import contextlib
 import dataclasses
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from graphql import GraphQLInputType
 from tqdm import tqdm
 
 from contactql.config import Settings
 from contactql.store.batches import csv as imports
+from contactql.store.batches import parts, results
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database
 from contactql.store.errors import ErrorCode, Invalid, StoreError
@@ -62,7 +64,8 @@ class CannotImport(Exception):
 class Prepared:
     header: imports.Header
     created: tuple[str, ...]  # properties created for unknown columns
-    entries: list[dict[str, Any]]
+    entries: list[dict[str, Any]]  # a CSV file's; a streamed NDJSON file's are stored as they are read
+    rows: int
 
 
 async def prepare(db: Database, run: Run, *, workspace_id: int, data: bytes, default_country: str | None, create_missing: bool) -> Prepared:
@@ -78,14 +81,57 @@ async def prepare(db: Database, run: Run, *, workspace_id: int, data: bytes, def
         created = tuple(f.name for f in fields)
         header = header.with_created(header.unknown)
     entries = await run(imports.entries, data, header, default_country)
-    return Prepared(header, created, entries)
+    return Prepared(header, created, entries, len(entries))
 
 
-async def prepare_ndjson(data: bytes, contact_type: GraphQLInputType, *, default_country: str | None, on_row: Callable[[], None] | None = None) -> Prepared:
-    """An NDJSON file's batch items (workers/ndjson.py), validated on a thread: the GraphQL type
-    they are checked against does not travel to the helper process."""
-    entries, header = await asyncio.to_thread(ndjson.entries, data, contact_type, default_country, on_row)
-    return Prepared(header, (), entries)
+async def receive_ndjson(
+    db: Database,
+    stream: BinaryIO,
+    contact_type: GraphQLInputType,
+    *,
+    workspace_id: int,
+    options: UpsertOptions,
+    list_name: str | None,
+    webhook_url: str | None,
+    default_country: str | None,
+    lease_seconds: float,
+    on_row: Callable[[], None] | None = None,
+) -> tuple[batches.BatchRow, Prepared]:
+    """An NDJSON file, streamed into one batch (store/batches/parts.py): read and validated a
+    part at a time on a thread (the GraphQL type its lines are checked against does not travel
+    to the helper process) while the part before is stored, so memory holds two parts, not the
+    file. The batch is QUEUED once the whole file is in; a file refused midway (Invalid: a NUL
+    byte, not UTF-8) or a reader stopped leaves nothing: its batch goes."""
+    reader = ndjson.Reader(contact_type, default_country, on_row)
+    pieces = reader.parts(stream)
+    owner = f"import-{uuid.uuid4().hex[:12]}"
+    batch: batches.BatchRow | None = None
+    try:
+        piece = await asyncio.to_thread(next, pieces, None)
+        while piece is not None:
+            following = asyncio.ensure_future(asyncio.to_thread(next, pieces, None))
+            try:
+                if batch is None:
+                    batch = await db.write(
+                        batches.accept_import, workspace_id=workspace_id, entries=piece, options=options, list_name=list_name,
+                        webhook_url=webhook_url, reader=(owner, lease_seconds),
+                    )  # fmt: skip
+                else:
+                    # Not waiting for the disk: queue_batch's COMMIT does, and the log is written in order.
+                    await db.write_redoable(parts.append, batch_id=batch.id, owner=owner, entries=piece, lease_seconds=lease_seconds)
+            finally:
+                piece = await following  # the thread finishes its part either way: never two at once
+        if batch is None:
+            raise Invalid.at(("file",), ndjson.NO_LINES)
+        await db.write(parts.queue_batch, batch_id=batch.id, owner=owner)
+    except BaseException:
+        if batch is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(db.write(parts.abandon, batch_id=batch.id, owner=owner))
+        raise
+    queued = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=batch.id)
+    assert queued is not None
+    return queued, Prepared(reader.header(), (), [], reader.rows)
 
 
 async def run_import(
@@ -104,44 +150,50 @@ async def run_import(
     the schema's ContactInput, which NDJSON lines are checked against (the command builds it)."""
     if default_country is not None and (why := country_code_problem(default_country)) is not None:
         raise CannotImport(f"--default-country: {why}")
-    data = await asyncio.to_thread(path.read_bytes)
-    if len(data) > settings.max_import_mb * 1024 * 1024:
-        raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
-    as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, data)
-    if as_ndjson and create_properties:
-        raise CannotImport("--create-properties is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
-    if as_ndjson and contact_type is None:
-        raise CannotImport("an NDJSON file needs the schema's ContactInput to check its lines against")
-    db = Database(settings)
-    try:
-        await db.migrate()
-        workspace_id = (await db.write(keys.ensure_workspace, name=workspace)).id
-        country = default_country.upper() if default_country else await db.read(keys.default_country, workspace_id=workspace_id)
-        with tqdm(desc="validating", unit=" rows", file=sys.stderr) as bar:
+    with path.open("rb") as stream:
+        as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, stream.read(ndjson.SNIFF))
+        stream.seek(0)
+        if as_ndjson and create_properties:
+            raise CannotImport("--create-properties is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
+        if as_ndjson and contact_type is None:
+            raise CannotImport("an NDJSON file needs the schema's ContactInput to check its lines against")
+        # An NDJSON file is streamed (memory holds a part of it, whatever its size); a CSV file is
+        # read whole, so CONTACTQL_MAX_IMPORT_MB bounds it.
+        data = b"" if as_ndjson else await asyncio.to_thread(stream.read, settings.max_import_mb * 1024 * 1024 + 1)
+        if len(data) > settings.max_import_mb * 1024 * 1024:
+            raise CannotImport(f"{path} is larger than CONTACTQL_MAX_IMPORT_MB ({settings.max_import_mb} MiB)")
+        db = Database(settings)
+        try:
+            await db.migrate()
+            workspace_id = (await db.write(keys.ensure_workspace, name=workspace)).id
+            country = default_country.upper() if default_country else await db.read(keys.default_country, workspace_id=workspace_id)
+            match = MatchStrategy(rules=DEDUPE_RULES[dedupe_on]) if dedupe_on else MatchStrategy()
+            options = UpsertOptions(match=match, source=Source.CSV_IMPORT, actor="contactql import")
+            with tqdm(desc="validating", unit=" rows", file=sys.stderr) as bar:
 
-            async def validate(fn: Callable[..., Any], *args: Any) -> Any:
-                return await asyncio.to_thread(fn, *args, bar.update)
+                async def validate(fn: Callable[..., Any], *args: Any) -> Any:
+                    return await asyncio.to_thread(fn, *args, bar.update)
 
-            try:
-                if as_ndjson:
-                    assert contact_type is not None
-                    prepared = await prepare_ndjson(data, contact_type(), default_country=country, on_row=bar.update)
-                else:
-                    prepared = await prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=create_properties)
-            except StoreError as refused:
-                raise CannotImport("; ".join(p.message for p in refused.problems)) from None
-        match = MatchStrategy(rules=DEDUPE_RULES[dedupe_on]) if dedupe_on else MatchStrategy()
-        options = UpsertOptions(match=match, source=Source.CSV_IMPORT, actor="contactql import")
-        batch = await db.write(
-            batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=None
-        )
-        started = time.monotonic()
-        batch = await _apply(db, settings, batch)
-        _report(batch, prepared, time.monotonic() - started)
-        await _report_failures(db, batch)
-        return EXIT_OK if batch.status is BatchStatus.COMPLETED and batch.failed == 0 else EXIT_ROWS_FAILED
-    finally:
-        await db.dispose()
+                try:
+                    if contact_type is not None and as_ndjson:
+                        batch, prepared = await receive_ndjson(
+                            db, stream, contact_type(), workspace_id=workspace_id, options=options, list_name=list_name, webhook_url=None,
+                            default_country=country, lease_seconds=settings.lease_seconds, on_row=bar.update,
+                        )  # fmt: skip
+                    else:
+                        prepared = await prepare(db, validate, workspace_id=workspace_id, data=data, default_country=country, create_missing=create_properties)
+                        batch = await db.write(
+                            batches.accept_import, workspace_id=workspace_id, entries=prepared.entries, options=options, list_name=list_name, webhook_url=None
+                        )
+                except StoreError as refused:
+                    raise CannotImport("; ".join(p.message for p in refused.problems)) from None
+            started = time.monotonic()
+            batch = await _apply(db, settings, batch)
+            _report(batch, prepared, time.monotonic() - started)
+            await _report_failures(db, batch)
+            return EXIT_OK if batch.status is BatchStatus.COMPLETED and batch.failed == 0 else EXIT_ROWS_FAILED
+        finally:
+            await db.dispose()
 
 
 async def _apply(db: Database, settings: Settings, batch: batches.BatchRow) -> batches.BatchRow:
@@ -187,7 +239,7 @@ def _report(batch: batches.BatchRow, prepared: Prepared, seconds: float) -> None
 async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
     if not batch.failed:
         return
-    groups = await db.read(batches.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id)
+    groups = await db.read(results.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id)
     print("\nwhy rows failed (a row with several problems counts under each):")
     for group in groups:
         field = ".".join(group.field) or "row"
@@ -195,7 +247,7 @@ async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
         print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
         print(f"      e.g. {group.example_ref}: {group.example_message}")
     failed = await db.read(
-        batches.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=None, failed_only=True
+        results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=None, failed_only=True
     )
     print("\nthe first rows that failed:")
     for result in failed[0]:

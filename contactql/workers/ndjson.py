@@ -10,24 +10,28 @@ imported. Lines are numbered from 1, as an editor shows them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from graphql import GraphQLInputType, Undefined
 from graphql.utilities import coerce_input_value, validate_input_value
 
 from contactql.store.batches import csv as imports
+from contactql.store.batches.parts import PART
 from contactql.store.batches.queue import entry
-from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.errors import ErrorCode, Problem
 from contactql.store.model import ContactItem
 from contactql.store.upsert.validate import validate_contact
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_TEXT, nul_path
 
 NAMES = (".ndjson", ".jsonl")
+SNIFF = 4096  # bytes is_ndjson needs to see of a file (a first `{` after blank lines)
 MAX_LINE_PROBLEMS = 20  # a line's GraphQL problems reported: checking stops there (a wrong object can have thousands)
 MAX_DEPTH = 16  # nesting of a line's value; a ContactInput needs 4 (lists.add[0].name)
 MAX_MESSAGE = 500  # characters of a problem's message (GraphQL's quote the value, keys and all)
+MAX_LINE_BYTES = 1024 * 1024  # a line longer fails alone, unread (a ContactInput with every field is a few KiB)
 _BUILTIN = {name.lower() for name in BUILTIN_PROPERTY_NAMES}
 
 
@@ -42,45 +46,79 @@ def is_ndjson(name: str | None, data: bytes) -> bool:
     return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(imports.decode(data, "UTF-8").split("\n"), 1):
-        if line.strip():
+def lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
+    """The file's lines that are not blank, numbered from 1, read a line at a time (at most
+    MAX_LINE_BYTES held: a longer line is skipped, given as None). Refuses the file (Invalid)
+    at the first NUL byte or byte that is not UTF-8 — as a CSV file is (csv.decode)."""
+    at = 0  # bytes read before this line
+    for number in itertools.count(1):
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        size = len(raw)
+        if size > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (more := stream.readline(MAX_LINE_BYTES)) and not more.endswith(b"\n"):
+                size += len(more)
+            size += len(more)
+            yield number, None
+        elif (line := imports.decode(raw, "UTF-8", at=at, first=number == 1)).strip():
             yield number, line
+        at += size
 
 
-def entries(
-    data: bytes, contact_type: GraphQLInputType, default_country: str | None = None, on_row: Callable[[], None] | None = None
-) -> tuple[list[dict[str, Any]], imports.Header]:
-    """The batch items of an NDJSON file, each validated once, and a header for the report: the
-    contact fields and the property names its lines give."""
-    out: list[dict[str, Any]] = []
-    fields: set[str] = set()
-    properties: dict[str, str] = {}
-    for index, (number, line) in enumerate(_lines(data)):
-        raw, ref, problems = _contact(line, contact_type, f"line {number}")
+class Reader:
+    """An NDJSON file read as batch items, PART at a time (each line validated once), and the
+    header of the report it makes: the contact fields and the property names its lines give."""
+
+    def __init__(self, contact_type: GraphQLInputType, default_country: str | None = None, on_row: Callable[[], None] | None = None) -> None:
+        self._type = contact_type
+        self._country = default_country
+        self._on_row = on_row
+        self._fields: set[str] = set()
+        self._properties: dict[str, str] = {}
+        self.rows = 0
+
+    def parts(self, stream: BinaryIO, size: int = PART) -> Iterator[list[dict[str, Any]]]:
+        """Lists of at most `size` items, in the file's order; an empty file gives none."""
+        piece: list[dict[str, Any]] = []
+        for number, line in lines(stream):
+            piece.append(self._entry(self.rows, number, line))
+            self.rows += 1
+            if self._on_row is not None:
+                self._on_row()
+            if len(piece) == size:
+                yield piece
+                piece = []
+        if piece:
+            yield piece
+
+    def _entry(self, index: int, number: int, line: str | None) -> dict[str, Any]:
+        if line is None:
+            problem = Problem((), ErrorCode.INVALID_INPUT, f"the line is longer than {MAX_LINE_BYTES // 1024 // 1024} MiB")
+            return entry(ContactItem(index=index, client_ref=f"line {number}"), [problem])
+        raw, ref, problems = _contact(line, self._type, f"line {number}")
         if raw is None:
-            out.append(entry(ContactItem(index=index, client_ref=ref), problems))
-        else:
-            long_ref = isinstance(raw.get("clientRef"), str) and len(raw["clientRef"].strip()) > MAX_TEXT
-            raw["clientRef"] = ref  # its own, or `line N` in place of one missing, blank or too long (never echoed)
-            fields.update(k for k in raw if k not in ("properties", "clientRef"))
-            for p in raw.get("properties") or ():
-                if isinstance(name := p.get("name"), str) and name.strip():
-                    if name.strip().lower() in _BUILTIN:
-                        fields.add(name.strip())
-                    else:
-                        properties[name.strip().lower()] = name.strip()
-            item, problems = validate_contact(raw, index, default_country)
-            if long_ref:
-                problems.append(Problem(("clientRef",), ErrorCode.INVALID_INPUT, f"must be at most {MAX_TEXT} characters"))
-            out.append(entry(item, problems))
-        if on_row is not None:
-            on_row()
-    if not out:
-        raise Invalid.at(("file",), "the file has no lines with a contact")
-    names = (*sorted(fields), *sorted(properties.values()))
-    header = imports.Header("\n", names, dict(enumerate(sorted(fields))), {len(fields) + i: n for i, n in enumerate(sorted(properties.values()))}, ())
-    return out, header
+            return entry(ContactItem(index=index, client_ref=ref), problems)
+        long_ref = isinstance(raw.get("clientRef"), str) and len(raw["clientRef"].strip()) > MAX_TEXT
+        raw["clientRef"] = ref  # its own, or `line N` in place of one missing, blank or too long (never echoed)
+        self._fields.update(k for k in raw if k not in ("properties", "clientRef"))
+        for p in raw.get("properties") or ():
+            if isinstance(name := p.get("name"), str) and name.strip():
+                if name.strip().lower() in _BUILTIN:
+                    self._fields.add(name.strip())
+                else:
+                    self._properties[name.strip().lower()] = name.strip()
+        item, problems = validate_contact(raw, index, self._country)
+        if long_ref:
+            problems.append(Problem(("clientRef",), ErrorCode.INVALID_INPUT, f"must be at most {MAX_TEXT} characters"))
+        return entry(item, problems)
+
+    def header(self) -> imports.Header:
+        fields, properties = sorted(self._fields), sorted(self._properties.values())
+        return imports.Header("\n", (*fields, *properties), dict(enumerate(fields)), {len(fields) + i: n for i, n in enumerate(properties)}, ())
+
+
+NO_LINES = "the file has no lines with a contact"
 
 
 def _contact(line: str, contact_type: GraphQLInputType, line_ref: str) -> tuple[dict[str, Any] | None, str, list[Problem]]:

@@ -81,16 +81,17 @@ class Header:
         return DELIMITER_NAMES[self.delimiter]
 
 
-def decode(data: bytes, save_as: str = "CSV UTF-8") -> str:
+def decode(data: bytes, save_as: str = "CSV UTF-8", *, at: int = 0, first: bool = True) -> str:
     """An imported file's text, without its byte-order mark; refused, saying to save it as
-    `save_as`, when it is not UTF-8 text."""
+    `save_as`, when it is not UTF-8 text. A piece of a file read in pieces (NDJSON's lines) gives
+    where it begins (`at`, in bytes) and whether it is the `first`, which alone may have the mark."""
     if (nul := data.find(b"\x00")) >= 0:
         # UTF-16 and binary files have them; PostgreSQL text cannot store one.
-        raise Invalid.at(("file",), f"the file has a NUL byte at byte {nul}: it is not UTF-8 text; save it as {save_as} and try again")
+        raise Invalid.at(("file",), f"the file has a NUL byte at byte {at + nul}: it is not UTF-8 text; save it as {save_as} and try again")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if first else "utf-8")
     except UnicodeDecodeError as error:
-        raise Invalid.at(("file",), f"the file is not UTF-8: byte {error.start} cannot be read; save it as {save_as} and try again") from None
+        raise Invalid.at(("file",), f"the file is not UTF-8: byte {at + error.start} cannot be read; save it as {save_as} and try again") from None
 
 
 _key = column_key

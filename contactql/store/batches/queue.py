@@ -24,10 +24,11 @@ import orjson
 import sqlalchemy as sa
 
 from contactql.store.batches import outbox as webhooks
+from contactql.store.batches import parts
 from contactql.store.db.bulk import insert
-from contactql.store.db.tables import batch_payload_t, batch_result_t, batch_t
+from contactql.store.db.tables import batch_result_t, batch_t
 from contactql.store.errors import ErrorCode, NotFound, Problem
-from contactql.store.model import BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
+from contactql.store.model import UNFINISHED_BATCH, BatchStatus, ContactItem, ItemResult, Outcome, Source, UpsertOptions
 from contactql.store.upsert import idempotency
 from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.chunk import Work
@@ -103,8 +104,11 @@ def accept_batch(
     options: UpsertOptions,
     webhook_url: str | None,
     idempotency_key: tuple[str, str] | None = None,
+    reader: tuple[str, float] | None = None,
 ) -> tuple[BatchRow, bool]:
-    """Store a batch QUEUED; returns it and whether an earlier call with the same key made it."""
+    """Store a batch QUEUED; returns it and whether an earlier call with the same key made it.
+    With `reader` (owner, lease seconds), a streamed import's first items: the batch is
+    RECEIVING, leased to the reader, who appends the rest (parts.py)."""
     now = dt.datetime.now(dt.UTC)
     if idempotency_key is not None:
         earlier = idempotency.replay(conn, workspace_id=workspace_id, key=idempotency_key[0], request_hash=idempotency_key[1], now=now)
@@ -123,8 +127,11 @@ def accept_batch(
         "total": len(entries), "options": options.to_json(), "webhook_url": webhook_url, "created_at": now,
         **dict.fromkeys(("processed", *COUNTERS), 0),
     }  # fmt: skip
-    conn.execute(sa.insert(batch_t), values)
-    conn.execute(sa.insert(batch_payload_t), {"batch_id": batch_id, "items": orjson.dumps(list(entries)).decode()})
+    if reader is None:
+        conn.execute(sa.insert(batch_t), values)
+        parts.store(conn, batch_id=batch_id, first=0, entries=entries)
+    else:
+        parts.open_batch(conn, values=values, entries=entries, owner=reader[0], lease_seconds=reader[1])
     if idempotency_key is not None:
         idempotency.remember(conn, workspace_id=workspace_id, key=idempotency_key[0], request_hash=idempotency_key[1], response={"batch_id": batch_id}, now=now)
     found = get_batch(conn, workspace_id=workspace_id, batch_id=batch_id)
@@ -140,11 +147,13 @@ def accept_import(
     options: UpsertOptions,
     list_name: str | None,
     webhook_url: str | None,
+    reader: tuple[str, float] | None = None,
 ) -> BatchRow:
-    """A CSV import: a batch, into the named list (created on first use) when one is given."""
+    """An import: a batch, into the named list (created on first use) when one is given;
+    `reader`: a streamed import's first items (see accept_batch)."""
     if list_name is not None:
         options = dataclasses.replace(options, list_id=lists.ensure_list(conn, workspace_id=workspace_id, name=list_name).id)
-    return accept_batch(conn, workspace_id=workspace_id, entries=entries, options=options, webhook_url=webhook_url)[0]
+    return accept_batch(conn, workspace_id=workspace_id, entries=entries, options=options, webhook_url=webhook_url, reader=reader)[0]
 
 
 def get_batch(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> BatchRow | None:
@@ -171,59 +180,13 @@ def _batch_where(workspace_id: int, status: BatchStatus | None) -> list[sa.Colum
     return [b.workspace_id == workspace_id] + ([b.status == status.value] if status else [])
 
 
-def page_results(
-    conn: sa.Connection,
-    *,
-    workspace_id: int,
-    batch_id: str,
-    limit: int,
-    after_index: int | None,
-    outcome: Outcome | None,
-    failed_only: bool,
-) -> tuple[list[ItemResult], int]:
-    """Item results in input order; filtered by outcome or to the failed ones; and how many match."""
-    owned = sa.exists().where(b.id == r.batch_id, b.workspace_id == workspace_id)
-    where = [r.batch_id == batch_id, owned]
-    if failed_only:
-        where.append(r.outcome.is_(None))
-    if outcome is not None:
-        where.append(r.outcome == outcome.value)
-    query = sa.select(r.result).where(*where)
-    if after_index is not None:
-        query = query.where(r_index > after_index)
-    rows = conn.execute(query.order_by(r_index).limit(limit))
-    total = conn.scalar(sa.select(sa.func.count()).select_from(batch_result_t).where(*where))
-    return [ItemResult.from_json(orjson.loads(row[0])) for row in rows], int(total or 0)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FailureGroup:
-    """Failed items that share a reason: a code on a field (the item's own path, no index)."""
-
-    code: ErrorCode
-    field: tuple[str, ...]
-    count: int
-    example_ref: str | None
-    example_message: str
-
-
-def failure_groups(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> list[FailureGroup]:
-    """The batch's failed items grouped by reason, most frequent first; an item with several
-    problems counts once under each."""
-    owned = sa.exists().where(b.id == r.batch_id, b.workspace_id == workspace_id)
-    counts: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
-    for (raw,) in conn.execute(sa.select(r.result).where(r.batch_id == batch_id, owned, r.outcome.is_(None)).order_by(r_index)):
-        result = orjson.loads(raw)
-        for problem in {(p["code"], tuple(p["path"])): p for p in result["errors"]}.values():
-            group = counts.setdefault((problem["code"], tuple(problem["path"])), [0, result.get("client_ref"), problem["message"]])
-            group[0] += 1
-    groups = [FailureGroup(ErrorCode(code), path, n, ref, message) for (code, path), (n, ref, message) in counts.items()]
-    return sorted(groups, key=lambda g: (-g.count, g.code, g.field))
-
-
-def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float) -> BatchRow | None:
-    """Lease the oldest batch that is queued, or in progress under an expired lease."""
-    now = dt.datetime.now(dt.UTC)
+def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float, now: dt.datetime | None = None) -> BatchRow | None:
+    """Lease the oldest batch that is queued, or in progress under an expired lease (failing,
+    first, streamed imports whose reader stopped: parts.py). `now`: the clock, for tests."""
+    now = now or dt.datetime.now(dt.UTC)
+    for stalled in conn.execute(sa.select(batch_t).where(parts.stalled(now))).all():
+        error = f"the import stopped after {stalled.total} items were received, before the whole file was; nothing of it was applied"
+        fail_batch(conn, batch_id=stalled.id, owner=stalled.lease_owner, error=error, status=BatchStatus.RECEIVING)
     claimable = sa.and_(
         b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)),
         sa.or_(b.lease_expires_at.is_(None), b.lease_expires_at < now),
@@ -268,11 +231,6 @@ def _set_lease(conn: sa.Connection, batch_id: str, owner: str, expires: dt.datet
         .values(lease_expires_at=expires)
     )
     return changed.rowcount == 1
-
-
-def load_payload(conn: sa.Connection, *, batch_id: str) -> list[dict[str, Any]]:
-    raw = conn.scalar(sa.select(batch_payload_t.c["items"]).where(batch_payload_t.c.batch_id == batch_id))
-    return list(orjson.loads(raw or "[]"))
 
 
 def _held(conn: sa.Connection, batch_id: str, owner: str) -> Any:
@@ -359,12 +317,12 @@ def _record(conn: sa.Connection, held: Any, start: int, results: Sequence[ItemRe
     return batch
 
 
-def fail_batch(conn: sa.Connection, *, batch_id: str, owner: str, error: str) -> BatchRow | None:
+def fail_batch(conn: sa.Connection, *, batch_id: str, owner: str, error: str, status: BatchStatus = BatchStatus.PROCESSING) -> BatchRow | None:
     """The batch itself could not be processed: FAILED, with the reason (webhook sent too)."""
     now = dt.datetime.now(dt.UTC)
     done = conn.execute(
         sa.update(batch_t)
-        .where(b.id == batch_id, b.lease_owner == owner, b.status == BatchStatus.PROCESSING.value)
+        .where(b.id == batch_id, b.lease_owner == owner, b.status == status.value)
         .values(status=BatchStatus.FAILED.value, error=error, finished_at=now, lease_owner=None, lease_expires_at=None)
     )
     if done.rowcount != 1:
@@ -394,6 +352,6 @@ def queue_stats(conn: sa.Connection) -> tuple[int, dt.datetime | None]:
     """Batches waiting or under way, in every workspace, and when the oldest was accepted: the
     operator's view (/metrics), never a workspace's."""
     depth, oldest = conn.execute(
-        sa.select(sa.func.count(), sa.func.min(b.created_at)).where(b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)))
+        sa.select(sa.func.count(), sa.func.min(b.created_at)).where(b.status.in_(UNFINISHED_BATCH))
     ).one()
     return int(depth), oldest

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.tables import batch_t, contact_list_t, membership_t, property_field_t, property_value_t, segment_t, workspace_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound
-from contactql.store.model import BatchStatus, PropertyType, Source
+from contactql.store.model import UNFINISHED_BATCH, PropertyType, Source
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, reserved_column
 from contactql.store.workspace import bulk_jobs
 from contactql.store.workspace.history import PendingHistory, write_history
@@ -103,7 +103,7 @@ def delete_list(conn: sa.Connection, *, workspace_id: int, list_id: str, actor: 
     segments = _segments_naming(conn, workspace_id, lambda q: _names_list(q, list_id))
     b = batch_t.c
     unfinished = conn.execute(
-        sa.select(b.id, b.options).where(b.workspace_id == workspace_id, b.status.in_((BatchStatus.QUEUED.value, BatchStatus.PROCESSING.value)))
+        sa.select(b.id, b.options).where(b.workspace_id == workspace_id, b.status.in_(UNFINISHED_BATCH))
     ).all()
     waiting = [f"unfinished batch {bid}" for bid, options in unfinished if (options or {}).get("list_id") == list_id]
     waiting += [

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from contactql.store.db.dialect import insert_ignoring_duplicates, serialize
 from contactql.store.db.tables import (
     alias_t,
-    batch_payload_t,
+    batch_part_t,
     batch_result_t,
     batch_t,
     contact_t,
@@ -200,7 +200,7 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
     answers one not applied yet so): those naming it by id or identity, and those a result says
     were applied to it (matched by properties, say). Results applied to it keep their outcome
     and codes, every other string erased; other results that quote its identity are redacted."""
-    p, r, b = batch_payload_t.c, batch_result_t.c, batch_t.c
+    p, r, b = batch_part_t.c, batch_result_t.c, batch_t.c
     ours = sa.select(b.id).where(b.workspace_id == workspace_id)
     applied: dict[str, set[int]] = {}  # batch → indices of its items applied to the contact
     coarse = sa.or_(r.result.contains(str(contact_id), autoescape=True), _quoting(r.result, needles))
@@ -216,7 +216,7 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
 
     by_id = [p["items"].contains(f'"contact_id":{contact_id}{end}', autoescape=True) for end in (",", "}")]  # orjson's form
     found = sa.or_(*by_id, p.batch_id.in_(list(applied)), _quoting(p["items"], needles))
-    for batch_id, items in conn.execute(sa.select(p.batch_id, p["items"]).where(p.batch_id.in_(ours), found)).all():
+    for batch_id, first, items in conn.execute(sa.select(p.batch_id, p.first, p["items"]).where(p.batch_id.in_(ours), found)).all():
         entries = orjson.loads(items)
         kept = [
             {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "outcome": Outcome.SKIPPED.value, "problems": [_SUPPRESSED]}
@@ -225,7 +225,7 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
             for e in entries
         ]
         if kept != entries:
-            conn.execute(sa.update(batch_payload_t).where(p.batch_id == batch_id).values(items=orjson.dumps(kept).decode()))
+            conn.execute(sa.update(batch_part_t).where(p.batch_id == batch_id, p.first == first).values(items=orjson.dumps(kept).decode()))
 
 
 _STRUCTURAL = frozenset({"outcome", "matched_by", "code", "path", "changed_fields", "invalid_contact_ids"})  # keys of a result that hold no value sent

@@ -20,7 +20,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from contactql.store.db.tables import batch_payload_t, batch_t, contact_t, event_t, webhook_delivery_t
+from contactql.store.db.tables import batch_part_t, batch_t, contact_t, event_t, webhook_delivery_t
 from contactql.store.model import BatchStatus, DeliveryStatus
 
 SLICE = 200
@@ -63,9 +63,9 @@ def purge_delivered(conn: sa.Connection, *, now: dt.datetime, limit: int = SLICE
 def purge_payloads(conn: sa.Connection, *, now: dt.datetime, limit: int = SLICE) -> int:
     """Erase the items of up to `limit` batches finished more than PAYLOAD_KEPT ago (read from
     the payload table, which holds only recent batches once this runs)."""
-    p, b = batch_payload_t.c, batch_t.c
+    p, b = batch_part_t.c, batch_t.c
     done = (BatchStatus.COMPLETED.value, BatchStatus.FAILED.value)
-    ids = list(conn.scalars(sa.select(p.batch_id).join(batch_t, b.id == p.batch_id).where(b.status.in_(done), b.finished_at <= now - PAYLOAD_KEPT).limit(limit)))
+    ids = list(conn.scalars(sa.select(p.batch_id).distinct().join(batch_t, b.id == p.batch_id).where(b.status.in_(done), b.finished_at <= now - PAYLOAD_KEPT).limit(limit)))
     if ids:
-        conn.execute(sa.delete(batch_payload_t).where(p.batch_id.in_(ids)))
+        conn.execute(sa.delete(batch_part_t).where(p.batch_id.in_(ids)))
     return len(ids)

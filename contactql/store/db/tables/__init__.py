@@ -24,7 +24,7 @@ from contactql.store.db.tables.contacts import (
     PropertyValue,
     Segment,
 )
-from contactql.store.db.tables.jobs import Batch, BatchPayload, BatchResult, BulkJob, Export, ExportChunk, WebhookDelivery
+from contactql.store.db.tables.jobs import Batch, BatchPart, BatchResult, BulkJob, Export, ExportChunk, WebhookDelivery
 from contactql.store.db.tables.workspace import ApiKey, Erasure, IdempotencyKey, PersistedQuery, Suppression, WebhookEndpoint, Workspace
 
 metadata = SQLModel.metadata
@@ -57,7 +57,7 @@ external_url_t = _table(ExternalUrl)
 workspace_t = _table(Workspace)
 api_key_t = _table(ApiKey)
 batch_t = _table(Batch)
-batch_payload_t = _table(BatchPayload)
+batch_part_t = _table(BatchPart)
 batch_result_t = _table(BatchResult)
 webhook_delivery_t = _table(WebhookDelivery)
 idempotency_t = _table(IdempotencyKey)
@@ -78,7 +78,7 @@ bulk_job_t = _table(BulkJob)
 __all__ = [  # the models, for the few places that build rows from them
     "ApiKey",
     "Batch",
-    "BatchPayload",
+    "BatchPart",
     "BatchResult",
     "BulkJob",
     "Company",

@@ -10,7 +10,7 @@ from contactql.store.db.columns import fk, ts
 
 
 class Batch(SQLModel, table=True):
-    """An accepted upsertContacts call (or CSV import); its items are in batch_payload."""
+    """An accepted upsertContacts call (or CSV import); its items are in batch_part."""
 
     __tablename__ = "batch"
     __table_args__ = (
@@ -38,11 +38,14 @@ class Batch(SQLModel, table=True):
     finished_at: dt.datetime | None = ts(nullable=True)
 
 
-class BatchPayload(SQLModel, table=True):
-    """The validated items of a batch, as one JSON document written at acceptance."""
+class BatchPart(SQLModel, table=True):
+    """Validated items [first, stop) of a batch, as one JSON document: written when the batch is
+    accepted (or as a streamed import reads its file), read by the worker part by part."""
 
-    __tablename__ = "batch_payload"
+    __tablename__ = "batch_part"
     batch_id: str = fk("batch.id", primary_key=True, big=False)
+    first: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
+    stop: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     items: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
