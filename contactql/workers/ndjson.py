@@ -6,6 +6,9 @@ a variable), then the engine's (`validate_contact`).
 A line that is blank is skipped; one that is not JSON, not an object, or not a ContactInput is
 a failed item naming `line N` (its clientRef, unless it gives one) — the rest of the file is
 imported. Lines are numbered from 1, as an editor shows them.
+
+A file is read a line at a time and given as parts of PART items (`Reader.parts`), which
+workers/importer.py stores into one batch as they come: memory holds a part, not the file.
 """
 
 from __future__ import annotations
@@ -134,6 +137,21 @@ def _contact(line: str, contact_type: GraphQLInputType, line_ref: str) -> tuple[
     ref = own.strip() if isinstance(own, str) and own.strip() and len(own.strip()) <= MAX_TEXT else line_ref
     if _deeper_than(value, MAX_DEPTH):  # as graphql-core refuses a variable: before any recursion
         return None, ref, [Problem((), ErrorCode.INVALID_INPUT, "values are nested too deeply")]
+    # As graphql-core coerces a variable: coercion first (it stops at the first wrong value), and
+    # only when it fails the check that says why — the slow walk a good line never pays for.
+    try:
+        coerced = coerce_input_value(value, contact_type)
+    except Exception as error:  # Strawberry's own input rules raise as it builds the value
+        return None, ref, [Problem((), ErrorCode.INVALID_INPUT, str(error)[:MAX_MESSAGE] or "not a ContactInput")]
+    if coerced is Undefined:
+        return None, ref, _why_not(value, contact_type) or [Problem((), ErrorCode.INVALID_INPUT, "not a ContactInput")]
+    if "\\u0000" in line and (at := nul_path(value)) is not None:  # as a request's variables are checked (schema/hardening.py)
+        return None, ref, [Problem(tuple(str(p) for p in at), ErrorCode.INVALID_INPUT, "text may not contain the NUL character (U+0000)")]
+    return dict(coerced), ref, []
+
+
+def _why_not(value: Any, contact_type: GraphQLInputType) -> list[Problem]:
+    """GraphQL's messages for a value that is not a ContactInput, at most MAX_LINE_PROBLEMS."""
     problems: list[Problem] = []
 
     def refused(error: Any, path: Any) -> None:
@@ -146,17 +164,7 @@ def _contact(line: str, contact_type: GraphQLInputType, line_ref: str) -> tuple[
         validate_input_value(value, contact_type, refused)
     except _Enough:
         pass
-    if problems:
-        return None, ref, problems
-    if "\\u0000" in line and (at := nul_path(value)) is not None:  # as a request's variables are checked (schema/hardening.py)
-        return None, ref, [Problem(tuple(str(p) for p in at), ErrorCode.INVALID_INPUT, "text may not contain the NUL character (U+0000)")]
-    try:
-        coerced = coerce_input_value(value, contact_type)
-    except Exception as error:  # Strawberry's own input rules (a ListRef's one-of) raise as it builds the value
-        return None, ref, [Problem((), ErrorCode.INVALID_INPUT, str(error)[:MAX_MESSAGE] or "not a ContactInput")]
-    if coerced is Undefined:
-        return None, ref, [Problem((), ErrorCode.INVALID_INPUT, "not a ContactInput")]
-    return dict(coerced), ref, []
+    return problems
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
