@@ -165,7 +165,7 @@ class Settings(BaseModel):
     )
     workers: bool = Field(True, description="`false`: this process serves the API only and applies no batches, sends no webhooks and writes no exports")
     lease_seconds: float = Field(30.0, ge=1, le=30, description="batch lease, renewed while a worker applies it")
-    batch_chunk_size: int = Field(500, ge=1, le=5_000, description="most items per chunk transaction (a chunk is also at most a tenth of its batch)")
+    batch_chunk_size: int = Field(500, ge=1, le=5_000, description="items per chunk transaction; batchProgress reports after each chunk")
     webhook_retry_delays: tuple[float, ...] = Field(
         SVIX_RETRY_DELAYS,
         min_length=1,

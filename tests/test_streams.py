@@ -73,13 +73,13 @@ def client(base: str, key: str | None, accept: str) -> httpx.AsyncClient:
 
 
 async def test_batch_progress_streams_as_multipart_parts_as_apollo_reads_them(database_url: str) -> None:
-    with held_batch(database_url, 300) as (base, key, batch_id, release):
+    with held_batch(database_url, 1000) as (base, key, batch_id, release):  # two chunks of 500
         async with client(base, key, MULTIPART) as http, http.stream("POST", "/graphql", json={"query": PROGRESS, "variables": {"id": batch_id}}) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("multipart/mixed;boundary=graphql;subscriptionSpec=1.0")
             assert "content-encoding" not in response.headers, "a part must reach the client as it is sent, not wait in gzip"
             pushed = []
-            async with asyncio.timeout(30):  # bounded: 300 contacts are applied in well under a second
+            async with asyncio.timeout(30):  # bounded: 1 000 contacts are applied in about a second
                 async for part in multipart_payloads(response):
                     if part is None:
                         break
@@ -89,7 +89,7 @@ async def test_batch_progress_streams_as_multipart_parts_as_apollo_reads_them(da
                     if len(pushed) == 1:  # read before the batch ran: the stream is not buffered
                         assert pushed[0]["processed"] == 0
                         release()
-    assert pushed[-1]["status"] == "COMPLETED" and pushed[-1]["created"] == 300, pushed
+    assert pushed[-1]["status"] == "COMPLETED" and pushed[-1]["created"] == 1000, pushed
     processed = [p["processed"] for p in pushed]
     assert processed == sorted(processed) and len(pushed) >= 3
 

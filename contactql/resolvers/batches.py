@@ -206,7 +206,7 @@ async def delivery_of(info: Info, row: BatchRow) -> DeliveryRow | None:
 
 
 async def batch_progress(info: Info, id: str) -> AsyncGenerator[BatchRow, None]:
-    """The batch now, again after every 10 % of its items (a chunk is at most 10 %), and once
+    """The batch now, again after every chunk of its items (CONTACTQL_BATCH_CHUNK_SIZE), and once
     finished; then the stream ends."""
     db, workspace_id = info.context.db, info.context.workspace_id
 

@@ -292,7 +292,7 @@ class Mutation(CatalogMutation, EraseMutation, MergeMutation, BulkMutation):
 
 @strawberry.type(description="Live updates over graphql-transport-ws (key in the connection_init payload).")
 class Subscription(BulkSubscription):
-    @strawberry.subscription(description="The batch now, after every 10 % of its items, and when it finishes; then the stream ends.")
+    @strawberry.subscription(description="The batch now, after every chunk of its items (CONTACTQL_BATCH_CHUNK_SIZE, 500), and when it finishes; then the stream ends.")
     async def batch_progress(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The batch's id.")]) -> AsyncGenerator[Batch, None]:
         async for row in batches.batch_progress(info, id):
             yield Batch.from_row(row)
