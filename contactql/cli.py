@@ -92,6 +92,13 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+STOPPED = (
+    "contactql import: stopped. A file still being read was discarded (nothing of it applied); "
+    "a batch being applied goes on where it was when a server or another import on this database takes it."
+)
+EXIT_STOPPED = 130  # as a shell reports a command stopped by Ctrl-C
+
+
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.workers.importer import EXIT_REFUSED, CannotImport, run_import
 
@@ -114,6 +121,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     except (CannotImport, OSError) as error:
         print(f"contactql import: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print(STOPPED, file=sys.stderr)
+        return EXIT_STOPPED
 
 
 def _contact_input() -> Any:

@@ -144,7 +144,7 @@ class Settings(BaseModel):
     allow_private_webhooks: bool = Field(
         False, description="allow `http` and private or loopback addresses for webhook and import URLs (local development)"
     )
-    max_import_mb: int = Field(100, ge=1, le=10_000, description="CSV import size cap, in MiB")
+    max_import_mb: int = Field(100, ge=1, le=10_000, description="import size cap, in MiB: uploads and URLs, and CSV files of `contactql import` (an NDJSON file there is streamed, not capped)")
     cors_origins: tuple[str, ...] = Field(
         (),
         description="comma-separated origins (`https://app.example.com`) allowed to call from a browser (HTTP and WebSocket), or `*`",

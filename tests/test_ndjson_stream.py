@@ -4,19 +4,24 @@ time, RECEIVING until the whole file is in, and is applied whole or not at all."
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contactql.schema.root import build_schema
 from contactql.store.batches import parts
 from contactql.store.batches import queue as batches
 from contactql.store.errors import Invalid
 from contactql.store.model import Source, UpsertOptions
+from contactql.workers.ndjson import Reader
 from tests.helpers import Api, query
 from tests.test_batches import status, wait_finished
 from tests.test_ndjson import lines, upload
@@ -73,9 +78,10 @@ async def test_a_reader_that_stops_leaves_a_failed_batch_once_its_lease_runs_out
     now = dt.datetime.now(dt.UTC)
     assert await db.write(batches.claim_next_batch, owner="worker-x", lease_seconds=30, now=now) is None, "a batch is not applied while received"
     assert await db.write(batches.claim_next_batch, owner="worker-x", lease_seconds=30, now=now + dt.timedelta(seconds=31)) is None
-    gone = await status(api, opened.id)
+    gone = (await api.gql("query($id: ID!) { batch(id: $id) { status total processed error } }", {"id": opened.id}))["batch"]
     assert (gone["status"], gone["total"], gone["processed"]) == ("FAILED", 3, 0)
-    assert "stopped after 3 items were received" in query(database_url, f"SELECT error FROM batch WHERE id = '{opened.id}'")[0][0]
+    assert "stopped after 3 items were received" in gone["error"], "the reason is the batch's, for everyone to read"
+    assert not await db.write(parts.renew, batch_id=opened.id, owner="reader-1", lease_seconds=30), "a lost lease is not renewed"
     with pytest.raises(Invalid, match="took too long"):
         await db.write(parts.append, batch_id=opened.id, owner="reader-1", entries=entries, lease_seconds=30)
     assert query(database_url, "SELECT count(*) FROM contact") == [(0,)]
@@ -102,3 +108,63 @@ def test_the_command_streams_a_file_larger_than_the_upload_cap(tmp_path: Path, d
     )  # fmt: skip
     assert capped.returncode == 2 and "larger than CONTACTQL_MAX_IMPORT_MB (1 MiB)" in capped.stderr, capped.stderr
 
+
+
+def test_a_part_ends_at_a_thousand_lines_or_sixteen_mebibytes() -> None:
+    fat = json.dumps({"email": "f@example.com", "firstName": "x" * 200})
+    reader = Reader(build_schema()._schema.get_type("ContactInput"))  # type: ignore[arg-type]
+    pieces = list(reader.parts(io.BytesIO(("\n".join([fat] * 2500)).encode()), most_bytes=(len(fat) + 1) * 700))  # a line and its end
+    assert [len(p) for p in pieces] == [700, 700, 700, 400], "the byte bound (given small here) ends a part before its thousand lines"
+    assert [len(p) for p in reader.parts(io.BytesIO(lines(*people(2500))))] == [1000, 1000, 500]
+
+
+async def test_a_refused_file_leaves_no_list_and_names_no_more_than_250_properties(api: Api, database_url: str) -> None:
+    refused = await upload(api, lines(*people(1500)) + b'\n{"email": "n@example.com"}\x00\n', listName="Never made")
+    assert refused["batch"] is None and query(database_url, "SELECT count(*) FROM contact_list") == [(0,)], "the list is made once the file is in"
+    many = [{"email": f"m{i}@example.com", "properties": [{"name": f"prop {i}", "value": "x"}]} for i in range(300)]
+    accepted = await upload(api, lines(*many, {"email": "bad", "properties": [{"name": "from a bad line", "value": "x"}]}), listName="Made")
+    assert len(accepted["importReport"]["propertyColumns"]) == 250 and "from a bad line" not in accepted["importReport"]["propertyColumns"]
+    assert query(database_url, "SELECT name FROM contact_list") == [("Made",)]
+    done = await wait_finished(api, accepted["batch"]["id"])
+    assert (done["created"], done["failed"]) == (300, 1)
+    assert query(database_url, "SELECT count(*) FROM list_membership") == [(300,)]
+
+
+async def test_line_ends_and_a_clientref_with_nul(api: Api) -> None:
+    exact = '{"email": "exact@example.com", "firstName": "' + "e" * 200 + '"}'
+    exact = exact.replace('"}', " " * (1024 * 1024 - len(exact)) + '"}')  # a line of exactly 1 MiB
+    assert len(exact.encode()) == 1024 * 1024
+    accepted = await upload(api, exact.encode() + b"\r\n" + lines({"email": "r@example.com", "clientRef": "r\u0000f"}) + b"\r\n")
+    done = await wait_finished(api, accepted["batch"]["id"])
+    [failed] = (await status(api, done["id"], failedOnly=True))["results"]["edges"]
+    assert done["total"] == 2 and failed["node"]["clientRef"] == "line 2", "a ref with NUL is not echoed; a 1 MiB line ending CRLF is read"
+    assert failed["node"]["errors"][0]["message"].startswith("text may not contain the NUL"), failed
+
+
+def test_the_command_reads_a_pipe_and_stops_in_one_line(tmp_path: Path, database_url: str) -> None:
+    path = tmp_path / "piped.ndjson"
+    path.write_bytes(lines(*people(50)))
+    with path.open("rb") as piped:
+        result = subprocess.run(
+            [sys.executable, "-m", "contactql.cli", "import", "/dev/stdin", "--database", database_url],
+            stdin=piped, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0 and "newline (NDJSON)" in result.stdout, result.stderr
+    big = tmp_path / "big.ndjson"
+    big.write_bytes(lines(*people(400_000)))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "contactql.cli", "import", str(big), "--database", database_url, "--list", "Stopped"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while query(database_url, "SELECT count(*) FROM batch WHERE status = 'RECEIVING'") != [(1,)]:  # reading, a part stored
+            assert time.monotonic() < deadline and child.poll() is None, "the import never began storing the file"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and "Traceback" not in stderr and stderr.strip().endswith("takes it."), stderr[-2000:]
+    assert query(database_url, "SELECT count(*) FROM batch WHERE status = 'RECEIVING'") == [(0,)], "the file being read is discarded"
+    assert query(database_url, "SELECT count(*) FROM contact_list WHERE name = 'Stopped'") == [(0,)]

@@ -145,6 +145,9 @@ class Batch:
     created_at: dt.datetime = strawberry.field(description="When the batch was accepted.")
     started_at: dt.datetime | None = strawberry.field(description="When a worker first took it.")
     finished_at: dt.datetime | None = strawberry.field(description="When it completed or failed.")
+    error: str | None = strawberry.field(
+        description="Why the batch itself FAILED (an import whose reader stopped before the whole file was in, items that cannot be read); null otherwise."
+    )
 
     @classmethod
     def from_row(cls, row: BatchRow) -> Batch:
@@ -152,7 +155,7 @@ class Batch:
             row=row, id=strawberry.ID(row.id), status=BatchStatus(row.status.value), total=row.total,
             processed=row.processed, created=row.created, updated=row.updated, unchanged=row.unchanged,
             skipped=row.skipped, failed=row.failed, created_at=row.created_at, started_at=row.started_at,
-            finished_at=row.finished_at,
+            finished_at=row.finished_at, error=row.error,
         )  # fmt: skip
 
     @strawberry.field(description="The items' results in input order.")

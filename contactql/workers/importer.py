@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import sys
 import time
 import uuid
@@ -38,6 +39,7 @@ from contactql.store.workspace import keys, properties
 from contactql.workers import ndjson
 from contactql.workers.batches import BatchWorker, ProgressHub
 
+log = logging.getLogger("contactql.import")
 # seed 004: externalCustomerId is tried first, then dedupeOn
 DEDUPE_RULES = {
     "email": (MatchRule.EXTERNAL_ID, MatchRule.EMAIL),
@@ -106,6 +108,7 @@ async def receive_ndjson(
     pieces = reader.parts(stream)
     owner = f"import-{uuid.uuid4().hex[:12]}"
     batch: batches.BatchRow | None = None
+    heartbeat: asyncio.Task[None] | None = None
     try:
         piece = await asyncio.to_thread(next, pieces, None)
         while piece is not None:
@@ -116,6 +119,7 @@ async def receive_ndjson(
                         batches.accept_import, workspace_id=workspace_id, entries=piece, options=options, list_name=list_name,
                         webhook_url=webhook_url, reader=(owner, lease_seconds),
                     )  # fmt: skip
+                    heartbeat = asyncio.create_task(_keep_lease(db, batch.id, owner, lease_seconds))
                 else:
                     # Not waiting for the disk: queue_batch's COMMIT does, and the log is written in order.
                     await db.write_redoable(parts.append, batch_id=batch.id, owner=owner, entries=piece, lease_seconds=lease_seconds)
@@ -123,15 +127,30 @@ async def receive_ndjson(
                 piece = await following  # the thread finishes its part either way: never two at once
         if batch is None:
             raise Invalid.at(("file",), ndjson.NO_LINES)
-        await db.write(parts.queue_batch, batch_id=batch.id, owner=owner)
+        await db.write(parts.queue_batch, batch_id=batch.id, owner=owner, list_name=list_name)
     except BaseException:
         if batch is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(db.write(parts.abandon, batch_id=batch.id, owner=owner))
         raise
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
     queued = await db.read(batches.get_batch, workspace_id=workspace_id, batch_id=batch.id)
     assert queued is not None
     return queued, Prepared(reader.header(), (), [], reader.rows)
+
+
+async def _keep_lease(db: Database, batch_id: str, owner: str, lease_seconds: float) -> None:
+    """Renew a reader's lease while it reads (a part of slow lines may take longer than the
+    lease); ends when the lease is lost."""
+    while True:
+        await asyncio.sleep(lease_seconds / 3)
+        try:
+            if not await db.write(parts.renew, batch_id=batch_id, owner=owner, lease_seconds=lease_seconds):
+                return
+        except Exception:
+            log.exception("import %s: renewing the reader's lease failed", batch_id)
 
 
 async def run_import(
@@ -150,9 +169,8 @@ async def run_import(
     the schema's ContactInput, which NDJSON lines are checked against (the command builds it)."""
     if default_country is not None and (why := country_code_problem(default_country)) is not None:
         raise CannotImport(f"--default-country: {why}")
-    with path.open("rb") as stream:
-        as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, stream.read(ndjson.SNIFF))
-        stream.seek(0)
+    with path.open("rb") as stream:  # peeked, not read: a pipe (/dev/stdin) cannot go back
+        as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, stream.peek(ndjson.SNIFF)[: ndjson.SNIFF])
         if as_ndjson and create_properties:
             raise CannotImport("--create-properties is for a CSV file's columns; an NDJSON line names its properties as a batch item does")
         if as_ndjson and contact_type is None:
@@ -201,21 +219,25 @@ async def _apply(db: Database, settings: Settings, batch: batches.BatchRow) -> b
     take it first: then this only watches)."""
     worker = BatchWorker(db, settings, ProgressHub(), on_finished=lambda: None)
     work = asyncio.create_task(worker.drain())
-    with tqdm(total=batch.total, desc="importing", unit=" contacts", file=sys.stderr) as bar:
-        while True:
-            now = await db.read(batches.get_batch, workspace_id=batch.workspace_id, batch_id=batch.id)
-            batch = now or batch
-            bar.update(batch.processed - bar.n)
-            if batch.finished:
-                break
-            if work.done():
-                if (error := work.exception()) is not None:
-                    print(f"contactql import: applying the batch stopped ({type(error).__name__}); trying again", file=sys.stderr)
-                work = asyncio.create_task(worker.drain())  # the batch came back (a lost lease) or the worker stopped
-            await asyncio.sleep(0.2)
-    with contextlib.suppress(asyncio.CancelledError):
-        work.cancel()
-        await work
+    try:
+        with tqdm(total=batch.total, desc="importing", unit=" contacts", file=sys.stderr) as bar:
+            while True:
+                now = await db.read(batches.get_batch, workspace_id=batch.workspace_id, batch_id=batch.id)
+                batch = now or batch
+                bar.update(batch.processed - bar.n)
+                if batch.finished:
+                    break
+                if work.done():
+                    if (error := work.exception()) is not None:
+                        print(f"contactql import: applying the batch stopped ({type(error).__name__}); trying again", file=sys.stderr)
+                    work = asyncio.create_task(worker.drain())  # the batch came back (a lost lease) or the worker stopped
+                await asyncio.sleep(0.2)
+    finally:
+        # Also when stopped (Ctrl-C): the worker finishes its chunk and gives the lease back
+        # before the database closes, so a server or the next import resumes the batch at once.
+        with contextlib.suppress(asyncio.CancelledError):
+            work.cancel()
+            await work
     return batch
 
 
@@ -226,6 +248,8 @@ def _report(batch: batches.BatchRow, prepared: Prepared, seconds: float) -> None
         ("created", batch.created), ("updated", batch.updated), ("unchanged", batch.unchanged), ("skipped", batch.skipped),
         ("failed", batch.failed), ("seconds", f"{seconds:.1f}"),
     ]  # fmt: skip
+    if batch.error:
+        rows.insert(2, ("error", batch.error))
     if prepared.created:
         rows.append(("new properties", ", ".join(prepared.created)))
     if header.unknown:

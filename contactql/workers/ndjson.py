@@ -35,6 +35,8 @@ MAX_LINE_PROBLEMS = 20  # a line's GraphQL problems reported: checking stops the
 MAX_DEPTH = 16  # nesting of a line's value; a ContactInput needs 4 (lists.add[0].name)
 MAX_MESSAGE = 500  # characters of a problem's message (GraphQL's quote the value, keys and all)
 MAX_LINE_BYTES = 1024 * 1024  # a line longer fails alone, unread (a ContactInput with every field is a few KiB)
+PART_BYTES = 16 * 1024 * 1024  # a part ends at PART lines or this much of them, whichever comes first
+MAX_REPORTED = 250  # property names importReport.propertyColumns lists (as many as a CSV file has columns)
 _BUILTIN = {name.lower() for name in BUILTIN_PROPERTY_NAMES}
 
 
@@ -55,14 +57,13 @@ def lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
     at the first NUL byte or byte that is not UTF-8 — as a CSV file is (csv.decode)."""
     at = 0  # bytes read before this line
     for number in itertools.count(1):
-        raw = stream.readline(MAX_LINE_BYTES + 1)
+        raw = stream.readline(MAX_LINE_BYTES + 2)  # the line and its end, \r\n or \n
         if not raw:
             return
         size = len(raw)
-        if size > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (more := stream.readline(MAX_LINE_BYTES)) and not more.endswith(b"\n"):
-                size += len(more)
-            size += len(more)
+        if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            while not raw.endswith(b"\n") and (raw := stream.readline(MAX_LINE_BYTES)):
+                size += len(raw)
             yield number, None
         elif (line := imports.decode(raw, "UTF-8", at=at, first=number == 1)).strip():
             yield number, line
@@ -81,17 +82,21 @@ class Reader:
         self._properties: dict[str, str] = {}
         self.rows = 0
 
-    def parts(self, stream: BinaryIO, size: int = PART) -> Iterator[list[dict[str, Any]]]:
-        """Lists of at most `size` items, in the file's order; an empty file gives none."""
+    def parts(self, stream: BinaryIO, size: int = PART, most_bytes: int = PART_BYTES) -> Iterator[list[dict[str, Any]]]:
+        """Lists of at most `size` items and about `most_bytes` of lines, in the file's order
+        (a part of a thousand lines of a mebibyte each would be a gigabyte: more than SQLite
+        stores in one value, and more than memory should hold); an empty file gives none."""
         piece: list[dict[str, Any]] = []
+        held = 0
         for number, line in lines(stream):
             piece.append(self._entry(self.rows, number, line))
+            held += len(line or "")
             self.rows += 1
             if self._on_row is not None:
                 self._on_row()
-            if len(piece) == size:
+            if len(piece) == size or held >= most_bytes:
                 yield piece
-                piece = []
+                piece, held = [], 0
         if piece:
             yield piece
 
@@ -104,14 +109,15 @@ class Reader:
             return entry(ContactItem(index=index, client_ref=ref), problems)
         long_ref = isinstance(raw.get("clientRef"), str) and len(raw["clientRef"].strip()) > MAX_TEXT
         raw["clientRef"] = ref  # its own, or `line N` in place of one missing, blank or too long (never echoed)
-        self._fields.update(k for k in raw if k not in ("properties", "clientRef"))
-        for p in raw.get("properties") or ():
-            if isinstance(name := p.get("name"), str) and name.strip():
-                if name.strip().lower() in _BUILTIN:
-                    self._fields.add(name.strip())
-                else:
-                    self._properties[name.strip().lower()] = name.strip()
         item, problems = validate_contact(raw, index, self._country)
+        if not problems:  # the report names what lines that hold gave, at most MAX_REPORTED of them
+            self._fields.update(k for k in raw if k not in ("properties", "clientRef"))
+            for p in raw.get("properties") or ():
+                if isinstance(name := p.get("name"), str) and name.strip():
+                    if name.strip().lower() in _BUILTIN:
+                        self._fields.add(name.strip())
+                    elif len(self._properties) < MAX_REPORTED:
+                        self._properties[name.strip().lower()] = name.strip()
         if long_ref:
             problems.append(Problem(("clientRef",), ErrorCode.INVALID_INPUT, f"must be at most {MAX_TEXT} characters"))
         return entry(item, problems)
@@ -134,7 +140,7 @@ def _contact(line: str, contact_type: GraphQLInputType, line_ref: str) -> tuple[
     if not isinstance(value, dict):
         return None, line_ref, [Problem((), ErrorCode.INVALID_INPUT, "each line must be one JSON object, a ContactInput")]
     own = value.get("clientRef")
-    ref = own.strip() if isinstance(own, str) and own.strip() and len(own.strip()) <= MAX_TEXT else line_ref
+    ref = own.strip() if isinstance(own, str) and own.strip() and len(own.strip()) <= MAX_TEXT and "\x00" not in own else line_ref
     if _deeper_than(value, MAX_DEPTH):  # as graphql-core refuses a variable: before any recursion
         return None, ref, [Problem((), ErrorCode.INVALID_INPUT, "values are nested too deeply")]
     # As graphql-core coerces a variable: coercion first (it stops at the first wrong value), and

@@ -9,7 +9,9 @@ them in one transaction; it stores them as it reads:
 
     open_batch     the batch, RECEIVING, leased to the reader, with the first part
     append         the next part, in its own transaction; renews the reader's lease
-    queue_batch    the whole file is in: QUEUED, for the worker to claim like any batch
+    renew          the reader's lease, while it checks a slow part
+    queue_batch    the whole file is in: the list it names made (on first use), and QUEUED,
+                   for the worker to claim like any batch
     abandon        the file was refused midway (not UTF-8, too large) or the reader stopped:
                    the batch and its parts go, nothing of it having been applied
 
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from contactql.store.db.tables import batch_part_t, batch_t
 from contactql.store.errors import Invalid
 from contactql.store.model import BatchStatus
+from contactql.store.workspace import lists
 
 PART = 1000  # items a part: ~0.3 MB of JSON for typical contacts
 b = batch_t.c
@@ -79,10 +82,22 @@ def append(conn: sa.Connection, *, batch_id: str, owner: str, entries: Sequence[
     return total
 
 
-def queue_batch(conn: sa.Connection, *, batch_id: str, owner: str) -> None:
-    """Every item is in: the batch is QUEUED for the worker."""
+def renew(conn: sa.Connection, *, batch_id: str, owner: str, lease_seconds: float) -> bool:
+    """The reader still reads: its lease, renewed while it checks a part (False: it is lost)."""
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lease_seconds)
+    held = sa.and_(b.id == batch_id, b.lease_owner == owner, b.status == BatchStatus.RECEIVING.value)
+    return conn.execute(sa.update(batch_t).where(held).values(lease_expires_at=until)).rowcount == 1
+
+
+def queue_batch(conn: sa.Connection, *, batch_id: str, owner: str, list_name: str | None) -> None:
+    """Every item is in: the batch is QUEUED for the worker, into the list named `list_name`
+    (made now, on first use: a file refused or a reader stopped before leaves no list)."""
     _receiving(conn, batch_id, owner)
-    conn.execute(sa.update(batch_t).where(b.id == batch_id).values(status=BatchStatus.QUEUED.value, lease_owner=None, lease_expires_at=None))
+    values: dict[str, Any] = {"status": BatchStatus.QUEUED.value, "lease_owner": None, "lease_expires_at": None}
+    if list_name is not None:
+        workspace_id, options = conn.execute(sa.select(b.workspace_id, b.options).where(b.id == batch_id)).one()
+        values["options"] = {**options, "list_id": lists.ensure_list(conn, workspace_id=workspace_id, name=list_name).id}
+    conn.execute(sa.update(batch_t).where(b.id == batch_id).values(**values))
 
 
 def abandon(conn: sa.Connection, *, batch_id: str, owner: str) -> None:

@@ -150,8 +150,9 @@ def accept_import(
     reader: tuple[str, float] | None = None,
 ) -> BatchRow:
     """An import: a batch, into the named list (created on first use) when one is given;
-    `reader`: a streamed import's first items (see accept_batch)."""
-    if list_name is not None:
+    `reader`: a streamed import's first items (see accept_batch), whose list is made when the
+    whole file is in (parts.queue_batch)."""
+    if list_name is not None and reader is None:
         options = dataclasses.replace(options, list_id=lists.ensure_list(conn, workspace_id=workspace_id, name=list_name).id)
     return accept_batch(conn, workspace_id=workspace_id, entries=entries, options=options, webhook_url=webhook_url, reader=reader)[0]
 
@@ -345,6 +346,8 @@ def report(conn: sa.Connection, batch: BatchRow) -> dict[str, Any]:
     body: dict[str, Any] = {"batchId": batch.id, "status": batch.status.value, "total": batch.total}
     body.update({name: {"count": getattr(batch, name), "contactIds": [str(i) for i in found]} for name, found in ids.items()})
     body["failed"] = {"count": batch.failed, "indexes": failed}
+    if batch.error:
+        body["error"] = batch.error  # a batch that FAILED says why
     return body
 
 
