@@ -152,20 +152,8 @@ def test_the_command_reads_a_pipe_and_stops_in_one_line(tmp_path: Path, database
     assert result.returncode == 0 and "newline (NDJSON)" in result.stdout, result.stderr
     big = tmp_path / "big.ndjson"
     big.write_bytes(lines(*people(400_000)))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "contactql.cli", "import", str(big), "--database", database_url, "--list", "Stopped"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while query(database_url, "SELECT count(*) FROM batch WHERE status = 'RECEIVING'") != [(1,)]:  # reading, a part stored
-            assert time.monotonic() < deadline and child.poll() is None, "the import never began storing the file"
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=60)
-    finally:
-        child.kill()
-    assert child.returncode == 130 and "Traceback" not in stderr and stderr.strip().endswith("takes it."), stderr[-2000:]
+    returncode, stderr = _interrupted(["import", str(big), "--database", database_url, "--list", "Stopped"], database_url, READING)
+    assert returncode == 130 and "Traceback" not in stderr and stderr.strip().endswith("takes it."), stderr[-2000:]
     assert query(database_url, "SELECT count(*) FROM batch WHERE status = 'RECEIVING'") == [(0,)], "the file being read is discarded"
     assert query(database_url, "SELECT count(*) FROM contact_list WHERE name = 'Stopped'") == [(0,)]
 
@@ -173,19 +161,26 @@ def test_the_command_reads_a_pipe_and_stops_in_one_line(tmp_path: Path, database
 def test_the_command_stopped_while_applying_gives_the_batch_back(tmp_path: Path, database_url: str) -> None:
     big = tmp_path / "apply.ndjson"
     big.write_bytes(lines(*people(60_000)))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "contactql.cli", "import", str(big), "--database", database_url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    returncode, stderr = _interrupted(["import", str(big), "--database", database_url], database_url, APPLYING)
+    assert returncode == 130 and "Traceback" not in stderr and "failed unexpectedly" not in stderr, stderr[-2000:]
+    [(state, processed, failed, lease)] = query(database_url, "SELECT status, processed, failed, lease_expires_at FROM batch")
+    assert (state, failed, lease) == ("PROCESSING", 0, None) and 0 < processed < 60_000, "stopped between chunks, its lease given back"
+
+
+READING = "SELECT count(*) FROM batch WHERE status = 'RECEIVING'"  # a part of the file stored
+APPLYING = "SELECT count(*) FROM batch WHERE status = 'PROCESSING' AND processed > 0"  # a chunk applied
+
+
+def _interrupted(args: list[str], database_url: str, when: str) -> tuple[int, str]:
+    """`contactql ARGS` stopped by SIGINT (Ctrl-C) once `when` counts one batch: its exit status and stderr."""
+    child = subprocess.Popen([sys.executable, "-m", "contactql.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while query(database_url, "SELECT count(*) FROM batch WHERE status = 'PROCESSING' AND processed > 0") != [(1,)]:
-            assert time.monotonic() < deadline and child.poll() is None, "the import never began applying the file"
+        while query(database_url, when) != [(1,)]:
+            assert time.monotonic() < deadline and child.poll() is None, f"never came to: {when}"
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=60)
     finally:
         child.kill()
-    assert child.returncode == 130 and "Traceback" not in stderr and "failed unexpectedly" not in stderr, stderr[-2000:]
-    [(state, processed, failed, lease)] = query(database_url, "SELECT status, processed, failed, lease_expires_at FROM batch")
-    assert (state, failed, lease) == ("PROCESSING", 0, None) and 0 < processed < 60_000, "stopped between chunks, its lease given back"
+    return child.returncode, stderr
