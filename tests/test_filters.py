@@ -4,10 +4,13 @@ property conditions — through HTTP on both engines, with totalCount agreeing w
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import Any
 
 import pytest
+from graphql import parse
 
+from contactql.schema import cost
 from tests.helpers import Api
 
 PAGE = "query P($f: ContactFilter) { contacts(first: 100, filter: $f) { totalCount edges { node { email } } } }"
@@ -194,6 +197,26 @@ async def test_a_filter_too_big_is_refused_before_its_arguments_are_read(api: Ap
     errors = await api.errors(PAGE, {"f": _nested_not(200)})
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "at most 5 deep" in errors[0]["message"], errors
     assert await emails(api, _nested_not(2)) == ["a@example.com"]
+    # The same document again (parsed once, its filter arguments found once): each request's
+    # variables are still measured.
+    errors = await api.errors(PAGE, {"f": _nested_not(200)})
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "at most 5 deep" in errors[0]["message"], errors
+    errors = await api.errors(f"{{ contacts(filter: {{or: [{branches}]}}) {{ totalCount }} }}")
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "1501" in errors[0]["message"], errors
+
+
+def test_a_document_s_filter_arguments_are_found_once_and_forgotten_with_it() -> None:
+    document = parse("query { a: contacts(filter: {email: \"x@example.com\"}) { totalCount } b: contacts(filter: $f) { totalCount } }")
+    found = cost._filter_arguments(document)
+    assert [node.name.value for node in found] == ["filter", "filter"]
+    assert cost._filter_arguments(document) is found
+    assert cost.oversized_filter(document, {"f": _nested_not(200)}) == "and, or and not may be nested at most 5 deep"
+    assert cost.oversized_filter(document, {"f": _nested_not(2)}) is None
+    assert document in cost.FILTERS
+    ident = id(document)
+    del document, found
+    gc.collect()
+    assert ident not in cost.FILTERS._entries, "the entry goes with its document"
 
 
 async def test_an_event_filter_out_of_range_is_refused(api: Api) -> None:

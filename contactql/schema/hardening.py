@@ -36,11 +36,12 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
+from strawberry.schema.schema import validate_document
 
 from contactql.context import ApiError
 from contactql.metrics import record_operation
+from contactql.schema.memo import DocumentMemo
 from contactql.store.model import Scope
 from contactql.store.values import nul_path
 
@@ -146,6 +147,21 @@ class SizedParserCache(ParserCache):
         if query is not None and len(query) > MAX_DOCUMENT_CHARS:
             raise GraphQLError(too_long(query), extensions={"code": "INVALID_INPUT"})
         yield from super().on_parse()
+
+
+VALIDATED: DocumentMemo[list[GraphQLError]] = DocumentMemo()
+
+
+class ValidationCache(SchemaExtension):
+    """Strawberry's ValidationCache, keyed by the parsed document's identity (memo.py) rather
+    than by its hash, which walks the whole document on every request."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
+        assert document is not None  # noqa: S101 - validation runs on a parsed document only
+        context.pre_execution_errors = VALIDATED.get(document, (schema, rules), lambda: validate_document(schema, document, rules))
+        yield
 
 
 class NoNulText(SchemaExtension):
