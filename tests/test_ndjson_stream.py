@@ -3,6 +3,8 @@ time, RECEIVING until the whole file is in, and is applied whole or not at all."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import io
 import json
@@ -11,16 +13,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from contactql.config import normalise_url
 from contactql.schema.root import build_schema
 from contactql.store.batches import parts
 from contactql.store.batches import queue as batches
 from contactql.store.errors import Invalid
 from contactql.store.model import Source, UpsertOptions
+from contactql.workers import importer
 from contactql.workers.ndjson import Reader
 from tests.helpers import Api, query
 from tests.test_batches import status, wait_finished
@@ -184,3 +190,51 @@ def _interrupted(args: list[str], database_url: str, when: str) -> tuple[int, st
     finally:
         child.kill()
     return child.returncode, stderr
+
+
+async def test_a_reader_stopped_while_its_batch_is_made_leaves_no_batch(app: Any, api: Api, database_url: str) -> None:
+    """Ctrl-C (a cancelled import) can come while accept_import's write is under way: the write
+    goes on and makes the batch, but the reader never learns its id. The batch goes all the same
+    (it is abandoned by its reader). The write is held at BEGIN by another connection's write
+    lock, so the cancel comes while it runs, not before it starts."""
+    db = app.state.services.db
+    [(workspace_id,)] = query(database_url, "SELECT id FROM workspace WHERE name = 'default'")
+    read = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    contact_type = build_schema()._schema.get_type("ContactInput")
+    async with _write_lock_held(database_url) as release:
+        reading = asyncio.create_task(
+            importer.receive_ndjson(
+                db, io.BytesIO(lines(*people(10))), contact_type, workspace_id=workspace_id, options=UpsertOptions(source=Source.CSV_IMPORT, actor="test"),
+                list_name=None, webhook_url=None, default_country=None, lease_seconds=60, on_row=lambda: loop.call_soon_threadsafe(read.set),
+            )
+        )  # fmt: skip
+        await read.wait()
+        await asyncio.sleep(0.5)  # the first part read, its write waiting for the lock
+        reading.cancel()
+        await release()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+    await db.write(lambda conn: None)  # SQLite: after every write queued before it (the batch's, and its abandon)
+    assert query(database_url, "SELECT status, total FROM batch") == []
+
+
+@contextlib.asynccontextmanager
+async def _write_lock_held(database_url: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Another connection holds the write lock (SQLite) or a lock on `batch` that keeps inserts
+    out (PostgreSQL) until the yielded function is awaited."""
+    engine = create_async_engine(normalise_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                await conn.exec_driver_sql("BEGIN")
+                await conn.exec_driver_sql("LOCK TABLE batch IN EXCLUSIVE MODE")
+
+            async def release() -> None:
+                await conn.exec_driver_sql("ROLLBACK")
+
+            yield release
+    finally:
+        await engine.dispose()

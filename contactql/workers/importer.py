@@ -129,9 +129,10 @@ async def receive_ndjson(
             raise Invalid.at(("file",), ndjson.NO_LINES)
         await db.write(parts.queue_batch, batch_id=batch.id, owner=owner, list_name=list_name)
     except BaseException:
-        if batch is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(db.write(parts.abandon, batch_id=batch.id, owner=owner))
+        # Also with no batch yet: a reader stopped during accept_import's write (the write goes
+        # on in the writer's thread, the abandon is queued behind it there).
+        with contextlib.suppress(Exception):
+            await asyncio.shield(db.write(parts.abandon, owner=owner))
         raise
     finally:
         if heartbeat is not None:

@@ -100,9 +100,11 @@ def queue_batch(conn: sa.Connection, *, batch_id: str, owner: str, list_name: st
     conn.execute(sa.update(batch_t).where(b.id == batch_id).values(**values))
 
 
-def abandon(conn: sa.Connection, *, batch_id: str, owner: str) -> None:
-    """The file was refused or its reader stopped: the RECEIVING batch goes, parts and all."""
-    conn.execute(sa.delete(batch_t).where(b.id == batch_id, b.lease_owner == owner, b.status == BatchStatus.RECEIVING.value))
+def abandon(conn: sa.Connection, *, owner: str) -> None:
+    """The file was refused or its reader stopped: the RECEIVING batch of this reader goes,
+    parts and all. By its reader, not its id: a reader stopped while the batch was being made
+    never learnt the id of the batch that was made."""
+    conn.execute(sa.delete(batch_t).where(b.status == BatchStatus.RECEIVING.value, b.lease_owner == owner))
 
 
 def _receiving(conn: sa.Connection, batch_id: str, owner: str) -> int:
