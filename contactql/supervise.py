@@ -72,6 +72,11 @@ class Idle:
         self._wake.clear()
         self._begun += 1
 
+    @property
+    def waiting(self) -> bool:
+        """The loop has done what was due and waits for a wake-up or its next poll."""
+        return self._idle == self._begun
+
     async def wait(self, seconds: float) -> None:
         self._idle = self._begun
         self._went_idle.set()

@@ -4,6 +4,7 @@ rules, results in input order, set-based, idempotent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,9 @@ from sqlalchemy import event
 from contactql.app import create_app
 from contactql.config import Settings
 from contactql.outbound import tls
+from contactql.store.db.database import Database
 from contactql.store.model import Scope
+from contactql.workers.batches import BatchWorker, ProgressHub
 from tests.conftest import count_statements, make_key, running
 from tests.helpers import Api, query
 
@@ -376,3 +379,34 @@ async def test_an_unexpected_error_in_one_item_fails_that_item_alone(
     assert (failed["index"], failed["clientRef"], failed["errors"][0]["code"]) == (6, "the poisoned one", "INTERNAL")
     assert "incident" in failed["errors"][0]["message"] and "injected" not in failed["errors"][0]["message"], "no internals reach the client"
     assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
+
+
+async def test_an_idle_worker_finds_a_batch_another_process_queued(paused: tuple[Any, Api], settings: Settings) -> None:
+    """The API of `paused` has no worker running (as a `contactql serve` with
+    CONTACTQL_WORKERS=false) and cannot wake one in another process. The worker here, on a
+    Database of its own, polls only once an hour: it finds the batch by its queue watch."""
+    _, api = paused
+    db = Database(settings)
+    worker = BatchWorker(db, settings, ProgressHub(), on_finished=lambda: None)
+    worker.idle_poll_seconds = 3600  # the poll is not what finds it
+    running_worker = asyncio.create_task(worker.run())
+    try:
+        await worker.settled()  # idle: it looked once and found nothing
+        accepted = await submit(api, [{"email": f"w{i}@example.com"} for i in range(5)])
+        light = "query($id: ID!) { batch(id: $id) { status created } }"  # polled: cheap for the rate limit
+        for _ in range(200):  # bounded: 20 s
+            done = (await api.gql(light, {"id": accepted["batch"]["id"]}))["batch"]
+            if done["status"] != "QUEUED":
+                break
+            await asyncio.sleep(0.1)
+        assert done["status"] != "QUEUED", "the worker never found the batch"
+        for _ in range(200):
+            if (done := (await api.gql(light, {"id": accepted["batch"]["id"]}))["batch"])["status"] == "COMPLETED":
+                break
+            await asyncio.sleep(0.1)
+        assert (done["status"], done["created"]) == ("COMPLETED", 5)
+    finally:
+        running_worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running_worker
+        await db.dispose()

@@ -36,6 +36,8 @@ log = logging.getLogger("contactql.batches")
 
 CHUNK_RETRIES = 4
 IDLE_POLL_SECONDS = 1.0
+# How often an idle worker looks for a batch another process queued (`BatchWorker.watch`).
+QUEUE_WATCH_SECONDS = 0.1
 
 
 class _Job(Protocol):
@@ -92,15 +94,29 @@ class BatchWorker(Loop):
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
         self.pause: Callable[[float], Awaitable[None]] = asyncio.sleep
         """How the worker waits before retrying a chunk (tests replace it, not the schedule)."""
+        self.idle_poll_seconds = IDLE_POLL_SECONDS
 
     async def run(self) -> None:
-        await supervised("batch worker", self.step)
+        async with asyncio.TaskGroup() as loops:
+            loops.create_task(supervised("batch worker", self.step))
+            loops.create_task(supervised("batch queue watch", self.watch))
+
+    async def watch(self) -> None:
+        """While the worker is idle, one look for a batch another process queued — an API-only
+        `contactql serve` (CONTACTQL_WORKERS=false) accepts batches it cannot wake this worker
+        for. Without it such a batch waited for the worker's next poll, up to a second: with the
+        API and the worker in two processes, most of a second before the first of 20 batches
+        started (benchmarks/README.md, "The write lock between two processes"). A read of the
+        queue's index, ten times a second while idle."""
+        await asyncio.sleep(QUEUE_WATCH_SECONDS)
+        if self._idle.waiting and await self._db.read(batches.any_queued):
+            self.wake()
 
     async def step(self) -> None:
         """Apply what is waiting, then wait for a wake-up or the next poll."""
         self._idle.begin()
         await self.drain()
-        await self._idle.wait(IDLE_POLL_SECONDS)
+        await self._idle.wait(self.idle_poll_seconds)
 
     async def drain(self) -> None:
         """Apply batches until none is waiting (none queued, none with an expired lease)."""

@@ -181,6 +181,11 @@ def _batch_where(workspace_id: int, status: BatchStatus | None) -> list[sa.Colum
     return [b.workspace_id == workspace_id] + ([b.status == status.value] if status else [])
 
 
+def any_queued(conn: sa.Connection) -> bool:
+    """Whether a batch waits to be claimed (answered from the queue's index)."""
+    return conn.execute(sa.select(b.id).where(b.status == BatchStatus.QUEUED.value).limit(1)).first() is not None
+
+
 def claim_next_batch(conn: sa.Connection, *, owner: str, lease_seconds: float, now: dt.datetime | None = None) -> BatchRow | None:
     """Lease the oldest batch that is queued, or in progress under an expired lease (failing,
     first, streamed imports whose reader stopped: parts.py). `now`: the clock, for tests."""

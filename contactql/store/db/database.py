@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,6 +63,9 @@ class Database:
             self._in_use = None if path in {"", ":memory:"} else backup.hold_shared(Path(path).expanduser().resolve())
             self.engine = _sqlite_engine(settings)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="contactql-writer")
+            self._writer_free_at = 0.0  # the writer thread begins no write before (LONG_WRITE_SECONDS)
+            self.clock: Callable[[], float] = time.monotonic  # tests replace both
+            self.sleep: Callable[[float], None] = time.sleep
             self._checkpointer = Checkpointer(sqlite_path(settings.database_url), settings.sqlite_busy_timeout_ms, self._between_writes)
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="contactql-reader")
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="contactql-commit")  # write_here's COMMITs
@@ -171,12 +175,17 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self._readers if write is None else self._writer, call)
 
     def _in_thread(self, fn: StoreFn[P, T], write: str | None, args: Any, kwargs: Any) -> T:
+        if write is not None and (wait := self._writer_free_at - self.clock()) > 0:
+            self.sleep(wait)
+        began = self.clock()
         with self.engine.connect() as conn:
             if write is not None:
                 conn.execution_options(**{_WRITE: write})
             with conn.begin():
                 result = fn(conn, *args, **kwargs)
         if write is not None:
+            if (ended := self.clock()) - began >= LONG_WRITE_SECONDS:
+                self._writer_free_at = ended + YIELD_SECONDS
             self._checkpointer.written()
         return result
 
@@ -212,6 +221,41 @@ def is_passing(error: BaseException) -> bool:
 def shown_url(url: str) -> str:
     """The database URL without its password, to show in a message."""
     return sa.make_url(url).render_as_string(hide_password=True)
+
+
+LOCK_POLL_SECONDS = 0.001
+# After a write transaction this long (a batch chunk), the writer thread begins no other for a
+# moment: a writer of another process, trying every LOCK_POLL_SECONDS (begin_immediate), gets
+# the lock in between instead of waiting for the end of the whole batch.
+LONG_WRITE_SECONDS = 0.02
+YIELD_SECONDS = 0.002
+
+
+def begin_immediate(
+    driver: sqlite3.Connection, *, wait_ms: int, busy_timeout_ms: int, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """BEGIN IMMEDIATE, waiting up to `wait_ms` for the write lock: tried again every
+    millisecond, then SQLite's "database is locked" as its busy timeout would raise it.
+
+    Not SQLite's own busy handler: it sleeps 1, 2, 5, 10 … and then 100 ms between tries, so a
+    writer in another process that commits and begins again within a few milliseconds — a
+    batch worker between two chunks — has the lock back before the waiting writer wakes. With
+    the API and the batch worker in two processes, the API's accepts waited more than a second
+    at a time behind the worker's chunks (benchmarks/README.md, "The write lock between two
+    processes"). A try every millisecond finds the gap between two transactions."""
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = clock() + wait_ms / 1000
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or clock() >= deadline:
+                    raise
+            sleep(LOCK_POLL_SECONDS)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
 
 
 def _is_busy(error: Exception) -> bool:
@@ -265,14 +309,8 @@ def _sqlite_engine(settings: Settings) -> sa.Engine:
             # SQLite reads the setting at COMMIT but takes it only outside a transaction: every
             # write sets it, so one that did not ask never inherits NORMAL from one that did.
             driver.execute(synchronous[write])
-            if conn.get_execution_options().get(_NO_WAIT):
-                driver.execute("PRAGMA busy_timeout=0")
-                try:
-                    driver.execute("BEGIN IMMEDIATE")
-                finally:
-                    driver.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
-            else:
-                driver.execute("BEGIN IMMEDIATE")
+            wait_ms = 0 if conn.get_execution_options().get(_NO_WAIT) else settings.sqlite_busy_timeout_ms
+            begin_immediate(driver, wait_ms=wait_ms, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         else:
             driver.execute("BEGIN")
 
