@@ -205,6 +205,24 @@ async def test_a_filter_too_big_is_refused_before_its_arguments_are_read(api: Ap
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "1501" in errors[0]["message"], errors
 
 
+async def test_a_variable_s_default_is_measured_and_costed_as_if_sent(api: Api, people: dict[str, str]) -> None:
+    """A filter, or a page size, written as the default of a variable the request leaves out is
+    what runs: it is refused before it is read, and charged, as the same value sent."""
+    branches = ", ".join(f'{{email: "{i}@example.com"}}' for i in range(1_800))
+    by_default = f"query D($f: ContactFilter = {{or: [{branches}]}}) {{ contacts(filter: $f, first: 1) {{ totalCount }} }}"
+    errors = await api.errors(by_default)
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT" and "this one has 1801" in errors[0]["message"], "counted whole, before it is read"
+    assert (await api.gql(by_default, {"f": {"email": "a@example.com"}}))["contacts"]["totalCount"] == 1, "a value sent is what runs"
+    # Beside another operation whose $f defaults to something small: D's own default is measured.
+    small = 'query O($f: ContactFilter = {email: "x"}) { contacts(filter: $f, first: 1) { totalCount } }'
+    body = {"query": f"{small}\n{by_default}", "operationName": "D"}
+    errors = (await api.http.post("/graphql", json=body, headers={"Authorization": f"Bearer {api.key}"})).json()["errors"]
+    assert "this one has 1801" in errors[0]["message"], errors
+    page = "query P($n: Int = 500) { contacts(first: $n) { edges { node { lists { id } } } } }"
+    sent = (await api.post(page, {"n": 500})).json()["extensions"]["cost"]["requestedQueryCost"]
+    assert (await api.post(page)).json()["extensions"]["cost"]["requestedQueryCost"] == sent > 500
+
+
 def test_a_document_s_filter_arguments_are_found_once_and_forgotten_with_it() -> None:
     document = parse("query { a: contacts(filter: {email: \"x@example.com\"}) { totalCount } b: contacts(filter: $f) { totalCount } }")
     found = cost._filter_arguments(document)

@@ -45,6 +45,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
     VariableNode,
     get_named_type,
 )
@@ -220,6 +221,8 @@ class CostEstimator:
                     return max(0, int(value.value))
                 if isinstance(value, VariableNode):
                     given = self.variables.get(value.name.value)
+                    if isinstance(given, IntValueNode):  # the variable's default (`$n: Int = 500`)
+                        given = int(given.value)
                     return max(0, given) if isinstance(given, int) else _default(default)
                 return _default(default)
         return _default(default)
@@ -240,7 +243,7 @@ def estimate(
 ) -> int:
     """The estimated cost of running `operation` of `document` with `variables`."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return CostEstimator(schema, fragments, variables).operation(operation)
+    return CostEstimator(schema, fragments, _with_defaults(_defaults(operation), variables)).operation(operation)
 
 
 def oversized_filter(document: Any, variables: Mapping[str, Any] | None) -> str | None:
@@ -251,14 +254,28 @@ def oversized_filter(document: Any, variables: Mapping[str, Any] | None) -> str 
     so a 1 MB body of 8 000 nested filters would hold the event loop for seconds before the
     store's own check (store/workspace/filters.py) saw it. Objects count as conditions, items
     of lists of scalars as listed values, as there."""
-    for node in _filter_arguments(document):
-        try:
-            conditions, values = _size_of(node.value, variables or {}, 0)
-        except _TooDeep:
-            return f"and, or and not may be nested at most {MAX_DEPTH} deep"
-        if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
-            return too_big(conditions, values)
+    filters = _filter_arguments(document)
+    # A variable the request leaves out takes its default from the operation that declares it:
+    # measured with each operation's defaults (a fragment's filter may run under any of them).
+    for defaults in _operation_defaults(document) if filters else ():
+        given = _with_defaults(defaults, variables)
+        for node in filters:
+            try:
+                conditions, values = _size_of(node.value, given, 0)
+            except _TooDeep:
+                return f"and, or and not may be nested at most {MAX_DEPTH} deep"
+            if conditions > MAX_CONDITIONS or values > MAX_TOTAL_VALUES:
+                return too_big(conditions, values)
     return None
+
+
+def _defaults(operation: OperationDefinitionNode) -> dict[str, ValueNode]:
+    """The operation's variables' default values, as written (literals, measured as such)."""
+    return {d.variable.name.value: d.default_value for d in operation.variable_definitions or () if d.default_value is not None}
+
+
+def _with_defaults(defaults: Mapping[str, Any], variables: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return {**defaults, **variables} if defaults and variables else defaults or variables or {}
 
 
 # Found once per parsed document (memo.py): walking every node of it (graphql-core computes a
@@ -268,6 +285,14 @@ FILTERS: DocumentMemo[tuple[ArgumentNode, ...]] = DocumentMemo()
 
 def _filter_arguments(document: Any) -> tuple[ArgumentNode, ...]:
     return FILTERS.get(document, None, lambda: tuple(node for node in _argument_nodes(document) if node.name.value == "filter"))
+
+
+DEFAULTS: DocumentMemo[tuple[dict[str, ValueNode], ...]] = DocumentMemo()
+
+
+def _operation_defaults(document: Any) -> tuple[dict[str, ValueNode], ...]:
+    """Each operation's `_defaults`, at least one (empty) mapping."""
+    return DEFAULTS.get(document, None, lambda: tuple(_defaults(d) for d in document.definitions if isinstance(d, OperationDefinitionNode)) or ({},))
 
 
 class _TooDeep(Exception):
