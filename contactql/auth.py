@@ -69,8 +69,16 @@ class KeyCache:
             self._touched[found.key_id] = now
             task = asyncio.create_task(self._db.write(touch_key, key_id=found.key_id))  # not on the request's path
             self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            task.add_done_callback(self._touched_or_not)
         return found
+
+    def _touched_or_not(self, task: asyncio.Task[None]) -> None:
+        """A last-used time that could not be written (the database busy past its timeout) is
+        written at a later request: one warning line, not asyncio's "exception was never
+        retrieved" traceback."""
+        self._pending.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("an API key's last-used time was not written: %s", type(error).__name__)
 
     async def close(self) -> None:
         """Let last-used writes still under way finish (the database closes after this)."""

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from contactql.config import Settings
 from contactql.store.db.tables import api_key_t
 from contactql.store.workspace.keys import hash_key
+from tests.conftest import running
 from tests.helpers import Api
 
 QUERY = {"query": "{ workspace { name } }"}
@@ -92,3 +98,25 @@ async def test_one_workspace_never_sees_another(api: Api, other_workspace: Api) 
     assert listing["lists"]["totalCount"] == 0
     deleted = await other_workspace.gql("mutation D($id: ID!) { deleteContact(id: $id) { deletedId userErrors { code } } }", {"id": mine["contact"]["id"]})
     assert deleted["deleteContact"] == {"deletedId": None, "userErrors": [{"code": "NOT_FOUND"}]}
+
+
+async def test_a_last_used_time_the_database_refuses_is_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A key's last-used time is written beside the request (auth.KeyCache). When it cannot be
+    — the write lock held by another process past the busy timeout — the request is answered
+    and the log says so in one line, not with asyncio's "exception was never retrieved"."""
+    path = tmp_path / "busy.db"
+    # A short busy timeout: the setting under test's condition, so the write gives up while held.
+    async with running(Settings(database_url=f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=100)) as (_, api):
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # as another process's writer would
+            with caplog.at_level(logging.WARNING, logger="contactql"):
+                assert (await api.gql("{ contacts(first: 1) { totalCount } }"))["contacts"]["totalCount"] == 0
+                for _ in range(100):  # bounded: 5 s
+                    if any("last-used time was not written" in r.getMessage() for r in caplog.records):
+                        break
+                    await asyncio.sleep(0.05)
+            warned = [r for r in caplog.records if "last-used time was not written" in r.getMessage()]
+            assert len(warned) == 1 and warned[0].exc_info is None and "OperationalError" in warned[0].getMessage(), caplog.text
+        finally:
+            other.close()
