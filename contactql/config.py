@@ -60,7 +60,7 @@ class Settings(BaseModel):
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         "FULL", description="`FULL`: an acknowledged write survives power loss; `NORMAL` trades that for speed"
     )
-    sqlite_busy_timeout_ms: int = Field(5_000, ge=0, le=600_000, description="how long a write waits for another process's write")
+    sqlite_busy_timeout_ms: int = Field(5_000, ge=0, le=600_000, description="how long a write waits for another process's write; past it the request is refused as `UNAVAILABLE` with `retryAfter`")
     max_batch_size: int = Field(1_000, ge=1, le=MAX_BATCH_SIZE_CEILING, description="most contacts per `upsertContacts`")
     rate_limit_per_minute: int = Field(
         120_000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -14,7 +15,7 @@ from contactql.config import Settings
 from contactql.outbound import tls
 from tests.conftest import running
 from tests.helpers import UPSERT, serve
-from tests.test_batches import submit, wait_finished
+from tests.test_batches import SUBMIT, submit, wait_finished
 
 
 @pytest.mark.system
@@ -131,3 +132,28 @@ async def test_a_batch_is_never_starved_by_a_stream_of_single_upserts(tmp_path: 
         done, *streams = await asyncio.gather(watch(), *(client(n) for n in range(16)))
     assert (done["status"], done["created"], done["failed"]) == ("COMPLETED", 400, 0), done
     assert sum(map(len, streams)) >= 16, "the stream of upserts ran alongside the batch"
+
+
+async def test_a_write_lock_held_past_the_busy_timeout_is_unavailable_not_a_fault(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Another process keeps SQLite's write lock longer than CONTACTQL_SQLITE_BUSY_TIMEOUT_MS:
+    the write is refused as UNAVAILABLE with retryAfter (nothing was written), logged as a
+    warning without a traceback, and the same request succeeds once the lock is free."""
+    path = tmp_path / "held.db"
+    # A short busy timeout: the setting under test, so the write gives up while the lock is held.
+    async with running(Settings(database_url=f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=200)) as (_, api):
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # as another process's writer would
+            variables = {"input": {"contact": {"email": "held@example.com"}}}
+            body = (await api.post(UPSERT, variables)).json()
+            [error] = body["errors"]
+            assert error["extensions"]["code"] == "UNAVAILABLE" and error["extensions"]["retryAfter"] == 1, body
+            assert "try again" in error["message"] and "sqlite" not in error["message"].lower() and "SELECT" not in error["message"]
+            batch = (await api.post(SUBMIT, {"input": {"contacts": [{"email": "b@example.com"}]}})).json()
+            assert batch["errors"][0]["extensions"]["code"] == "UNAVAILABLE", batch
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR and "unexpected error at" in r.getMessage()], caplog.text
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        made = await api.upsert({"email": "held@example.com"})
+        assert made["outcome"] == "CREATED"

@@ -42,6 +42,7 @@ from strawberry.schema.schema import validate_document
 from contactql.context import ApiError
 from contactql.metrics import record_operation
 from contactql.schema.memo import DocumentMemo
+from contactql.store.db.database import is_busy
 from contactql.store.model import Scope
 from contactql.store.values import nul_path
 
@@ -239,6 +240,9 @@ def should_mask(error: GraphQLError) -> bool:
     return error.path is not None
 
 
+BUSY = "the database is busy (another process holds its write lock); nothing was written: try again"
+
+
 class ErrorMasking(MaskErrors):
     """Unexpected errors become "Unexpected error." with code INTERNAL and a request id that the
     server log repeats next to the traceback; every other error gets a code too."""
@@ -257,8 +261,15 @@ class ErrorMasking(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "-")
         original = error.original_error
-        log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=original or error)
         masked = super().anonymise_error(error)
+        if original is not None and is_busy(original):
+            # Not a fault of ContactQL's: another process kept SQLite's write lock past the busy
+            # timeout. Nothing was written; the client may try again.
+            log.warning("request %s: the database was busy at %s (its write lock held elsewhere)", request_id, error.path)
+            masked.message = BUSY
+            masked.extensions = {"code": "UNAVAILABLE", "retryAfter": 1, "requestId": request_id}
+            return masked
+        log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=original or error)
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
 

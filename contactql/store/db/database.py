@@ -258,9 +258,14 @@ def begin_immediate(
         driver.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
 
 
-def _is_busy(error: Exception) -> bool:
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked": another process held the write lock past the busy
+    timeout (CONTACTQL_SQLITE_BUSY_TIMEOUT_MS). Nothing was written; trying again later may work."""
     driver_error = getattr(error, "orig", error)  # SQLAlchemy's wrapper, or sqlite3's own
     return getattr(driver_error, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}
+
+
+_is_busy = is_busy
 
 
 def sqlite_path(url: str) -> str:

@@ -23,7 +23,7 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from contactql.store.db.database import Database
+from contactql.store.db.database import Database, is_busy
 from contactql.store.model import ItemResult
 from contactql.store.upsert.pipeline import Request, apply_requests
 
@@ -75,7 +75,11 @@ class UpsertWriter:
     async def _apply_group(self, jobs: list[_Job]) -> None:
         try:
             answers = await self.db.write_here(apply_requests, [j.request for j in jobs], self.db.catalog)
-        except Exception:
+        except Exception as error:
+            if is_busy(error):  # the lock held elsewhere past the busy timeout: alone, each would wait it again
+                for job in jobs:
+                    _fail(job, error)
+                return
             for job in jobs:
                 await self._apply_alone(job)
             return
