@@ -111,7 +111,7 @@ class Database:
             transaction = conn.begin()
         except (sa.exc.OperationalError, sqlite3.OperationalError) as error:
             conn.close()
-            if not _is_busy(error):
+            if not is_busy(error):
                 raise
             return await self._run(fn, _DURABLE, *args, **kwargs)
         try:
@@ -251,7 +251,7 @@ def begin_immediate(
                 driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if not _is_busy(error) or clock() >= deadline:
+                if not is_busy(error) or clock() >= deadline:
                     raise
             sleep(LOCK_POLL_SECONDS)
     finally:
@@ -263,9 +263,6 @@ def is_busy(error: BaseException) -> bool:
     timeout (CONTACTQL_SQLITE_BUSY_TIMEOUT_MS). Nothing was written; trying again later may work."""
     driver_error = getattr(error, "orig", error)  # SQLAlchemy's wrapper, or sqlite3's own
     return getattr(driver_error, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}
-
-
-_is_busy = is_busy
 
 
 def sqlite_path(url: str) -> str:
