@@ -96,7 +96,7 @@ STOPPED = (
     "contactql import: stopped. A file still being read was discarded (nothing of it applied); "
     "a batch being applied goes on where it was when a server or another import on this database takes it."
 )
-EXIT_STOPPED = 130  # as a shell reports a command stopped by Ctrl-C
+EXIT_STOPPED = 130  # as a shell reports a command stopped by Ctrl-C (launch.py too, before this module is in)
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -134,3 +136,20 @@ def test_serve_on_a_port_in_use_is_one_line_and_prints_no_key(tmp_path: Path) ->
 def test_a_bad_database_option_is_named_as_the_option() -> None:
     result = run_cli("keys", "list", "--database", "mysql://nope")
     assert result.returncode == 2 and result.stderr.strip().startswith("contactql: --database: unsupported database URL scheme 'mysql'")
+
+
+def test_ctrl_c_before_the_command_begins_is_one_line() -> None:
+    """Ctrl-C while Python still imports ContactQL (about a second for `contactql`) is one line
+    and exit status 130, as it is once the command runs; pyproject's `contactql` is this entry."""
+    entry = tomllib.loads((repo_root() / "pyproject.toml").read_text())["project"]["scripts"]["contactql"]
+    assert entry == "contactql.launch:main"
+    child = subprocess.Popen([sys.executable, "-m", "contactql.launch", "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)  # inside the imports (the command itself prints its help and exits at once)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    if child.returncode == 0:
+        pytest.fail(f"the imports took under 0.3 s here, the signal came after the command: {out[:200]}")
+    assert child.returncode == 130 and err.strip() == "contactql: stopped (Ctrl-C).", (child.returncode, err[-2000:])
