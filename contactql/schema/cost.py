@@ -287,12 +287,9 @@ def _filter_arguments(document: Any) -> tuple[ArgumentNode, ...]:
     return FILTERS.get(document, None, lambda: tuple(node for node in _argument_nodes(document) if node.name.value == "filter"))
 
 
-DEFAULTS: DocumentMemo[tuple[dict[str, ValueNode], ...]] = DocumentMemo()
-
-
 def _operation_defaults(document: Any) -> tuple[dict[str, ValueNode], ...]:
     """Each operation's `_defaults`, at least one (empty) mapping."""
-    return DEFAULTS.get(document, None, lambda: tuple(_defaults(d) for d in document.definitions if isinstance(d, OperationDefinitionNode)) or ({},))
+    return tuple(_defaults(d) for d in document.definitions if isinstance(d, OperationDefinitionNode)) or ({},)
 
 
 class _TooDeep(Exception):
