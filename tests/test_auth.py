@@ -105,7 +105,9 @@ async def test_a_last_used_time_the_database_refuses_is_one_warning(tmp_path: Pa
     — the write lock held by another process past the busy timeout — the request is answered
     and the log says so in one line, not with asyncio's "exception was never retrieved"."""
     path = tmp_path / "busy.db"
-    # A short busy timeout: the setting under test's condition, so the write gives up while held.
+    # The busy timeout running out is the condition under test, so it is shortened: at the default
+    # (5 s) every background loop's write also waits 5 s on the one writer thread ahead of the
+    # last-used write, and the warning comes only after the loops' waits add up (seen in CI).
     async with running(Settings(database_url=f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=100)) as (_, api):
         other = sqlite3.connect(path, isolation_level=None)
         try:
