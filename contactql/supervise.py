@@ -5,6 +5,8 @@ lives. A step that raises is logged with its traceback and the loop goes on afte
 doubles with each failure in a row (up to `MAX_BACKOFF_SECONDS`), so a fault that lasts (a
 database gone away) neither kills the loop nor spins it; the first good step resets the pause.
 A loop that dies silently is the worst failure a server has: nothing it owns happens again.
+A busy SQLite file (another process held the write lock past the busy timeout) is no fault of
+the loop's: it is one warning line, not a traceback per loop per retry.
 
 `Idle` is a loop's wake-up and its way of saying it has caught up: `settled()` returns once a
 step begun after the call found nothing more to do — how a test knows a loop has acted (or
@@ -22,6 +24,8 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+
+from contactql.store.db.busy import is_busy
 
 log = logging.getLogger("contactql.supervise")
 
@@ -46,10 +50,13 @@ async def supervised(name: str, step: Callable[[], Awaitable[object]], *, pause:
     while True:
         try:
             await step()
-        except Exception:
+        except Exception as error:
             failures += 1
             delay = backoff(failures)
-            log.exception("%s: unexpected error (%d in a row); going on in %g s", name, failures, delay)
+            if is_busy(error):
+                log.warning("%s: the database is busy — another process holds its write lock (%d in a row); going on in %g s", name, failures, delay)
+            else:
+                log.exception("%s: unexpected error (%d in a row); going on in %g s", name, failures, delay)
             await pause(delay)
         else:
             failures = 0

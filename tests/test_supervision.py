@@ -169,6 +169,41 @@ async def test_supervision_backs_off_while_errors_last_and_resets_after_a_good_s
     assert MAX_BACKOFF_SECONDS == 30.0
 
 
+async def test_a_busy_database_is_one_warning_line_and_the_loop_goes_on(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Another process holding the SQLite write lock past the busy timeout is not a fault of the
+    loop's: one warning line per failed step (no traceback), the same backoff, and the loop goes
+    on. The error is SQLite's own, from a real file whose lock a second connection holds."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    steps: list[str] = []
+
+    async def step() -> None:
+        if len(steps) == 2:
+            raise asyncio.CancelledError
+        writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # refused: "database is locked"
+        finally:
+            steps.append("tried")
+            writer.close()
+
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="contactql"), pytest.raises(asyncio.CancelledError):
+            await supervised("test loop", step, pause=pause)
+    finally:
+        holder.close()
+    logged = [r for r in caplog.records if r.name == "contactql.supervise"]
+    assert pauses == [0.5, 1.0] and len(logged) == 2, caplog.text
+    assert all(r.levelno == logging.WARNING and r.exc_info is None and "database is busy" in r.getMessage() for r in logged)
+    assert logged[0].getMessage() == "test loop: the database is busy — another process holds its write lock (1 in a row); going on in 0.5 s"
+
+
 async def test_housekeeping_deletes_expired_idempotency_records_and_survives_an_error(
     app: Any, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:

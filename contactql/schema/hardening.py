@@ -42,7 +42,7 @@ from strawberry.schema.schema import validate_document
 from contactql.context import ApiError
 from contactql.metrics import record_operation
 from contactql.schema.memo import DocumentMemo
-from contactql.store.db.database import is_busy
+from contactql.store.db.busy import is_busy
 from contactql.store.model import Scope
 from contactql.store.values import nul_path
 

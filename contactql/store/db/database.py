@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contactql.config import ConfigError, Settings
 from contactql.store.db import backup, migrate
+from contactql.store.db.busy import is_busy
 from contactql.store.db.checkpoint import Checkpointer, truncate_wal
 from contactql.store.upsert.cache import Catalog
 from contactql.store.values import fold
@@ -256,13 +257,6 @@ def begin_immediate(
             sleep(LOCK_POLL_SECONDS)
     finally:
         driver.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-
-
-def is_busy(error: BaseException) -> bool:
-    """SQLite's "database is locked": another process held the write lock past the busy
-    timeout (CONTACTQL_SQLITE_BUSY_TIMEOUT_MS). Nothing was written; trying again later may work."""
-    driver_error = getattr(error, "orig", error)  # SQLAlchemy's wrapper, or sqlite3's own
-    return getattr(driver_error, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}
 
 
 def sqlite_path(url: str) -> str:

@@ -23,7 +23,8 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from contactql.store.db.database import Database, is_busy
+from contactql.store.db.busy import is_busy
+from contactql.store.db.database import Database
 from contactql.store.model import ItemResult
 from contactql.store.upsert.pipeline import Request, apply_requests
 
