@@ -1,9 +1,9 @@
 """Where a server's time goes under single upserts, and what changed between two versions.
 
-    python benchmarks/profile_serve.py [--source DIR] [--against DIR] [--requests 6000] [--top 25]
+    python benchmarks/profile_serve.py [--source DIR] [--against DIR] [--requests 6000] [--concurrency 16] [--top 25]
 
 Starts `contactql serve` from `--source` (a checkout; default this one) on 127.0.0.1 over a fresh
-SQLite file, drives `benchmarks/single_upsert.py`'s documents at concurrency 16 while py-spy
+SQLite file, drives `benchmarks/single_upsert.py`'s documents at `--concurrency` (16) while py-spy
 (`pip install py-spy`) samples every thread of the server, and prints the share of samples per
 source file, self time. With `--against` a second checkout is profiled the same way and the
 table shows both and the difference, largest increase first: a change that costs 10 % made of
@@ -32,7 +32,7 @@ from benchmarks.single_upsert import DOCUMENT, ok, setup, variables  # noqa: E40
 FILE = re.compile(r"\(([^:)]*)")
 
 
-def profile(source: Path, requests: int) -> dict[str, float]:
+def profile(source: Path, requests: int, concurrency: int = 16) -> dict[str, float]:
     """Self-time share (%) per source file of a server at `source` under `requests` upserts."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -52,7 +52,7 @@ def profile(source: Path, requests: int) -> dict[str, float]:
                     stderr=subprocess.DEVNULL,
                 )
                 work = [encode(port, "/graphql", {"query": DOCUMENT, "variables": variables(1000 + i, list_id)}, key) for i in range(requests)]
-                run = asyncio.run(drive(port, work, 16, ok))
+                run = asyncio.run(drive(port, work, concurrency, ok))
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
                 spy.wait(timeout=60)
                 if run.errors:
@@ -91,16 +91,17 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--against", type=Path, help="a second checkout to compare with")
     parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (1: where one request's latency goes)")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     if shutil.which("py-spy") is None:
         raise SystemExit("profile_serve.py needs py-spy: pip install py-spy")
-    ours = profile(args.source.resolve(), args.requests)
+    ours = profile(args.source.resolve(), args.requests, args.concurrency)
     if args.against is None:
         rows = [[name, f"{share:.2f}"] for name, share in sorted(ours.items(), key=lambda kv: -kv[1])[: args.top]]
         print(table(rows, ["file", "self %"]))
         return
-    theirs = profile(args.against.resolve(), args.requests)
+    theirs = profile(args.against.resolve(), args.requests, args.concurrency)
     names = sorted(set(ours) | set(theirs), key=lambda n: -(ours.get(n, 0) - theirs.get(n, 0)))
     rows = [[name, f"{ours.get(name, 0):.2f}", f"{theirs.get(name, 0):.2f}", f"{ours.get(name, 0) - theirs.get(name, 0):+.2f}"] for name in names[: args.top]]
     print(table(rows, ["file", f"self % {args.source.name}", f"self % {args.against.name}", "difference"]))
