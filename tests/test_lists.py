@@ -37,6 +37,24 @@ async def test_lists_by_name_are_created_on_first_use_once(api: Api) -> None:
     assert lists["lists"]["edges"][0]["node"] == {"name": "VIP", "size": 2}
 
 
+async def test_a_list_only_a_dry_run_or_a_failed_item_named_is_not_remembered(api: Api) -> None:
+    """A chunk reads the lists the process has cached and keeps the ones it makes to itself until
+    they are committed: a dry run's list, or a failed item's, must not be taken for a list that
+    exists by the next upsert (it would then be joined but never made)."""
+    known = await api.create_list("Known")  # the cache holds a list before the dry run
+    dry = await api.upsert({"email": "d1@example.com", "lists": {"add": [{"name": "Trial"}, {"id": known}]}}, dryRun=True)
+    assert dry["outcome"] == "CREATED" and dry["userErrors"] == []
+    failed = await api.upsert({"email": "d2@example.com", "lists": {"add": [{"name": "Lost"}]}, "companies": ["no-such-company"]})
+    assert failed["outcome"] is None and [e["code"] for e in failed["userErrors"]] == ["COMPANY_NOT_FOUND"]
+    names = await api.gql("{ lists { edges { node { name size } } } }")
+    assert [e["node"] for e in names["lists"]["edges"]] == [{"name": "Known", "size": 0}]
+
+    real = await api.upsert({"email": "d3@example.com", "lists": {"add": [{"name": "trial"}, {"name": "lost"}]}})
+    assert real["outcome"] == "CREATED" and sorted(item["name"] for item in real["contact"]["lists"]) == ["lost", "trial"]
+    names = await api.gql("{ lists { edges { node { name size } } } }")
+    assert sorted((e["node"]["name"], e["node"]["size"]) for e in names["lists"]["edges"]) == [("Known", 0), ("lost", 1), ("trial", 1)]
+
+
 async def test_add_remove_and_set(api: Api) -> None:
     made = await api.upsert({"email": "d@example.com", "lists": {"add": [{"name": "A"}, {"name": "B"}]}})
     contact_id = made["contact"]["id"]

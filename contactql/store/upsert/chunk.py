@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import ChainMap
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,8 +90,11 @@ class ChunkState:
         self.index: dict[str, dict[Any, set[int]]] = {c: {} for c in self.indexed}
         self.pairs: dict[tuple[str, str], int] = {}
         self.prop_index: dict[tuple[str, str], set[int]] = {}
-        self.lists_by_id: MutableMapping[str, ListRow] = {}
-        self.lists_by_name: MutableMapping[str, ListRow] = {}
+        # The shared cache's own maps (store/upsert/cache.py), read only, until the chunk makes a
+        # list (add_list); a dict's lookup is ~0.05 µs, a ChainMap's in front of them ~2 µs.
+        self.lists_by_id: dict[str, ListRow] = {}
+        self.lists_by_name: dict[str, ListRow] = {}
+        self._lists_shared = False
         self.new_lists: dict[str, dict[str, Any]] = {}
         self.known_companies: set[str] = set()
         self.touched: set[int] = set()
@@ -160,6 +162,14 @@ class ChunkState:
         column = merge.ALIAS_COLUMNS[kind]
         self.alias_of[(column, index_key(column, value))] = cid
         self.aliases.add((column, value, cid))
+
+    def add_list(self, key: str, row: ListRow) -> None:
+        """A list this chunk makes (`key`: its name in lower case). The shared cache sees it once
+        committed: the chunk's first list copies the cache's maps instead of writing to them."""
+        if self._lists_shared:
+            self.lists_by_id, self.lists_by_name = dict(self.lists_by_id), dict(self.lists_by_name)
+            self._lists_shared = False
+        self.lists_by_name[key] = self.lists_by_id[row.id] = row
 
     def finding(self, column: str, value: Any) -> set[int]:
         """The contacts a match rule finds by a column's value: those that hold it, or else the
@@ -386,6 +396,5 @@ def _load_lists(conn: sa.Connection, state: ChunkState, work: Sequence[Work], ca
             else:
                 names.add(ref.name.lower())  # type: ignore[union-attr]
     by_id, by_name = catalog.lists(conn, state.workspace_id, ids, names)
-    # Lists this chunk creates go to the front maps only: the shared cache sees them once committed.
-    state.lists_by_id = ChainMap({}, by_id)
-    state.lists_by_name = ChainMap({}, by_name)
+    state.lists_by_id, state.lists_by_name = by_id, by_name
+    state._lists_shared = True

@@ -365,7 +365,7 @@ def _check_identities(state: ChunkState, plans: list[Plan]) -> None:
 def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved, options: UpsertOptions) -> None:
     for key, new_list in resolved.new_lists.items():
         if key not in state.lists_by_name:
-            state.lists_by_name[key] = state.lists_by_id[new_list.id] = new_list
+            state.add_list(key, new_list)
             state.new_lists[new_list.id] = new_list_row(workspace_id=state.workspace_id, name=new_list.name, now=new_list.created_at) | {"id": new_list.id}
     for plan in plans:
         state.effects.record(plan.cid, plan.created, plan.changes, plan.row, options, plan.token, plan.held)
