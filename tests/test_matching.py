@@ -253,6 +253,41 @@ async def test_dry_run_reports_without_writing(api: Api) -> None:
     assert stored["contacts"]["edges"][0]["node"]["firstName"] == "Q"
 
 
+async def test_a_dry_run_update_answers_the_contact_as_it_would_be(api: Api) -> None:
+    """Every field of a dry run's contact is as the upsert would leave it — its properties, lists,
+    companies and URLs too, not the stored ones beside the new names — and nothing is written."""
+    await api.property_field("city")
+    await api.property_field("tier")
+    made = await api.gql('mutation { a: createCompany(name: "Acme") { company { id } } b: createCompany(name: "Beta") { company { id } } }')
+    acme, beta = made["a"]["company"]["id"], made["b"]["company"]["id"]
+    stored = {
+        "email": "w@example.com", "firstName": "W", "lists": {"add": [{"name": "Probe"}]}, "companies": [acme],
+        "properties": [{"name": "city", "value": "Oslo"}, {"name": "tier", "value": "gold"}], "externalUrls": [{"ref": "web", "url": "https://w.example.com"}],
+    }  # fmt: skip
+    before = (await api.upsert(stored))["contact"]
+    change = {
+        "email": "w@example.com", "firstName": "Dry", "lists": {"set": [{"name": "Known"}, {"name": "probe"}]}, "companies": [beta, acme],
+        "properties": [{"name": "city", "value": "Bergen"}], "externalUrls": [{"ref": "cv", "url": "https://cv.example.com", "label": "CV"}],
+    }  # fmt: skip
+    dry = await api.upsert(change, dryRun=True)
+    assert dry["outcome"] == "UPDATED" and dry["changedFields"] == ["firstName", "properties.city", "lists", "companies", "externalUrls"]
+    assert dry["contact"]["firstName"] == "Dry"
+    assert [(p["field"]["name"], p["value"]) for p in dry["contact"]["properties"]] == [("city", "Bergen"), ("tier", "gold")]
+    assert [item["name"] for item in dry["contact"]["lists"]] == ["Known", "Probe"]
+    assert [c["name"] for c in dry["contact"]["companies"]] == ["Acme", "Beta"]
+    assert dry["contact"]["externalUrls"] == [{"ref": "cv", "url": "https://cv.example.com", "label": "CV"}, {"ref": "web", "url": "https://w.example.com", "label": None}]
+
+    after = await api.contact(before["id"])
+    assert {k: after[k] for k in ("firstName", "properties", "lists", "companies", "externalUrls")} == {k: before[k] for k in ("firstName", "properties", "lists", "companies", "externalUrls")}
+    assert [e["node"]["name"] for e in (await api.gql("{ lists { edges { node { name } } } }"))["lists"]["edges"]] == ["Probe"]
+    written = await api.upsert(change)  # the answer the dry run gave, now for real
+    assert {k: written["contact"][k] for k in ("firstName", "lists", "companies", "externalUrls")} == {
+        "firstName": "Dry", "lists": [{"id": written["contact"]["lists"][0]["id"], "name": "Known"}, before["lists"][0]],
+        "companies": dry["contact"]["companies"], "externalUrls": dry["contact"]["externalUrls"],
+    }  # fmt: skip
+    assert written["contact"]["properties"] == dry["contact"]["properties"]
+
+
 async def test_clearing_the_last_identity_is_refused(api: Api) -> None:
     made = await api.upsert({"email": "r@example.com"})
     result = await api.upsert({"id": made["contact"]["id"], "email": None})

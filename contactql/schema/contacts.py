@@ -168,6 +168,17 @@ class Contact:
         return url_types(await info.context.loaders.urls.load(self.key))
 
 
+def planned_relations(planned: dict[str, Any]) -> dict[str, list[Any]]:
+    """A dry run's relations as they would be (ItemResult.planned), as `preloaded` holds them."""
+    convert: dict[str, tuple[str, Callable[[Any], list[Any]]]] = {
+        "properties": ("properties", lambda pairs: [PropertyValue(field=PropertyField.from_def(f), value=v) for f, v in pairs]),
+        "lists": ("lists", list_types),
+        "companies": ("companies", lambda rows: [Company.from_row(r) for r in rows]),
+        "urls": ("externalUrls", url_types),
+    }
+    return {convert[name][0]: convert[name][1](value) for name, value in planned.items()}
+
+
 def property_values(values: dict[str, str], fields: FieldSet) -> list[PropertyValue]:
     return [PropertyValue(field=PropertyField.from_def(field), value=values[field.id]) for field in fields.by_id.values() if field.id in values]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from contactql.schema.contacts import Contact
+from contactql.schema.contacts import Contact, planned_relations
 from contactql.schema.enums import MatchRule, UpsertOutcome
 from contactql.schema.errors import InvalidProperty, UserError
 from contactql.store.errors import Problem
@@ -47,6 +47,8 @@ class UpsertContactPayload:
     @classmethod
     def from_result(cls, result: ItemResult) -> UpsertContactPayload:
         contacts = [Contact.from_row(row) for row in result.contacts if row["id"] > 0]
+        for contact in contacts:  # a dry run's relations as they would be
+            contact.preloaded.update(planned_relations(result.planned.get(contact.key, {})))
         return cls(
             outcome=None if result.outcome is None else UpsertOutcome(result.outcome.value),
             matched_by=None if result.matched_by is None else MatchRule(result.matched_by.value),

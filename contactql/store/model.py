@@ -355,6 +355,9 @@ class ItemResult:
     errors: list[Problem] = dataclasses.field(default_factory=list)
     # The written contacts' rows (column -> value), for the payload; not part of a stored result.
     contacts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # A dry run's relations as they would be, per contact, for those it would change (store/
+    # upsert/entry.py: "properties", "lists", "companies", "urls"); not part of a stored result.
+    planned: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def fail(self, problem: Problem) -> ItemResult:
         self.outcome = None

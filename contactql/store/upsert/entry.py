@@ -10,11 +10,18 @@ the process's writer (from their context's services); how the engine batches its
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
 from contactql.store.db.database import Database
 from contactql.store.model import ContactItem, ItemResult, UpsertOptions
-from contactql.store.upsert.chunk import Work
-from contactql.store.upsert.pipeline import Request, upsert_chunk
+from contactql.store.upsert.cache import Catalog
+from contactql.store.upsert.chunk import ChunkState, Work
+from contactql.store.upsert.pipeline import Request, decide_chunk
 from contactql.store.upsert.writer import UpsertWriter
+from contactql.store.workspace.companies import companies_by_ids
 from contactql.store.workspace.contacts import contacts_by_ids
 
 
@@ -29,5 +36,30 @@ async def upsert_one(writer: UpsertWriter, *, workspace_id: int, item: ContactIt
 
 
 async def dry_run(db: Database, *, workspace_id: int, item: ContactItem, options: UpsertOptions) -> ItemResult:
-    results = await db.read(upsert_chunk, workspace_id=workspace_id, work=[Work(item, options)], catalog=db.catalog, write=False)
-    return results[0]
+    """What `upsert_one` would answer, nothing written; the contact's relations the item would
+    change come as they would be (`ItemResult.planned`), not as they are."""
+    return await db.read(_decided, workspace_id=workspace_id, work=Work(item, options), catalog=db.catalog)
+
+
+def _decided(conn: sa.Connection, *, workspace_id: int, work: Work, catalog: Catalog) -> ItemResult:
+    state, [result] = decide_chunk(conn, workspace_id=workspace_id, work=[work], catalog=catalog, now=dt.datetime.now(dt.UTC))
+    for cid in result.contact_ids:
+        if cid > 0:  # a contact it would create has no answer but its outcome
+            result.planned[cid] = _planned(conn, state, cid)
+    return result
+
+
+def _planned(conn: sa.Connection, state: ChunkState, cid: int) -> dict[str, Any]:
+    """The relations of `cid` the decision changed: lists as ListRows, companies as CompanyRows,
+    URLs as (ref, url, label), each ordered as the store reads a contact's."""
+    planned: dict[str, Any] = {}
+    if cid in state.props and state.props[cid] != state.original_props.get(cid, {}):
+        values = state.props[cid]  # (field, value) pairs in the fields' order, as a contact lists them
+        planned["properties"] = [(field, values[field_id]) for field_id, field in state.fields.by_id.items() if field_id in values]
+    if cid in state.lists_of and state.lists_of[cid] != state.original_lists.get(cid, set()):
+        planned["lists"] = sorted((state.lists_by_id[list_id] for list_id in state.lists_of[cid]), key=lambda row: row.name.lower())
+    if cid in state.companies_of and state.companies_of[cid] != state.original_companies.get(cid, set()):
+        planned["companies"] = companies_by_ids(conn, workspace_id=state.workspace_id, ids=state.companies_of[cid])
+    if cid in state.urls_of and state.urls_of[cid] != state.original_urls.get(cid, {}):
+        planned["urls"] = [(ref, url, label) for ref, (url, label) in sorted(state.urls_of[cid].items())]
+    return planned

@@ -6,8 +6,8 @@
 
 `upsert_chunk` runs inside the caller's transaction; the single-contact mutation, the batch
 worker and the CSV importer all call it (a single upsert is a chunk of one, or of several
-concurrent requests gathered by `writer.py`). With `write=False` it decides without writing:
-that is `dryRun`.
+concurrent requests gathered by `writer.py`). `decide_chunk` decides without writing: that is
+`dryRun` (entry.py).
 """
 
 from __future__ import annotations
@@ -22,22 +22,27 @@ from contactql.store.errors import Conflict
 from contactql.store.model import ItemResult
 from contactql.store.upsert import idempotency
 from contactql.store.upsert.cache import Catalog
-from contactql.store.upsert.chunk import Work, load_chunk
+from contactql.store.upsert.chunk import ChunkState, Work, load_chunk
 from contactql.store.upsert.decide import decide
 from contactql.store.upsert.flush import flush
 
-__all__ = ["Request", "apply_requests", "upsert_chunk"]
+__all__ = ["Request", "apply_requests", "decide_chunk", "upsert_chunk"]
 
 
-def upsert_chunk(
-    conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, write: bool = True
-) -> list[ItemResult]:
+def upsert_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog) -> list[ItemResult]:
     now = dt.datetime.now(dt.UTC)
-    state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog, now=now)
-    results = [decide(state, w, now) for w in work]
-    if write:
-        flush(conn, state, results, now)
+    state, results = decide_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog, now=now)
+    flush(conn, state, results, now)
     return results
+
+
+def decide_chunk(
+    conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, now: dt.datetime
+) -> tuple[ChunkState, list[ItemResult]]:
+    """Load and decide without writing: the chunk's final state in memory, and its results (a
+    dry run stops here)."""
+    state = load_chunk(conn, workspace_id=workspace_id, work=work, catalog=catalog, now=now)
+    return state, [decide(state, w, now) for w in work]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +52,15 @@ def existing_company_ids(conn: sa.Connection, *, workspace_id: int, ids: Sequenc
         return set()
     query = sa.select(company_t.c.id).where(company_t.c.workspace_id == workspace_id, company_t.c.id.in_(ids))
     return set(conn.scalars(query).all())
+
+
+def companies_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Iterable[str]) -> list[CompanyRow]:
+    """The workspace's companies among `ids`, by name (as a contact's companies are listed)."""
+    ids = list(ids)
+    if not ids:
+        return []
+    query = sa.select(company_t.c.id, company_t.c.name).where(company_t.c.workspace_id == workspace_id, company_t.c.id.in_(ids))
+    return [CompanyRow(row.id, row.name) for row in conn.execute(query.order_by(company_t.c.name_key))]
 
 
 def companies_of_contacts(
