@@ -37,10 +37,11 @@ async def test_lists_by_name_are_created_on_first_use_once(api: Api) -> None:
     assert lists["lists"]["edges"][0]["node"] == {"name": "VIP", "size": 2}
 
 
-async def test_a_list_only_a_dry_run_or_a_failed_item_named_is_not_remembered(api: Api) -> None:
+async def test_a_list_only_a_dry_run_a_failed_item_or_a_removal_named_is_not_made(api: Api) -> None:
     """A chunk reads the lists the process has cached and keeps the ones it makes to itself until
     they are committed: a dry run's list, or a failed item's, must not be taken for a list that
-    exists by the next upsert (it would then be joined but never made)."""
+    exists by the next upsert (it would then be joined but never made); and a name an item both
+    adds and removes makes no empty list."""
     known = await api.create_list("Known")  # the cache holds a list before the dry run
     dry = await api.upsert({"email": "d1@example.com", "lists": {"add": [{"name": "Trial"}, {"id": known}]}}, dryRun=True)
     assert dry["outcome"] == "CREATED" and dry["userErrors"] == []
@@ -49,6 +50,8 @@ async def test_a_list_only_a_dry_run_or_a_failed_item_named_is_not_remembered(ap
     names = await api.gql("{ lists { edges { node { name size } } } }")
     assert [e["node"] for e in names["lists"]["edges"]] == [{"name": "Known", "size": 0}]
 
+    both = await api.upsert({"email": "d4@example.com", "lists": {"add": [{"name": "AddRem"}], "remove": [{"name": "addrem"}]}})
+    assert both["outcome"] == "CREATED" and both["contact"]["lists"] == []  # removal wins, and no empty list is made
     real = await api.upsert({"email": "d3@example.com", "lists": {"add": [{"name": "trial"}, {"name": "lost"}]}})
     assert real["outcome"] == "CREATED" and sorted(item["name"] for item in real["contact"]["lists"]) == ["lost", "trial"]
     names = await api.gql("{ lists { edges { node { name size } } } }")

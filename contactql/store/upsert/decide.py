@@ -363,8 +363,10 @@ def _check_identities(state: ChunkState, plans: list[Plan]) -> None:
 
 
 def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved, options: UpsertOptions) -> None:
+    joined = set().union(*(plan.lists for plan in plans if plan.lists is not None))
     for key, new_list in resolved.new_lists.items():
-        if key not in state.lists_by_name:
+        # Made when a contact joins it: a name only removed again (add and remove) makes no empty list.
+        if key not in state.lists_by_name and new_list.id in joined:
             state.add_list(key, new_list)
             state.new_lists[new_list.id] = new_list_row(workspace_id=state.workspace_id, name=new_list.name, now=new_list.created_at) | {"id": new_list.id}
     for plan in plans:
