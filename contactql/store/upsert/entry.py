@@ -45,11 +45,11 @@ def _decided(conn: sa.Connection, *, workspace_id: int, work: Work, catalog: Cat
     state, [result] = decide_chunk(conn, workspace_id=workspace_id, work=[work], catalog=catalog, now=dt.datetime.now(dt.UTC))
     for cid in result.contact_ids:
         if cid > 0:  # a contact it would create has no answer but its outcome
-            result.planned[cid] = _planned(conn, state, cid)
+            result.planned[cid] = _planned(conn, state, cid, catalog)
     return result
 
 
-def _planned(conn: sa.Connection, state: ChunkState, cid: int) -> dict[str, Any]:
+def _planned(conn: sa.Connection, state: ChunkState, cid: int, catalog: Catalog) -> dict[str, Any]:
     """The relations of `cid` the decision changed: lists as ListRows, companies as CompanyRows,
     URLs as (ref, url, label), each ordered as the store reads a contact's."""
     planned: dict[str, Any] = {}
@@ -57,7 +57,11 @@ def _planned(conn: sa.Connection, state: ChunkState, cid: int) -> dict[str, Any]
         values = state.props[cid]  # (field, value) pairs in the fields' order, as a contact lists them
         planned["properties"] = [(field, values[field_id]) for field_id, field in state.fields.by_id.items() if field_id in values]
     if cid in state.lists_of and state.lists_of[cid] != state.original_lists.get(cid, set()):
-        planned["lists"] = sorted((state.lists_by_id[list_id] for list_id in state.lists_of[cid]), key=lambda row: row.name.lower())
+        ids = state.lists_of[cid]
+        # The chunk read only the lists its items name; the contact's others come from the cache.
+        others = [list_id for list_id in ids if list_id not in state.lists_by_id]
+        known = catalog.lists(conn, state.workspace_id, others, ())[0] if others else {}
+        planned["lists"] = sorted((state.lists_by_id.get(list_id) or known[list_id] for list_id in ids), key=lambda row: row.name.lower())
     if cid in state.companies_of and state.companies_of[cid] != state.original_companies.get(cid, set()):
         planned["companies"] = companies_by_ids(conn, workspace_id=state.workspace_id, ids=state.companies_of[cid])
     if cid in state.urls_of and state.urls_of[cid] != state.original_urls.get(cid, {}):
