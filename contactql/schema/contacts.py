@@ -168,17 +168,6 @@ class Contact:
         return url_types(await info.context.loaders.urls.load(self.key))
 
 
-def planned_relations(planned: dict[str, Any]) -> dict[str, list[Any]]:
-    """A dry run's relations as they would be (ItemResult.planned), as `preloaded` holds them."""
-    convert: dict[str, tuple[str, Callable[[Any], list[Any]]]] = {
-        "properties": ("properties", lambda pairs: [PropertyValue(field=PropertyField.from_def(f), value=v) for f, v in pairs]),
-        "lists": ("lists", list_types),
-        "companies": ("companies", lambda rows: [Company.from_row(r) for r in rows]),
-        "urls": ("externalUrls", url_types),
-    }
-    return {convert[name][0]: convert[name][1](value) for name, value in planned.items()}
-
-
 def property_values(values: dict[str, str], fields: FieldSet) -> list[PropertyValue]:
     return [PropertyValue(field=PropertyField.from_def(field), value=values[field.id]) for field in fields.by_id.values() if field.id in values]
 
@@ -196,6 +185,18 @@ def url_types(rows: list[tuple[str, str, str | None]]) -> list[ExternalUrl]:
 PRELOADED = ("properties", "lists", "companies", "externalUrls")
 # (GraphQL field, store relation, a contact's value when it has none)
 _DEFAULTS: tuple[tuple[str, str, Any], ...] = (("properties", "properties", {}), ("lists", "lists", []), ("companies", "companies", []), ("externalUrls", "urls", []))
+# A relation's store rows as GraphQL types, by GraphQL field (properties need their fields too).
+_AS_TYPES: dict[str, Callable[[Any], list[Any]]] = {"lists": list_types, "companies": lambda rows: [Company.from_row(r) for r in rows], "externalUrls": url_types}
+
+
+def planned_relations(planned: dict[str, Any]) -> dict[str, list[Any]]:
+    """A dry run's relations as they would be (ItemResult.planned), as `preloaded` holds them;
+    properties come as (field, value) pairs, the others in the store's read shapes."""
+    fields = {name: field for field, name, _ in _DEFAULTS}
+    return {
+        fields[name]: [PropertyValue(field=PropertyField.from_def(f), value=v) for f, v in value] if name == "properties" else _AS_TYPES[fields[name]](value)
+        for name, value in planned.items()
+    }
 
 
 def wanted_relations(info: Info) -> set[str]:
@@ -233,10 +234,9 @@ async def preload(info: Info, contacts: list[Contact]) -> None:
         ids = {field_id for values in done["properties"] for field_id in values}
         fields = await info.context.loaders.fields(*((field_id, None) for field_id in ids))
         done["properties"] = [property_values(values, fields) for values in done["properties"]]
-    convert: dict[str, Callable[[Any], list[Any]]] = {"lists": list_types, "companies": lambda rows: [Company.from_row(r) for r in rows], "externalUrls": url_types}
     for name, per_contact in done.items():
         for contact, value in zip(contacts, per_contact, strict=True):
-            contact.preloaded[name] = convert[name](value) if name in convert else value
+            contact.preloaded[name] = _AS_TYPES[name](value) if name in _AS_TYPES else value
 
 
 @connection("ContactEdge", "A contact and its cursor.", cursor="Pass as `after` to get the contacts after this one.", node="The contact.")
