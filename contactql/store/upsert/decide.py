@@ -363,7 +363,7 @@ def _check_identities(state: ChunkState, plans: list[Plan]) -> None:
 
 
 def _commit(state: ChunkState, plans: list[Plan], resolved: Resolved, options: UpsertOptions) -> None:
-    joined = set().union(*(plan.lists for plan in plans if plan.lists is not None))
+    joined = set().union(*(plan.lists for plan in plans if plan.lists is not None)) if resolved.new_lists else set()
     for key, new_list in resolved.new_lists.items():
         # Made when a contact joins it: a name only removed again (add and remove) makes no empty list.
         if key not in state.lists_by_name and new_list.id in joined:
