@@ -2,6 +2,8 @@
 
 1. the engine: contacts/s from claim to COMPLETED (in-process, the batch worker alone);
 2. the physical floor: the same rows written with bare sqlite3 executemany in one transaction;
+   2b. the same with the new contacts in one multi-row INSERT: every statement that writes
+   `contact` pays the search index's trigger a fixed ~40 µs, so (2) pays it a row and 2b once;
 3. end to end: batches submitted over HTTP to `contactql serve` and polled to completion;
    3b. the same with two processes on one database: an API-only `contactql serve`
    (CONTACTQL_WORKERS=false) and a second one that applies the batches;
@@ -113,9 +115,10 @@ def sqlite_floor_fresh(template: Path, path: Path, batch_count: int, size: int) 
     return sqlite_floor(template, path, batch_count, size)
 
 
-def sqlite_floor(template: Path, path: Path, batch_count: int, size: int) -> float:
+def sqlite_floor(template: Path, path: Path, batch_count: int, size: int, *, one_insert: bool = False) -> float:
     """The same rows with bare sqlite3: per batch, one SELECT for the existing ids, then
-    executemany UPDATE/INSERT for contacts, upserts for property values, memberships."""
+    executemany UPDATE/INSERT for contacts, upserts for property values, memberships; with
+    `one_insert` the new contacts in one INSERT … VALUES (…), (…)."""
     source = sqlite3.connect(template)
     target = sqlite3.connect(path, isolation_level=None)
     source.backup(target)
@@ -146,11 +149,12 @@ def sqlite_floor(template: Path, path: Path, batch_count: int, size: int) -> flo
                 inserts.append((next_id, 1, r["email"], r["firstName"], r["lastName"], "NO_MARKETING", "NO_MARKETING", 1, "BATCH", "bench", now, now))
                 next_id += 1
         db.executemany("UPDATE contact SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?", updates)
-        db.executemany(
-            "INSERT INTO contact (id, workspace_id, email, first_name, last_name, email_status, sms_status, confirmed, source, created_by, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            inserts,
-        )
+        insert = "INSERT INTO contact (id, workspace_id, email, first_name, last_name, email_status, sms_status, confirmed, source, created_by, created_at, updated_at) VALUES "
+        row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        if one_insert:
+            db.execute(insert + ", ".join([row] * len(inserts)), [value for values in inserts for value in values])
+        else:
+            db.executemany(insert + row, inserts)
         db.executemany(
             "INSERT INTO property_value (contact_id, field_id, workspace_id, value, value_hash) VALUES (?, ?, 1, ?, ?) "
             "ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value, value_hash = excluded.value_hash",
@@ -216,6 +220,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine_db = Path(tmp) / "engine.db"
         floor_sqlite = sqlite_floor_fresh(engine_db, Path(tmp) / "floor.db", n, size)
+        floor_one_insert = sqlite_floor(engine_db, Path(tmp) / "floor2.db", n, size, one_insert=True)
         engine = asyncio.run(engine_rate(args.database[0] if args.database else Path(tmp) / "engine2.db", n, size))
 
         port = free_port()
@@ -246,10 +251,11 @@ def main() -> None:
     engine_name = "PostgreSQL" if args.database else "SQLite, synchronous=FULL"
     print(f"\nbatch upsert: {n} batches of {size} (half new, half matching by email; 5 properties, 1 list each); {engine_name}")
     rows = [
-        ["1. engine, claim to COMPLETED", f"{engine:,.0f}", f"{engine / floor_sqlite:.0%} of (2)", "≥ 25% of (2)"],
+        ["1. engine, claim to COMPLETED", f"{engine:,.0f}", f"{engine / floor_sqlite:.0%} of (2), {engine / floor_one_insert:.0%} of (2b)", "≥ 50% of (2)"],
         ["2. bare sqlite3 executemany (physical floor)", f"{floor_sqlite:,.0f}", "", ""],
-        ["3. end to end over HTTP, submit to COMPLETED", f"{end_to_end:,.0f}", f"{end_to_end / do_nothing:.2f}× (4)", "≥ 1.5× (4)"],
-        ["3b. the same, API and worker in two processes", f"{split:,.0f}", f"{split / do_nothing:.2f}× (4)", "≥ 1.5× (4)"],
+        ["2b. bare sqlite3, new contacts in one INSERT", f"{floor_one_insert:,.0f}", "", ""],
+        ["3. end to end over HTTP, submit to COMPLETED", f"{end_to_end:,.0f}", f"{end_to_end / do_nothing:.2f}× (4)", "≥ 3× (4)"],
+        ["3b. the same, API and worker in two processes", f"{split:,.0f}", f"{split / do_nothing:.2f}× (4)", "≥ 3× (4)"],
         ["4. do-nothing stock Strawberry, same documents", f"{do_nothing:,.0f}", "", ""],
     ]
     print(table(rows, ["figure", "contacts/s", "ratio", "target"]))
