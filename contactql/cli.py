@@ -128,9 +128,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _contact_input() -> Any:
     """The schema's ContactInput, which an NDJSON file's lines are checked against."""
-    from contactql.schema.root import build_schema
+    from contactql.schema.inputs import contact_input_type
 
-    return build_schema()._schema.get_type("ContactInput")
+    return contact_input_type()
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:

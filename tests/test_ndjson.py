@@ -156,3 +156,26 @@ async def test_a_hostile_line_fails_alone_and_cheaply(api: Api) -> None:
     assert by_ref["line 7"][0]["field"][-1] == "clientRef"
     assert all(len(e["message"]) <= 500 for errors in by_ref.values() for e in errors), "no message quotes a megabyte"
     assert by_ref["line 9"][0]["message"].startswith("not JSON:") and "line 1" not in by_ref["line 9"][0]["message"]
+
+
+def test_the_command_checks_lines_against_the_served_contact_input() -> None:
+    # `contactql import` builds ContactInput alone, without the served schema (a second of its
+    # start): every input type it reaches must print as the served schema's does.
+    from graphql import GraphQLInputObjectType, get_named_type, print_type
+
+    from contactql.schema.inputs import contact_input_type
+    from contactql.schema.root import build_schema
+
+    def reached(found: Any, types: dict[str, Any]) -> dict[str, Any]:
+        named = get_named_type(found)
+        if named.name not in types:
+            types[named.name] = named
+            if isinstance(named, GraphQLInputObjectType):
+                for field in named.fields.values():
+                    reached(field.type, types)
+        return types
+
+    alone = reached(contact_input_type(), {})
+    served = reached(build_schema()._schema.get_type("ContactInput"), {})
+    assert len(alone) > 5 and {"ContactInput", "PropertyValueInput", "ListChangesInput", "EmailStatus"} <= set(alone)
+    assert {name: print_type(t) for name, t in alone.items()} == {name: print_type(t) for name, t in served.items()}
