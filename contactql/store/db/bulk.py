@@ -47,7 +47,6 @@ class _Plan:
     convert: Convert
     positional: bool
     many: Callable[[int], str] | None = None  # SQLite: the statement for n rows at once
-    most: int = 1  # rows in one statement at most
 
 
 def _converter(keys: Sequence[str], processors: Sequence[Callable[[Any], Any] | None]) -> Convert:
@@ -147,7 +146,7 @@ class Bulk:
             conn.exec_driver_sql(plan.sql, tuple(map(list, zip(*values, strict=True))))  # one array per column
             return
         if plan.many is not None:
-            for part in _parts(values, plan.most):
+            for part in _parts(values, max(1, _sqlite_parameters(conn) // len(plan.keys))):
                 conn.exec_driver_sql(plan.many(len(part)), tuple(itertools.chain.from_iterable(part)))
         elif plan.positional:
             conn.exec_driver_sql(plan.sql, values)
@@ -162,6 +161,16 @@ _VALUES = re.compile(r"VALUES (\([?, ]+\))")
 # cache (128 texts a connection) keeps each row count prepared; one it has not seen costs ~3 µs
 # a row to prepare, a tenth of what a statement a row costs through the trigger.
 _PARAMETERS = 16384
+_allowed: list[int] = []  # what this process's SQLite library allows, read from it once
+
+
+def _sqlite_parameters(conn: sa.Connection) -> int:
+    """Parameters a statement: `_PARAMETERS`, or fewer if this SQLite was built to allow fewer."""
+    if not _allowed:
+        driver = conn.connection.driver_connection
+        _allowed.append(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if isinstance(driver, sqlite3.Connection) else _PARAMETERS)
+    return min(_PARAMETERS, _allowed[0])
+
 # UPDATE … FROM is SQLite 3.33's: older SQLite keeps an UPDATE a statement a row.
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
@@ -192,7 +201,7 @@ def _sqlite_rows(plan: _Plan, shape: Shape | None, dialect: sa.Dialect, serialis
         return plan
     # The text is joined on each call (~10 µs for 500 rows), not kept: kept texts of every row
     # count of every column set of an UPDATE would grow without bound.
-    return dataclasses.replace(plan, many=text, most=max(1, _PARAMETERS // len(plan.keys)))
+    return dataclasses.replace(plan, many=text)
 
 
 def _parts(values: list[tuple[Any, ...]], most: int) -> Iterator[list[tuple[Any, ...]]]:
