@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.helpers import Api
+from tests.test_batches import submit, wait_finished
 
 
 async def test_email_and_mobile_rule_follows_seed_000(api: Api) -> None:
@@ -219,6 +222,35 @@ async def test_duplicate_identity_when_an_update_takes_another_pair(api: Api) ->
     second = await api.upsert({"mobile": "+4795555555"})
     result = await api.upsert({"id": second["contact"]["id"], "email": "o@example.com", "mobile": None})
     assert result["userErrors"][0]["code"] == "DUPLICATE_IDENTITY"
+
+
+async def test_an_identity_given_up_by_an_earlier_item_is_taken_in_the_same_chunk(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    # Items are decided in their order, rows written in id order: the older contact takes what
+    # the newer one gave up an item before. Applied as one chunk, at once — not retried after an
+    # IntegrityError and then item by item.
+    a = await api.upsert({"email": "give-a@example.com", "mobile": "+4790000101"})
+    b = await api.upsert({"email": "give-b@example.com"})
+    c = await api.upsert({"email": "give-c@example.com", "externalId": "give-1"})
+    d = await api.upsert({"email": "give-d@example.com", "externalId": "give-2"})
+    ids = [made["contact"]["id"] for made in (a, b, c, d)]
+    items = [
+        {"id": ids[1], "email": "give-b2@example.com"},
+        {"id": ids[0], "email": "give-b@example.com"},
+        {"id": ids[3], "externalId": "give-3"},
+        {"id": ids[2], "externalId": "give-2"},
+    ]
+    with caplog.at_level(logging.WARNING, logger="contactql"):
+        batch = (await submit(api, items, match={"rules": ["ID"]}))["batch"]
+        done = await wait_finished(api, batch["id"])
+    assert (done["updated"], done["failed"]) == (4, 0)
+    assert [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()] == []
+    after = [await api.contact(cid) for cid in ids]
+    assert [(x["email"], x["mobile"], x["externalId"]) for x in after] == [
+        ("give-b@example.com", "+4790000101", None),  # the mobile it kept is written back
+        ("give-b2@example.com", None, None),
+        ("give-c@example.com", None, "give-2"),
+        ("give-d@example.com", None, "give-3"),
+    ]
 
 
 async def test_deleted_contact_is_skipped_unless_restored(api: Api) -> None:

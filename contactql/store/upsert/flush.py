@@ -83,17 +83,39 @@ def flush(conn: sa.Connection, state: ChunkState, results: Sequence[ItemResult],
 
 
 def _update_changed(conn: sa.Connection, state: ChunkState, touched: Iterable[int]) -> None:
-    """Changed contacts, one UPDATE per set of changed columns (few per chunk: items alike)."""
+    """Changed contacts, one UPDATE per set of changed columns (few per chunk: items alike).
+
+    Rows are written in id order, items were decided in item order: a contact may take the
+    email, mobile or externalId another contact gives up later in id order but earlier in the
+    items, and a unique index checks each row as it is written. So every identity that changes
+    is let go first (NULL: the pair index holds only rows with an email or a mobile); the
+    chunk then fails only on a conflict it really has, not on its order."""
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    freed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for cid in touched:
         if cid < 0:
             continue
         row, old = state.rows[cid], state.original[cid]
         columns = tuple(c for c in _UPDATE_COLUMNS if row[c] != old[c])
         if columns:
+            if letting_go := _identities_of(columns):
+                freed.setdefault(letting_go, []).append({"id": row["id"], **dict.fromkeys(letting_go)})
+                columns = _with(columns, letting_go)  # written back, changed or not
             by_columns.setdefault(columns, []).append(row)
-    for columns, rows in by_columns.items():
+    for columns, rows in [*freed.items(), *by_columns.items()]:
         _update_contacts(columns).execute(conn, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _identities_of(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The identity columns to let go of when `columns` change: both of the pair, or neither."""
+    pair = ("email", "mobile") if {"email", "mobile"} & set(columns) else ()
+    return (*pair, *(("external_id",) if "external_id" in columns else ()))
+
+
+@functools.lru_cache(maxsize=64)
+def _with(columns: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in _UPDATE_COLUMNS if c in columns or c in more)
 
 
 def _insert_contacts(conn: sa.Connection, state: ChunkState) -> dict[int, int]:
