@@ -171,6 +171,7 @@ def _sqlite_parameters(conn: sa.Connection) -> int:
         _allowed.append(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if isinstance(driver, sqlite3.Connection) else _PARAMETERS)
     return min(_PARAMETERS, _allowed[0])
 
+
 # UPDATE … FROM is SQLite 3.33's: older SQLite keeps an UPDATE a statement a row.
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
