@@ -75,7 +75,7 @@ async def test_a_chunk_writes_a_table_in_a_statement_and_every_row_of_it(setting
 async def test_a_sqlite_built_to_allow_fewer_parameters_gets_smaller_statements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # SQLite's SQLITE_MAX_VARIABLE_NUMBER is a build option: a library built to allow 64 (the
     # setting this test is about; runs on SQLite whichever engine the suite is pointed at).
-    monkeypatch.setattr(bulk, "_allowed", [64])
+    monkeypatch.setattr(bulk, "_sqlite_parameters", lambda: 64)
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'few.db'}")
     async with running(settings, workers=False) as (app, api):
         for name in FIELDS[:3]:

@@ -23,8 +23,10 @@ definitions, and every value travels as a bound parameter.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import operator
 import re
@@ -146,7 +148,7 @@ class Bulk:
             conn.exec_driver_sql(plan.sql, tuple(map(list, zip(*values, strict=True))))  # one array per column
             return
         if plan.many is not None:
-            for part in _parts(values, max(1, _sqlite_parameters(conn) // len(plan.keys))):
+            for part in _parts(values, max(1, _sqlite_parameters() // len(plan.keys))):
                 conn.exec_driver_sql(plan.many(len(part)), tuple(itertools.chain.from_iterable(part)))
         elif plan.positional:
             conn.exec_driver_sql(plan.sql, values)
@@ -161,15 +163,14 @@ _VALUES = re.compile(r"VALUES (\([?, ]+\))")
 # cache (128 texts a connection) keeps each row count prepared; one it has not seen costs ~3 µs
 # a row to prepare, a tenth of what a statement a row costs through the trigger.
 _PARAMETERS = 16384
-_allowed: list[int] = []  # what this process's SQLite library allows, read from it once
 
 
-def _sqlite_parameters(conn: sa.Connection) -> int:
-    """Parameters a statement: `_PARAMETERS`, or fewer if this SQLite was built to allow fewer."""
-    if not _allowed:
-        driver = conn.connection.driver_connection
-        _allowed.append(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if isinstance(driver, sqlite3.Connection) else _PARAMETERS)
-    return min(_PARAMETERS, _allowed[0])
+@functools.cache
+def _sqlite_parameters() -> int:
+    """Parameters a statement: `_PARAMETERS`, or fewer if this SQLite library was built to allow
+    fewer (a library's limit, read once a process)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as probe:
+        return min(_PARAMETERS, probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 # UPDATE … FROM is SQLite 3.33's: older SQLite keeps an UPDATE a statement a row.
