@@ -21,6 +21,7 @@ from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
+from contactql import coercion
 from contactql.context import Info
 from contactql.resolvers import batches, changes, companies, contacts, duplicates, events, exports, lists, properties, segments, subscribe, webhooks, workspace
 from contactql.schema.batches import Batch, BatchConnection, BatchStatus, ImportContactsInput, UpsertContactsInput, UpsertContactsPayload
@@ -347,6 +348,7 @@ DATE_TIME = dataclasses.replace(
 def build_schema(*, introspection: bool = True, trusted: bool = False, traced: Callable[[], SchemaExtension] | None = None) -> strawberry.Schema:
     """`trusted`: only trusted documents run for keys that are not admin (persisted.py);
     `traced`: the OpenTelemetry extension's factory (tracing.py), when tracing is on."""
+    coercion.install()  # variables coerced by compiled functions (issue 23)
     return ContactQLSchema(
         query=Query,
         mutation=Mutation,
