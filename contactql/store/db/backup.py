@@ -31,8 +31,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from alembic.script import ScriptDirectory
-
 from contactql.config import ConfigError
 from contactql.store.db import migrate
 
@@ -101,6 +99,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _known_revision(revision: str) -> bool:
+    from alembic.script import ScriptDirectory  # only here: importing Alembic is ~0.3 s of every command's start
+
     scripts = ScriptDirectory(str(Path(migrate.__file__).with_name("migrations")))
     return any(script.revision == revision for script in scripts.walk_revisions())
 
