@@ -170,7 +170,7 @@ def test_a_queued_batch_keeps_its_items_across_0021_both_ways(tmp_path: Any) -> 
     assert sorted(query(url, "SELECT email FROM contact")) == [("one@example.com",), ("two@example.com",)]
 
 
-def test_the_newest_revision_is_read_without_alembic_as_alembic_reads_it(tmp_path: Any) -> None:
+def test_the_revisions_are_read_without_alembic_as_alembic_reads_them(tmp_path: Any) -> None:
     """migrate.head() takes the newest revision from the files' names (importing Alembic is
     ~0.3 s of every command's start): each file is named by its revision and follows the one
     before, and the result is Alembic's head."""
@@ -184,6 +184,7 @@ def test_the_newest_revision_is_read_without_alembic_as_alembic_reads_it(tmp_pat
     assert all(script.path.rpartition("/")[2].startswith(f"{script.revision}_") for script in scripts)
     assert [script.down_revision for script in scripts] == [None, *(script.revision for script in scripts[:-1])]
     assert migrate.head() == ScriptDirectory.from_config(config).get_current_head() == scripts[-1].revision
+    assert migrate.revisions() == {script.revision for script in scripts}
 
     url = fresh_empty_database(tmp_path)
     assert run_in(url, migrate.upgrade) == migrate.head()

@@ -98,13 +98,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _known_revision(revision: str) -> bool:
-    from alembic.script import ScriptDirectory  # only here: importing Alembic is ~0.3 s of every command's start
-
-    scripts = ScriptDirectory(str(Path(migrate.__file__).with_name("migrations")))
-    return any(script.revision == revision for script in scripts.walk_revisions())
-
-
 def _describe(connection: sqlite3.Connection, path: Path) -> Copied:
     try:
         problems = [row[0] for row in connection.execute("PRAGMA integrity_check(10)")]
@@ -226,7 +219,7 @@ def restore(backup_file: Path, database: Path, *, now: dt.datetime | None = None
     source = _connect(backup_file)
     try:
         found = _describe(source, backup_file)
-        if found.revision is not None and not _known_revision(found.revision):
+        if found.revision is not None and found.revision not in migrate.revisions():
             raise ConfigError(f"{backup_file} has schema revision {found.revision}, which this ContactQL does not know (it knows up to {migrate.head()}): restore it with the version that made it")
         with _exclusive(database):
             kept = _keep(database, now or dt.datetime.now(dt.UTC)) if database.exists() else None

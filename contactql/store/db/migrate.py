@@ -45,10 +45,16 @@ def current(conn: sa.Connection) -> str | None:
 
 
 @functools.cache  # the migration scripts do not change while a process runs
+def revisions() -> frozenset[str]:
+    """Every revision this ContactQL knows. Each migration is named by its revision (0021_….py)
+    and follows the one before; tests/test_migrations.py holds them to it and compares these
+    with Alembic's."""
+    return frozenset(path.name.partition("_")[0] for path in (SCRIPTS / "versions").glob("[0-9]*_*.py"))
+
+
 def head() -> str:
-    """The newest revision. Each migration is named by its revision (0021_….py) and follows the
-    one before; tests/test_migrations.py holds them to it and compares this with Alembic's head."""
-    return max(path.name.partition("_")[0] for path in (SCRIPTS / "versions").glob("[0-9]*_*.py"))
+    """The newest revision."""
+    return max(revisions())
 
 
 def upgrade(conn: sa.Connection, revision: str = "head") -> str | None:
