@@ -39,6 +39,18 @@ async def test_email_is_trimmed_and_lower_cased(api: Api) -> None:
     assert result["contact"]["email"] == "jennifer.merg@mainbrainer.com"
 
 
+async def test_a_field_also_given_as_a_property_in_another_form_is_the_same_value(api: Api) -> None:
+    result = await api.upsert(
+        {
+            "email": "Ase@Example.com",
+            "mobile": "+47 908 12 501",
+            "properties": [{"name": "email", "value": "ase@example.com"}, {"name": "MOBILE", "value": "004790812501"}],
+        }
+    )
+    assert result["userErrors"] == []
+    assert (result["contact"]["email"], result["contact"]["mobile"]) == ("ase@example.com", "+4790812501")
+
+
 @pytest.mark.parametrize(
     ("contact", "errors"),
     [

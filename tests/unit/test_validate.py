@@ -65,6 +65,36 @@ def test_a_field_given_twice_must_agree() -> None:
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        {"email": "Ase@Example.com", "properties": [{"name": "EMAIL", "value": "ase@example.com"}]},
+        {"mobile": "+47 912 34 567", "properties": [{"name": "mobile", "value": "+4791234567"}]},
+        {"mobile": "+44 7400 123456", "properties": [{"name": "Mobile", "value": "+44-7400-123-456"}]},
+        {"firstName": " Ann ", "properties": [{"name": "firstname", "value": "Ann"}]},
+        {"externalId": "", "properties": [{"name": "externalId", "value": "  "}]},
+    ],
+)
+def test_a_field_given_twice_agrees_when_both_normalise_alike(raw: dict[str, Any]) -> None:
+    item, problems = validate_contact(raw)
+    assert problems == []
+    assert item.properties == ()
+
+
+def test_a_field_given_twice_is_judged_after_normalising() -> None:
+    # Names keep their case, so two cases of a name disagree; a national number read in the
+    # caller's country is the same number as its international form.
+    assert problems_of({"firstName": "ann", "properties": [{"name": "firstName", "value": "Ann"}]}) == [(("properties", "0", "value"), ErrorCode.INVALID_INPUT)]
+    national = {"mobile": "+44 7400 123456", "properties": [{"name": "mobile", "value": "07400 123456"}]}
+    assert problems_of(national) == [(("properties", "0", "value"), ErrorCode.INVALID_PHONE)]
+    item, problems = validate_contact(national, default_country="GB")
+    assert problems == [] and item.values["mobile"] == "+447400123456"
+    # A bad property value is its own problem; a bad field is reported once, at the field.
+    assert problems_of({"email": "a@b.no", "properties": [{"name": "email", "value": "not an email"}]}) == [(("properties", "0", "value"), ErrorCode.INVALID_EMAIL)]
+    assert problems_of({"email": "not an email", "properties": [{"name": "email", "value": "not an email"}]}) == [(("email",), ErrorCode.INVALID_EMAIL)]
+    assert problems_of({"email": "", "properties": [{"name": "email", "value": "a@b.no"}]}) == [(("properties", "0", "value"), ErrorCode.INVALID_INPUT)]
+
+
+@pytest.mark.parametrize(
     ("raw", "status"),
     [({"emailOptIn": True}, "SUBSCRIBED"), ({"emailOptIn": False}, "UNSUBSCRIBED"), ({"emailStatus": "BOUNCED"}, "BOUNCED")],
 )

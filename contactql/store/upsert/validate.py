@@ -220,12 +220,25 @@ def _properties(
         if builtin is None:
             out.append(PropertyInput(field_id, name, value, position))
         elif builtin in explicit:
-            # Given both as a field and as a property: accept only when they agree.
-            if _blank_to_none(explicit[builtin]) != _blank_to_none(value):
-                check.add((*path, "value"), f"disagrees with the {builtin} field of the same input")
+            _agree(check, values, builtin, (*path, "value"), value)
         else:
             _set_builtin(check, values, builtin, (*path, "value"), value)
     return tuple(out)
+
+
+def _agree(check: _Checker, values: dict[str, Any], field: str, path: tuple[str, ...], value: Any) -> None:
+    """A built-in field given both as a field and as a property: accepted when the two name the
+    same value once normalised (an email in another case, a mobile written another way)."""
+    column = _TEXT_COLUMNS.get(field, field)
+    if column not in values:
+        return  # the field itself is invalid, and its problem names it
+    own = _Checker(check.country)
+    mine: dict[str, Any] = {}
+    _set_builtin(own, mine, field, path, value)
+    if own.problems:
+        check.problems.extend(own.problems)
+    elif values[column] != mine[column]:
+        check.add(path, f"disagrees with the {field} field of the same input")
 
 
 def _set_builtin(check: _Checker, values: dict[str, Any], field: str, path: tuple[str, ...], value: Any) -> None:
