@@ -47,6 +47,7 @@ DEDUPE_RULES = {
     "external-id": (MatchRule.EXTERNAL_ID,),
 }
 FAILED_SHOWN = 10
+PROGRESS_SECONDS = 0.2  # how often the progress bar is brought up to date while a batch is applied
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_REFUSED = 0, 1, 2
 # What to do about the commonest reasons rows fail, as the command line says it.
 HINTS = {
@@ -232,7 +233,9 @@ async def _apply(db: Database, settings: Settings, batch: batches.BatchRow) -> b
                     if (error := work.exception()) is not None:
                         print(f"contactql import: applying the batch stopped ({type(error).__name__}); trying again", file=sys.stderr)
                     work = asyncio.create_task(worker.drain())  # the batch came back (a lost lease) or the worker stopped
-                await asyncio.sleep(0.2)
+                    await asyncio.sleep(PROGRESS_SECONDS)  # a batch another process holds is watched, not raced for
+                else:
+                    await asyncio.wait({work}, timeout=PROGRESS_SECONDS)  # done: the batch is read again at once
     finally:
         # Also when stopped (Ctrl-C): the worker finishes its chunk and gives the lease back
         # before the database closes, so a server or the next import resumes the batch at once.
