@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from contactql.store.db.reads import Read
+
 
 def _insert(dialect: str, table: sa.Table) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -38,7 +40,7 @@ def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
     IMMEDIATE) until it commits."""
     if conn.dialect.name == "postgresql":
         return [row[0] for row in conn.execute(_next_ids(table), {"count": count})]
-    start = conn.execute(_largest_id(table)).scalar_one()
+    start = _largest_id(table).scalar(conn, {})
     return list(range(start + 1, start + 1 + count))
 
 
@@ -51,10 +53,10 @@ def _next_ids(table: sa.Table) -> sa.Select[Any]:
 
 
 @functools.cache
-def _largest_id(table: sa.Table) -> sa.Select[Any]:
+def _largest_id(table: sa.Table) -> Read:
     floor = sa.table("id_floor", sa.column("name"), sa.column("last_id"))
     deleted = sa.select(floor.c.last_id).where(floor.c.name == table.name).scalar_subquery()
-    return sa.select(sa.func.max(sa.func.coalesce(sa.func.max(table.c.id), 0), sa.func.coalesce(deleted, 0)))
+    return Read(sa.select(sa.func.max(sa.func.coalesce(sa.func.max(table.c.id), 0), sa.func.coalesce(deleted, 0))))
 
 
 @functools.cache

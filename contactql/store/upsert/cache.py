@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
+from contactql.store.db.reads import Read
 from contactql.store.db.tables import contact_list_t, workspace_t
 from contactql.store.workspace.erase import any_suppressed
 from contactql.store.workspace.lists import ListRow
@@ -34,7 +35,7 @@ _LISTS = sa.select(_l.id, _l.name, _l.created_at).where(
 
 
 _CHECKED = "contactql.catalog_checked"  # ((transaction, workspace), the version it read)
-_VERSION = sa.select(workspace_t.c.catalog_version).where(workspace_t.c.id == sa.bindparam("ws"))
+_VERSION = Read(sa.select(workspace_t.c.catalog_version).where(workspace_t.c.id == sa.bindparam("ws")))
 
 
 class Catalog:
@@ -53,7 +54,7 @@ class Catalog:
         seen = conn.info.get(_CHECKED)
         if seen is not None and seen[0] == checked:
             return int(seen[1])
-        version = conn.execute(_VERSION, {"ws": workspace_id}).scalar() or 0
+        version = _VERSION.scalar(conn, {"ws": workspace_id}) or 0
         conn.info[_CHECKED] = (checked, version)
         if self._versions.get(workspace_id) != version:
             with self._lock:

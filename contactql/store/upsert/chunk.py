@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from contactql.store.db.columns import value_hash
 from contactql.store.db.dialect import serialize
+from contactql.store.db.reads import Read
 from contactql.store.db.tables import (
     CONTACT_COLUMNS,
     contact_company_t,
@@ -217,36 +218,40 @@ def _key_in(column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
     return sa.and_(_c.workspace_id == _WS, column.in_(sa.bindparam(name, expanding=True)))
 
 
-_BY_KEYS = sa.select(contact_t).where(
-    sa.or_(_key_in(_c.id, "ids"), _key_in(_c.external_id, "external_id"), _key_in(_c.email, "email"), _key_in(_c.mobile, "mobile"))
+_BY_KEYS = Read(
+    sa.select(contact_t).where(
+        sa.or_(_key_in(_c.id, "ids"), _key_in(_c.external_id, "external_id"), _key_in(_c.email, "email"), _key_in(_c.mobile, "mobile"))
+    )
 )
-_BY_NAMES = sa.select(contact_t).where(
-    sa.or_(_key_in(sa.func.lower(_c.first_name), "first_name"), _key_in(sa.func.lower(_c.last_name), "last_name"))
+_BY_NAMES = Read(
+    sa.select(contact_t).where(sa.or_(_key_in(sa.func.lower(_c.first_name), "first_name"), _key_in(sa.func.lower(_c.last_name), "last_name")))
 )
-_BY_PROPS = sa.select(contact_t).where(
-    _c.id.in_(
-        sa.select(_pv.contact_id).where(
-            _pv.workspace_id == _WS,
-            _pv.field_id.in_(sa.bindparam("fields", expanding=True)),
-            _pv.value_hash.in_(sa.bindparam("hashes", expanding=True)),
-            _pv.value.in_(sa.bindparam("values", expanding=True)),
+_BY_PROPS = Read(
+    sa.select(contact_t).where(
+        _c.id.in_(
+            sa.select(_pv.contact_id).where(
+                _pv.workspace_id == _WS,
+                _pv.field_id.in_(sa.bindparam("fields", expanding=True)),
+                _pv.value_hash.in_(sa.bindparam("hashes", expanding=True)),
+                _pv.value.in_(sa.bindparam("values", expanding=True)),
+            )
         )
     )
 )
-_PROPS = sa.select(_pv.contact_id, _pv.field_id, _pv.value).where(
-    _pv.workspace_id == _WS, _pv.contact_id.in_(sa.bindparam("ids", expanding=True))
-)
+_PROPS = Read(sa.select(_pv.contact_id, _pv.field_id, _pv.value).where(_pv.workspace_id == _WS, _pv.contact_id.in_(sa.bindparam("ids", expanding=True))))
 
 
-def _pairs_of(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+def _pairs_of(column: sa.ColumnElement[Any]) -> Read:
     table = column.table
-    return sa.select(table.c.contact_id, column).where(table.c.contact_id.in_(sa.bindparam("ids", expanding=True)))
+    return Read(sa.select(table.c.contact_id, column).where(table.c.contact_id.in_(sa.bindparam("ids", expanding=True))))
 
 
 _MEMBERSHIPS = _pairs_of(membership_t.c.list_id)
 _COMPANIES = _pairs_of(contact_company_t.c.company_id)
-_URLS = sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_url_t.c.url, external_url_t.c.label).where(
-    external_url_t.c.contact_id.in_(sa.bindparam("ids", expanding=True))
+_URLS = Read(
+    sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_url_t.c.url, external_url_t.c.label).where(
+        external_url_t.c.contact_id.in_(sa.bindparam("ids", expanding=True))
+    )
 )
 
 
@@ -280,13 +285,13 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
 
     serialize(conn, workspace_id=workspace_id, keys=_lock_keys(work))
     if ids or any(values.values()):
-        _add_rows(state, conn.execute(_BY_KEYS, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
+        _add_rows(state, _BY_KEYS.rows(conn, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
     if any(name_values.values()):
-        _add_rows(state, conn.execute(_BY_NAMES, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
+        _add_rows(state, _BY_NAMES.rows(conn, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
     if prop_pairs:
         found = list({v for _, v in prop_pairs})
         params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": found, "hashes": [value_hash(v) for v in found]}
-        _add_rows(state, conn.execute(_BY_PROPS, params))
+        _add_rows(state, _BY_PROPS.rows(conn, params))
 
     if catalog.aliasing(conn, workspace_id):
         _add_aliases(conn, state, work)
@@ -355,7 +360,7 @@ def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:
 
 def _load_props(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
-    for cid, field_id, value in conn.execute(_PROPS, {"ws": state.workspace_id, "ids": contact_ids}):
+    for cid, field_id, value in _PROPS.rows(conn, {"ws": state.workspace_id, "ids": contact_ids}):
         found[cid][field_id] = value
     for cid, props in found.items():
         state.original_props[cid] = dict(props)
@@ -363,11 +368,11 @@ def _load_props(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) 
 
 
 def _load_pairs(
-    conn: sa.Connection, query: sa.Select[Any], contact_ids: list[int], current: dict[int, set[str]], original: dict[int, set[str]]
+    conn: sa.Connection, query: Read, contact_ids: list[int], current: dict[int, set[str]], original: dict[int, set[str]]
 ) -> None:
     """Link rows (contact, other) of loaded contacts: list memberships or companies."""
     found: dict[int, set[str]] = {cid: set() for cid in contact_ids}
-    for cid, other in conn.execute(query, {"ids": contact_ids}):
+    for cid, other in query.rows(conn, {"ids": contact_ids}):
         found[cid].add(other)
     for cid, others in found.items():
         original[cid] = set(others)
@@ -376,7 +381,7 @@ def _load_pairs(
 
 def _load_urls(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, tuple[str, str | None]]] = {cid: {} for cid in contact_ids}
-    for cid, ref, url, label in conn.execute(_URLS, {"ids": contact_ids}):
+    for cid, ref, url, label in _URLS.rows(conn, {"ids": contact_ids}):
         found[cid][ref] = (url, label)
     for cid, urls in found.items():
         state.original_urls[cid] = dict(urls)

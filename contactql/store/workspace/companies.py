@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.reads import Read
 from contactql.store.db.tables import company_t, contact_company_t
 from contactql.store.errors import Invalid
 from contactql.store.values import MAX_TEXT
@@ -63,16 +64,18 @@ def companies_by_ids(conn: sa.Connection, *, workspace_id: int, ids: Iterable[st
     return [CompanyRow(row.id, row.name) for row in conn.execute(query.order_by(company_t.c.name_key))]
 
 
+_COMPANIES_OF = Read(
+    sa.select(contact_company_t.c.contact_id, company_t.c.id, company_t.c.name)
+    .join(company_t, company_t.c.id == contact_company_t.c.company_id)
+    .where(contact_company_t.c.contact_id.in_(sa.bindparam("ids", expanding=True)), not_an_index_key(company_t.c.workspace_id) == sa.bindparam("ws"))
+    .order_by(company_t.c.name_key)
+)
+
+
 def companies_of_contacts(
     conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[CompanyRow]]:
-    query = (
-        sa.select(contact_company_t.c.contact_id, company_t.c.id, company_t.c.name)
-        .join(company_t, company_t.c.id == contact_company_t.c.company_id)
-        .where(contact_company_t.c.contact_id.in_(contact_ids), not_an_index_key(company_t.c.workspace_id) == workspace_id)
-        .order_by(company_t.c.name_key)
-    )
     found: dict[int, list[CompanyRow]] = {cid: [] for cid in contact_ids}
-    for row in conn.execute(query):
-        found[row.contact_id].append(CompanyRow(row.id, row.name))
+    for cid, company_id, name in _COMPANIES_OF.rows(conn, {"ws": workspace_id, "ids": contact_ids}):
+        found[cid].append(CompanyRow(company_id, name))
     return found

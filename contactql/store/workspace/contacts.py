@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from contactql.store.db.reads import Read
 from contactql.store.db.tables import CONTACT_COLUMNS, contact_t, external_url_t, membership_t, property_value_t
 from contactql.store.model import Source
 from contactql.store.workspace.companies import companies_of_contacts
@@ -63,13 +64,20 @@ def count_contacts(conn: sa.Connection, *, workspace_id: int, query: ContactQuer
     return int(conn.scalar(sa.select(sa.func.count()).select_from(contact_t).where(*where)) or 0)
 
 
+_pv, _u = property_value_t.c, external_url_t.c
+_PROPERTIES = Read(sa.select(_pv.contact_id, _pv.field_id, _pv.value).where(_pv.workspace_id == sa.bindparam("ws"), _pv.contact_id.in_(sa.bindparam("ids", expanding=True))))
+_URLS = Read(
+    sa.select(_u.contact_id, _u.ref, _u.url, _u.label)
+    .join(contact_t, c.id == _u.contact_id)
+    .where(c.workspace_id == sa.bindparam("ws"), _u.contact_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_u.ref)
+)
+
+
 def properties_of_contacts(
     conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, dict[str, str]]:
-    pv = property_value_t.c
-    rows = conn.execute(
-        sa.select(pv.contact_id, pv.field_id, pv.value).where(pv.workspace_id == workspace_id, pv.contact_id.in_(contact_ids))
-    ).all()  # one fetch: an export reads a thousand contacts' values at a time
+    rows = _PROPERTIES.rows(conn, {"ws": workspace_id, "ids": contact_ids})  # one fetch: an export reads a thousand contacts' values at a time
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
     for cid, field_id, value in rows:
         found[cid][field_id] = value
@@ -91,13 +99,7 @@ def properties_of_id_range(conn: sa.Connection, *, workspace_id: int, first: int
 def urls_of_contacts(
     conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, str, str | None]]]:
-    u = external_url_t.c
-    rows = conn.execute(
-        sa.select(u.contact_id, u.ref, u.url, u.label)
-        .join(contact_t, c.id == u.contact_id)
-        .where(c.workspace_id == workspace_id, u.contact_id.in_(contact_ids))
-        .order_by(u.ref)
-    )
+    rows = _URLS.rows(conn, {"ws": workspace_id, "ids": contact_ids})
     found: dict[int, list[tuple[str, str, str | None]]] = {cid: [] for cid in contact_ids}
     for cid, ref, url, label in rows:
         found[cid].append((ref, url, label))

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.db.columns import not_an_index_key
+from contactql.store.db.reads import Read
 from contactql.store.db.tables import contact_list_t, contact_t, membership_t
 from contactql.store.errors import ErrorCode, Invalid, NotFound
 from contactql.store.model import Source
@@ -111,18 +112,20 @@ def list_sizes(conn: sa.Connection, *, workspace_id: int, list_ids: Sequence[str
     return {list_id: sizes.get(list_id, 0) for list_id in list_ids}
 
 
+_LISTS_OF = Read(
+    sa.select(membership_t.c.contact_id, contact_list_t.c.id, contact_list_t.c.name, contact_list_t.c.created_at)
+    .join(contact_list_t, contact_list_t.c.id == membership_t.c.list_id)
+    .where(membership_t.c.contact_id.in_(sa.bindparam("ids", expanding=True)), not_an_index_key(contact_list_t.c.workspace_id) == sa.bindparam("ws"))
+    .order_by(contact_list_t.c.name_key)
+)
+
+
 def lists_of_contacts(
     conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[ListRow]]:
-    query = (
-        sa.select(membership_t.c.contact_id, contact_list_t)
-        .join(contact_list_t, contact_list_t.c.id == membership_t.c.list_id)
-        .where(membership_t.c.contact_id.in_(contact_ids), not_an_index_key(contact_list_t.c.workspace_id) == workspace_id)
-        .order_by(contact_list_t.c.name_key)
-    )
     found: dict[int, list[ListRow]] = {cid: [] for cid in contact_ids}
-    for row in conn.execute(query):
-        found[row.contact_id].append(ListRow.from_row(row))
+    for cid, list_id, name, created_at in _LISTS_OF.rows(conn, {"ws": workspace_id, "ids": contact_ids}):
+        found[cid].append(ListRow(list_id, name, created_at))
     return found
 
 
