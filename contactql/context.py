@@ -14,8 +14,8 @@ import contextlib
 import dataclasses
 import functools
 import ipaddress
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -30,7 +30,7 @@ from contactql.runtime import Helper
 from contactql.store.batches.queue import BatchRow
 from contactql.store.db.database import Database
 from contactql.store.upsert.writer import UpsertWriter
-from contactql.store.workspace import companies, consents, contacts, lists
+from contactql.store.workspace import consents, contacts, lists
 from contactql.store.workspace.bulk_jobs import BulkJobRow
 from contactql.store.workspace.companies import CompanyRow
 from contactql.store.workspace.consents import ConsentRow
@@ -85,20 +85,40 @@ class Loaders:
 
     # Created on first use: most requests (an upsert) need none of them.
     @functools.cached_property
-    def properties(self) -> DataLoader[int, dict[str, str]]:
-        return self._loader(contacts.properties_of_contacts, {})
+    def properties(self) -> _Relation[dict[str, str]]:
+        return _Relation(self._relations, "properties")
 
     @functools.cached_property
-    def lists(self) -> DataLoader[int, list[ListRow]]:
-        return self._loader(lists.lists_of_contacts, [])
+    def lists(self) -> _Relation[list[ListRow]]:
+        return _Relation(self._relations, "lists")
 
     @functools.cached_property
-    def companies(self) -> DataLoader[int, list[CompanyRow]]:
-        return self._loader(companies.companies_of_contacts, [])
+    def companies(self) -> _Relation[list[CompanyRow]]:
+        return _Relation(self._relations, "companies")
 
     @functools.cached_property
-    def urls(self) -> DataLoader[int, list[tuple[str, str, str | None]]]:
-        return self._loader(contacts.urls_of_contacts, [])
+    def urls(self) -> _Relation[list[tuple[str, str, str | None]]]:
+        return _Relation(self._relations, "urls")
+
+    @functools.cached_property
+    def _relations(self) -> DataLoader[tuple[str, int], Any]:
+        """A contact's properties, lists, companies and URLs asked for in one tick — an upsert's
+        answer asks for all four — read in one transaction on the database's thread (and the
+        property fields with them, when this request has not read those yet), not one each:
+        a trip to that thread costs more CPU than these reads."""
+
+        async def load(keys: Sequence[tuple[str, int]]) -> list[Any]:
+            wanted: dict[str, list[int]] = {}
+            for name, cid in keys:
+                wanted.setdefault(name, []).append(cid)
+            catalog = self._db.catalog if "properties" in wanted and self._fields is None else None
+            found, fields = await self._db.read(contacts.relations_by_name, workspace_id=self._workspace_id, wanted=wanted, catalog=catalog)
+            if fields is not None and self._fields is None:
+                self._fields = asyncio.get_running_loop().create_future()
+                self._fields.set_result(fields)
+            return [found[name].get(cid, contacts.NO_RELATION[name]) for name, cid in keys]
+
+        return DataLoader(load_fn=load)
 
     @functools.cached_property
     def consents(self) -> DataLoader[int, list[ConsentRow]]:
@@ -124,6 +144,18 @@ class Loaders:
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load)
+
+
+class _Relation(Generic[V]):
+    """One relation of the shared relations loader, loaded by contact id."""
+
+    __slots__ = ("_loader", "_name")
+
+    def __init__(self, loader: DataLoader[tuple[str, int], Any], name: str) -> None:
+        self._loader, self._name = loader, name
+
+    def load(self, contact_id: int) -> Awaitable[V]:
+        return self._loader.load((self._name, contact_id))
 
 
 def _header(connection: HTTPConnection, name: str, limit: int) -> str | None:

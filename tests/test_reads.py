@@ -148,3 +148,31 @@ async def test_a_failing_statement_raises_what_core_raises_and_listeners_see_eve
             found = await db.read(lambda conn: chunk._BY_KEYS.rows(conn, {"ws": 1, "ids": [], "external_id": [], "email": ["seen@example.com"], "mobile": []}))
         assert [row[3] for row in found] == ["seen@example.com"]
         assert any("FROM contact" in statement for statement in seen)  # through Core, where listeners see it
+
+
+async def test_an_upsert_answer_reads_its_relations_in_one_trip(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer's properties (with their fields), lists, companies and URLs come from one read
+    transaction on the database's thread — each trip costs more CPU than its reads — and are
+    the contact's as stored."""
+    async with running(settings) as (app, api):
+        await api.property_field("city")
+        company = (await api.gql('mutation { createCompany(name: "Acme") { company { id } } }'))["createCompany"]["company"]["id"]
+        db = app.state.services.db
+        trips: list[str] = []
+        read = type(db).read
+
+        async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trips.append(fn.__name__)
+            return await read(self, fn, *args, **kwargs)
+
+        monkeypatch.setattr(type(db), "read", counted)
+        contact = {
+            "email": "trip@example.com", "properties": [{"name": "city", "value": "Oslo"}], "lists": {"add": [{"name": "Trips"}]},
+            "companies": [company], "externalUrls": [{"ref": "web", "url": "https://trip.example.com"}],
+        }  # fmt: skip
+        answer = (await api.upsert(contact))["contact"]
+        assert trips == ["relations_by_name"]
+        assert [(p["field"]["name"], p["value"]) for p in answer["properties"]] == [("city", "Oslo")]
+        assert [item["name"] for item in answer["lists"]] == ["Trips"]
+        assert [item["name"] for item in answer["companies"]] == ["Acme"]
+        assert answer["externalUrls"] == [{"ref": "web", "url": "https://trip.example.com", "label": None}]

@@ -7,8 +7,8 @@ Pages are keyset-paginated on the contact id, so a page costs the same at any de
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -19,6 +19,10 @@ from contactql.store.workspace.companies import companies_of_contacts
 from contactql.store.workspace.filters import ContactQuery, where_terms
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.lists import lists_of_contacts
+from contactql.store.workspace.properties import FieldSet
+
+if TYPE_CHECKING:
+    from contactql.store.upsert.cache import Catalog  # which imports this package: a name for types only
 
 c = contact_t.c
 
@@ -124,11 +128,23 @@ def delete_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, a
     return True
 
 
+_RELATIONS: dict[str, Callable[..., dict[int, Any]]] = {
+    "properties": properties_of_contacts, "lists": lists_of_contacts, "companies": companies_of_contacts, "urls": urls_of_contacts,
+}  # fmt: skip
+NO_RELATION: dict[str, Any] = {"properties": {}, "lists": [], "companies": [], "urls": []}  # a contact's when it has none
+
+
 def relations_of_contacts(conn: sa.Connection, *, workspace_id: int, contact_ids: Sequence[int], wanted: frozenset[str]) -> dict[str, dict[int, Any]]:
     """The relations `wanted` ("properties", "lists", "companies", "urls") of a page's contacts,
     each one statement, all in one transaction: a page's relations cost one trip to the
     database's thread instead of one each."""
-    reads: dict[str, Callable[..., dict[int, Any]]] = {
-        "properties": properties_of_contacts, "lists": lists_of_contacts, "companies": companies_of_contacts, "urls": urls_of_contacts,
-    }  # fmt: skip
-    return {name: read(conn, workspace_id=workspace_id, contact_ids=contact_ids) for name, read in reads.items() if name in wanted}
+    return {name: read(conn, workspace_id=workspace_id, contact_ids=contact_ids) for name, read in _RELATIONS.items() if name in wanted}
+
+
+def relations_by_name(
+    conn: sa.Connection, *, workspace_id: int, wanted: Mapping[str, Sequence[int]], catalog: Catalog | None = None
+) -> tuple[dict[str, dict[int, Any]], FieldSet | None]:
+    """Each relation of `wanted` for its own contacts, one statement each, in one transaction;
+    with a `catalog`, the workspace's property fields as this transaction sees them too."""
+    found = {name: _RELATIONS[name](conn, workspace_id=workspace_id, contact_ids=ids) for name, ids in wanted.items()}
+    return found, None if catalog is None else catalog.fields(conn, workspace_id)
