@@ -176,3 +176,20 @@ async def test_an_upsert_answer_reads_its_relations_in_one_trip(settings: Any, m
         assert [item["name"] for item in answer["lists"]] == ["Trips"]
         assert [item["name"] for item in answer["companies"]] == ["Acme"]
         assert answer["externalUrls"] == [{"ref": "web", "url": "https://trip.example.com", "label": None}]
+
+
+async def test_parameters_only_core_reads_are_read_by_core(settings: Any) -> None:
+    """An IN list given as a set or None, and a missing parameter: Core's answer or Core's own
+    error, as before the fast path."""
+    async with running(settings) as (app, api):
+        await api.upsert({"email": "set@example.com", "lists": {"add": [{"name": "Sets"}]}})
+        db = app.state.services.db
+
+        def both(conn: sa.Connection, params: dict[str, Any]) -> tuple[Any, Any]:
+            return chunk._MEMBERSHIPS.rows(conn, params), [tuple(row) for row in conn.execute(chunk._MEMBERSHIPS.statement, params)]
+
+        for ids in ({1}, frozenset({1, 2}), {1: "a"}.keys()):
+            fast, core = await db.read(both, {"ids": ids})
+            assert fast == core and len(fast) == 1
+        with pytest.raises(sa.exc.StatementError, match="A value is required for bind parameter 'ws'"):
+            await db.read(lambda conn: chunk._PROPS.rows(conn, {"ids": [1]}))

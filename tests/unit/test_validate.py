@@ -72,6 +72,7 @@ def test_a_field_given_twice_must_agree() -> None:
         {"mobile": "+44 7400 123456", "properties": [{"name": "Mobile", "value": "+44-7400-123-456"}]},
         {"firstName": " Ann ", "properties": [{"name": "firstname", "value": "Ann"}]},
         {"externalId": "", "properties": [{"name": "externalId", "value": "  "}]},
+        {"mobileCountryCode": 47, "mobileNumber": "912 34 567", "properties": [{"name": "mobile", "value": "+4791234567"}]},
     ],
 )
 def test_a_field_given_twice_agrees_when_both_normalise_alike(raw: dict[str, Any]) -> None:
@@ -88,9 +89,18 @@ def test_a_field_given_twice_is_judged_after_normalising() -> None:
     assert problems_of(national) == [(("properties", "0", "value"), ErrorCode.INVALID_PHONE)]
     item, problems = validate_contact(national, default_country="GB")
     assert problems == [] and item.values["mobile"] == "+447400123456"
-    # A bad property value is its own problem; a bad field is reported once, at the field.
+    # A mobile given as a country code and number is a mobile given: a property naming another
+    # number, or blank, disagrees with it rather than replacing it.
+    for other in ("+4798765432", " "):
+        pair = {"mobileCountryCode": 47, "mobileNumber": "91234567", "properties": [{"name": "mobile", "value": other}]}
+        assert problems_of(pair) == [(("properties", "0", "value"), ErrorCode.INVALID_INPUT)]
+    # Each side that is invalid is its own problem; a good property beside a bad field is not compared.
     assert problems_of({"email": "a@b.no", "properties": [{"name": "email", "value": "not an email"}]}) == [(("properties", "0", "value"), ErrorCode.INVALID_EMAIL)]
-    assert problems_of({"email": "not an email", "properties": [{"name": "email", "value": "not an email"}]}) == [(("email",), ErrorCode.INVALID_EMAIL)]
+    assert problems_of({"email": "not an email", "properties": [{"name": "email", "value": "not an email"}]}) == [
+        (("email",), ErrorCode.INVALID_EMAIL),
+        (("properties", "0", "value"), ErrorCode.INVALID_EMAIL),
+    ]
+    assert problems_of({"email": "not an email", "properties": [{"name": "email", "value": "a@b.no"}]}) == [(("email",), ErrorCode.INVALID_EMAIL)]
     assert problems_of({"email": "", "properties": [{"name": "email", "value": "a@b.no"}]}) == [(("properties", "0", "value"), ErrorCode.INVALID_INPUT)]
 
 

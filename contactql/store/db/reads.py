@@ -52,8 +52,8 @@ class Read:
         """The rows as tuples, in the statement's column order (Core's Row unpacks alike)."""
         if conn.dialect.name == "sqlite" and conn.in_transaction() and not (conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute):
             plan = self._plan(conn.dialect)
-            if plan is not None:
-                return _on_sqlite(conn, plan, params)
+            if plan is not None and (ready := _ready(plan, params)) is not None:
+                return _on_sqlite(conn, plan, *ready)
         return [tuple(row) for row in conn.execute(self.statement, params)]
 
     def scalar(self, conn: sa.Connection, params: Mapping[str, Any]) -> Any:
@@ -107,11 +107,21 @@ def _text(plan: _Compiled, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[
     return found
 
 
-def _on_sqlite(conn: sa.Connection, plan: _Compiled, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def _ready(plan: _Compiled, params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """The text and its values, or None for parameters Core alone reads (a missing one, which
+    Core refuses in its own words; an IN list given as a set or None, which Core takes)."""
     if plan.defaults:
         params = {**plan.defaults, **params}
-    sql, sources = _text(plan, params)
-    values = tuple(params[name] if index is None else params[name][index] for name, index in sources)
+    if not all(isinstance(params.get(name), list | tuple) for name in plan.expanding):
+        return None
+    try:
+        sql, sources = _text(plan, params)
+        return sql, tuple(params[name] if index is None else params[name][index] for name, index in sources)
+    except KeyError:
+        return None
+
+
+def _on_sqlite(conn: sa.Connection, plan: _Compiled, sql: str, values: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     driver = conn.connection.driver_connection
     assert driver is not None
     try:

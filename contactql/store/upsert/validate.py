@@ -219,7 +219,7 @@ def _properties(
         seen.add(ref)
         if builtin is None:
             out.append(PropertyInput(field_id, name, value, position))
-        elif builtin in explicit:
+        elif builtin in explicit or (builtin == "mobile" and ("mobileCountryCode" in explicit or "mobileNumber" in explicit)):
             _agree(check, values, builtin, (*path, "value"), value)
         else:
             _set_builtin(check, values, builtin, (*path, "value"), value)
@@ -227,17 +227,16 @@ def _properties(
 
 
 def _agree(check: _Checker, values: dict[str, Any], field: str, path: tuple[str, ...], value: Any) -> None:
-    """A built-in field given both as a field and as a property: accepted when the two name the
-    same value once normalised (an email in another case, a mobile written another way)."""
+    """A built-in field given both as a field (a mobile: also as mobileCountryCode and
+    mobileNumber) and as a property: accepted when the two name the same value once normalised
+    (an email in another case, a mobile written another way)."""
     column = _TEXT_COLUMNS.get(field, field)
-    if column not in values:
-        return  # the field itself is invalid, and its problem names it
     own = _Checker(check.country)
     mine: dict[str, Any] = {}
     _set_builtin(own, mine, field, path, value)
     if own.problems:
-        check.problems.extend(own.problems)
-    elif values[column] != mine[column]:
+        check.problems.extend(own.problems)  # the property's own problem, whatever the field's
+    elif column in values and values[column] != mine[column]:  # not in values: the field is invalid, and says so
         check.add(path, f"disagrees with the {field} field of the same input")
 
 
