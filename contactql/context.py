@@ -116,7 +116,7 @@ class Loaders:
             if fields is not None and self._fields is None:
                 self._fields = asyncio.get_running_loop().create_future()
                 self._fields.set_result(fields)
-            return [found[name].get(cid, contacts.NO_RELATION[name]) for name, cid in keys]
+            return [found[name][cid] if cid in found[name] else contacts.NO_RELATION[name].copy() for name, cid in keys]  # its own empty value: a caller may add to it
 
         return DataLoader(load_fn=load)
 
