@@ -29,7 +29,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 MAX_SHAPES = 256  # texts kept per statement (per count of values in its IN lists); then rendered per call
 MAX_KEPT_VALUES = 64  # a text for more values than this in its IN lists is rendered per call, not kept
-_Processor = Callable[[Any], Any] | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class _Compiled:
     compiled: SQLCompiler
     expanding: tuple[str, ...]  # the IN lists' parameter names
     defaults: dict[str, Any]  # values the statement holds itself (a literal compared with)
-    processors: tuple[_Processor, ...]  # a result column's, or None
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its result processor) of the columns that have one
     texts: dict[tuple[int, ...], tuple[str, tuple[tuple[str, int | None], ...]]]  # IN lengths → (sql, (name, index) a placeholder)
 
 
@@ -69,10 +68,11 @@ class Read:
         if compiled.positiontup is not None and all(
             bind.type.dialect_impl(dialect).bind_processor(dialect) is None and not bind.literal_execute for bind in compiled.binds.values()
         ):
-            processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in self.statement.selected_columns)
+            processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in self.statement.selected_columns]
+            processed = tuple((at, process) for at, process in enumerate(processors) if process is not None)
             expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
             defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-            plan = _Compiled(compiled, expanding, defaults, processors, {})
+            plan = _Compiled(compiled, expanding, defaults, processed, {})
         self._compiled[dialect.name] = plan
         return plan
 
@@ -92,17 +92,16 @@ def _source(value: Any) -> tuple[str, int | None]:
     return value.name, value.index
 
 
-def _text(plan: _Compiled, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, int | None], ...]]:
-    """The statement rendered for the lengths of `params`' IN lists, and where each of its
+def _text(plan: _Compiled, shape: tuple[int, ...]) -> tuple[str, tuple[tuple[str, int | None], ...]]:
+    """The statement rendered for these lengths of its IN lists, and where each of its
     placeholders takes its value: SQLAlchemy renders it for stand-ins that name themselves."""
-    shape = tuple(len(params[name]) for name in plan.expanding)
     found = plan.texts.get(shape)
     if found is None:
         stand_ins: dict[str, Any] = {name: _From(name, None) for name in plan.compiled.binds}
         stand_ins.update({name: [_From(name, i) for i in range(length)] for name, length in zip(plan.expanding, shape, strict=True)})
         expanded = plan.compiled.construct_expanded_state(stand_ins)
         found = (expanded.statement, tuple(_source(expanded.parameters[key]) for key in expanded.positiontup or ()))
-        if len(plan.texts) < MAX_SHAPES and sum(shape) <= MAX_KEPT_VALUES:  # one dict item set: threads share plans
+        if len(plan.texts) < MAX_SHAPES:  # one dict item set: threads share plans
             plan.texts[shape] = found
     return found
 
@@ -115,7 +114,13 @@ def _ready(plan: _Compiled, params: Mapping[str, Any]) -> tuple[str, tuple[Any, 
     if not all(isinstance(params.get(name), list | tuple) for name in plan.expanding):
         return None
     try:
-        sql, sources = _text(plan, params)
+        shape = tuple(len(params[name]) for name in plan.expanding)
+        if sum(shape) > MAX_KEPT_VALUES:
+            # A chunk's hundreds of values: rendered for them as Core renders them (a kept text
+            # would be one of many long ones; stand-ins cost more than the values themselves).
+            expanded = plan.compiled.construct_expanded_state(params)
+            return expanded.statement, tuple(expanded.parameters[key] for key in expanded.positiontup or ())
+        sql, sources = _text(plan, shape)
         return sql, tuple(params[name] if index is None else params[name][index] for name, index in sources)
     except KeyError:
         return None
@@ -128,7 +133,12 @@ def _on_sqlite(conn: sa.Connection, plan: _Compiled, sql: str, values: tuple[Any
         rows = driver.execute(sql, values).fetchall()
     except sqlite3.Error as error:
         raise sa.exc.DBAPIError.instance(sql, values, error, sqlite3.Error, dialect=conn.dialect) from error
-    processors = plan.processors
-    if not any(processors):
+    if not plan.processed:
         return rows  # sqlite3 gives tuples
-    return [tuple(value if process is None else process(value) for process, value in zip(processors, row, strict=True)) for row in rows]
+    out = []
+    for row in rows:  # only the columns that have a processor: a contact has 5 of 22
+        cells = list(row)
+        for at, process in plan.processed:
+            cells[at] = process(cells[at])
+        out.append(tuple(cells))
+    return out
