@@ -8,6 +8,7 @@ as ASCII decimals of at most 63 bits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -128,6 +129,10 @@ def country_code_problem(raw: str) -> str | None:
     return f"{raw.strip()!r} is not a country code such as NO, GB or US (ISO 3166 alpha-2)"
 
 
+MOBILES_KEPT = 16384  # (raw, code, country) answers normalise_mobile keeps: a periodic sync sends the same numbers again
+
+
+@functools.lru_cache(maxsize=MOBILES_KEPT)
 def normalise_mobile(raw: str, country_code: int | None = None, default_country: str | None = None) -> tuple[str, int]:
     """E.164 and its country calling code; raises ValueError with a readable reason.
 
@@ -137,7 +142,10 @@ def normalise_mobile(raw: str, country_code: int | None = None, default_country:
     `default_country` (ISO 3166 alpha-2), a number of that country (which may start with its
     calling code: 4790812501 in NO) — never moved to a third country; with none, digits that
     start with a country code (4790812501). A national form — a trunk `0` or an area code in
-    parentheses — is never read that way: without a country it is refused, saying how to give one."""
+    parentheses — is never read that way: without a country it is refused, saying how to give one.
+
+    Its answers are kept (phonenumbers takes ~50 µs a number; the answer is a function of the
+    arguments alone); a refusal is not kept, so a bad number costs its parse each time."""
     text = raw.strip()
     try:
         if country_code is not None:

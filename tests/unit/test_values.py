@@ -84,3 +84,22 @@ def test_a_country_is_an_iso_code_phonenumbers_knows(raw: str, problem: bool) ->
 )
 def test_a_contact_needs_a_country_only_for_a_number_without_one(contact: dict[str, object], needs: bool) -> None:
     assert needs_country(contact) is needs
+
+
+def test_a_kept_number_answers_as_a_fresh_parse_and_a_refusal_is_not_kept() -> None:
+    """normalise_mobile keeps its answers (a sync sends the same numbers again): the kept answer
+    is the uncached function's, for national and international forms in several countries,
+    and a refused number is parsed and refused again each time."""
+    cases = [
+        ("+47 908 12 501", None, None), ("004790812501", None, "SE"), ("90812501", 47, None), ("07911 123456", None, "GB"),
+        ("4790812501", None, "NO"), ("+1 415 555 2671", None, "NO"), ("+380942583691", None, None),
+    ]  # fmt: skip
+    fresh = normalise_mobile.__wrapped__  # type: ignore[attr-defined]
+    for args in cases * 2:
+        assert normalise_mobile(*args) == fresh(*args)
+    for bad in [("+47123", None, None), ("0123", None, None), ("90812501", 999, None)]:
+        misses = normalise_mobile.cache_info().misses  # type: ignore[attr-defined]
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                normalise_mobile(*bad)
+        assert normalise_mobile.cache_info().misses == misses + 2  # type: ignore[attr-defined]
