@@ -4,12 +4,14 @@
 looks the compiled statement up by the select's cache key, renders its expanding IN lists
 again (`construct_expanded_state`), and builds an execution context and a result with a Row a
 row. Measured on this machine for the upsert's read of candidate contacts (one row of 22
-columns): ~155 µs through Core, ~19 µs for sqlite3 running the same text; a single upsert
-makes several such reads. A `Read` keeps, per dialect, the compiled statement and, per shape
-of its IN lists (how many values each holds), the rendered text and where each parameter comes
-from, and on SQLite runs the text on the driver connection of `conn`'s transaction, each
-column through the result processor SQLAlchemy's own type gives it (datetimes, booleans) —
-so the rows are the values Core returns, as plain tuples (tests/unit/test_reads.py runs both).
+columns): ~130–155 µs through Core, ~19 µs for sqlite3 running the same text, ~34 µs for a
+`Read`; a single upsert makes several such reads. A `Read` keeps, per dialect, the compiled
+statement and, per shape of its IN lists (how many values each holds, up to MAX_KEPT_VALUES
+in all), the rendered text and where each parameter comes from — longer lists are rendered per
+call as Core renders them — and on SQLite runs the text on the driver connection of `conn`'s
+transaction, each column through the result processor SQLAlchemy's own type gives it
+(datetimes, booleans): the rows are the values Core returns, as plain tuples
+(tests/test_reads.py runs both).
 
 Not for: a statement whose parameters need a bind processor (it is always run by Core), a
 connection outside a transaction or one with statement listeners (a test counting
