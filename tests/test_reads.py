@@ -150,6 +150,10 @@ async def test_a_failing_statement_raises_what_core_raises_and_listeners_see_eve
         assert any("FROM contact" in statement for statement in seen)  # through Core, where listeners see it
 
 
+# What an answer's relations were read by: a trip each before, relations_by_name now.
+ANSWER_READS = {"relations_by_name", "properties_of_contacts", "lists_of_contacts", "companies_of_contacts", "urls_of_contacts", "fields"}
+
+
 async def test_an_upsert_answer_reads_its_relations_in_one_trip(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The answer's properties (with their fields), lists, companies and URLs come from one read
     transaction on the database's thread — each trip costs more CPU than its reads — and are
@@ -171,7 +175,9 @@ async def test_an_upsert_answer_reads_its_relations_in_one_trip(settings: Any, m
             "companies": [company], "externalUrls": [{"ref": "web", "url": "https://trip.example.com"}],
         }  # fmt: skip
         answer = (await api.upsert(contact))["contact"]
-        assert trips == ["relations_by_name"]
+        # Only the answer's reads: the app's background loops read on their own schedule (a
+        # batch worker asking whether anything is queued).
+        assert [trip for trip in trips if trip in ANSWER_READS] == ["relations_by_name"]
         assert [(p["field"]["name"], p["value"]) for p in answer["properties"]] == [("city", "Oslo")]
         assert [item["name"] for item in answer["lists"]] == ["Trips"]
         assert [item["name"] for item in answer["companies"]] == ["Acme"]
