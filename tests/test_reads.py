@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from contactql.store.db import dialect, reads
 from contactql.store.db.reads import Read
 from contactql.store.db.tables import contact_t
-from contactql.store.upsert import cache, chunk
+from contactql.store.upsert import cache, candidates
 from contactql.store.workspace import companies, contacts, lists
 from tests.conftest import count_statements, running
 from tests.helpers import POSTGRES, Api
@@ -81,13 +81,13 @@ def _hash(value: str) -> Any:
 def _reads() -> dict[str, tuple[Read, tuple[str, ...]]]:
     """Every Read of the code, with the parameters it takes."""
     return {
-        "chunk.by_keys": (chunk._BY_KEYS, ("ws", "ids", "external_id", "email", "mobile")),
-        "chunk.by_names": (chunk._BY_NAMES, ("ws", "first_name", "last_name")),
-        "chunk.by_props": (chunk._BY_PROPS, ("ws", "fields", "hashes", "values")),
-        "chunk.props": (chunk._PROPS, ("ws", "ids")),
-        "chunk.memberships": (chunk._MEMBERSHIPS, ("ids",)),
-        "chunk.companies": (chunk._COMPANIES, ("ids",)),
-        "chunk.urls": (chunk._URLS, ("ids",)),
+        "candidates.by_keys": (candidates.BY_KEYS, ("ws", "ids", "external_id", "email", "mobile")),
+        "candidates.by_names": (candidates.BY_NAMES, ("ws", "first_name", "last_name")),
+        "candidates.by_props": (candidates.BY_PROPS, ("ws", "fields", "hashes", "values")),
+        "candidates.props": (candidates.PROPS, ("ws", "ids")),
+        "candidates.memberships": (candidates.MEMBERSHIPS, ("ids",)),
+        "candidates.companies": (candidates.COMPANIES, ("ids",)),
+        "candidates.urls": (candidates.URLS, ("ids",)),
         "contacts.properties": (contacts._PROPERTIES, ("ws", "ids")),
         "contacts.urls": (contacts._URLS, ("ws", "ids")),
         "lists.of_contacts": (lists._LISTS_OF, ("ws", "ids")),
@@ -145,7 +145,7 @@ async def test_a_failing_statement_raises_what_core_raises_and_listeners_see_eve
 
         await api.upsert({"email": "seen@example.com"})
         with count_statements(app) as seen:
-            found = await db.read(lambda conn: chunk._BY_KEYS.rows(conn, {"ws": 1, "ids": [], "external_id": [], "email": ["seen@example.com"], "mobile": []}))
+            found = await db.read(lambda conn: candidates.BY_KEYS.rows(conn, {"ws": 1, "ids": [], "external_id": [], "email": ["seen@example.com"], "mobile": []}))
         assert [row[3] for row in found] == ["seen@example.com"]
         assert any("FROM contact" in statement for statement in seen)  # through Core, where listeners see it
 
@@ -192,10 +192,10 @@ async def test_parameters_only_core_reads_are_read_by_core(settings: Any) -> Non
         db = app.state.services.db
 
         def both(conn: sa.Connection, params: dict[str, Any]) -> tuple[Any, Any]:
-            return chunk._MEMBERSHIPS.rows(conn, params), [tuple(row) for row in conn.execute(chunk._MEMBERSHIPS.statement, params)]
+            return candidates.MEMBERSHIPS.rows(conn, params), [tuple(row) for row in conn.execute(candidates.MEMBERSHIPS.statement, params)]
 
         for ids in ({1}, frozenset({1, 2}), {1: "a"}.keys()):
             fast, core = await db.read(both, {"ids": ids})
             assert fast == core and len(fast) == 1
         with pytest.raises(sa.exc.StatementError, match="A value is required for bind parameter 'ws'"):
-            await db.read(lambda conn: chunk._PROPS.rows(conn, {"ids": [1]}))
+            await db.read(lambda conn: candidates.PROPS.rows(conn, {"ids": [1]}))

@@ -24,16 +24,10 @@ import sqlalchemy as sa
 from contactql.store.db.columns import value_hash
 from contactql.store.db.dialect import serialize
 from contactql.store.db.reads import Read
-from contactql.store.db.tables import (
-    CONTACT_COLUMNS,
-    contact_company_t,
-    contact_t,
-    external_url_t,
-    membership_t,
-    property_value_t,
-)
+from contactql.store.db.tables import CONTACT_COLUMNS, contact_t
 from contactql.store.errors import Problem
 from contactql.store.model import ContactItem, MatchRule, UpsertOptions
+from contactql.store.upsert import candidates
 from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.effects import Effects
 from contactql.store.upsert.matching import Condition, property_conditions
@@ -208,53 +202,6 @@ class ChunkState:
         self.touched.discard(cid)
 
 
-_c = contact_t.c
-_pv = property_value_t.c
-_WS: sa.BindParameter[int] = sa.bindparam("ws")
-
-
-def _key_in(column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
-    # Each OR term repeats the workspace so SQLite answers it from its own index (MULTI-INDEX OR).
-    return sa.and_(_c.workspace_id == _WS, column.in_(sa.bindparam(name, expanding=True)))
-
-
-_BY_KEYS = Read(
-    sa.select(contact_t).where(
-        sa.or_(_key_in(_c.id, "ids"), _key_in(_c.external_id, "external_id"), _key_in(_c.email, "email"), _key_in(_c.mobile, "mobile"))
-    )
-)
-_BY_NAMES = Read(
-    sa.select(contact_t).where(sa.or_(_key_in(sa.func.lower(_c.first_name), "first_name"), _key_in(sa.func.lower(_c.last_name), "last_name")))
-)
-_BY_PROPS = Read(
-    sa.select(contact_t).where(
-        _c.id.in_(
-            sa.select(_pv.contact_id).where(
-                _pv.workspace_id == _WS,
-                _pv.field_id.in_(sa.bindparam("fields", expanding=True)),
-                _pv.value_hash.in_(sa.bindparam("hashes", expanding=True)),
-                _pv.value.in_(sa.bindparam("values", expanding=True)),
-            )
-        )
-    )
-)
-_PROPS = Read(sa.select(_pv.contact_id, _pv.field_id, _pv.value).where(_pv.workspace_id == _WS, _pv.contact_id.in_(sa.bindparam("ids", expanding=True))))
-
-
-def _pairs_of(column: sa.ColumnElement[Any]) -> Read:
-    table = column.table
-    return Read(sa.select(table.c.contact_id, column).where(table.c.contact_id.in_(sa.bindparam("ids", expanding=True))))
-
-
-_MEMBERSHIPS = _pairs_of(membership_t.c.list_id)
-_COMPANIES = _pairs_of(contact_company_t.c.company_id)
-_URLS = Read(
-    sa.select(external_url_t.c.contact_id, external_url_t.c.ref, external_url_t.c.url, external_url_t.c.label).where(
-        external_url_t.c.contact_id.in_(sa.bindparam("ids", expanding=True))
-    )
-)
-
-
 def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], catalog: Catalog, now: dt.datetime) -> ChunkState:
     by_properties = any(MatchRule.PROPERTIES in w.options.match.rules for w in work)
     wants_props = by_properties or any(w.item.properties for w in work)
@@ -285,13 +232,13 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
 
     serialize(conn, workspace_id=workspace_id, keys=_lock_keys(work))
     if ids or any(values.values()):
-        _add_rows(state, _BY_KEYS.rows(conn, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
+        _add_rows(state, candidates.BY_KEYS.rows(conn, {"ws": workspace_id, "ids": list(ids), **{k: list(v) for k, v in values.items()}}))
     if any(name_values.values()):
-        _add_rows(state, _BY_NAMES.rows(conn, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
+        _add_rows(state, candidates.BY_NAMES.rows(conn, {"ws": workspace_id, **{k: list(v) for k, v in name_values.items()}}))
     if prop_pairs:
         found = list({v for _, v in prop_pairs})
         params = {"ws": workspace_id, "fields": list({k for k, _ in prop_pairs}), "values": found, "hashes": [value_hash(v) for v in found]}
-        _add_rows(state, _BY_PROPS.rows(conn, params))
+        _add_rows(state, candidates.BY_PROPS.rows(conn, params))
 
     if catalog.aliasing(conn, workspace_id):
         _add_aliases(conn, state, work)
@@ -306,11 +253,11 @@ def load_chunk(conn: sa.Connection, *, workspace_id: int, work: Sequence[Work], 
         _load_props(conn, state, loaded)
     if any(w.item.lists is not None or w.options.list_id for w in work):
         if loaded:
-            _load_pairs(conn, _MEMBERSHIPS, loaded, state.lists_of, state.original_lists)
+            _load_pairs(conn, candidates.MEMBERSHIPS, loaded, state.lists_of, state.original_lists)
         _load_lists(conn, state, work, catalog)
     if any(w.item.companies is not None for w in work):
         if loaded:
-            _load_pairs(conn, _COMPANIES, loaded, state.companies_of, state.original_companies)
+            _load_pairs(conn, candidates.COMPANIES, loaded, state.companies_of, state.original_companies)
         wanted = {cid for w in work for cid in w.item.companies or ()}
         state.known_companies = existing_company_ids(conn, workspace_id=workspace_id, ids=list(wanted))
     if loaded and any(w.item.urls is not None for w in work):
@@ -347,7 +294,7 @@ def _add_aliases(conn: sa.Connection, state: ChunkState, work: Sequence[Work]) -
     """The merged contacts' identities the items name find the survivors (workspace/merge.py)."""
     found = merge.aliases_named(conn, workspace_id=state.workspace_id, items=[w.item.values for w in work])
     if missing := sorted({cid for _, _, cid in found if cid not in state.rows}):
-        _add_rows(state, conn.execute(sa.select(contact_t).where(_c.workspace_id == state.workspace_id, _c.id.in_(missing))))
+        _add_rows(state, conn.execute(sa.select(contact_t).where(contact_t.c.workspace_id == state.workspace_id, contact_t.c.id.in_(missing))))
     for kind, value, cid in found:
         if cid in state.rows:
             state.alias(kind, value, cid)
@@ -360,7 +307,7 @@ def _add_rows(state: ChunkState, rows: Iterable[Any]) -> None:
 
 def _load_props(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
-    for cid, field_id, value in _PROPS.rows(conn, {"ws": state.workspace_id, "ids": contact_ids}):
+    for cid, field_id, value in candidates.PROPS.rows(conn, {"ws": state.workspace_id, "ids": contact_ids}):
         found[cid][field_id] = value
     for cid, props in found.items():
         state.original_props[cid] = dict(props)
@@ -381,7 +328,7 @@ def _load_pairs(
 
 def _load_urls(conn: sa.Connection, state: ChunkState, contact_ids: list[int]) -> None:
     found: dict[int, dict[str, tuple[str, str | None]]] = {cid: {} for cid in contact_ids}
-    for cid, ref, url, label in _URLS.rows(conn, {"ids": contact_ids}):
+    for cid, ref, url, label in candidates.URLS.rows(conn, {"ids": contact_ids}):
         found[cid][ref] = (url, label)
     for cid, urls in found.items():
         state.original_urls[cid] = dict(urls)
