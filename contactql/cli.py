@@ -103,7 +103,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from contactql.workers.importer import EXIT_REFUSED, CannotImport, run_import
 
     configure_logging("warning", settings.log_format)
-    tune_gc()
+    tune_gc(collect=False)
     try:
         return asyncio.run(
             run_import(

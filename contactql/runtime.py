@@ -40,9 +40,13 @@ BIG_FILE = 64 * 1024  # bytes of CSV
 T = TypeVar("T")
 
 
-def tune_gc() -> None:
-    """Call once, when the process has imported what it runs (before serving)."""
-    gc.collect()
+def tune_gc(*, collect: bool = True) -> None:
+    """Call once, when the process has imported what it runs (before serving). `collect`: a full
+    collection first, so no garbage is frozen; ~35 ms that a one-off command's start (`contactql
+    import`) does without — CPython's own collections during the imports leave none (measured:
+    0 unreachable of ~108 000 objects)."""
+    if collect:
+        gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
