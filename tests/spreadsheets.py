@@ -37,11 +37,13 @@ class Export:
 HEADER = ["E-mail", "Mobile", "First name", "Last name", "Notes", "Country"]
 
 
-def export(rows: int, *, delimiter: str = ";", excel: bool = True, seed: int = 7) -> Export:
-    """`rows` data rows (plus blank ones); `excel`: a byte-order mark and CRLF line ends."""
+def export(rows: int, *, delimiter: str = ";", excel: bool = True, seed: int = 7, mac: bool = False) -> Export:
+    """`rows` data rows (plus blank ones); `excel`: a byte-order mark and CRLF line ends; `mac`:
+    lines ending in CR alone and every cell quoted, as classic Mac Excel's "CSV (Macintosh)"."""
     rng = random.Random(seed)
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n" if excel else "\n", quoting=csv.QUOTE_MINIMAL)
+    line_end = "\r" if mac else "\r\n" if excel else "\n"
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end, quoting=csv.QUOTE_ALL if mac else csv.QUOTE_MINIMAL)
     writer.writerow(HEADER)
     result = Export(b"")
     written: list[list[str]] = []

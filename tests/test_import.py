@@ -70,6 +70,9 @@ async def test_an_uploaded_csv_becomes_a_batch_with_a_result_per_row(api: Api) -
         (b"", "empty"),
         (b"email\n", "no rows"),
         (b"email,EMAIL\na@example.com,b@example.com\n", "more than once"),
+        # A quote never closed would read every later row into one cell: the file is refused, naming the row.
+        (b'email,firstName\np1@example.com,A\np2@example.com,"Unclosed\np3@example.com,C\np4@example.com,D\n', "line 3: a quoted cell opens"),
+        (b'email\np1@example.com\n"p2@example.com', "line 3: a quoted cell opens"),
     ],
 )
 async def test_unreadable_files_are_refused_with_a_clear_error(api: Api, data: bytes, message: str) -> None:
@@ -162,6 +165,32 @@ def test_the_cli_imports_fifty_thousand_rows(tmp_path: Path, database_url: str) 
     assert query(database_url, "SELECT DISTINCT source FROM contact") == [("CSV_IMPORT",)]
     if POSTGRES is None:  # SQLite's own check; PostgreSQL has none like it
         assert query(database_url, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def test_a_multi_line_cell_closed_later_and_a_quote_inside_a_cell_are_read_as_written(api: Api, database_url: str) -> None:
+    """The refusal above is for a quote the file never closes; a cell whose line breaks are
+    quoted, or an inch mark in an unquoted cell, is data."""
+    await api.property_field("notes")
+    data = b'email,notes\r\na@example.com,"first line\r\nsecond line"\r\nb@example.com,27" screen\r\nc@example.com,"said ""hi"""\r\n'
+    payload = (await upload(api, data)).json()["data"]["importContacts"]
+    assert payload["userErrors"] == []
+    done = await wait_finished(api, payload["batch"]["id"])
+    assert (done["created"], done["failed"]) == (3, 0)
+    assert sorted(query(database_url, "SELECT value FROM property_value")) == sorted([("27\" screen",), ('said "hi"',), ("first line\r\nsecond line",)])
+
+
+@pytest.mark.system
+def test_the_cli_refuses_a_file_with_a_quote_never_closed_and_imports_nothing(tmp_path: Path, database_url: str) -> None:
+    csv_file = tmp_path / "unclosed.csv"
+    csv_file.write_bytes(b'email,firstName\np1@example.com,A\np2@example.com,"Unclosed\np3@example.com,C\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "contactql.cli", "import", str(csv_file), "--database", database_url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("contactql import: line 3: a quoted cell opens in this row")
+    assert "Traceback" not in result.stderr
+    assert query(database_url, "SELECT count(*) FROM contact") == [(0,)]
 
 
 @pytest.mark.system

@@ -79,6 +79,19 @@ async def test_importcontacts_imports_fifty_thousand_rows_of_another_dialect(api
     check_database(database_url, made)
 
 
+async def test_importcontacts_imports_a_classic_mac_export_with_lines_ending_in_cr(api: Api, database_url: str) -> None:
+    """Lines ending in CR alone ("CSV (Macintosh)"): the header was split on LF only and the
+    file ended in an INTERNAL error (a traceback from `contactql import`)."""
+    made = export(400, seed=5, mac=True)
+    assert b"\r\n" not in made.data.replace(b"\n", b"")  # only CR ends a line (a notes cell holds an LF)
+    payload = (await upload(api, made.data, IMPORT_REPORT, defaultCountry="NO", createMissingProperties=True)).json()["data"]["importContacts"]
+    assert payload["userErrors"] == [] and payload["importReport"]["delimiter"] == "semicolon"
+    assert payload["importReport"]["fieldColumns"] == ["E-mail", "Mobile", "First name", "Last name", "Country"]
+    done = await wait_finished(api, payload["batch"]["id"])
+    assert (done["total"], done["created"], done["unchanged"], done["failed"]) == (made.rows, made.created, made.unchanged, made.failed)
+    check_database(database_url, made)
+
+
 async def test_the_import_report_says_how_the_file_was_read(api: Api) -> None:
     await api.property_field("tier")
     data = "\ufeffEmail\tTIER\tFavourite colour\tShoe size\r\nann@example.com\tgold\tred\t38\r\n".encode()

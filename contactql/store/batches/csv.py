@@ -27,6 +27,8 @@ import csv
 import dataclasses
 import enum
 import io
+import itertools
+import re
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -95,12 +97,13 @@ def decode(data: bytes, save_as: str = "CSV UTF-8", *, at: int = 0, first: bool 
 
 
 _key = column_key
+_LINE_END = re.compile(r"\r\n|\r|\n")  # as the csv module ends a line
 
 
 def read_header(data: bytes, properties: Collection[str]) -> Header:
     """The header of a CSV file; `properties`: the workspace's property names, lower-case."""
     text = decode(data)
-    first = text.partition("\n")[0].rstrip("\r")
+    first = _LINE_END.split(text, maxsplit=1)[0]
     if not first.strip():
         raise Invalid.at(("file",), "the file is empty" if not text.strip() else "the first row must name the columns")
     delimiter = max(DELIMITERS, key=lambda d: (len(_split(first, d)), -DELIMITERS.index(d)))
@@ -136,7 +139,10 @@ def _split(line: str, delimiter: str) -> list[str]:
     # csv.Sniffer guesses from character counts over many lines and is misled by quoted line
     # breaks and by commas inside cells; a header is one line of names, so each candidate
     # delimiter is tried on it with the real CSV parser and the one giving most columns wins.
-    return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    try:
+        return next(csv.reader(io.StringIO(line, newline=""), delimiter=delimiter), [])
+    except csv.Error as error:
+        raise Invalid.at(("file",), f"line 1: {error}") from None
 
 
 def missing_property_problems(names: Collection[str]) -> list[Problem]:
@@ -150,16 +156,43 @@ def missing_property_problems(names: Collection[str]) -> list[Problem]:
 
 def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str | None, list[Problem]]]:
     """(spreadsheet row, ContactInput-shaped mapping, the row's country, problems of its
-    cells) per data row; blank rows are skipped but counted."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=header.delimiter)
+    cells) per data row; blank rows are skipped but counted. Lines may end in LF, CRLF or CR
+    alone (a classic Mac export); a quoted cell may hold line breaks."""
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream, delimiter=header.delimiter)
+    began, first_line = 0, 1  # where the last record read starts: offset and line
     try:
         next(reader)
-        for row_number, cells in enumerate(reader, start=2):
+        for row_number in itertools.count(2):
+            at, line = stream.tell(), reader.line_num + 1
+            if (cells := next(reader, None)) is None:
+                break
+            began, first_line = at, line
             if not any(cell.strip() for cell in cells):
                 continue
             yield row_number, *_contact(header, cells)
     except csv.Error as error:
         raise Invalid.at(("file",), f"line {reader.line_num}: {error}") from None
+    if _never_closed(text[began:], header.delimiter):
+        raise Invalid.at(
+            ("file",),
+            f"line {first_line}: a quoted cell opens in this row and its closing quote is missing, so every line after it "
+            "would be read into that one cell; close the quote and try again",
+        )
+
+
+def _never_closed(tail: str, delimiter: str) -> bool:
+    """Whether the file's last record (`tail`) opens a quoted cell that the file never closes.
+    The csv module, not strict, reads the rest of the file into that cell — every row after it
+    lost, with nothing said; only its strict mode tells, and strict refuses more than this (a
+    character after a closing quote), so it checks only the last record, the one such a cell
+    ends."""
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return str(error) == "unexpected end of data"
+    return False
 
 
 def _contact(header: Header, cells: list[str]) -> tuple[dict[str, Any], str | None, list[Problem]]:
