@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import repo_root, serve
+from tests.helpers import Api, query, repo_root, serve
+from tests.test_erase import ERASE
 
 pytestmark = pytest.mark.system  # real servers, browsers, npm clients or processes: left out of the fast loop
 
@@ -153,3 +155,26 @@ def test_ctrl_c_before_the_command_begins_is_one_line() -> None:
     if child.returncode == 0:
         pytest.fail(f"the imports took under 0.3 s here, the signal came after the command: {out[:200]}")
     assert child.returncode == 130 and err.strip() == "contactql: stopped (Ctrl-C).", (child.returncode, err[-2000:])
+
+
+async def test_import_says_why_rows_were_skipped_and_exits_1(admin: Api, api: Api, database_url: str, tmp_path: Path) -> None:
+    """Rows naming an erased person's identity are skipped, not written: the summary says why,
+    with examples, as it does for failed rows, and the exit status is not "every row written"."""
+    gone = await api.upsert({"email": "gone@example.com", "firstName": "Gone"})
+    erased = await admin.gql(ERASE, {"id": gone["contact"]["id"], "reason": "request 12"})
+    assert erased["eraseContact"]["userErrors"] == []
+    path = tmp_path / "again.ndjson"
+    path.write_text('{"email": "gone@example.com"}\n{"email": "fresh@example.com"}\n{"email": "GONE@Example.com", "firstName": "Again"}\n')
+    # Not run blocking: the server of this test shares the database and may apply the batch itself.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "contactql.cli", "import", str(path), "--database", database_url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = (part.decode() for part in await asyncio.wait_for(child.communicate(), timeout=120))
+    assert child.returncode == 1, err
+    assert "Traceback" not in err
+    shown = dict(line.split(maxsplit=1) for line in out.splitlines() if len(line.split(maxsplit=1)) == 2 and not line.startswith(" "))
+    assert (shown["created"], shown["skipped"], shown["failed"]) == ("1", "2", "0"), out
+    assert "why rows were skipped, not written:" in out
+    assert "  SUPPRESSED email  2" in out
+    assert "the first rows skipped:" in out and "  line 1: email: " in out and "  line 3: email: " in out
+    assert query(database_url, "SELECT count(*) FROM contact WHERE email = 'gone@example.com'") == [(0,)]

@@ -33,7 +33,7 @@ from contactql.store.batches import parts, results
 from contactql.store.batches import queue as batches
 from contactql.store.db.database import Database
 from contactql.store.errors import ErrorCode, Invalid, StoreError
-from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Source, UpsertOptions
+from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Outcome, Source, UpsertOptions
 from contactql.store.values import country_code_problem
 from contactql.store.workspace import keys, properties
 from contactql.workers import ndjson
@@ -211,7 +211,8 @@ async def run_import(
             batch = await _apply(db, settings, batch)
             _report(batch, prepared, time.monotonic() - started)
             await _report_failures(db, batch)
-            return EXIT_OK if batch.status is BatchStatus.COMPLETED and batch.failed == 0 else EXIT_ROWS_FAILED
+            not_written = await _report_skipped(db, batch)
+            return EXIT_OK if batch.status is BatchStatus.COMPLETED and batch.failed == 0 and not not_written else EXIT_ROWS_FAILED
         finally:
             await db.dispose()
 
@@ -283,3 +284,28 @@ async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
         print(f"  {result.client_ref}: {problems}")
     if batch.failed > FAILED_SHOWN:
         print(f'  … and {batch.failed - FAILED_SHOWN} more: query batch(id: "{batch.id}") {{ results(failedOnly: true) }}')
+
+
+async def _report_skipped(db: Database, batch: batches.BatchRow) -> int:
+    """Rows skipped for a reason — an erased person's identity (SUPPRESSED), a deleted contact —
+    were not written either: said as failures are. Returns how many."""
+    if not batch.skipped:
+        return 0
+    groups = await db.read(results.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id, outcome=Outcome.SKIPPED)
+    if not groups:
+        return 0
+    print("\nwhy rows were skipped, not written:")
+    for group in groups:
+        field = ".".join(group.field) or "row"
+        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " "))
+        print(f"      e.g. {group.example_ref}: {group.example_message}")
+    skipped, _ = await db.read(
+        results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=Outcome.SKIPPED, failed_only=False
+    )
+    print("\nthe first rows skipped:")
+    for result in skipped:
+        problems = "; ".join(f"{'.'.join(p.path) or 'row'}: {p.message}" for p in result.errors) or "skipped as the match options ask"
+        print(f"  {result.client_ref}: {problems}")
+    if batch.skipped > FAILED_SHOWN:
+        print(f'  … and {batch.skipped - FAILED_SHOWN} more: query batch(id: "{batch.id}") {{ results(outcome: SKIPPED) }}')
+    return sum(group.count for group in groups)

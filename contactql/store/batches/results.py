@@ -54,12 +54,14 @@ class FailureGroup:
     example_message: str
 
 
-def failure_groups(conn: sa.Connection, *, workspace_id: int, batch_id: str) -> list[FailureGroup]:
+def failure_groups(conn: sa.Connection, *, workspace_id: int, batch_id: str, outcome: Outcome | None = None) -> list[FailureGroup]:
     """The batch's failed items grouped by reason, most frequent first; an item with several
-    problems counts once under each."""
+    problems counts once under each. `outcome` SKIPPED: the items skipped for a reason (an
+    erased identity, a deleted contact) instead; one skipped as its match options ask has none."""
     owned = sa.exists().where(b.id == r.batch_id, b.workspace_id == workspace_id)
+    which = r.outcome.is_(None) if outcome is None else r.outcome == outcome.value
     counts: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
-    for (raw,) in conn.execute(sa.select(r.result).where(r.batch_id == batch_id, owned, r.outcome.is_(None)).order_by(r_index)):
+    for (raw,) in conn.execute(sa.select(r.result).where(r.batch_id == batch_id, owned, which).order_by(r_index)):
         result = orjson.loads(raw)
         for problem in {(p["code"], tuple(p["path"])): p for p in result["errors"]}.values():
             group = counts.setdefault((problem["code"], tuple(problem["path"])), [0, result.get("client_ref"), problem["message"]])
