@@ -26,7 +26,9 @@ SHA-256 of the normalised value, the form ad platforms and ESPs share hashed add
 a frontend can check an address without the server keeping it; they are personal data in the
 GDPR's sense (pseudonymous), and only admin keys can list them.
 
-Values another contact holds or once held (its own history) are that contact's and stay.
+Values another contact holds or once held (its own history) are that contact's and stay; one
+it holds at the erasure (a shared mobile) is not suppressed, or that contact could no longer be
+written.
 """
 
 from __future__ import annotations
@@ -122,6 +124,12 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
     # PostgreSQL: an upsert matching by email or mobile waits for this erasure, then sees the
     # suppression (the keys upsert/chunk.py locks).
     serialize(conn, workspace_id=workspace_id, keys=[f"{column}:{value}" for column, value in named])
+    # A value another contact holds too (a family's mobile) is that contact's as well: it stays
+    # theirs, in their batch items and payloads, and is not suppressed — a suppressed value of a
+    # contact's own keeps every write from it (upsert/suppress.py), and this one never leaves.
+    shared = _held_elsewhere(conn, workspace_id, contact_id, named)
+    named = [pair for pair in named if pair not in shared]
+    identity = {column: value for column, value in identity.items() if (column, value) not in shared}
     # As stored: payloads and results hold the values in that form (an email in lower case, an
     # externalId as given); a coarse SQL match finds them, Python judges in any case (`_redacted`).
     needles = [str(value) for _, value in named]
@@ -148,15 +156,29 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
         {"workspace_id": workspace_id, "digest": identity_digest(value), "kind": kind_of[column], "erasure_id": erasure.id, "created_at": now}
         for column, value in named
     ]
-    conn.execute(insert_ignoring_duplicates(conn.dialect.name, suppression_t), suppressions)
+    if suppressions:
+        conn.execute(insert_ignoring_duplicates(conn.dialect.name, suppression_t), suppressions)
     bump_catalog(conn, workspace_id)  # every process's upserts learn that the workspace suppresses (upsert/cache.py)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("INSERT INTO contact_search(contact_search) VALUES ('optimize')")
     return erasure
 
 
+def _held_elsewhere(conn: sa.Connection, workspace_id: int, contact_id: int, named: Sequence[tuple[str, Any]]) -> set[tuple[str, Any]]:
+    """The (column, value) pairs of `named` that another contact of the workspace holds, deleted or not."""
+    c = contact_t.c
+    shared: set[tuple[str, Any]] = set()
+    for column in {column for column, _ in named}:
+        values = [value for named_column, value in named if named_column == column]
+        others = sa.select(c[column]).where(c.workspace_id == workspace_id, c.id != contact_id, c[column].in_(values)).distinct()
+        shared.update((column, value) for value in conn.scalars(others))
+    return shared
+
+
 def _quoting(column: sa.ColumnElement[Any], needles: Sequence[str]) -> sa.ColumnElement[bool]:
     """The text column holds one of the values as stored (LIKE: on SQLite in any ASCII case too)."""
+    if not needles:
+        return sa.false()
     return sa.or_(*(column.contains(needle, autoescape=True) for needle in needles))
 
 
