@@ -98,6 +98,8 @@ async def test_multipart_is_only_for_import_contacts(api: Api) -> None:
         ({"url": "http://93.184.216.34/contacts.csv"}, ["url"]),
         ({}, ["file"]),
         ({"url": "https://93.184.216.34/x.csv", "listId": "a", "listName": "b"}, ["listName"]),
+        ({"url": "https://93.184.216.34/x.csv", "listName": " "}, ["listName"]),
+        ({"url": "https://93.184.216.34/x.csv", "listName": "line\nbreak"}, ["listName"]),
     ],
 )
 async def test_refused_import_requests(api: Api, input_: dict[str, Any], field: list[str]) -> None:

@@ -161,3 +161,6 @@ def test_cli_options_are_checked_before_the_file_is_read(tmp_path: Path, databas
     assert result.stderr.strip() == "contactql import: --default-country: 'Norway' is not a country code such as NO, GB or US (ISO 3166 alpha-2)"
     missing = cli("import", str(tmp_path / "nope.csv"), "--database", database_url)
     assert missing.returncode == 2 and missing.stderr.startswith("contactql import: ") and "Traceback" not in missing.stderr
+    blank_list = cli("import", str(path), "--database", database_url, "--list", " ")
+    assert blank_list.returncode == 2
+    assert blank_list.stderr.strip() == "contactql import: --list: the list's name must be 1 to 100 characters"

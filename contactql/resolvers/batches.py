@@ -30,6 +30,7 @@ from contactql.store.model import BatchStatus, ItemResult, Outcome, Source, Upse
 from contactql.store.upsert.idempotency import MAX_KEY_LENGTH, request_hash
 from contactql.store.upsert.options import validate_events, validate_match
 from contactql.store.values import enum_value
+from contactql.store.workspace import lists
 from contactql.store.workspace.lists import get_list
 from contactql.workers import importer, ndjson
 
@@ -104,6 +105,11 @@ async def import_contacts(info: Info, raw: Mapping[str, Any]) -> tuple[BatchRow,
         problems.append(Problem(("file",), ErrorCode.INVALID_INPUT, "file must be a file part of a multipart request (the GraphQL multipart request spec); or give url"))
     if list_name is not None and raw.get("listId") is not None:
         problems.append(Problem(("listName",), ErrorCode.INVALID_INPUT, "give at most one of listId or listName"))
+    elif list_name is not None:
+        try:
+            lists.checked_name(list_name)
+        except Invalid as refused:  # named as this mutation names it, not as createList does
+            problems += [Problem(("listName",), p.code, p.message) for p in refused.problems]
     problems += await envelope_problems(info, raw)
     country, country_problems = await country_for(info, raw)
     problems += country_problems

@@ -35,7 +35,7 @@ from contactql.store.db.database import Database
 from contactql.store.errors import ErrorCode, Invalid, StoreError
 from contactql.store.model import BatchStatus, MatchRule, MatchStrategy, Outcome, Source, UpsertOptions
 from contactql.store.values import country_code_problem
-from contactql.store.workspace import keys, properties
+from contactql.store.workspace import keys, lists, properties
 from contactql.workers import ndjson
 from contactql.workers.batches import BatchWorker, ProgressHub
 
@@ -171,6 +171,11 @@ async def run_import(
     the schema's ContactInput, which NDJSON lines are checked against (the command builds it)."""
     if default_country is not None and (why := country_code_problem(default_country)) is not None:
         raise CannotImport(f"--default-country: {why}")
+    if list_name is not None:
+        try:
+            lists.checked_name(list_name)
+        except Invalid as refused:
+            raise CannotImport(f"--list: the list's name {refused.problems[0].message}") from None
     with path.open("rb") as stream:  # peeked, not read: a pipe (/dev/stdin) cannot go back
         as_ndjson = format == "ndjson" if format is not None else ndjson.is_ndjson(path.name, stream.peek(ndjson.SNIFF)[: ndjson.SNIFF])
         if as_ndjson and create_properties:
