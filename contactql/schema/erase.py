@@ -85,7 +85,7 @@ class EraseMutation:
         description=(
             "Erase a contact on request (GDPR; admin keys): every personal value of it goes — fields, properties, history, events, "
             "webhook payloads, batch items and results — with every export and persisted query of the workspace (caches that may "
-            "quote it); its email, mobile and externalId are suppressed "
+            "quote it); its email, mobile and externalId are suppressed (not one another contact also holds, which stays theirs) "
             "(digests only), so upserts, batches and imports naming them are SKIPPED (SUPPRESSED) until the person "
             "confirms a subscription or an admin sends overrideSuppression. Cannot be undone."
         ),

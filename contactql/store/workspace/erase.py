@@ -165,13 +165,16 @@ def erase_contact(conn: sa.Connection, *, workspace_id: int, contact_id: int, ac
 
 
 def _held_elsewhere(conn: sa.Connection, workspace_id: int, contact_id: int, named: Sequence[tuple[str, Any]]) -> set[tuple[str, Any]]:
-    """The (column, value) pairs of `named` that another contact of the workspace holds, deleted or not."""
-    c = contact_t.c
+    """The (column, value) pairs of `named` that another contact of the workspace holds, deleted
+    or not, itself or as the alias of a contact merged into it (an upsert naming it finds that one)."""
+    c, a = contact_t.c, alias_t.c
+    kind_of = dict(IDENTITIES)
     shared: set[tuple[str, Any]] = set()
     for column in {column for column, _ in named}:
         values = [value for named_column, value in named if named_column == column]
-        others = sa.select(c[column]).where(c.workspace_id == workspace_id, c.id != contact_id, c[column].in_(values)).distinct()
-        shared.update((column, value) for value in conn.scalars(others))
+        others = sa.select(c[column]).where(c.workspace_id == workspace_id, c.id != contact_id, c[column].in_(values))
+        aliased = sa.select(a.value).where(a.workspace_id == workspace_id, a.contact_id != contact_id, a.kind == kind_of[column], a.value.in_(values))
+        shared.update((column, value) for value in conn.scalars(sa.union(others, aliased)))
     return shared
 
 
@@ -243,7 +246,7 @@ def _scrub_batches(conn: sa.Connection, workspace_id: int, contact_id: int, iden
         kept = [
             {"index": e["index"], "client_ref": _redacted(_client_ref(e), needles), "outcome": Outcome.SKIPPED.value, "problems": [_SUPPRESSED]}
             if _names(e, contact_id, identity) or e["index"] in applied.get(batch_id, ()) or ("problems" in e and _redacted(e, needles) != e)
-            else e
+            else _ref_redacted(e, needles)
             for e in entries
         ]
         if kept != entries:
@@ -267,6 +270,15 @@ def _blanked(value: Any, key: str | None = None) -> Any:
 
 def _client_ref(entry: dict[str, Any]) -> Any:
     return entry["item"].get("client_ref") if "item" in entry else entry.get("client_ref")
+
+
+def _ref_redacted(entry: dict[str, Any], needles: Sequence[str]) -> dict[str, Any]:
+    """An item about someone else, whose clientRef quotes the erased identity: its result would
+    echo the clientRef back, so it is redacted there; the item itself is written as sent."""
+    ref = _client_ref(entry)
+    if (redacted := _redacted(ref, needles)) == ref:
+        return entry
+    return {**entry, "item": {**entry["item"], "client_ref": redacted}} if "item" in entry else {**entry, "client_ref": redacted}
 
 
 def _drop_answers(conn: sa.Connection, workspace_id: int, contact_id: int, needles: Sequence[str]) -> None:
