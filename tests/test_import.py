@@ -21,8 +21,17 @@ from starlette.routing import Route
 from contactql.config import Settings
 from tests.conftest import running
 from tests.helpers import POSTGRES, Api, free_port, query
-from tests.test_batches import status, wait_finished
+from tests.test_batches import STATUS, status, wait_finished
 
+IMPORT_REPORT = """
+mutation Import($input: ImportContactsInput!) {
+  importContacts(input: $input) {
+    batch { id total }
+    importReport { delimiter rows fieldColumns propertyColumns createdProperties ignoredColumns }
+    userErrors { field code message }
+  }
+}
+"""
 IMPORT = "mutation Import($input: ImportContactsInput!) { importContacts(input: $input) { batch { id total } userErrors { field code message } } }"
 CSV = (
     "email,Mobile,First Name,last_name,External ID,Email Status,SMS status,city\n"
@@ -73,6 +82,8 @@ async def test_an_uploaded_csv_becomes_a_batch_with_a_result_per_row(api: Api) -
         # A quote never closed would read every later row into one cell: the file is refused, naming the row.
         (b'email,firstName\np1@example.com,A\np2@example.com,"Unclosed\np3@example.com,C\np4@example.com,D\n', "line 3: a quoted cell opens"),
         (b'email\np1@example.com\n"p2@example.com', "line 3: a quoted cell opens"),
+        # opened early in a big file: the parser's cell limit stops it first, and the refusal names the row all the same
+        (b'email,notes\nq@example.com,"open\n' + b"".join(b"u%d@example.com,x\n" % i for i in range(40_000)), "line 2: a cell of this row is longer than"),
     ],
 )
 async def test_unreadable_files_are_refused_with_a_clear_error(api: Api, data: bytes, message: str) -> None:
@@ -179,6 +190,33 @@ async def test_a_multi_line_cell_closed_later_and_a_quote_inside_a_cell_are_read
     done = await wait_finished(api, payload["batch"]["id"])
     assert (done["created"], done["failed"]) == (3, 0)
     assert sorted(query(database_url, "SELECT value FROM property_value")) == sorted([("27\" screen",), ('said "hi"',), ("first line\r\nsecond line",)])
+
+
+async def test_a_quote_closed_rows_later_fails_its_row_naming_the_rows_it_holds(api: Api, database_url: str) -> None:
+    """A quote opened by mistake and closed by a stray one further down reads the rows between
+    into one cell: that row fails, saying so, instead of importing with the rows lost. A note
+    whose lines merely hold commas is a note."""
+    await api.property_field("notes")
+    data = (
+        b'email,firstName,notes\nc1@example.com,"Ann,x\nc2@example.com,Bo,x\nc3@example.com,Cy,x\nc4@example.com,D",x\nc5@example.com,E,x\n'
+        b'c6@example.com,F,"call back\nfoo, bar\n+47 908 12 345 then, maybe"\n'
+    )
+    payload = (await upload(api, data, IMPORT_REPORT)).json()["data"]["importContacts"]
+    assert payload["userErrors"] == [] and payload["importReport"]["rows"] == 3
+    done = await wait_finished(api, payload["batch"]["id"])
+    assert (done["created"], done["failed"]) == (2, 1)
+    [failed] = (await api.gql(STATUS, {"id": done["id"], "failedOnly": True}))["batch"]["results"]["edges"]
+    assert failed["node"]["clientRef"] == "row 2"
+    assert failed["node"]["errors"][0]["message"].startswith("a quoted cell runs from line 2 to line 5 and holds 2 lines that read as rows of their own")
+    assert sorted(query(database_url, "SELECT email FROM contact")) == [("c5@example.com",), ("c6@example.com",)]
+
+
+async def test_a_heading_wrapped_in_its_cell_is_read_as_one_name(api: Api, database_url: str) -> None:
+    data = b'email,"First\nName",lastName\r\na@example.com,Ann,Berg\r\n'
+    payload = (await upload(api, data, IMPORT_REPORT)).json()["data"]["importContacts"]
+    assert payload["importReport"]["fieldColumns"] == ["email", "First Name", "lastName"]
+    await wait_finished(api, payload["batch"]["id"])
+    assert query(database_url, "SELECT first_name, last_name FROM contact") == [("Ann", "Berg")]
 
 
 @pytest.mark.system

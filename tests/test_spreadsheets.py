@@ -13,17 +13,8 @@ import pytest
 from tests.helpers import Api, query
 from tests.spreadsheets import export
 from tests.test_batches import wait_finished
-from tests.test_import import upload
+from tests.test_import import IMPORT_REPORT, upload
 
-IMPORT_REPORT = """
-mutation Import($input: ImportContactsInput!) {
-  importContacts(input: $input) {
-    batch { id total }
-    importReport { delimiter rows fieldColumns propertyColumns createdProperties ignoredColumns }
-    userErrors { field code message }
-  }
-}
-"""
 FAILURES = "query F($id: ID!) { batch(id: $id) { failures { code field count exampleClientRef hint } } }"
 
 

@@ -98,16 +98,29 @@ def decode(data: bytes, save_as: str = "CSV UTF-8", *, at: int = 0, first: bool 
 
 _key = column_key
 _LINE_END = re.compile(r"\r\n|\r|\n")  # as the csv module ends a line
+HEADER_CHARS = 1024 * 1024  # the first record is looked for in this much of the file
+MAX_HEADER_NAME = 1000  # characters of a column name: more is a quote left open
 
 
 def read_header(data: bytes, properties: Collection[str]) -> Header:
-    """The header of a CSV file; `properties`: the workspace's property names, lower-case."""
+    """The header of a CSV file; `properties`: the workspace's property names, lower-case. It is
+    the file's first record, as the rows after it are read: a quoted name may hold a line break
+    (read as a space, as a spreadsheet shows a wrapped heading)."""
     text = decode(data)
-    first = _LINE_END.split(text, maxsplit=1)[0]
-    if not first.strip():
-        raise Invalid.at(("file",), "the file is empty" if not text.strip() else "the first row must name the columns")
-    delimiter = max(DELIMITERS, key=lambda d: (len(_split(first, d)), -DELIMITERS.index(d)))
-    cells = tuple(_unguarded(n.strip()) for n in _split(first, delimiter))
+    if not text.strip():
+        raise Invalid.at(("file",), "the file is empty")
+    head = text[:HEADER_CHARS]
+    read = {d: _first_record(head, d) for d in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: (len(read[d]), -DELIMITERS.index(d)))
+    cells = tuple(" ".join(_unguarded(n.strip()).split()) for n in read[delimiter])
+    if not any(cells):
+        raise Invalid.at(("file",), "the first row must name the columns")
+    if any(len(name) > MAX_HEADER_NAME for name in cells):
+        raise Invalid.at(
+            ("file",),
+            f"line 1: a column name is longer than {MAX_HEADER_NAME} characters: a quote opens in the first row and is never "
+            "closed, so the lines after it are read into that name; close the quote and try again",
+        )
     if len(cells) > MAX_COLUMNS:
         raise Invalid.at(("file",), f"the first row names {len(cells)} columns; at most {MAX_COLUMNS}")
     fields: dict[int, str] = {}
@@ -135,12 +148,12 @@ def read_header(data: bytes, properties: Collection[str]) -> Header:
     return Header(delimiter, cells, fields, props, tuple(unknown))
 
 
-def _split(line: str, delimiter: str) -> list[str]:
+def _first_record(head: str, delimiter: str) -> list[str]:
     # csv.Sniffer guesses from character counts over many lines and is misled by quoted line
-    # breaks and by commas inside cells; a header is one line of names, so each candidate
+    # breaks and by commas inside cells; a header is one record of names, so each candidate
     # delimiter is tried on it with the real CSV parser and the one giving most columns wins.
     try:
-        return next(csv.reader(io.StringIO(line, newline=""), delimiter=delimiter), [])
+        return next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), [])
     except csv.Error as error:
         raise Invalid.at(("file",), f"line 1: {error}") from None
 
@@ -161,6 +174,7 @@ def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str |
     stream = io.StringIO(text, newline="")
     reader = csv.reader(stream, delimiter=header.delimiter)
     began, first_line = 0, 1  # where the last record read starts: offset and line
+    line = 1  # where the record being read starts
     try:
         next(reader)
         for row_number in itertools.count(2):
@@ -170,8 +184,21 @@ def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str |
             began, first_line = at, line
             if not any(cell.strip() for cell in cells):
                 continue
-            yield row_number, *_contact(header, cells)
+            contact, country, problems = _contact(header, cells)
+            if reader.line_num > line and (inside := _rows_inside(header, cells)):
+                problems.append(
+                    Problem((), ErrorCode.INVALID_INPUT, f"a quoted cell runs from line {line} to line {reader.line_num} and holds {inside} "
+                            f"line{'s' if inside > 1 else ''} that read as rows of their own: a quote opened on line {line} is closed "
+                            f"only on line {reader.line_num}, and those rows would be lost; close the quote where it belongs and import again")
+                )  # fmt: skip
+            yield row_number, contact, country, problems
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise Invalid.at(
+                ("file",),
+                f"line {line}: a cell of this row is longer than {csv.field_size_limit()} characters: a quote opens in this row and "
+                "is never closed, so the lines after it are read into that cell; close the quote and try again",
+            ) from None
         raise Invalid.at(("file",), f"line {reader.line_num}: {error}") from None
     if _never_closed(text[began:], header.delimiter):
         raise Invalid.at(
@@ -179,6 +206,31 @@ def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str |
             f"line {first_line}: a quoted cell opens in this row and its closing quote is missing, so every line after it "
             "would be read into that one cell; close the quote and try again",
         )
+
+
+def _rows_inside(header: Header, cells: list[str]) -> int:
+    """How many lines of this record's multi-line cells read as rows of the file: as many
+    cells as the header names, an identity column filled. A quote opened by mistake and closed
+    by a stray one further down reads the rows between into one cell (a note that merely holds
+    line breaks does not look like this)."""
+    identity = {index: field for index, field in header.fields.items() if field in IDENTITY_FIELDS}
+    found = 0
+    for cell in cells:
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        for line in _LINE_END.split(cell)[1:]:
+            row = next(csv.reader([line], delimiter=header.delimiter), [])
+            found += len(row) == len(header.names) > 1 and any(_looks_like(field, row[index].strip()) for index, field in identity.items())
+    return found
+
+
+def _looks_like(field: str, value: str) -> bool:
+    """An email, mobile or externalId cell's value, roughly: a note's words are not."""
+    if not value or " " in value:
+        return False
+    if field == "email":
+        return "@" in value
+    return field == "externalId" or sum(ch.isdigit() for ch in value) >= 6
 
 
 def _never_closed(tail: str, delimiter: str) -> bool:
