@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(
             "import",
             help="import a CSV or NDJSON file as a batch, here, with a progress bar",
-            description="Import a CSV or NDJSON file as a batch. Exit status: 0 every row written; 1 some rows failed (the summary says why); "
+            description="Import a CSV or NDJSON file as a batch. Exit status: 0 every row written; 1 some rows failed or were skipped for a reason (the summary says why); "
             "2 nothing imported (the file, its header or an option was refused).",
         )
     )

@@ -307,9 +307,9 @@ async def _report_skipped(db: Database, batch: batches.BatchRow) -> int:
     skipped, _ = await db.read(
         results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=Outcome.SKIPPED, failed_only=False
     )
-    print("\nthe first rows skipped:")
+    print("\nthe first rows skipped:")  # the reasons' words are above: a row's code and field here
     for result in skipped:
-        problems = "; ".join(f"{'.'.join(p.path) or 'row'}: {p.message}" for p in result.errors) or "skipped as the match options ask"
+        problems = "; ".join(f"{p.code.value} {'.'.join(p.path) or 'row'}" for p in result.errors) or "skipped as the match options ask"
         print(f"  {result.client_ref}: {problems}")
     if batch.skipped > FAILED_SHOWN:
         print(f'  … and {batch.skipped - FAILED_SHOWN} more: query batch(id: "{batch.id}") {{ results(outcome: SKIPPED) }}')
