@@ -26,6 +26,7 @@ from contactql.store.workspace.filters import ContactQuery
 from contactql.store.workspace.lists import ListRow
 from contactql.store.workspace.order import ContactOrder, default_order
 from contactql.store.workspace.order import page as order_page
+from contactql.store.workspace.properties import input_problems
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -116,6 +117,10 @@ async def upsert_contact(info: Info, raw: Mapping[str, Any]) -> ItemResult:
         problems.append(Problem(("idempotencyKey",), ErrorCode.INVALID_INPUT, f"must be 1 to {MAX_KEY_LENGTH} characters"))
     problems += override_problems(info, raw)
     if problems:
+        if item_problems and item.properties:  # its property values too: every problem at once
+            db, workspace_id = info.context.db, info.context.workspace_id
+            fields = await db.read(db.catalog.fields, workspace_id, [(p.id, p.name) for p in item.properties])
+            problems += [p.under("contact") for p in input_problems(fields, item.properties)]
         raise Invalid(*problems)
     options = UpsertOptions(
         match=match,

@@ -34,7 +34,7 @@ from contactql.store.upsert.cache import Catalog
 from contactql.store.upsert.chunk import Work
 from contactql.store.upsert.pipeline import upsert_chunk
 from contactql.store.upsert.validate import validate_contact
-from contactql.store.workspace import lists
+from contactql.store.workspace import lists, properties
 
 b = batch_t.c
 r = batch_result_t.c
@@ -85,9 +85,13 @@ class BatchRow:
 
 
 def entry(item: ContactItem, problems: Sequence[Problem]) -> dict[str, Any]:
-    """A stored batch item: the validated item, or the problems that already failed it."""
+    """A stored batch item: the validated item, or the problems that already failed it (with
+    its custom property values, checked against the workspace's fields when its turn comes)."""
     if problems:
-        return {"index": item.index, "client_ref": item.client_ref, "problems": [p.to_json() for p in problems]}
+        failed = {"index": item.index, "client_ref": item.client_ref, "problems": [p.to_json() for p in problems]}
+        if item.properties:
+            failed["properties"] = item.to_json()["properties"]
+        return failed
     return {"index": item.index, "item": item.to_json()}
 
 
@@ -267,6 +271,12 @@ def apply_batch_chunk(
     work = [Work(ContactItem.from_json(e["item"]), options) for e in entries if "item" in e]
     applied = iter(upsert_chunk(conn, workspace_id=held.workspace_id, work=work, catalog=catalog))
     results = [next(applied) if "item" in e else _refused(e) for e in entries]
+    if with_properties := [(e, r) for e, r in zip(entries, results, strict=True) if e.get("properties")]:
+        # A failed item's property values: refused too? Said with its other problems (properties.input_problems).
+        sent = [ContactItem.from_json({"index": e["index"], "properties": e["properties"]}).properties for e, _ in with_properties]
+        fields = catalog.fields(conn, held.workspace_id, ((p.id, p.name) for props in sent for p in props))
+        for (_, result), props in zip(with_properties, sent, strict=True):
+            result.errors.extend(properties.input_problems(fields, props))
     return _record(conn, held, start, results, lease_seconds)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from contactql.store.db.tables import property_field_t
-from contactql.store.errors import ErrorCode, Invalid
-from contactql.store.model import PropertyType
+from contactql.store.errors import ErrorCode, Invalid, Problem
+from contactql.store.model import PropertyInput, PropertyType
 from contactql.store.values import BUILTIN_PROPERTY_NAMES, MAX_NAME, fold, reserved_column
 
 MAX_SELECT_OPTIONS = 500
@@ -126,6 +126,26 @@ class FieldSet:
         if field_id is not None:
             return self.by_id.get(field_id)
         return self.by_name.get(name.lower()) if name else None
+
+
+def input_problems(fields: FieldSet, properties: Iterable[PropertyInput]) -> list[Problem]:
+    """Why an input's property values would be refused, each at its path, for an input that
+    fails for another reason: every problem at once. (An input that is written reports these in
+    invalidProperties and drops them: upsert/decide.py.)"""
+    problems: list[Problem] = []
+    for prop in properties:
+        path = ("properties", str(prop.position))
+        field = fields.find(prop.id, prop.name)
+        if field is None:
+            what = ("id", f"id {prop.id}") if prop.id is not None else ("name", f"name {prop.name!r}")
+            problems.append(Problem((*path, what[0]), ErrorCode.NOT_FOUND, f"no property with this {what[1]}"))
+            continue
+        if prop.value is not None:
+            try:
+                field.canonical(prop.value)
+            except ValueError as error:
+                problems.append(Problem((*path, "value"), ErrorCode.INVALID_INPUT, str(error)))
+    return problems
 
 
 def load_fields(conn: sa.Connection, *, workspace_id: int) -> FieldSet:
