@@ -175,6 +175,6 @@ async def test_import_says_why_rows_were_skipped_and_exits_1(admin: Api, api: Ap
     shown = dict(line.split(maxsplit=1) for line in out.splitlines() if len(line.split(maxsplit=1)) == 2 and not line.startswith(" "))
     assert (shown["created"], shown["skipped"], shown["failed"]) == ("1", "2", "0"), out
     assert "why rows were skipped, not written:" in out
-    assert "  SUPPRESSED email  2" in out
+    assert "  SUPPRESSED email  2  — erased on request" in out
     assert "the first rows skipped:" in out and "  line 1: SUPPRESSED email\n" in out and "  line 3: SUPPRESSED email\n" in out
     assert query(database_url, "SELECT count(*) FROM contact WHERE email = 'gone@example.com'") == [(0,)]

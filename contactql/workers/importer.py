@@ -55,6 +55,10 @@ HINTS = {
     ErrorCode.IDENTITY_REQUIRED: "these rows have no email, mobile or externalId",
     ErrorCode.INVALID_EMAIL: "these addresses are not valid",
 }
+SKIP_HINTS = {  # the engine's own words say what an API client sends; this command has no such option
+    ErrorCode.CONTACT_DELETED: "these contacts are deleted: restore them (restoreContacts) and import again",
+    ErrorCode.SUPPRESSED: "erased on request: they come back with the person's fresh consent, or an admin key's overrideSuppression",
+}
 
 Run = Callable[..., Awaitable[Any]]
 
@@ -302,7 +306,8 @@ async def _report_skipped(db: Database, batch: batches.BatchRow) -> int:
     print("\nwhy rows were skipped, not written:")
     for group in groups:
         field = ".".join(group.field) or "row"
-        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " "))
+        hint = SKIP_HINTS.get(group.code)
+        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
         print(f"      e.g. {group.example_ref}: {group.example_message}")
     skipped, _ = await db.read(
         results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=Outcome.SKIPPED, failed_only=False
