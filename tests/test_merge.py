@@ -213,3 +213,20 @@ async def test_merging_needs_a_write_key(app: Any, api: Api) -> None:
     b = (await api.upsert({"email": "b@example.com"}))["contact"]["id"]
     [error] = await reader.errors(MERGE, {"input": {"into": a, "from": [b]}})
     assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_resubscription_waiting_for_its_confirmation_is_not_merged(admin: Api, api: Api) -> None:
+    """The pending contact an erased person's new subscription makes may be written by nothing
+    but that subscription: a merge neither writes to it nor carries its email onto another."""
+    gone = (await api.upsert({"email": "again@example.com"}))["contact"]
+    assert (await admin.gql(ERASE, {"id": gone["id"], "reason": "request 40"}))["eraseContact"]["userErrors"] == []
+    pending = (await api.gql(SUBSCRIBE, {"input": {"contact": {"email": "again@example.com"}, "formType": "news"}}))["subscribeContact"]["contact"]
+    other = (await api.upsert({"email": "other@example.com"}))["contact"]
+    for into, from_, field in ((other["id"], pending["id"], ["input", "from", "0"]), (pending["id"], other["id"], ["input", "into"])):
+        refused = await merge(api, into, from_)
+        assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(field, "SUPPRESSED")]
+    assert (await api.contact(other["id"]))["email"] == "other@example.com"
+    token = next(e["params"]["ConfirmationToken"] for e in await events(admin) if e["params"].get("ConfirmationToken"))
+    assert (await api.gql(CONFIRM, {"t": token}))["confirmContact"]["userErrors"] == []
+    merged = await merge(api, other["id"], pending["id"])
+    assert merged["userErrors"] == [] and merged["mergedIds"] == [pending["id"]]

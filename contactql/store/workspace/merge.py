@@ -53,7 +53,7 @@ from contactql.store.model import Source
 from contactql.store.values import MAX_EXTERNAL_URLS
 from contactql.store.workspace.catalog import bump_catalog
 from contactql.store.workspace.contacts import relations_of_contacts
-from contactql.store.workspace.erase import IDENTITIES
+from contactql.store.workspace.erase import IDENTITIES, identity_digest, suppressed
 from contactql.store.workspace.history import PendingHistory, write_history
 from contactql.store.workspace.properties import FieldSet, load_fields
 from contactql.store.workspace.search import search_text
@@ -122,6 +122,10 @@ def merge_contacts(
             raise NotFound.at(path, f"no contact with id {cid}")
         if rows[cid]["deleted_at"] is not None:
             raise Invalid(Problem(path, ErrorCode.CONTACT_DELETED, f"contact {cid} is deleted: restore it (upsert with restoreDeleted) before merging it"))
+        if (held := _suppressed_identity(conn, workspace_id, rows[cid])) is not None:
+            # A re-subscription of an erased person, waiting for their confirmation: nothing but
+            # the subscription may write to it (upsert/suppress.py), nor carry its identity elsewhere.
+            raise Invalid(Problem(path, ErrorCode.SUPPRESSED, f"contact {cid}'s {held} is suppressed: it waits for its person's confirmation, and merges only after it"))
     relations = relations_of_contacts(conn, workspace_id=workspace_id, contact_ids=ids, wanted=frozenset({"properties", "lists", "companies", "urls"}))
     fields = load_fields(conn, workspace_id=workspace_id)
     merged = _plan(fields, [rows[cid] for cid in ids], relations, _rules(fields, rules))
@@ -130,6 +134,14 @@ def merge_contacts(
     if not dry_run:
         _write(conn, workspace_id, into, list(from_ids), merged, actor, now)
     return merged
+
+
+def _suppressed_identity(conn: sa.Connection, workspace_id: int, row: Mapping[str, Any]) -> str | None:
+    """The contact's identity (GraphQL's name for it) that the workspace suppresses, if any."""
+    digests = {identity_digest(row[column]): column for column, _ in IDENTITIES if row[column]}
+    found = suppressed(conn, workspace_id=workspace_id, digests=digests)
+    column = next((column for digest, column in digests.items() if digest in found), None)
+    return None if column is None else {"external_id": "externalId"}.get(column, column)
 
 
 def _check_ids(into: int, from_ids: Sequence[int]) -> None:
