@@ -24,6 +24,7 @@ async def test_a_single_upsert_reports_its_property_problems_beside_its_field_pr
     result = await api.upsert(BAD)
     assert result["outcome"] is None
     assert [(e["field"], e["code"]) for e in result["userErrors"]] == [(["contact", *field], code) for field, code in EXPECTED]
+    assert result["userErrors"][1]["message"].startswith("score: ")  # which property, also where a CSV column's position says little
     assert "nosuch" in result["userErrors"][2]["message"]
     written = await api.upsert({"email": "ok@example.com", "properties": BAD["properties"]})  # a written input: invalidProperties, as before
     assert written["outcome"] == "CREATED" and written["userErrors"] == []

@@ -184,14 +184,7 @@ def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str |
             began, first_line = at, line
             if not any(cell.strip() for cell in cells):
                 continue
-            contact, country, problems = _contact(header, cells)
-            if reader.line_num > line and (inside := _rows_inside(header, cells)):
-                problems.append(
-                    Problem((), ErrorCode.INVALID_INPUT, f"a quoted cell runs from line {line} to line {reader.line_num} and holds {inside} "
-                            f"line{'s' if inside > 1 else ''} that read as rows of their own: a quote opened on line {line} is closed "
-                            f"only on line {reader.line_num}, and those rows would be lost; close the quote where it belongs and import again")
-                )  # fmt: skip
-            yield row_number, contact, country, problems
+            yield row_number, *_contact(header, cells)
     except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise Invalid.at(
@@ -206,31 +199,6 @@ def rows(text: str, header: Header) -> Iterator[tuple[int, dict[str, Any], str |
             f"line {first_line}: a quoted cell opens in this row and its closing quote is missing, so every line after it "
             "would be read into that one cell; close the quote and try again",
         )
-
-
-def _rows_inside(header: Header, cells: list[str]) -> int:
-    """How many lines of this record's multi-line cells read as rows of the file: as many
-    cells as the header names, an identity column filled. A quote opened by mistake and closed
-    by a stray one further down reads the rows between into one cell (a note that merely holds
-    line breaks does not look like this)."""
-    identity = {index: field for index, field in header.fields.items() if field in IDENTITY_FIELDS}
-    found = 0
-    for cell in cells:
-        if "\n" not in cell and "\r" not in cell:
-            continue
-        for line in _LINE_END.split(cell)[1:]:
-            row = next(csv.reader([line], delimiter=header.delimiter), [])
-            found += len(row) == len(header.names) > 1 and any(_looks_like(field, row[index].strip()) for index, field in identity.items())
-    return found
-
-
-def _looks_like(field: str, value: str) -> bool:
-    """An email, mobile or externalId cell's value, roughly: a note's words are not."""
-    if not value or " " in value:
-        return False
-    if field == "email":
-        return "@" in value
-    return field == "externalId" or sum(ch.isdigit() for ch in value) >= 6
 
 
 def _never_closed(tail: str, delimiter: str) -> bool:

@@ -144,7 +144,7 @@ def input_problems(fields: FieldSet, properties: Iterable[PropertyInput]) -> lis
             try:
                 field.canonical(prop.value)
             except ValueError as error:
-                problems.append(Problem((*path, "value"), ErrorCode.INVALID_INPUT, str(error)))
+                problems.append(Problem((*path, "value"), ErrorCode.INVALID_INPUT, f"{field.name}: {error}"))  # a CSV row's column, by name
     return problems
 
 
