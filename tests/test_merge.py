@@ -225,6 +225,7 @@ async def test_a_resubscription_waiting_for_its_confirmation_is_not_merged(admin
     for into, from_, field in ((other["id"], pending["id"], ["input", "from", "0"]), (pending["id"], other["id"], ["input", "into"])):
         refused = await merge(api, into, from_)
         assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(field, "SUPPRESSED")]
+        assert (await merge(api, into, from_, dryRun=True))["dryRun"] is True  # a refused dry run says it was one
     assert (await api.contact(other["id"]))["email"] == "other@example.com"
     token = next(e["params"]["ConfirmationToken"] for e in await events(admin) if e["params"].get("ConfirmationToken"))
     assert (await api.gql(CONFIRM, {"t": token}))["confirmContact"]["userErrors"] == []

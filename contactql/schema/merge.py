@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from typing import Annotated
 
 import strawberry
@@ -93,4 +94,5 @@ class MergeMutation:
                 dry_run=input.dry_run,
             )
 
-        return await answer(merged(), lambda payload: payload, MergeContactsPayload, "input")
+        refused = functools.partial(MergeContactsPayload, dry_run=input.dry_run)  # a refused dry run is one still
+        return await answer(merged(), lambda payload: payload, refused, "input")
