@@ -289,7 +289,7 @@ async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
     )
     print("\nthe first rows that failed:")
     for result in failed[0]:
-        problems = "; ".join(f"{'.'.join(p.path) or 'row'}: {p.message}" for p in result.errors)
+        problems = "; ".join(f"{'.'.join(p.path)}: {p.message}" if p.path else p.message for p in result.errors)
         print(f"  {result.client_ref}: {problems}")
     if batch.failed > FAILED_SHOWN:
         print(f'  … and {batch.failed - FAILED_SHOWN} more: query batch(id: "{batch.id}") {{ results(failedOnly: true) }}')
