@@ -179,10 +179,11 @@ def _held_elsewhere(conn: sa.Connection, workspace_id: int, contact_id: int, nam
 
 
 def _quoting(column: sa.ColumnElement[Any], needles: Sequence[str]) -> sa.ColumnElement[bool]:
-    """The text column holds one of the values as stored (LIKE: on SQLite in any ASCII case too)."""
+    """The text column holds one of the values, in any ASCII case (a clientRef may quote an
+    email in capitals; PostgreSQL's LIKE, unlike SQLite's, minds the case)."""
     if not needles:
         return sa.false()
-    return sa.or_(*(column.contains(needle, autoescape=True) for needle in needles))
+    return sa.or_(*(column.icontains(needle, autoescape=True) for needle in needles))
 
 
 def _redacted(value: Any, needles: Sequence[str]) -> Any:
