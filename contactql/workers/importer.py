@@ -274,16 +274,21 @@ def _report(batch: batches.BatchRow, prepared: Prepared, seconds: float) -> None
         print(f"{name.ljust(width)}  {value}")
 
 
+def _print_groups(title: str, groups: list[results.FailureGroup], hints: dict[ErrorCode, str]) -> None:
+    """Rows grouped by reason: code, field, how many, a hint, and an example."""
+    print(f"\n{title}")
+    for group in groups:
+        field = ".".join(group.field) or "row"
+        hint = hints.get(group.code)
+        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
+        print(f"      e.g. {group.example_ref}: {group.example_message}")
+
+
 async def _report_failures(db: Database, batch: batches.BatchRow) -> None:
     if not batch.failed:
         return
     groups = await db.read(results.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id)
-    print("\nwhy rows failed (a row with several problems counts under each):")
-    for group in groups:
-        field = ".".join(group.field) or "row"
-        hint = HINTS.get(group.code)
-        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
-        print(f"      e.g. {group.example_ref}: {group.example_message}")
+    _print_groups("why rows failed (a row with several problems counts under each):", groups, HINTS)
     failed = await db.read(
         results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=None, failed_only=True
     )
@@ -303,12 +308,7 @@ async def _report_skipped(db: Database, batch: batches.BatchRow) -> int:
     groups = await db.read(results.failure_groups, workspace_id=batch.workspace_id, batch_id=batch.id, outcome=Outcome.SKIPPED)
     if not groups:
         return 0
-    print("\nwhy rows were skipped, not written:")
-    for group in groups:
-        field = ".".join(group.field) or "row"
-        hint = SKIP_HINTS.get(group.code)
-        print(f"  {group.code.value} {field}  {group.count:,}".replace(",", " ") + (f"  — {hint}" if hint else ""))
-        print(f"      e.g. {group.example_ref}: {group.example_message}")
+    _print_groups("why rows were skipped, not written:", groups, SKIP_HINTS)
     skipped, _ = await db.read(
         results.page_results, workspace_id=batch.workspace_id, batch_id=batch.id, limit=FAILED_SHOWN, after_index=None, outcome=Outcome.SKIPPED, failed_only=False
     )
