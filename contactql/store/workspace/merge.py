@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,12 +117,13 @@ def merge_contacts(
         # The order upserts lock in (upsert/chunk.py): their identities' keys, then the rows.
         serialize(conn, workspace_id=workspace_id, keys=[f"{col}:{row[col]}" for row in rows.values() for col, _ in IDENTITIES if row[col] is not None])
         rows = {row.id: dict(zip(CONTACT_COLUMNS, row, strict=True)) for row in conn.execute(query.with_for_update())}
+    suppressed_held = _suppressed_identities(conn, workspace_id, rows.values())
     for path, cid in [(("into",), into), *((("from", str(i)), cid) for i, cid in enumerate(from_ids))]:
         if cid not in rows:
             raise NotFound.at(path, f"no contact with id {cid}")
         if rows[cid]["deleted_at"] is not None:
             raise Invalid(Problem(path, ErrorCode.CONTACT_DELETED, f"contact {cid} is deleted: restore it (upsert with restoreDeleted) before merging it"))
-        if (held := _suppressed_identity(conn, workspace_id, rows[cid])) is not None:
+        if (held := suppressed_held.get(cid)) is not None:
             # A re-subscription of an erased person, waiting for their confirmation: nothing but
             # the subscription may write to it (upsert/suppress.py), nor carry its identity elsewhere.
             raise Invalid(Problem(path, ErrorCode.SUPPRESSED, f"contact {cid}'s {held} is suppressed: it waits for its person's confirmation, and merges only after it"))
@@ -136,12 +137,15 @@ def merge_contacts(
     return merged
 
 
-def _suppressed_identity(conn: sa.Connection, workspace_id: int, row: Mapping[str, Any]) -> str | None:
-    """The contact's identity (GraphQL's name for it) that the workspace suppresses, if any."""
-    digests = {identity_digest(row[column]): column for column, _ in IDENTITIES if row[column]}
-    found = suppressed(conn, workspace_id=workspace_id, digests=digests)
-    column = next((column for digest, column in digests.items() if digest in found), None)
-    return None if column is None else {"external_id": "externalId"}.get(column, column)
+def _suppressed_identities(conn: sa.Connection, workspace_id: int, rows: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """Contact id → its identity (GraphQL's name for it) that the workspace suppresses, in one read."""
+    digests = {(row["id"], column): identity_digest(row[column]) for row in rows for column, _ in IDENTITIES if row[column]}
+    found = suppressed(conn, workspace_id=workspace_id, digests=digests.values())
+    held: dict[int, str] = {}
+    for (cid, column), digest in digests.items():
+        if digest in found:
+            held.setdefault(cid, {"external_id": "externalId"}.get(column, column))
+    return held
 
 
 def _check_ids(into: int, from_ids: Sequence[int]) -> None:
